@@ -1,0 +1,70 @@
+// The validated, frozen configuration snapshot every module reads. Only src/config builds it;
+// everything else treats it as immutable (a reload swaps the whole snapshot).
+
+export type ListenTlsMode = "disable" | "allow" | "require";
+/** Like libpq's sslmode, for PgGate's own connections to the nodes. */
+export type ServerTlsMode = "disable" | "prefer" | "require" | "verify-full";
+export type PoolMode = "transaction" | "session";
+export type AuthMode = "passthrough" | "auth_query" | "userlist";
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFormat = "logfmt" | "json";
+export type RouteDefault = "auto" | "primary" | "replica";
+
+export interface NodeConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Replica balancing weight; the primary ignores it. */
+  readonly weight: number;
+}
+
+export interface Config {
+  /** Absolute path of the file this snapshot came from ("" when built in memory). */
+  readonly source: string;
+  readonly listen: {
+    readonly host: string;
+    readonly port: number;
+    readonly maxClientConnections: number;
+    readonly handshakeTimeoutMs: number;
+    readonly maxMessageSize: number;
+    readonly tls: { readonly mode: ListenTlsMode; readonly cert: string; readonly key: string };
+  };
+  readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly nodes: {
+    readonly primary: NodeConfig;
+    readonly replicas: readonly NodeConfig[];
+    readonly connectTimeoutMs: number;
+    readonly tls: { readonly mode: ServerTlsMode; readonly ca: string; readonly serverName: string };
+  };
+  readonly pool: {
+    readonly mode: PoolMode;
+    readonly size: number;
+    readonly minIdle: number;
+    readonly idleTimeoutMs: number;
+    readonly maxLifetimeMs: number;
+    readonly acquireTimeoutMs: number;
+    readonly preparedStatementsCacheSize: number;
+  };
+  readonly auth: {
+    readonly mode: AuthMode;
+    readonly authUser: string;
+    readonly authPassword: string;
+    readonly authQuery: string;
+    readonly authDatabase: string;
+    readonly cacheTtlMs: number;
+    readonly userlist: string;
+  };
+  readonly routing: {
+    readonly readWriteSplit: boolean;
+    readonly readYourWrites: boolean;
+    readonly defaultRoute: RouteDefault;
+    readonly noReplica: "primary" | "error";
+    readonly writeFunctions: readonly string[];
+    readonly readFunctions: readonly string[];
+    readonly rywMaxWaitMs: number;
+    readonly maxReplicaLagMs: number;
+    readonly maxReplicaLagBytes: number;
+  };
+  readonly admin: { readonly users: readonly string[] };
+  readonly log: { readonly level: LogLevel; readonly format: LogFormat };
+  readonly shutdownTimeoutMs: number;
+}

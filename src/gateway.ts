@@ -1,0 +1,97 @@
+// Owns one running PgGate: context, listener, metrics server; start, reload and graceful
+// shutdown. main.ts wires it to the CLI and signals.
+import type { TCPSocketListener } from "bun";
+import { AuthQuery } from "./auth/auth-query.ts";
+import { loadUserlist } from "./auth/userlist.ts";
+import { diffConfig, loadConfig, type Config } from "./config/index.ts";
+import { Errors } from "./errors/index.ts";
+import { configureLog, log } from "./log/index.ts";
+import { createRegistry, startMetricsServer, type MetricsServer } from "./metrics/index.ts";
+import type { LinkData } from "./net/link.ts";
+import { startListener } from "./net/listener.ts";
+import { GatewayContext } from "./session/context.ts";
+import { Counter, type Registry } from "prom-client";
+
+export class Gateway {
+  readonly ctx: GatewayContext;
+  private listener: TCPSocketListener<LinkData> | null = null;
+  private metrics: MetricsServer | null = null;
+  private registry: Registry;
+
+  constructor(config: Config) {
+    this.ctx = new GatewayContext(config);
+    this.registry = createRegistry(this.ctx);
+  }
+
+  get port(): number {
+    return this.listener?.port ?? 0;
+  }
+
+  get metricsUrl(): string {
+    return this.metrics?.url ?? "";
+  }
+
+  start(): void {
+    const cfg = this.ctx.config;
+    configureLog(cfg.log.level, cfg.log.format);
+    this.applyAuth(cfg);
+    this.listener = startListener(this.ctx);
+    if (cfg.metrics.enabled) this.metrics = startMetricsServer(this.ctx, this.registry);
+    log.info("listening", {
+      host: cfg.listen.host,
+      port: this.listener.port,
+      metrics: this.metrics?.url,
+      auth: cfg.auth.mode,
+      tls: cfg.listen.tls.mode,
+    });
+  }
+
+  /** Loads the userlist / auth_query machinery for `cfg`; throws on a broken userlist. */
+  private applyAuth(cfg: Config): void {
+    if (cfg.auth.mode === "userlist") this.ctx.userlist = loadUserlist(cfg.auth.userlist);
+    if (cfg.auth.mode === "auth_query") {
+      if (!this.ctx.authQuery) this.ctx.authQuery = new AuthQuery(() => this.ctx.config, () => this.ctx.primary);
+      else this.ctx.authQuery.clear();
+    }
+  }
+
+  /** Re-reads the config file; on any error keeps the running config and says why. */
+  reload(): boolean {
+    const reloads = this.registry.getSingleMetric("pggate_config_reloads_total") as Counter<"result">;
+    const old = this.ctx.config;
+    try {
+      const next = loadConfig(old.source);
+      const diff = diffConfig(old, next);
+      this.applyAuth(next);
+      this.ctx.config = next;
+      configureLog(next.log.level, next.log.format);
+      reloads.inc({ result: "success" });
+      log.info("config_reloaded", { changed: diff.changed.join(",") || "none", restart_required: diff.restartRequired.join(",") || undefined });
+      return true;
+    } catch (e) {
+      reloads.inc({ result: "error" });
+      log.error("config_reload_failed", { file: old.source, error: (e as Error).message });
+      return false;
+    }
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let running queries finish up to shutdown_timeout_ms,
+   * then close every client with FATAL 57P01.
+   */
+  async shutdown(): Promise<void> {
+    if (this.ctx.shuttingDown) return;
+    this.ctx.shuttingDown = true;
+    log.info("shutdown_started", { clients: this.ctx.clients.size });
+    this.listener?.stop(false);
+    const deadline = Date.now() + this.ctx.config.shutdownTimeoutMs;
+    while (Date.now() < deadline && [...this.ctx.clients].some((c) => c.state === "active" || c.state === "login")) {
+      await Bun.sleep(50);
+    }
+    for (const c of [...this.ctx.clients]) c.fail(Errors.shuttingDown());
+    await Bun.sleep(100);
+    this.metrics?.stop();
+    this.listener?.stop(true);
+    log.info("shutdown_complete");
+  }
+}

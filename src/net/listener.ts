@@ -1,0 +1,34 @@
+// The client-facing TCP listener: accepts sockets, enforces max_client_connections, and hands
+// each socket to a new ClientSession. Session logic lives in src/session.
+import type { SocketHandler, TCPSocketListener } from "bun";
+import { encodePgError, Errors } from "../errors/index.ts";
+import { ClientSession } from "../session/client-session.ts";
+import type { GatewayContext } from "../session/context.ts";
+import { linkHandlers, type LinkData } from "./link.ts";
+
+export function startListener(ctx: GatewayContext): TCPSocketListener<LinkData> {
+  const { host, port } = ctx.config.listen;
+  const handlers: SocketHandler<LinkData> = {
+    ...linkHandlers,
+    open(socket) {
+      socket.data = { link: null, ignore: false };
+      const max = ctx.config.listen.maxClientConnections;
+      if (ctx.shuttingDown) {
+        socket.write(encodePgError(Errors.shuttingDown()));
+        socket.end();
+        return;
+      }
+      if (ctx.clientCount >= max) {
+        // PostgreSQL answers an over-limit connection with a FATAL before reading anything.
+        socket.write(encodePgError(Errors.tooManyClients(max)));
+        socket.shutdown();
+        setTimeout(() => socket.end(), 500);
+        return;
+      }
+      socket.setNoDelay(true);
+      ctx.clientCount++;
+      new ClientSession(socket, ctx);
+    },
+  };
+  return Bun.listen<LinkData>({ hostname: host, port, socket: handlers, data: { link: null, ignore: false } });
+}

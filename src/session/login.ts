@@ -1,0 +1,94 @@
+// The login phase of a client, per auth.mode: authenticate the client (or relay its exchange),
+// and open the primary connection that will serve it. Async by design; the hot path starts after.
+import { authenticateClient, chooseClientMethod } from "../auth/client-auth.ts";
+import type { ClientChannel } from "../auth/client-channel.ts";
+import type { ServerCredentials } from "../auth/credentials.ts";
+import { relayAuthentication } from "../auth/passthrough.ts";
+import { authenticateToServer, nextAuthRequest, ServerAuthError } from "../auth/server-auth.ts";
+import type { Verifier } from "../auth/verifier.ts";
+import { Errors, fatal, PgError, SqlState } from "../errors/index.ts";
+import type { GatewayContext } from "./context.ts";
+import { ServerConn } from "./server-conn.ts";
+
+export interface StartupInfo {
+  user: string;
+  database: string;
+  /** Every startup parameter the client sent (user and database included). */
+  params: Map<string, string>;
+}
+
+export interface LoginResult {
+  server: ServerConn;
+  creds: ServerCredentials;
+}
+
+export async function login(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo): Promise<LoginResult> {
+  const mode = ctx.config.auth.mode;
+  if (mode === "passthrough") {
+    const server = await openPrimary(ctx, startup);
+    const canDropTls = ctx.config.nodes.tls.mode === "prefer";
+    let current = server;
+    try {
+      return await relayAuthentication(ch, server, canDropTls ? async () => (current = await openPrimary(ctx, startup, false)) : null);
+    } catch (e) {
+      current.destroy();
+      if (e instanceof ServerAuthError) throw fatal(SqlState.InvalidAuthorizationSpecification, e.message);
+      throw e;
+    }
+  }
+
+  const verifier = await findVerifier(ctx, startup.user);
+  if (!verifier) {
+    // Unknown user: a complete exchange against a mock verifier, failing like a wrong password,
+    // so probing for user names learns nothing (PostgreSQL behaves the same).
+    await authenticateClient(ch, startup.user, null, "scram");
+    throw Errors.passwordFailed(startup.user);
+  }
+  const server = await openPrimary(ctx, startup);
+  try {
+    const first = await nextAuthRequest(server);
+    let creds: ServerCredentials;
+    try {
+      creds = await authenticateClient(ch, startup.user, verifier, chooseClientMethod(first.code, verifier));
+    } catch (e) {
+      ctx.authQuery?.invalidate(startup.user);
+      throw e;
+    }
+    await authenticateToServer(server, startup.user, creds, first);
+    return { server, creds };
+  } catch (e) {
+    server.destroy();
+    if (e instanceof ServerAuthError) {
+      ctx.authQuery?.invalidate(startup.user);
+      throw fatal(SqlState.InvalidAuthorizationSpecification, e.message);
+    }
+    throw e;
+  }
+}
+
+async function findVerifier(ctx: GatewayContext, user: string): Promise<Verifier | null> {
+  if (ctx.config.auth.mode === "userlist") return ctx.userlist?.get(user) ?? null;
+  if (!ctx.authQuery) throw new Error("auth_query mode without an AuthQuery");
+  try {
+    return await ctx.authQuery.lookup(user);
+  } catch (e) {
+    if (e instanceof PgError) throw e;
+    throw fatal(
+      SqlState.InvalidAuthorizationSpecification,
+      `PgGate could not look up user "${user}" with auth.auth_query: ${(e as Error).message}`,
+      "Check auth.auth_user, auth.auth_password and auth.auth_query in the PgGate config.",
+    );
+  }
+}
+
+/** The client's startup parameters go to the server as they are, so it validates them itself. */
+async function openPrimary(ctx: GatewayContext, startup: StartupInfo, tls = true): Promise<ServerConn> {
+  const node = ctx.primary;
+  const cfg = ctx.config;
+  const tlsOptions = tls ? ctx.serverTls(node) : { ...ctx.serverTls(node), mode: "disable" as const };
+  try {
+    return await ServerConn.connect(node, startup.params, tlsOptions, cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
+  } catch (e) {
+    throw Errors.nodeUnreachable(`the primary (${node.host}:${node.port})`, (e as Error).message);
+  }
+}
