@@ -1,0 +1,277 @@
+// The one table of every config key: YAML path, type, default, bounds, reloadability, doc line.
+// Validation, defaults, diffing, SHOW CONFIG and the README reference all read it; nothing here
+// does I/O.
+
+import type { Config, NodeConfig } from "./types.ts";
+
+/** Largest delay a JS timer honours (2^31-1 ms, ~24.8 days); longer values would fire at once. */
+export const MAX_MS = 2_147_483_647;
+
+interface KeyCommon<P extends string> {
+  /** Dotted snake_case YAML path, e.g. `listen.max_client_connections`. */
+  readonly path: P;
+  /** Whether SIGHUP / RELOAD applies a change; false means a restart is needed. */
+  readonly reloadable: boolean;
+  readonly doc: string;
+  /** Masked in SHOW CONFIG and never logged. */
+  readonly secret?: boolean;
+}
+
+export interface IntKey<P extends string = string> extends KeyCommon<P> {
+  readonly kind: "int";
+  readonly default: number;
+  readonly min: number;
+  readonly max: number;
+}
+export interface BoolKey<P extends string = string> extends KeyCommon<P> {
+  readonly kind: "bool";
+  readonly default: boolean;
+}
+export interface StringKey<P extends string = string> extends KeyCommon<P> {
+  readonly kind: "string";
+  readonly default: string;
+  /** The empty string is rejected when set explicitly. */
+  readonly nonEmpty: boolean;
+}
+export interface EnumKey<P extends string = string, V extends string = string> extends KeyCommon<P> {
+  readonly kind: "enum";
+  readonly values: readonly V[];
+  readonly default: V;
+}
+/** A file path; relative paths resolve against the config file's directory. "" means unset. */
+export interface PathKey<P extends string = string> extends KeyCommon<P> {
+  readonly kind: "path";
+  readonly default: "";
+}
+export interface StringListKey<P extends string = string> extends KeyCommon<P> {
+  readonly kind: "string-list";
+  readonly default: readonly string[];
+  /** Items are lower-cased (function names are matched case-insensitively). */
+  readonly lowercase: boolean;
+}
+/** A `{ host, port, weight }` mapping; required (there is no default). */
+export interface NodeKey<P extends string = string> extends KeyCommon<P> {
+  readonly kind: "node";
+  readonly default: undefined;
+}
+export interface NodeListKey<P extends string = string> extends KeyCommon<P> {
+  readonly kind: "node-list";
+  readonly default: readonly NodeConfig[];
+}
+
+export type KeyDef =
+  | IntKey
+  | BoolKey
+  | StringKey
+  | EnumKey
+  | PathKey
+  | StringListKey
+  | NodeKey
+  | NodeListKey;
+export type KeyKind = KeyDef["kind"];
+
+type Opts<K> = Omit<K, "path" | "kind">;
+
+const int = <const P extends string>(path: P, o: Opts<IntKey<P>>): IntKey<P> => ({ path, kind: "int", ...o });
+const bool = <const P extends string>(path: P, o: Opts<BoolKey<P>>): BoolKey<P> => ({ path, kind: "bool", ...o });
+const str = <const P extends string>(path: P, o: Opts<StringKey<P>>): StringKey<P> => ({ path, kind: "string", ...o });
+const oneOf = <const P extends string, const V extends string>(
+  path: P,
+  values: readonly V[],
+  o: Omit<Opts<EnumKey<P, V>>, "values">,
+): EnumKey<P, V> => ({ path, kind: "enum", values, ...o });
+const file = <const P extends string>(path: P, o: Omit<Opts<PathKey<P>>, "default">): PathKey<P> => ({
+  path,
+  kind: "path",
+  default: "",
+  ...o,
+});
+const strings = <const P extends string>(path: P, o: Opts<StringListKey<P>>): StringListKey<P> => ({
+  path,
+  kind: "string-list",
+  ...o,
+});
+const node = <const P extends string>(path: P, o: Omit<Opts<NodeKey<P>>, "default">): NodeKey<P> => ({
+  path,
+  kind: "node",
+  default: undefined,
+  ...o,
+});
+const nodes = <const P extends string>(path: P, o: Opts<NodeListKey<P>>): NodeListKey<P> => ({
+  path,
+  kind: "node-list",
+  ...o,
+});
+
+/** Fields of a node mapping (`nodes.primary`, each `nodes.replicas[i]`). */
+export const NODE_FIELDS = [
+  { name: "host", type: "string", default: undefined, doc: "Host name or IP address (required)." },
+  { name: "port", type: "int 1..65535", default: 5432, doc: "TCP port." },
+  {
+    name: "weight",
+    type: "int 0..1000",
+    default: 1,
+    doc: "Share of replica reads relative to the other replicas; 0 sends it none. The primary ignores it.",
+  },
+] as const;
+export const NODE_PORT_MIN = 1;
+export const NODE_PORT_MAX = 65535;
+export const NODE_WEIGHT_MIN = 0;
+export const NODE_WEIGHT_MAX = 1000;
+export const NODE_DEFAULT_PORT = 5432;
+export const NODE_DEFAULT_WEIGHT = 1;
+
+export const SCHEMA = [
+  // listen
+  str("listen.host", { default: "127.0.0.1", nonEmpty: true, reloadable: false, doc: "Address clients connect to (0.0.0.0 or :: for all interfaces)." }),
+  int("listen.port", { default: 6432, min: 0, max: 65535, reloadable: false, doc: "Port clients connect to (0 picks a free port)." }),
+  int("listen.max_client_connections", { default: 10000, min: 1, max: 1_000_000, reloadable: true, doc: "Client connections beyond this are refused with SQLSTATE 53300." }),
+  int("listen.handshake_timeout_ms", { default: 10000, min: 1, max: MAX_MS, reloadable: true, doc: "Time a new client has to finish TLS, startup and authentication." }),
+  int("listen.max_message_size", { default: 268_435_456, min: 1024, max: 1_073_741_824, reloadable: true, doc: "Largest protocol message accepted from a client, in bytes; larger ones get 08P01 and a closed connection." }),
+  oneOf("listen.tls.mode", ["disable", "allow", "require"], { default: "disable", reloadable: false, doc: "TLS toward clients: disable (answer N to SSLRequest), allow (TLS if asked), require (refuse plaintext)." }),
+  file("listen.tls.cert", { reloadable: false, doc: "PEM certificate chain; required unless listen.tls.mode is disable. Relative to the config file." }),
+  file("listen.tls.key", { reloadable: false, doc: "PEM private key; required unless listen.tls.mode is disable. Relative to the config file." }),
+
+  // metrics
+  bool("metrics.enabled", { default: true, reloadable: false, doc: "Serve /metrics, /healthz and /readyz over HTTP." }),
+  str("metrics.host", { default: "127.0.0.1", nonEmpty: true, reloadable: false, doc: "Address of the metrics HTTP server." }),
+  int("metrics.port", { default: 8080, min: 0, max: 65535, reloadable: false, doc: "Port of the metrics HTTP server (0 picks a free port)." }),
+
+  // nodes
+  node("nodes.primary", { reloadable: true, doc: "The primary: { host, port }. Required." }),
+  nodes("nodes.replicas", { default: [], reloadable: true, doc: "Streaming replicas: list of { host, port, weight }. Added/removed on reload without disturbing sessions." }),
+  int("nodes.connect_timeout_ms", { default: 5000, min: 1, max: MAX_MS, reloadable: true, doc: "Timeout for opening a server connection (TCP, TLS and authentication)." }),
+  oneOf("nodes.tls.mode", ["disable", "prefer", "require", "verify-full"], { default: "prefer", reloadable: true, doc: "TLS toward the nodes, like libpq's sslmode: disable, prefer, require (no verification), verify-full (CA + host name)." }),
+  file("nodes.tls.ca", { reloadable: true, doc: "PEM CA bundle that signs the node certificates; required for verify-full. Relative to the config file." }),
+  str("nodes.tls.server_name", { default: "", nonEmpty: false, reloadable: true, doc: "Name to verify node certificates against (and send as SNI); empty means each node's own host." }),
+
+  // pool
+  oneOf("pool.mode", ["transaction", "session"], { default: "transaction", reloadable: true, doc: "transaction: a server connection per transaction; session: one for the client's whole session." }),
+  int("pool.size", { default: 20, min: 1, max: 10000, reloadable: true, doc: "Max server connections per node per (user, database)." }),
+  int("pool.min_idle", { default: 0, min: 0, max: 10000, reloadable: true, doc: "Idle server connections kept open per pool; at most pool.size." }),
+  int("pool.idle_timeout_ms", { default: 600_000, min: 0, max: MAX_MS, reloadable: true, doc: "Close server connections idle this long (above min_idle); 0 never closes them." }),
+  int("pool.max_lifetime_ms", { default: 3_600_000, min: 0, max: MAX_MS, reloadable: true, doc: "Close server connections this old once they are idle; 0 means no limit." }),
+  int("pool.acquire_timeout_ms", { default: 30000, min: 1, max: MAX_MS, reloadable: true, doc: "How long a client waits for a server connection before getting an error." }),
+  int("pool.prepared_statements_cache_size", { default: 500, min: 1, max: 100_000, reloadable: true, doc: "Named prepared statements kept per server connection (least recently used are closed)." }),
+
+  // auth
+  oneOf("auth.mode", ["passthrough", "auth_query", "userlist"], { default: "passthrough", reloadable: false, doc: "passthrough: the primary authenticates; auth_query: PgGate looks up verifiers with auth_user; userlist: users from a file." }),
+  str("auth.auth_user", { default: "", nonEmpty: false, reloadable: true, doc: "Role PgGate uses to run auth_query; required for auth_query mode." }),
+  str("auth.auth_password", { default: "", nonEmpty: false, reloadable: true, secret: true, doc: "Password of auth_user; env PGGATE_AUTH_PASSWORD overrides it." }),
+  str("auth.auth_query", { default: "SELECT usename, passwd FROM pg_shadow WHERE usename = $1", nonEmpty: true, reloadable: true, doc: "Query returning (user, verifier) for $1." }),
+  str("auth.auth_database", { default: "postgres", nonEmpty: true, reloadable: true, doc: "Database auth_query runs in." }),
+  int("auth.cache_ttl_ms", { default: 60000, min: 0, max: MAX_MS, reloadable: true, doc: "How long a fetched verifier is reused; 0 fetches on every login." }),
+  file("auth.userlist", { reloadable: true, doc: "File of `\"user\" \"password-or-verifier\"` lines; required for userlist mode. Relative to the config file." }),
+
+  // routing
+  bool("routing.read_write_split", { default: true, reloadable: true, doc: "Send read-only statements to replicas; false sends everything to the primary." }),
+  bool("routing.read_your_writes", { default: true, reloadable: true, doc: "After a client's write commits, its reads go only to replicas that replayed it." }),
+  oneOf("routing.default_route", ["auto", "primary", "replica"], { default: "auto", reloadable: true, doc: "Session default before any override: auto (classify each statement), primary, or replica." }),
+  oneOf("routing.no_replica", ["primary", "error"], { default: "primary", reloadable: true, doc: "When no replica can serve a read: send it to the primary, or fail it with an error." }),
+  strings("routing.write_functions", { default: [], lowercase: true, reloadable: true, doc: "Functions that write: statements calling them go to the primary." }),
+  strings("routing.read_functions", { default: [], lowercase: true, reloadable: true, doc: "Volatile functions known not to write: calling them does not force the primary." }),
+  int("routing.ryw_max_wait_ms", { default: 50, min: 0, max: 60000, reloadable: true, doc: "How long a read waits for a replica to replay the client's last write before using the primary." }),
+  int("routing.max_replica_lag_ms", { default: 10000, min: 0, max: MAX_MS, reloadable: true, doc: "Replicas lagging more than this get no reads; 0 means no limit." }),
+  int("routing.max_replica_lag_bytes", { default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, reloadable: true, doc: "Replicas behind by more WAL bytes than this get no reads; 0 means no limit." }),
+
+  // admin, log, process
+  strings("admin.users", { default: ["postgres"], lowercase: false, reloadable: true, doc: "Users allowed into the admin console (database pggate)." }),
+  oneOf("log.level", ["debug", "info", "warn", "error"], { default: "info", reloadable: true, doc: "Least severe level logged." }),
+  oneOf("log.format", ["logfmt", "json"], { default: "logfmt", reloadable: true, doc: "One line per event, as logfmt or JSON." }),
+  int("shutdown_timeout_ms", { default: 30000, min: 0, max: MAX_MS, reloadable: true, doc: "On SIGTERM/SIGINT, how long running transactions may finish before connections are closed." }),
+] as const;
+
+export type SchemaKey = (typeof SCHEMA)[number];
+export type ConfigPath = SchemaKey["path"];
+
+/** The validated value type of a key kind. */
+export type ValueOf<K> = K extends { kind: "int" }
+  ? number
+  : K extends { kind: "bool" }
+    ? boolean
+    : K extends EnumKey<string, infer V>
+      ? V
+      : K extends { kind: "string" | "path" }
+        ? string
+        : K extends { kind: "string-list" }
+          ? readonly string[]
+          : K extends { kind: "node" }
+            ? NodeConfig
+            : K extends { kind: "node-list" }
+              ? readonly NodeConfig[]
+              : never;
+export type ValueAt<P extends ConfigPath> = ValueOf<Extract<SchemaKey, { path: P }>>;
+
+const BY_PATH: ReadonlyMap<string, SchemaKey> = new Map(SCHEMA.map((k) => [k.path, k]));
+
+export function findKey(path: string): SchemaKey | undefined {
+  return BY_PATH.get(path);
+}
+
+export function isConfigPath(path: string): path is ConfigPath {
+  return BY_PATH.has(path);
+}
+
+/** Every section (mapping) path that holds keys: "listen", "listen.tls", "nodes", ... */
+export const SECTIONS: ReadonlySet<string> = new Set(
+  SCHEMA.flatMap((k) => {
+    const parts = k.path.split(".");
+    return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join("."));
+  }),
+);
+
+/** Names directly under a section ("" = top level), keys and subsections, in table order. */
+export function childNames(section: string): string[] {
+  const prefix = section === "" ? "" : `${section}.`;
+  const names: string[] = [];
+  for (const k of SCHEMA) {
+    if (!k.path.startsWith(prefix)) continue;
+    const name = k.path.slice(prefix.length).split(".")[0];
+    if (!names.includes(name)) names.push(name);
+  }
+  return names;
+}
+
+/** `max_client_connections` -> `maxClientConnections`. */
+export function snakeToCamel(name: string): string {
+  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** The Config field path of a YAML path: `listen.tls.mode` -> ["listen", "tls", "mode"]. */
+export function fieldPath(path: string): string[] {
+  return path.split(".").map(snakeToCamel);
+}
+
+/** Reads a key's value out of a snapshot, e.g. for SHOW CONFIG or diffing. */
+export function valueAt<P extends ConfigPath>(config: Config, path: P): ValueAt<P>;
+export function valueAt(config: Config, path: string): unknown;
+export function valueAt(config: Config, path: string): unknown {
+  let cur: unknown = config;
+  for (const field of fieldPath(path)) {
+    if (typeof cur !== "object" || cur === null || !(field in cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[field];
+  }
+  return cur;
+}
+
+/** Short type description for messages and the reference, e.g. `int 1..10000`. */
+export function describeType(k: KeyDef): string {
+  switch (k.kind) {
+    case "int":
+      return `int ${k.min}..${k.max}`;
+    case "bool":
+      return "bool";
+    case "string":
+      return "string";
+    case "enum":
+      return k.values.join(" | ");
+    case "path":
+      return "file path";
+    case "string-list":
+      return "list of strings";
+    case "node":
+      return "node { host, port }";
+    case "node-list":
+      return "list of nodes { host, port, weight }";
+  }
+}

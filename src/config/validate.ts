@@ -1,0 +1,473 @@
+// Turns a plain YAML-shaped value into a deep-frozen Config, or the complete list of problems.
+// Driven by SCHEMA; the only I/O is checking that referenced files exist and are readable.
+
+import { accessSync, constants, statSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import type { ConfigProblem } from "./errors.ts";
+import {
+  childNames,
+  describeType,
+  findKey,
+  NODE_DEFAULT_PORT,
+  NODE_DEFAULT_WEIGHT,
+  NODE_FIELDS,
+  NODE_PORT_MAX,
+  NODE_PORT_MIN,
+  NODE_WEIGHT_MAX,
+  NODE_WEIGHT_MIN,
+  SCHEMA,
+  SECTIONS,
+  type ConfigPath,
+  type KeyDef,
+  type ValueAt,
+} from "./schema.ts";
+import { formatValue } from "./reference.ts";
+import { suggest } from "./suggest.ts";
+import type { Config, NodeConfig } from "./types.ts";
+
+export const AUTH_PASSWORD_ENV = "PGGATE_AUTH_PASSWORD";
+
+export type Segment = string | number;
+/** Finds where a key (or its value) sits in the source text; nearest existing ancestor if absent. */
+export type Locator = (
+  segments: readonly Segment[],
+  at: "key" | "value",
+) => { line: number; column: number } | undefined;
+
+export interface ValidateContext {
+  /** Absolute path of the source file, "" when built in memory. */
+  readonly source: string;
+  /** Directory relative file paths resolve against. */
+  readonly baseDir: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly locate?: Locator;
+}
+
+export type ValidateResult =
+  | { readonly ok: true; readonly config: Config }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
+export function formatPath(segments: readonly Segment[]): string {
+  let out = "";
+  for (const s of segments) out += typeof s === "number" ? `[${s}]` : out === "" ? s : `.${s}`;
+  return out;
+}
+
+export function describeGot(v: unknown): string {
+  if (v === null || v === undefined) return "nothing (null)";
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return String(v);
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function nodeKey(n: NodeConfig): string {
+  return `${n.host}:${n.port}`;
+}
+
+class Validator {
+  readonly problems: ConfigProblem[] = [];
+  private readonly values = new Map<string, unknown>();
+  /** Path keys as the user wrote them, for messages. */
+  private readonly rawPaths = new Map<string, string>();
+
+  constructor(private readonly ctx: ValidateContext) {}
+
+  /** `near`: where to point instead when the problem is caused by another key (e.g. a mode). */
+  report(segments: readonly Segment[], message: string, at: "key" | "value" = "value", near?: readonly Segment[]): void {
+    const pos = this.ctx.locate?.(near ?? segments, at);
+    this.problems.push(
+      pos ? { path: formatPath(segments), message, line: pos.line, column: pos.column } : { path: formatPath(segments), message },
+    );
+  }
+
+  get<P extends ConfigPath>(path: P): ValueAt<P> | undefined {
+    // Only validated values of the key's own kind are stored under its path.
+    return this.values.get(path) as ValueAt<P> | undefined;
+  }
+
+  /** For building the snapshot once there are no problems: every key then has a value. */
+  must<P extends ConfigPath>(path: P): ValueAt<P> {
+    const v = this.get(path);
+    if (v === undefined) throw new Error(`internal: config key ${path} has no value`);
+    return v;
+  }
+
+  run(root: unknown): void {
+    if (root === null || root === undefined) root = {};
+    if (!isMapping(root)) {
+      this.report([], `the config must be a mapping of sections (${childNames("").join(", ")}), got ${describeGot(root)}`);
+      return;
+    }
+    this.walk(root, []);
+    this.fillDefaults();
+    this.applyEnv();
+    this.crossChecks();
+  }
+
+  private walk(obj: Record<string, unknown>, at: readonly string[]): void {
+    const section = at.join(".");
+    for (const [name, value] of Object.entries(obj)) {
+      const segs = [...at, name];
+      const path = segs.join(".");
+      if (name.includes(".")) {
+        // A dotted key would alias a nested one (`listen.port` vs listen: { port }); keep one spelling.
+        this.report(segs, `unknown key; write nested keys as mappings, e.g. ${name.split(".")[0]}: { ${name.split(".").slice(1).join(".")}: ... }`, "key");
+        continue;
+      }
+      const key = findKey(path);
+      if (key) this.leaf(key, segs, value);
+      else if (SECTIONS.has(path)) {
+        if (value === null) continue; // an empty section: every key keeps its default
+        if (isMapping(value)) this.walk(value, segs);
+        else this.report(segs, `must be a mapping with keys ${childNames(path).join(", ")}, got ${describeGot(value)}`);
+      } else this.unknownKey(segs, section, name);
+    }
+  }
+
+  private unknownKey(segs: readonly Segment[], section: string, name: string): void {
+    const siblings = childNames(section);
+    const near = suggest(name, siblings);
+    const qualify = (n: string) => (section ? `${section}.${n}` : n);
+    if (near) {
+      this.report(segs, `unknown key; did you mean ${qualify(near)}?`, "key");
+      return;
+    }
+    // The right name in the wrong section, e.g. pool.max_client_connections.
+    const elsewhere = SCHEMA.find((k) => k.path.endsWith(`.${name}`) || k.path === name);
+    if (elsewhere) {
+      this.report(segs, `unknown key; did you mean ${elsewhere.path}?`, "key");
+      return;
+    }
+    const where = section ? `under ${section}` : "at the top level";
+    this.report(segs, `unknown key; allowed ${where}: ${siblings.join(", ")}`, "key");
+  }
+
+  private leaf(key: KeyDef, segs: readonly Segment[], v: unknown): void {
+    if (v === null && key.kind !== "string-list" && key.kind !== "node-list") {
+      const dflt = key.default === undefined ? "" : `; remove the key to use the default (${formatValue(key.default)})`;
+      this.report(segs, `has no value, expected ${describeType(key)}${dflt}`);
+      return;
+    }
+    switch (key.kind) {
+      case "int": {
+        const n = this.int(segs, v, key.min, key.max);
+        if (n !== undefined) this.values.set(key.path, n);
+        return;
+      }
+      case "bool":
+        if (typeof v === "boolean") this.values.set(key.path, v);
+        else this.report(segs, `must be true or false, got ${describeGot(v)}`);
+        return;
+      case "string": {
+        const s = this.string(segs, v, key.nonEmpty);
+        if (s !== undefined) this.values.set(key.path, s);
+        return;
+      }
+      case "enum":
+        if (typeof v === "string" && key.values.includes(v)) this.values.set(key.path, v);
+        else if (typeof v === "string") this.report(segs, `${JSON.stringify(v)} is not one of ${key.values.join(", ")}`);
+        else this.report(segs, `must be one of ${key.values.join(", ")}, got ${describeGot(v)}`);
+        return;
+      case "path": {
+        const s = this.string(segs, v, false);
+        if (s === undefined) return;
+        this.values.set(key.path, s === "" ? "" : resolve(this.ctx.baseDir, s));
+        this.rawPaths.set(key.path, s);
+        return;
+      }
+      case "string-list": {
+        const list = this.stringList(segs, v, key.lowercase);
+        if (list) this.values.set(key.path, list);
+        return;
+      }
+      case "node": {
+        const n = this.node(segs, v);
+        if (n) this.values.set(key.path, n);
+        return;
+      }
+      case "node-list": {
+        const list = this.nodeList(segs, v);
+        if (list) this.values.set(key.path, list);
+        return;
+      }
+    }
+  }
+
+  private int(segs: readonly Segment[], v: unknown, min: number, max: number): number | undefined {
+    if (typeof v === "number" && Number.isInteger(v) && v >= min && v <= max) return v;
+    const hint = typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? " (write it without quotes)" : "";
+    this.report(segs, `must be an integer between ${min} and ${max}, got ${describeGot(v)}${hint}`);
+    return undefined;
+  }
+
+  private string(segs: readonly Segment[], v: unknown, nonEmpty: boolean): string | undefined {
+    if (typeof v === "string") {
+      if (nonEmpty && v.trim() === "") {
+        this.report(segs, "must not be empty");
+        return undefined;
+      }
+      return v;
+    }
+    const hint = typeof v === "number" || typeof v === "boolean" ? ` (quote it: "${String(v)}")` : "";
+    this.report(segs, `must be a string, got ${describeGot(v)}${hint}`);
+    return undefined;
+  }
+
+  private stringList(segs: readonly Segment[], v: unknown, lowercase: boolean): string[] | undefined {
+    if (v === null) return [];
+    if (!Array.isArray(v)) {
+      this.report(segs, `must be a list of strings, e.g. [a, b], got ${describeGot(v)}`);
+      return undefined;
+    }
+    const out: string[] = [];
+    let ok = true;
+    v.forEach((item: unknown, i) => {
+      if (typeof item !== "string" || item.trim() === "") {
+        this.report([...segs, i], `must be a non-empty string, got ${describeGot(item)}`);
+        ok = false;
+        return;
+      }
+      const s = lowercase ? item.trim().toLowerCase() : item;
+      if (!out.includes(s)) out.push(s);
+    });
+    return ok ? out : undefined;
+  }
+
+  private node(segs: readonly Segment[], v: unknown): NodeConfig | undefined {
+    if (!isMapping(v)) {
+      this.report(segs, `must be a mapping like { host: 127.0.0.1, port: 5432 }, got ${describeGot(v)}`);
+      return undefined;
+    }
+    const allowed = NODE_FIELDS.map((f) => f.name);
+    let ok = true;
+    for (const name of Object.keys(v)) {
+      if (allowed.some((a) => a === name)) continue;
+      const near = suggest(name, allowed);
+      const hint = near ? `did you mean ${formatPath([...segs, near])}?` : `allowed: ${allowed.join(", ")}`;
+      this.report([...segs, name], `unknown key; ${hint}`, "key");
+      ok = false;
+    }
+    let host: string | undefined;
+    if (v.host === undefined) {
+      this.report(segs, "host is required");
+      ok = false;
+    } else host = this.string([...segs, "host"], v.host, true);
+    const port =
+      v.port === undefined ? NODE_DEFAULT_PORT : this.int([...segs, "port"], v.port, NODE_PORT_MIN, NODE_PORT_MAX);
+    const weight =
+      v.weight === undefined
+        ? NODE_DEFAULT_WEIGHT
+        : this.int([...segs, "weight"], v.weight, NODE_WEIGHT_MIN, NODE_WEIGHT_MAX);
+    if (!ok || host === undefined || port === undefined || weight === undefined) return undefined;
+    return { host, port, weight };
+  }
+
+  private nodeList(segs: readonly Segment[], v: unknown): NodeConfig[] | undefined {
+    if (v === null) return [];
+    if (!Array.isArray(v)) {
+      this.report(segs, `must be a list of nodes like - { host: 127.0.0.1, port: 5433 }, got ${describeGot(v)}`);
+      return undefined;
+    }
+    const out: NodeConfig[] = [];
+    let ok = true;
+    v.forEach((item: unknown, i) => {
+      const n = this.node([...segs, i], item);
+      if (n) out.push(n);
+      else ok = false;
+    });
+    return ok ? out : undefined;
+  }
+
+  /** A problem already reported at this key, inside it, or at a section containing it. */
+  private hasProblemAround(path: string): boolean {
+    const related = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || a.startsWith(`${b}[`);
+    return this.problems.some((p) => related(p.path, path) || (p.path !== "" && related(path, p.path)));
+  }
+
+  private fillDefaults(): void {
+    for (const key of SCHEMA) {
+      if (this.values.has(key.path) || this.hasProblemAround(key.path)) continue;
+      if (key.default === undefined) {
+        this.report(key.path.split("."), "is required, e.g. nodes: { primary: { host: 127.0.0.1, port: 5432 } }");
+        continue;
+      }
+      this.values.set(key.path, key.default);
+    }
+  }
+
+  private applyEnv(): void {
+    const fromEnv = this.ctx.env[AUTH_PASSWORD_ENV];
+    if (fromEnv !== undefined && fromEnv !== "") this.values.set("auth.auth_password", fromEnv);
+  }
+
+  /** Rules that span keys. Each runs only when the keys it reads are individually valid. */
+  private crossChecks(): void {
+    const at = (path: string) => path.split(".");
+
+    const listenTls = this.get("listen.tls.mode");
+    if (listenTls !== undefined && listenTls !== "disable") {
+      for (const p of ["listen.tls.cert", "listen.tls.key"] as const) this.requireFile(p, "listen.tls.mode");
+    }
+
+    const nodeTls = this.get("nodes.tls.mode");
+    if (nodeTls === "verify-full") this.requireFile("nodes.tls.ca", "nodes.tls.mode");
+    else if (nodeTls !== undefined && nodeTls !== "disable" && this.get("nodes.tls.ca")) this.requireFile("nodes.tls.ca", "nodes.tls.mode");
+
+    const authMode = this.get("auth.mode");
+    if (authMode === "auth_query") {
+      if (this.get("auth.auth_user") === "") {
+        this.report(at("auth.auth_user"), "is required when auth.mode is auth_query (the role PgGate runs auth_query as)", "value", at("auth.mode"));
+      }
+      const q = this.get("auth.auth_query");
+      if (q !== undefined && !/\$1\b/.test(q)) this.report(at("auth.auth_query"), "must take the user name as the parameter $1");
+    }
+    if (authMode === "userlist") this.requireFile("auth.userlist", "auth.mode");
+
+    const size = this.get("pool.size");
+    const minIdle = this.get("pool.min_idle");
+    if (size !== undefined && minIdle !== undefined && minIdle > size) {
+      this.report(at("pool.min_idle"), `must not exceed pool.size (${size}), got ${minIdle}`);
+    }
+
+    const primary = this.get("nodes.primary");
+    const replicas = this.get("nodes.replicas");
+    if (primary && replicas) {
+      const seen = new Map<string, string>([[nodeKey(primary), "nodes.primary"]]);
+      replicas.forEach((r, i) => {
+        const prev = seen.get(nodeKey(r));
+        if (prev) this.report(["nodes", "replicas", i], `${nodeKey(r)} is already listed as ${prev}`);
+        else seen.set(nodeKey(r), `nodes.replicas[${i}]`);
+      });
+    }
+
+    const writeFns = this.get("routing.write_functions");
+    const readFns = this.get("routing.read_functions");
+    if (writeFns && readFns) {
+      const both = readFns.filter((f) => writeFns.includes(f));
+      if (both.length > 0) this.report(at("routing.read_functions"), `${both.join(", ")} also listed in routing.write_functions; list each function once`);
+    }
+
+    const lPort = this.get("listen.port");
+    if (
+      this.get("metrics.enabled") &&
+      lPort !== undefined &&
+      lPort !== 0 &&
+      lPort === this.get("metrics.port") &&
+      this.get("listen.host") === this.get("metrics.host")
+    ) {
+      this.report(at("metrics.port"), `must differ from listen.port (${lPort}) on the same host`);
+    }
+  }
+
+  /** The file at `path` must exist and be readable, because of the value of `modePath`. */
+  private requireFile(
+    path: "listen.tls.cert" | "listen.tls.key" | "nodes.tls.ca" | "auth.userlist",
+    modePath: "listen.tls.mode" | "nodes.tls.mode" | "auth.mode",
+  ): void {
+    const resolved = this.get(path);
+    if (resolved === undefined) return; // already reported as the wrong type
+    const segs = path.split(".");
+    if (resolved === "") {
+      this.report(segs, `is required when ${modePath} is ${String(this.get(modePath))}`, "value", modePath.split("."));
+      return;
+    }
+    const raw = this.rawPaths.get(path) ?? resolved;
+    const shown = isAbsolute(raw) ? raw : `${raw} (resolved to ${resolved})`;
+    try {
+      if (!statSync(resolved).isFile()) {
+        this.report(segs, `${shown} is not a regular file`);
+        return;
+      }
+      accessSync(resolved, constants.R_OK);
+    } catch (e) {
+      const code = e instanceof Error && "code" in e ? String(e.code) : "";
+      if (code === "ENOENT" || code === "ENOTDIR") {
+        const where = isAbsolute(raw) ? "" : ` (resolved to ${resolved})`;
+        this.report(segs, `file ${raw} not found${where}`);
+      } else if (code === "EACCES" || code === "EPERM") this.report(segs, `file ${shown} is not readable by this process`);
+      else this.report(segs, `cannot read file ${shown}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  build(): Config {
+    const m = <P extends ConfigPath>(p: P) => this.must(p);
+    return {
+      source: this.ctx.source,
+      listen: {
+        host: m("listen.host"),
+        port: m("listen.port"),
+        maxClientConnections: m("listen.max_client_connections"),
+        handshakeTimeoutMs: m("listen.handshake_timeout_ms"),
+        maxMessageSize: m("listen.max_message_size"),
+        tls: { mode: m("listen.tls.mode"), cert: m("listen.tls.cert"), key: m("listen.tls.key") },
+      },
+      metrics: { enabled: m("metrics.enabled"), host: m("metrics.host"), port: m("metrics.port") },
+      nodes: {
+        primary: m("nodes.primary"),
+        replicas: m("nodes.replicas"),
+        connectTimeoutMs: m("nodes.connect_timeout_ms"),
+        tls: { mode: m("nodes.tls.mode"), ca: m("nodes.tls.ca"), serverName: m("nodes.tls.server_name") },
+      },
+      pool: {
+        mode: m("pool.mode"),
+        size: m("pool.size"),
+        minIdle: m("pool.min_idle"),
+        idleTimeoutMs: m("pool.idle_timeout_ms"),
+        maxLifetimeMs: m("pool.max_lifetime_ms"),
+        acquireTimeoutMs: m("pool.acquire_timeout_ms"),
+        preparedStatementsCacheSize: m("pool.prepared_statements_cache_size"),
+      },
+      auth: {
+        mode: m("auth.mode"),
+        authUser: m("auth.auth_user"),
+        authPassword: m("auth.auth_password"),
+        authQuery: m("auth.auth_query"),
+        authDatabase: m("auth.auth_database"),
+        cacheTtlMs: m("auth.cache_ttl_ms"),
+        userlist: m("auth.userlist"),
+      },
+      routing: {
+        readWriteSplit: m("routing.read_write_split"),
+        readYourWrites: m("routing.read_your_writes"),
+        defaultRoute: m("routing.default_route"),
+        noReplica: m("routing.no_replica"),
+        writeFunctions: m("routing.write_functions"),
+        readFunctions: m("routing.read_functions"),
+        rywMaxWaitMs: m("routing.ryw_max_wait_ms"),
+        maxReplicaLagMs: m("routing.max_replica_lag_ms"),
+        maxReplicaLagBytes: m("routing.max_replica_lag_bytes"),
+      },
+      admin: { users: m("admin.users") },
+      log: { level: m("log.level"), format: m("log.format") },
+      shutdownTimeoutMs: m("shutdown_timeout_ms"),
+    };
+  }
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Validates a YAML-shaped value (as parsed, before defaults) against SCHEMA. */
+export function validateConfig(root: unknown, ctx: ValidateContext): ValidateResult {
+  const v = new Validator(ctx);
+  v.run(root);
+  if (v.problems.length > 0) return { ok: false, problems: inSourceOrder(v.problems) };
+  // Defaults are shared constants (e.g. the admin.users list): copy before freezing.
+  return { ok: true, config: deepFreeze(structuredClone(v.build())) };
+}
+
+/** Problems with a position sorted by it; the rest (no position) keep their order, last. */
+function inSourceOrder(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const rank = (p: ConfigProblem) => (p.line === undefined ? Number.MAX_SAFE_INTEGER : p.line * 100_000 + (p.column ?? 0));
+  return [...problems].sort((a, b) => rank(a) - rank(b));
+}
