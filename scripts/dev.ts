@@ -1,0 +1,59 @@
+// `npm run dev`: a throwaway local cluster (primary + 1 replica) with PgGate in front of it.
+// Prints a psql-ready URL and the metrics URL; Ctrl-C stops PgGate and removes the cluster.
+import { configFromObject } from "../src/config/index.ts";
+import { Gateway } from "../src/gateway.ts";
+import { startCluster } from "./cluster.ts";
+
+async function freePort(preferred: number): Promise<number> {
+  try {
+    const probe = Bun.listen({ hostname: "127.0.0.1", port: preferred, socket: { data() {} } });
+    probe.stop(true);
+    return preferred;
+  } catch {
+    return 0;
+  }
+}
+
+const cluster = await startCluster({ replicas: 1, log: (l) => console.error(l) });
+let gateway: Gateway | null = null;
+let stopping = false;
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    await gateway?.shutdown();
+    await cluster.stop();
+  }
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+try {
+  const config = configFromObject(
+    {
+      listen: { host: "127.0.0.1", port: await freePort(6432) },
+      metrics: { host: "127.0.0.1", port: await freePort(8080) },
+      nodes: {
+        primary: { host: cluster.primary.host, port: cluster.primary.port },
+        replicas: cluster.replicas.map((r) => ({ host: r.host, port: r.port })),
+        tls: { mode: "disable" },
+      },
+      auth: { mode: "passthrough" },
+    },
+    { source: "", env: {} },
+  );
+  gateway = new Gateway(config);
+  gateway.start();
+  const { user, password } = cluster.users.scram;
+  console.log(`
+PgGate is running in front of a throwaway cluster (primary :${cluster.primary.port}, replica :${cluster.replicas[0].port}).
+
+  psql "postgresql://${user}:${password}@127.0.0.1:${gateway.port}/app"
+  metrics: ${gateway.metricsUrl}/metrics
+
+Also available: users pggate_md5 / md5_pw and pggate_plain / plain_pw. Ctrl-C stops everything.
+`);
+} catch (e) {
+  console.error(`dev: ${(e as Error).message}`);
+  await stop(1);
+}

@@ -1,0 +1,114 @@
+// Issue 2 acceptance: every auth mode × every password method, through psql and pgbench.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { cluster, connString, psql, run, startGateway, type RunningGateway } from "./harness.ts";
+
+type Method = "scram" | "md5" | "plain";
+const METHODS: Method[] = ["scram", "md5", "plain"];
+
+function userlistFile(): string {
+  const c = cluster();
+  const dir = mkdtempSync(join(tmpdir(), "pggate-userlist-"));
+  const path = join(dir, "users.txt");
+  // One plain password, one md5 hash, one copied SCRAM verifier is added in beforeAll.
+  writeFileSync(path, "");
+  return path;
+}
+
+beforeAll(async () => {
+  const c = cluster();
+  // pgbench tables owned by the superuser, usable by every test role.
+  await c.psql(c.primary, "SELECT 1", "app");
+  const init = await run(["pgbench", "-i", "-s", "1", "-q", `host=127.0.0.1 port=${c.primary.port} user=postgres dbname=app`]);
+  expect(init.code).toBe(0);
+  await c.psql(
+    c.primary,
+    "GRANT ALL ON pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history TO pggate_scram, pggate_md5, pggate_plain",
+    "app",
+  );
+});
+
+async function userlistConfig(): Promise<string> {
+  const c = cluster();
+  const path = userlistFile();
+  const scramSecret = await c.psql(c.primary, "SELECT passwd FROM pg_shadow WHERE usename = 'pggate_scram'");
+  const md5Secret = await c.psql(c.primary, "SELECT passwd FROM pg_shadow WHERE usename = 'pggate_md5'");
+  writeFileSync(
+    path,
+    [
+      `; PgBouncer-style auth file`,
+      `"${c.users.scram.user}" "${scramSecret}"`,
+      `"${c.users.md5.user}" "${md5Secret}"`,
+      `"${c.users.plain.user}" "${c.users.plain.password}"`,
+    ].join("\n") + "\n",
+  );
+  return path;
+}
+
+for (const mode of ["passthrough", "auth_query", "userlist"] as const) {
+  describe(`auth.mode ${mode}`, () => {
+    let gw: RunningGateway;
+    beforeAll(async () => {
+      const auth: Record<string, unknown> = { mode };
+      if (mode === "userlist") auth.userlist = await userlistConfig();
+      gw = startGateway({ auth });
+    });
+    afterAll(async () => {
+      await gw.stop();
+    });
+
+    for (const method of METHODS) {
+      test(`${method} user: psql reaches the primary`, async () => {
+        const u = cluster().users[method];
+        const out = await psql(gw.port, u, "SELECT current_user, inet_server_port(), pg_is_in_recovery()");
+        expect(out).toBe(`${u.user}|${cluster().primary.port}|f`);
+      });
+
+      test(`${method} user: pgbench simple/extended/prepared TPC-B, 8 clients, no failures`, async () => {
+        const u = cluster().users[method];
+        for (const protocol of ["simple", "extended", "prepared"]) {
+          const r = await run(["pgbench", "-n", "-c", "8", "-t", "40", "-M", protocol, connString(gw.port, u.user)], { PGPASSWORD: u.password });
+          expect(r.stderr).not.toContain("error");
+          expect(r.code).toBe(0);
+          expect(r.stdout).toContain("number of transactions actually processed: 320/320");
+          expect(r.stdout).toMatch(/number of failed transactions: 0 \(/);
+        }
+      }, 60_000);
+
+      test(`${method} user: wrong password is 28P01`, async () => {
+        const u = cluster().users[method];
+        const client = new pg.Client({ host: "127.0.0.1", port: gw.port, user: u.user, password: "wrong", database: "app" });
+        const err = await client.connect().then(
+          () => null,
+          (e: pg.DatabaseError) => e,
+        );
+        expect(err?.code).toBe("28P01");
+        expect(err?.message).toContain(`password authentication failed for user "${u.user}"`);
+      });
+    }
+
+    test("unknown user gets what PostgreSQL answers: 28P01", async () => {
+      const client = new pg.Client({ host: "127.0.0.1", port: gw.port, user: "nobody_here", password: "x", database: "app" });
+      const err = await client.connect().then(
+        () => null,
+        (e: pg.DatabaseError) => e,
+      );
+      expect(err?.code).toBe("28P01");
+      expect(err?.message).toContain('password authentication failed for user "nobody_here"');
+    });
+
+    test("unknown database gets 3D000 from the primary", async () => {
+      const u = cluster().users.scram;
+      const client = new pg.Client({ host: "127.0.0.1", port: gw.port, user: u.user, password: u.password, database: "no_such_db" });
+      const err = await client.connect().then(
+        () => null,
+        (e: pg.DatabaseError) => e,
+      );
+      expect(err?.code).toBe("3D000");
+      expect(err?.message).toContain('database "no_such_db" does not exist');
+    });
+  });
+}
