@@ -96,7 +96,7 @@ async function scramExchange(ch: ClientChannel, user: string, verifier: Verifier
     if (verifier.kind === "plain") return { kind: "password", password: verifier.password };
     return { kind: "scram", clientKey: result.clientKey, serverKey: scramVerifier.serverKey };
   } catch (e) {
-    if (e instanceof ScramError) throw new PgError("FATAL", SqlState.ProtocolViolation, `malformed SCRAM message: ${e.message}`);
+    if (e instanceof ScramError) throw new PgError("FATAL", e.sqlState, e.message);
     throw e;
   }
 }
