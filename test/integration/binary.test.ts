@@ -1,0 +1,121 @@
+// The shipped artifacts: `bun run build` → dist/pggate (version, check, serving with a config
+// file, a 500 MB result streamed in bounded memory) and `npm run dev` serving a working URL.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import type { Subprocess } from "bun";
+import { cluster, psql, run, writeConfig } from "./harness.ts";
+
+const BINARY = "dist/pggate";
+
+async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+      s.end();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`nothing listening on ${port}`);
+      await Bun.sleep(50);
+    }
+  }
+}
+
+async function freePort(): Promise<number> {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = l.port;
+  l.stop(true);
+  return port;
+}
+
+/** Peak resident set size (VmHWM) of a process, in MB. */
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = status.match(/VmHWM:\s+(\d+) kB/);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+describe("dist/pggate", () => {
+  let proc: Subprocess | null = null;
+  let port = 0;
+
+  beforeAll(async () => {
+    const build = await run([process.execPath, "run", "build"], {}, 120_000);
+    expect(build.code).toBe(0);
+    port = await freePort();
+    const config = writeConfig({ listen: { host: "127.0.0.1", port }, log: { level: "info" } });
+    proc = Bun.spawn([BINARY, "--config", config], { stdout: "ignore", stderr: "pipe" });
+    await waitForPort(port);
+  }, 120_000);
+
+  afterAll(async () => {
+    proc?.kill("SIGTERM");
+    await proc?.exited;
+  });
+
+  test("--version and check", async () => {
+    const v = await run([BINARY, "--version"]);
+    expect(v.stdout.trim()).toMatch(/^pggate \d+\.\d+\.\d+$/);
+    const bad = await run([BINARY, "check", "--config", writeConfig({ pool: { mode: "trasaction" } })]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('pool.mode: "trasaction" is not one of transaction, session');
+    const good = await run([BINARY, "check", "--config", writeConfig()]);
+    expect(good.code).toBe(0);
+  });
+
+  test("serves queries with --config FILE", async () => {
+    expect(await psql(port, cluster().users.md5, "SELECT 'from the binary'")).toBe("from the binary");
+  });
+
+  test("a 500 MB result streams through with PgGate's RSS under 150 MB", async () => {
+    const u = cluster().users.scram;
+    // COPY TO STDOUT streams in psql too, so only PgGate's buffering is measured.
+    const sql = "COPY (SELECT repeat('x', 1000) FROM generate_series(1, 500000)) TO STDOUT";
+    const p = Bun.spawn(["psql", `host=127.0.0.1 port=${port} user=${u.user} dbname=app sslmode=disable`, "-Atq", "-c", sql], {
+      env: { ...process.env, PGPASSWORD: u.password },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    let bytes = 0;
+    for await (const chunk of p.stdout) bytes += chunk.length;
+    expect(await p.exited).toBe(0);
+    expect(bytes).toBe(500000 * 1001);
+    const rss = peakRssMb(proc!.pid);
+    console.log(`500 MB result: PgGate peak RSS ${rss.toFixed(1)} MB`);
+    expect(rss).toBeLessThan(150);
+  }, 120_000);
+
+  test("SIGTERM shuts down cleanly with exit code 0", async () => {
+    const p = proc!;
+    proc = null;
+    p.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+    const stderr = await new Response(p.stderr as ReadableStream).text();
+    expect(stderr).toContain("event=shutdown_complete");
+  });
+});
+
+test("npm run dev prints a URL that psql can use, and Ctrl-C cleans up", async () => {
+  const dev = Bun.spawn([process.execPath, "run", "scripts/dev.ts"], { stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  const reader = dev.stdout.getReader();
+  const deadline = Date.now() + 60_000;
+  let url = "";
+  while (Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += new TextDecoder().decode(value);
+    const m = out.match(/psql "(postgresql:\/\/[^"]+)"/);
+    if (m) {
+      url = m[1];
+      break;
+    }
+  }
+  expect(url).not.toBe("");
+  const r = await run(["psql", url, "-Atc", "SELECT current_user"]);
+  expect(r.stdout.trim()).toBe("pggate_scram");
+  const dir = out.match(/throwaway cluster/) ? true : false;
+  expect(dir).toBe(true);
+  dev.kill("SIGINT");
+  expect(await dev.exited).toBe(0);
+}, 90_000);
