@@ -1,0 +1,26 @@
+// Public surface of the router: query classification (pure) and its cached front.
+// Nothing here does I/O or tracks transaction state; the session layer owns that.
+
+export {
+  classify,
+  type Classification,
+  type ClassifyContext,
+  type PggateSet,
+  type PinReason,
+  type Reason,
+  type Route,
+  type TxnEffect,
+} from "./classify.ts";
+export { createRouter, type Router, type RouterOptions } from "./cache.ts";
+export {
+  lex,
+  splitStatements,
+  stringValue,
+  tokenText,
+  TokenKind,
+  type Comment,
+  type LexResult,
+  type StatementRange,
+  type Token,
+} from "./lexer.ts";
+export { mergeClassifications, route, type RouteContext, type RouteDecision, type Target } from "./decide.ts";
