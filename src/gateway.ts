@@ -63,7 +63,7 @@ export class Gateway {
       const next = loadConfig(old.source);
       const diff = diffConfig(old, next);
       this.applyAuth(next);
-      this.ctx.config = next;
+      this.ctx.applyConfig(next);
       configureLog(next.log.level, next.log.format);
       reloads.inc({ result: "success" });
       log.info("config_reloaded", { changed: diff.changed.join(",") || "none", restart_required: diff.restartRequired.join(",") || undefined });
@@ -91,6 +91,7 @@ export class Gateway {
     for (const c of [...this.ctx.clients]) c.fail(Errors.shuttingDown());
     await Bun.sleep(100);
     this.metrics?.stop();
+    this.ctx.pools.stop();
     this.listener?.stop(true);
     log.info("shutdown_complete");
   }

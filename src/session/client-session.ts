@@ -1,13 +1,19 @@
-// One client connection: startup (SSL/GSS/cancel negotiation), login, then forwarding to its
-// server connection. Every state change goes through transition(); the hot path is synchronous.
+// One client connection: startup (SSL/GSS/cancel negotiation), login, then routing each batch
+// to a pooled server connection and streaming the replies back. Every state change goes through
+// transition(); the hot path is synchronous and event-driven.
 import {
   Backend,
   buildAuthenticationOk,
   buildBackendKeyData,
+  buildCommandComplete,
   buildNegotiateProtocolVersion,
   buildParameterStatus,
+  buildQuery,
   buildReadyForQuery,
+  decodeErrorFields,
+  decodeQuery,
   decodeStartupPacket,
+  ErrorField,
   FrameReader,
   Frontend,
   ProtocolError,
@@ -15,29 +21,51 @@ import {
   UNTYPED,
   type StartupPacket,
 } from "../protocol/index.ts";
-import { encodePgError, Errors, fatal, PgError, SqlState } from "../errors/index.ts";
+import { encodePgError, error, Errors, fatal, PgError, SqlState } from "../errors/index.ts";
 import { ForwardRun } from "../net/forward-run.ts";
 import { Inbox } from "../net/inbox.ts";
 import { Link, linkHandlers, type LinkData, type LinkOwner, type LinkSocket } from "../net/link.ts";
 import { log } from "../log/index.ts";
+import type { ServerPool } from "../pool/pools.ts";
+import type { Waiter } from "../pool/pool-core.ts";
+import { mergeClassifications, route, type Classification, type Target } from "../router/index.ts";
 import { sendCancel } from "./cancel.ts";
 import type { Cancellable, ClientHandle, GatewayContext } from "./context.ts";
 import { login, type StartupInfo } from "./login.ts";
+import { paramsMatch, sessionParams, syncSql } from "./params.ts";
 import { ServerError, type ServerConn, type ServerConsumer } from "./server-conn.ts";
+import { ClientStatements } from "./statements.ts";
 
 export type ClientState =
   /** Waiting for StartupMessage (possibly after SSLRequest / TLS handshake). */
   | "startup"
-  /** Authenticating and opening the server connection. */
+  /** Authenticating and opening the first server connection. */
   | "login"
-  /** Logged in, no reply owed by the server. */
+  /** Logged in, nothing in flight. */
   | "idle"
-  /** At least one Query/Sync/FunctionCall awaits its ReadyForQuery. */
+  /** A batch is ready and waits for a pooled server connection. */
+  | "waiting"
+  /** A server connection is attached and owes replies, or holds an open transaction. */
   | "active"
   | "closed";
 
+/** A frame received from the client and not yet sent to a server (a view; see FrameSink). */
+interface QueuedFrame {
+  type: number;
+  buf: Uint8Array;
+  start: number;
+  end: number;
+}
+
 const SSL_YES = new Uint8Array([0x53]);
 const SSL_NO = new Uint8Array([0x4e]);
+/** Unsent client bytes above which we stop reading from the client (it waits in the kernel). */
+const QUEUE_HIGH_WATER = 1024 * 1024;
+
+/** Messages that end a batch: the point where a route can be chosen. */
+function endsBatch(type: number): boolean {
+  return type === Frontend.Sync || type === Frontend.Query || type === Frontend.FunctionCall || type === Frontend.Flush;
+}
 
 let nextClientId = 1;
 
@@ -52,19 +80,36 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   user = "";
   database = "";
   queries = 0;
-  /** Last ReadyForQuery status seen ('I', 'T' or 'E'). */
+  /** Why this client holds its primary connection for life (SET, LISTEN, session mode, ...). */
+  pinReason: string | null = null;
+  /** Route and reason of the last batch, for SHOW CLIENTS and metrics. */
+  lastRoute: Target | null = null;
+  lastReason = "";
+  /** Transaction status the client last saw. */
   txStatus: number = TxStatus.Idle;
+  waitStartedAt = 0;
   private readonly ctx: GatewayContext;
   private readonly reader: FrameReader;
   private inbox: Inbox | null = null;
   private server: ServerConn | null = null;
-  /** ReadyForQuery messages the server still owes: one per Query, Sync and FunctionCall sent. */
-  private pendingReplies = 0;
+  private serverTarget: Target | null = null;
+  /** An extended-protocol batch was started on the server and its Sync not yet sent. */
+  private openBatch = false;
+  private queue: QueuedFrame[] = [];
+  private queueBytes = 0;
+  private readingPaused = false;
+  private waiting: { pool: ServerPool; waiter: Waiter<ServerConn> } | null = null;
+  private params = new Map<string, string>();
+  private sessionRoute: "auto" | "primary" | "replica" = "auto";
+  private readonly statements = new ClientStatements();
   private tlsActive = false;
   private handshakeTimer: ReturnType<typeof setTimeout> | null;
   private readonly run = new ForwardRun();
   private readonly sink = (type: number, buf: Uint8Array, start: number, end: number): void =>
     this.onFrame(type, buf, start, end);
+  private readonly transmitOut = (buf: Uint8Array, start: number, end: number): void => {
+    this.run.add(this.server!.link, buf, start, end);
+  };
 
   constructor(socket: LinkSocket, ctx: GatewayContext) {
     this.ctx = ctx;
@@ -81,35 +126,46 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     const prev = this.state;
     if (prev === next || prev === "closed") return;
     this.state = next;
-    if (prev === "startup" || prev === "login") {
-      if (next !== "login" && this.handshakeTimer) {
-        clearTimeout(this.handshakeTimer);
-        this.handshakeTimer = null;
-      }
-    }
-    if (next === "closed") {
-      if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.handshakeTimer && next !== "startup" && next !== "login") {
+      clearTimeout(this.handshakeTimer);
       this.handshakeTimer = null;
-      this.ctx.clientCount--;
-      this.ctx.clients.delete(this);
-      this.ctx.releaseKey(this);
-      this.inbox?.fail(new Error("client disconnected"));
-      const s = this.server;
+    }
+    if (next === "waiting") {
+      this.waitStartedAt = Date.now();
+      this.pauseReading(true);
+    } else if (prev === "waiting") {
+      this.waitStartedAt = 0;
+      this.pauseReading(this.queueBytes > QUEUE_HIGH_WATER);
+    }
+    if (next === "closed") this.onClosed(prev);
+  }
+
+  private onClosed(prev: ClientState): void {
+    this.ctx.clientCount--;
+    this.ctx.clients.delete(this);
+    this.ctx.releaseKey(this);
+    this.inbox?.fail(new Error("client disconnected"));
+    if (this.waiting) {
+      this.ctx.pools.cancel(this.waiting.pool, this.waiting.waiter);
+      this.waiting = null;
+    }
+    const s = this.server;
+    if (s) {
       this.server = null;
-      if (s) {
-        s.detach();
-        s.terminate();
-      }
-      if (prev !== "startup") {
-        log.info("client_close", {
-          client: this.id,
-          user: this.user,
-          db: this.database,
-          addr: this.remoteAddress,
-          duration_ms: Date.now() - this.connectedAt,
-          queries: this.queries,
-        });
-      }
+      s.detach();
+      this.returnServer(s, true);
+    }
+    this.queue = [];
+    if (prev !== "startup") {
+      log.info("client_close", {
+        client: this.id,
+        user: this.user,
+        db: this.database,
+        addr: this.remoteAddress,
+        duration_ms: Date.now() - this.connectedAt,
+        queries: this.queries,
+        pin: this.pinReason ?? undefined,
+      });
     }
   }
 
@@ -119,11 +175,10 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     if (this.state === "closed") return;
     try {
       this.reader.push(chunk, this.sink);
+      if (this.queue.length > 0) this.pump();
     } catch (e) {
       this.run.flush();
-      if (e instanceof ProtocolError) this.fail(Errors.protocolViolation(e.message));
-      else if (e instanceof PgError) this.fail(e);
-      else this.fail(fatal(SqlState.InternalError, `internal error: ${(e as Error).message}`));
+      this.failWith(e);
       return;
     }
     this.run.flush();
@@ -133,10 +188,11 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     switch (this.state) {
       case "idle":
       case "active":
-        this.forward(type, buf, start, end);
+      case "waiting":
+        this.onSessionFrame(type, buf, start, end);
         return;
       case "startup":
-        if (type === UNTYPED) this.onStartupPacket(decodeStartupPacket(buf, start, end), end < buf.length);
+        if (this.reader.expectUntyped) this.onStartupPacket(decodeStartupPacket(buf, start, end), end < buf.length);
         return;
       case "login":
         this.inbox?.push({ type, body: buf.subarray(start + 5, end) });
@@ -146,25 +202,327 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     }
   }
 
-  /** Hot path: count the replies each message will produce, forward the bytes as they are. */
-  private forward(type: number, buf: Uint8Array, start: number, end: number): void {
-    const server = this.server;
-    if (!server) return;
+  private onSessionFrame(type: number, buf: Uint8Array, start: number, end: number): void {
+    if (type === Frontend.Terminate) {
+      this.close();
+      return;
+    }
+    // Fast path: inside a transaction, a pinned session or a COPY, bytes go straight through.
+    if (this.queue.length === 0 && this.isSticky()) {
+      this.transmit(type, buf, start, end);
+      return;
+    }
+    this.queue.push({ type, buf, start, end });
+    this.queueBytes += end - start;
+    if (this.queueBytes > QUEUE_HIGH_WATER) this.pauseReading(true);
+  }
+
+  /** Whether the attached connection must take the client's next message whatever it is. */
+  private isSticky(): boolean {
+    const s = this.server;
+    if (!s) return false;
+    return (
+      this.pinReason !== null ||
+      this.openBatch ||
+      s.inCopyIn ||
+      (s.pendingReplies === 0 && s.txStatus !== TxStatus.Idle)
+    );
+  }
+
+  /**
+   * Sends queued batches wherever they belong, as far as possible without waiting. Called after
+   * client data, after a ReadyForQuery, and when a pooled connection is granted.
+   */
+  private pump(): void {
+    while (this.queue.length > 0 && this.state !== "closed" && this.state !== "waiting") {
+      if (this.isSticky()) {
+        this.transmitQueued(this.batchLength());
+        continue;
+      }
+      const len = this.batchLength();
+      const complete = len > 0 && endsBatch(this.queue[len - 1].type);
+      if (!complete && this.queueBytes <= QUEUE_HIGH_WATER) break;
+      const count = complete ? len : this.queue.length;
+      const cls = this.classifyBatch(count);
+      if (cls?.pggateSet && count === 1 && this.queue[0].type === Frontend.Query) {
+        this.answerPggateSet(cls.pggateSet.name, cls.pggateSet.value);
+        this.dropQueued(1);
+        continue;
+      }
+      // An incomplete batch too large to hold goes to the primary, which can run anything.
+      const decision = cls
+        ? route(cls, { split: this.ctx.config.routing.readWriteSplit, sessionRoute: this.sessionRoute, replicaAvailable: this.ctx.replicaAvailable(this.user, this.database) })
+        : { target: "primary" as const, reason: "unknown", pin: null };
+      const s = this.server;
+      if (s) {
+        if (this.serverTarget === "primary" || decision.target === this.serverTarget) {
+          this.noteRoute(decision.target, decision.reason, decision.pin);
+          this.transmitQueued(count);
+          continue;
+        }
+        if (s.pendingReplies > 0) break; // the replica finishes first; its ReadyForQuery pumps again
+        this.releaseServer();
+      }
+      if (!this.acquire(decision.target)) break;
+      this.noteRoute(decision.target, decision.reason, decision.pin);
+      this.transmitQueued(count);
+    }
+    this.run.flush();
+  }
+
+  private noteRoute(target: Target, reason: string, pin: string | null): void {
+    this.lastRoute = target;
+    this.lastReason = reason;
+    if (pin && !this.pinReason) {
+      this.pinReason = pin;
+      log.debug("client_pinned", { client: this.id, reason: pin });
+    }
+  }
+
+  /** Frames in the queue up to and including the first batch terminator (or all of them). */
+  private batchLength(): number {
+    const q = this.queue;
+    for (let i = 0; i < q.length; i++) if (endsBatch(q[i].type)) return i + 1;
+    return q.length;
+  }
+
+  /** Merged classification of the first `count` queued frames; null when nothing can be said. */
+  private classifyBatch(count: number): Classification | null {
+    const router = this.ctx.router;
+    let merged: Classification | null = null;
+    for (let i = 0; i < count; i++) {
+      const f = this.queue[i];
+      let sql: string | undefined;
+      if (f.type === Frontend.Query) sql = decodeQuery(f.buf, f.start + 5, f.end);
+      else if (f.type === Frontend.Parse) sql = ClientStatements.parseInfo(f.buf, f.start, f.end).query;
+      else if (f.type === Frontend.Bind) sql = this.statements.queryOf(ClientStatements.bindStatement(f.buf, f.start, f.end));
+      else if (f.type === Frontend.FunctionCall) return null; // fast-path calls (large objects) write
+      if (sql === undefined) continue;
+      const c = router.classify(sql);
+      if (c.unknownFunctions.length > 0) this.ctx.learnVolatility(c.unknownFunctions, this.user, this.database);
+      merged = merged ? mergeClassifications(merged, c) : c;
+    }
+    // A batch of only Bind/Execute on the unnamed statement, Describe, Close ...: the primary is
+    // always right; a replica only when we know the text.
+    return merged;
+  }
+
+  private transmitQueued(count: number): void {
+    const q = this.queue;
+    for (let i = 0; i < count; i++) {
+      const f = q[i];
+      this.queueBytes -= f.end - f.start;
+      this.transmit(f.type, f.buf, f.start, f.end);
+    }
+    q.splice(0, count);
+    if (this.readingPaused && this.queueBytes <= QUEUE_HIGH_WATER && this.state !== "waiting") this.pauseReading(false);
+  }
+
+  private dropQueued(count: number): void {
+    for (let i = 0; i < count; i++) this.queueBytes -= this.queue[i].end - this.queue[i].start;
+    this.queue.splice(0, count);
+  }
+
+  /** Sends one client message to the attached server, accounting for the replies it will produce. */
+  private transmit(type: number, buf: Uint8Array, start: number, end: number): void {
+    const s = this.server!;
     switch (type) {
       case Frontend.Query:
-      case Frontend.Sync:
       case Frontend.FunctionCall:
-        this.pendingReplies++;
+        s.expectReply();
         this.queries++;
-        this.transition("active");
         break;
-      case Frontend.Terminate:
-        this.run.flush();
-        this.close();
-        return;
+      case Frontend.Sync:
+        s.expectReply();
+        this.queries++;
+        this.openBatch = false;
+        break;
+      case Frontend.Parse:
+      case Frontend.Bind:
+      case Frontend.Describe:
+      case Frontend.Close:
+        this.openBatch = true;
+        if (this.statements.forward(type, buf, start, end, s, this.transmitOut)) return;
+        break;
+      case Frontend.Execute:
+      case Frontend.Flush:
+        this.openBatch = true;
+        break;
     }
-    this.run.add(server.link, buf, start, end);
+    this.transition("active");
+    this.run.add(s.link, buf, start, end);
   }
+
+  // --- server connections ----------------------------------------------------------------
+
+  /** Attaches a connection for `target`; false when the client now waits for one. */
+  private acquire(target: Target): boolean {
+    const node = target === "replica" ? this.ctx.pickReplica(this.user, this.database) : this.ctx.primary;
+    const pool = this.ctx.pools.pool(node ?? this.ctx.primary, this.user, this.database);
+    const actualTarget: Target = node && target === "replica" ? "replica" : "primary";
+    const r = this.ctx.pools.acquire(pool, (conn, err) => this.onGranted(pool, actualTarget, conn, err));
+    if (r.conn && actualTarget === "replica") this.ctx.balancer.succeeded(pool.node);
+    if (r.conn) {
+      this.attachServer(r.conn, actualTarget);
+      return true;
+    }
+    this.waiting = { pool, waiter: r.waiter! };
+    this.transition("waiting");
+    return false;
+  }
+
+  private onGranted(pool: ServerPool, target: Target, conn: ServerConn | null, err?: PgError): void {
+    this.waiting = null;
+    if (this.state === "closed") {
+      if (conn) this.ctx.pools.release(conn);
+      return;
+    }
+    if (!conn) {
+      this.transition("idle");
+      if (target === "replica" && err?.code === SqlState.SqlclientUnableToEstablishSqlconnection) {
+        // A replica that cannot be reached leaves rotation; the read goes elsewhere, invisibly.
+        log.warn("replica_banned", { node: pool.node.name, error: err.message });
+        this.ctx.balancer.ban(pool.node);
+        this.pump();
+        return;
+      }
+      this.failQueuedBatch(err ?? error(SqlState.ConnectionFailure, `no server connection available in pool ${pool.key}`));
+      return;
+    }
+    if (target === "replica") this.ctx.balancer.succeeded(pool.node);
+    this.transition("idle");
+    this.attachServer(conn, target);
+    this.pump();
+  }
+
+  /** Attaches and brings the connection's session parameters in line with this client's. */
+  private attachServer(conn: ServerConn, target: Target): void {
+    this.server = conn;
+    this.serverTarget = target;
+    conn.attach(this);
+    if (conn.needsDeallocateAll) {
+      conn.needsDeallocateAll = false;
+      conn.sendInternal("DEALLOCATE ALL");
+    }
+    const cap = this.ctx.config.pool.preparedStatementsCacheSize;
+    if (conn.prepared.size > cap) {
+      const evict: string[] = [];
+      for (const name of conn.prepared.keys()) {
+        if (conn.prepared.size - evict.length <= cap) break;
+        evict.push(name);
+      }
+      for (const name of evict) conn.prepared.delete(name);
+      conn.sendInternal(evict.map((n) => `DEALLOCATE ${n}`).join("; "));
+    }
+    if (!paramsMatch(conn.applied, this.params)) {
+      conn.sendInternal(syncSql(conn.applied, this.params));
+      conn.applied.clear();
+      for (const [k, v] of this.params) conn.applied.set(k, v);
+    }
+  }
+
+  /** Transaction pooling: the connection goes back as soon as the server says idle. */
+  private releaseServer(): void {
+    const s = this.server;
+    if (!s) return;
+    this.server = null;
+    this.serverTarget = null;
+    s.detach();
+    this.ctx.pools.release(s);
+    if (this.state === "active") this.transition("idle");
+  }
+
+  /** Hands a connection back after the client is gone: directly when clean, else settled first. */
+  private returnServer(s: ServerConn, clientGone: boolean): void {
+    const dirtySession = this.pinReason !== null;
+    const clean = s.pendingReplies === 0 && !this.openBatch && !s.inCopyIn && s.txStatus === TxStatus.Idle && !dirtySession;
+    if (clean || s.state === "closed") {
+      this.ctx.pools.release(s, s.state !== "closed");
+      return;
+    }
+    if (clientGone) log.debug("server_settle", { server: s.id, client: this.id, pending: s.pendingReplies });
+    s.settle(this.openBatch, dirtySession, (reusable) => this.ctx.pools.release(s, reusable));
+  }
+
+  // --- ServerConsumer --------------------------------------------------------------------
+
+  onServerMessage(type: number, buf: Uint8Array, start: number, end: number): boolean {
+    if (type === Backend.ReadyForQuery) {
+      const s = this.server;
+      this.txStatus = buf[start + 5];
+      if (!s || s.pendingReplies > 0) return true;
+      if (this.queue.length === 0 && !this.isSticky()) {
+        if (this.ctx.config.pool.mode === "transaction" && this.pinReason === null) this.releaseServer();
+        else this.transition("idle");
+      } else if (this.queue.length > 0) {
+        // Batches held back while the previous one finished: route them now. Replies of the
+        // new batch cannot overtake this ReadyForQuery (they come from later events).
+        queueMicrotask(() => {
+          if (this.state === "closed") return;
+          try {
+            this.pump();
+          } catch (e) {
+            this.failWith(e);
+          }
+        });
+      }
+      return true;
+    }
+    if (type === Backend.ErrorResponse && this.server && this.server.pendingReplies === 0) {
+      // An error outside any request: the server is terminating the session (e.g. admin shutdown).
+      const f = decodeErrorFields(buf, start + 5, end);
+      log.warn("server_error_unsolicited", { client: this.id, code: f.get(ErrorField.Code), error: f.get(ErrorField.Message) });
+    }
+    return true;
+  }
+
+  onServerBackpressure(backlogged: boolean): void {
+    // The server is not taking our writes fast enough: stop reading from the client.
+    this.pauseReading(backlogged);
+  }
+
+  onServerClose(conn: ServerConn, err: Error | undefined): void {
+    if (this.state === "closed" || this.server !== conn) return;
+    this.server = null;
+    this.serverTarget = null;
+    this.ctx.pools.release(conn, false);
+    this.fail(
+      fatal(
+        SqlState.ConnectionFailure,
+        `server connection to ${conn.node.name} (${conn.node.host}:${conn.node.port}) was lost${err ? `: ${err.message}` : ""}`,
+        "Reconnect; PgGate will use a new server connection.",
+      ),
+    );
+  }
+
+  // --- LinkOwner (client socket) ---------------------------------------------------------
+
+  onBackpressure(backlogged: boolean): void {
+    // The client is not reading fast enough: stop reading from its server (bounded memory).
+    if (backlogged) this.server?.pause();
+    else this.server?.resume();
+  }
+
+  onClose(_error: Error | undefined): void {
+    this.transition("closed");
+  }
+
+  private pauseReading(pause: boolean): void {
+    if (pause === this.readingPaused) return;
+    this.readingPaused = pause;
+    if (pause) this.out.pause();
+    else this.out.resume();
+  }
+
+  // --- Cancellable -----------------------------------------------------------------------
+
+  cancelRunningQuery(): void {
+    const s = this.server;
+    if (!s || s.pendingReplies === 0) return;
+    sendCancel(s.node, s.processId, s.secretKey);
+  }
+
+  // --- startup and login -------------------------------------------------------------------
 
   private onStartupPacket(p: StartupPacket, moreBytesFollow: boolean): void {
     const tls = this.ctx.config.listen.tls;
@@ -190,11 +548,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         this.reader.expectUntyped = false;
         if (tls.mode === "require" && !this.tlsActive) {
           this.fail(
-            fatal(
-              SqlState.InvalidAuthorizationSpecification,
-              "PgGate accepts only TLS connections (listen.tls.mode = require)",
-              "Connect with sslmode=require.",
-            ),
+            fatal(SqlState.InvalidAuthorizationSpecification, "PgGate accepts only TLS connections (listen.tls.mode = require)", "Connect with sslmode=require."),
           );
           return;
         }
@@ -202,9 +556,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
           this.fail(fatal(SqlState.FeatureNotSupported, "replication connections are not supported through PgGate", "Connect to the server directly."));
           return;
         }
-        if (p.minor > 0 || p.unknownOptions.length > 0) {
-          this.out.send(buildNegotiateProtocolVersion(0, p.unknownOptions));
-        }
+        if (p.minor > 0 || p.unknownOptions.length > 0) this.out.send(buildNegotiateProtocolVersion(0, p.unknownOptions));
         this.beginLogin(p.params);
         return;
     }
@@ -216,37 +568,36 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     this.out.flush();
     const raw = this.out.socket;
     const data: LinkData = { link: this.out, ignore: false };
-    const [, tlsSocket] = raw.upgradeTLS<LinkData>({
-      data,
-      tls: { cert: Bun.file(cert), key: Bun.file(key) },
-      socket: linkHandlers,
-    });
+    const [, tlsSocket] = raw.upgradeTLS<LinkData>({ data, tls: { cert: Bun.file(cert), key: Bun.file(key) }, socket: linkHandlers });
     raw.data.ignore = true;
     this.out.socket = tlsSocket;
     this.tlsActive = true;
   }
 
-  // --- login ---------------------------------------------------------------------------
-
-  private beginLogin(params: Map<string, string>): void {
-    this.user = params.get("user") ?? "";
-    this.database = params.get("database") || this.user;
-    params.set("database", this.database);
+  private beginLogin(startupParams: Map<string, string>): void {
+    this.user = startupParams.get("user") ?? "";
+    this.database = startupParams.get("database") || this.user;
+    startupParams.set("database", this.database);
+    const { params, pggate } = sessionParams(startupParams);
+    this.params = params;
+    const route = pggate.get("route");
+    if (route === "primary" || route === "replica" || route === "auto") this.sessionRoute = route;
+    else this.sessionRoute = this.ctx.config.routing.defaultRoute;
     this.inbox = new Inbox();
     this.transition("login");
-    void this.runLogin({ user: this.user, database: this.database, params });
+    void this.runLogin({ user: this.user, database: this.database, params: startupParams });
   }
 
   private async runLogin(startup: StartupInfo): Promise<void> {
     const inbox = this.inbox!;
     try {
-      const { server } = await login(this.ctx, { send: (b) => this.out.send(b), next: () => inbox.next() }, startup);
+      const { server, creds } = await login(this.ctx, { send: (b) => this.out.send(b), next: () => inbox.next() }, startup);
+      if (creds.kind !== "none") this.ctx.credentials.set(this.user, creds);
+      if (this.params.size > 0) await this.applyStartupParams(server);
       if (this.state !== "login") {
         server.terminate();
         return;
       }
-      this.server = server;
-      server.attach(this);
       const key = this.ctx.issueKey();
       this.processId = key.processId;
       this.secretKey = key.secretKey;
@@ -256,87 +607,80 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       this.out.send(buildBackendKeyData(this.processId, this.secretKey));
       this.out.send(buildReadyForQuery(TxStatus.Idle));
       this.inbox = null;
+      if (this.ctx.config.pool.mode === "session") this.pinReason = "session_mode";
       this.transition("idle");
       log.info("client_login", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, tls: this.tlsActive });
-      // Anything the client pipelined behind its last auth message is ordinary traffic now.
-      for (const f of inbox.drain()) this.forwardBody(f.type, f.body);
+      // The login connection joins the pool; the first query usually gets it straight back.
+      this.ctx.pools.adopt(this.ctx.pools.pool(this.ctx.primary, this.user, this.database), server);
+      for (const f of inbox.drain()) {
+        const frame = reframe(f.type, f.body);
+        this.onSessionFrame(f.type, frame, 0, frame.length);
+      }
+      if (this.queue.length > 0) this.pump();
     } catch (e) {
       if (this.state === "closed") return;
       log.info("login_failed", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, reason: (e as Error).message });
       if (e instanceof ServerError) {
         this.out.send(e.raw);
         this.close();
-      } else if (e instanceof PgError) {
-        this.fail(e);
-      } else if (e instanceof ProtocolError) {
-        this.fail(Errors.protocolViolation(e.message));
       } else {
-        this.fail(fatal(SqlState.ConnectionFailure, (e as Error).message));
+        this.failWith(e);
       }
     }
   }
 
-  private forwardBody(type: number, body: Uint8Array): void {
-    const frame = new Uint8Array(body.length + 5);
-    frame[0] = type;
-    new DataView(frame.buffer).setInt32(1, body.length + 4);
-    frame.set(body, 5);
-    this.forward(type, frame, 0, frame.length);
-    this.run.flush();
-  }
-
-  // --- ServerConsumer --------------------------------------------------------------------
-
-  onServerMessage(type: number, buf: Uint8Array, start: number, _end: number): boolean {
-    if (type === Backend.ReadyForQuery) {
-      this.txStatus = buf[start + 5];
-      if (--this.pendingReplies <= 0) {
-        this.pendingReplies = 0;
-        this.transition("idle");
+  /** Applies startup parameters with SET on the login connection; a bad value is FATAL, as in PostgreSQL. */
+  private async applyStartupParams(server: ServerConn): Promise<void> {
+    const frames = await server.internalQuery(buildQuery(syncSql(new Map(), this.params)));
+    for (const f of frames) {
+      if (f.type === Backend.ErrorResponse) {
+        server.destroy();
+        const e = server.serverError(f);
+        e.fields.set(ErrorField.Severity, "FATAL");
+        e.fields.set(ErrorField.SeverityV, "FATAL");
+        throw new PgError("FATAL", e.code || SqlState.InvalidParameterValue, e.message);
       }
     }
-    return true;
+    for (const [k, v] of this.params) server.applied.set(k, v);
   }
 
-  onServerBackpressure(backlogged: boolean): void {
-    // The server is not taking our writes fast enough: stop reading from the client.
-    if (backlogged) this.out.pause();
-    else this.out.resume();
+  private answerPggateSet(name: "route" | "min_lsn", value: string): void {
+    if (name === "route") {
+      const v = value.toLowerCase();
+      if (v !== "primary" && v !== "replica" && v !== "auto") {
+        this.fail(error(SqlState.InvalidParameterValue, `invalid value for parameter "pggate.route": "${value}"`, "Allowed values: primary, replica, auto."));
+        return;
+      }
+      this.sessionRoute = v;
+    }
+    this.out.send(buildCommandComplete("SET"));
+    this.out.send(buildReadyForQuery(this.txStatus));
   }
 
-  onServerClose(_conn: ServerConn, error: Error | undefined): void {
-    if (this.state === "closed") return;
-    this.server = null;
-    this.fail(
-      fatal(
-        SqlState.ConnectionFailure,
-        `server connection to the ${this.ctx.primary.name} was lost${error ? `: ${error.message}` : ""}`,
-        "Reconnect; PgGate will open a new server connection.",
-      ),
-    );
+  // --- errors and closing ----------------------------------------------------------------
+
+  /** The batch at the head of the queue cannot run: answer it with an error and skip it. */
+  private failQueuedBatch(e: PgError): void {
+    if (e.isFatal) {
+      this.fail(e);
+      return;
+    }
+    const len = this.batchLength();
+    const extended = len > 0 && this.queue[len - 1].type === Frontend.Sync;
+    this.dropQueued(len);
+    this.out.send(encodePgError(e));
+    if (extended || len > 0) this.out.send(buildReadyForQuery(this.txStatus));
+    if (this.queue.length > 0) this.pump();
   }
 
-  // --- LinkOwner (client socket) ---------------------------------------------------------
-
-  onBackpressure(backlogged: boolean): void {
-    // The client is not reading fast enough: stop reading from its server (bounded memory).
-    if (backlogged) this.server?.pause();
-    else this.server?.resume();
+  private failWith(e: unknown): void {
+    if (e instanceof PgError) this.fail(e);
+    else if (e instanceof ProtocolError) this.fail(Errors.protocolViolation(e.message));
+    else {
+      log.error("client_internal_error", { client: this.id, error: (e as Error).message, stack: (e as Error).stack?.split("\n")[1]?.trim() });
+      this.fail(fatal(SqlState.InternalError, `PgGate internal error: ${(e as Error).message}`));
+    }
   }
-
-  onClose(_error: Error | undefined): void {
-    this.transition("closed");
-  }
-
-  // --- Cancellable -----------------------------------------------------------------------
-
-  cancelRunningQuery(): void {
-    const s = this.server;
-    if (!s || this.pendingReplies === 0) return;
-    sendCancel(s.node, s.processId, s.secretKey);
-  }
-
-  // --- closing ---------------------------------------------------------------------------
 
   /** Sends an error; FATAL also closes the connection, ERROR is followed by ReadyForQuery. */
   fail(e: PgError): void {
@@ -354,4 +698,12 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     this.transition("closed");
     this.out.close();
   }
+}
+
+function reframe(type: number, body: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(body.length + 5);
+  frame[0] = type;
+  new DataView(frame.buffer).setInt32(1, body.length + 4);
+  frame.set(body, 5);
+  return frame;
 }

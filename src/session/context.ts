@@ -4,8 +4,13 @@ import { randomInt } from "node:crypto";
 import type { Config } from "../config/types.ts";
 import type { PgError } from "../errors/index.ts";
 import type { AuthQuery } from "../auth/auth-query.ts";
+import type { ServerCredentials } from "../auth/credentials.ts";
 import type { Verifier } from "../auth/verifier.ts";
 import type { NodeTarget, ServerTlsOptions } from "./server-conn.ts";
+import { ReplicaBalancer } from "../pool/balancer.ts";
+import { PoolManager } from "../pool/pools.ts";
+import { createRouter, type Router } from "../router/index.ts";
+import { FunctionCatalog } from "./catalog.ts";
 
 /** What the cancel path needs from a session, kept narrow to avoid an import cycle. */
 export interface Cancellable {
@@ -28,16 +33,62 @@ export class GatewayContext {
   authQuery: AuthQuery | null = null;
   userlist: Map<string, Verifier> | null = null;
   clientCount = 0;
+  /** What PgGate may use to open server connections per user (learnt at login, latest wins). */
+  readonly credentials = new Map<string, ServerCredentials>();
   shuttingDown = false;
   private readonly keys = new Map<number, Cancellable>();
 
+  readonly pools: PoolManager;
+  readonly balancer = new ReplicaBalancer();
+  readonly catalog = new FunctionCatalog();
+  router: Router;
+  private primaryTarget: NodeTarget;
+
   constructor(config: Config) {
     this.config = config;
+    this.primaryTarget = { name: "primary", host: config.nodes.primary.host, port: config.nodes.primary.port };
+    this.pools = new PoolManager(this);
+    this.router = this.buildRouter();
+    this.applyConfig(config);
+  }
+
+  /** Installs a new config snapshot: node list, routing function lists. */
+  applyConfig(config: Config): void {
+    const old = this.config;
+    this.config = config;
+    const p = config.nodes.primary;
+    if (p.host !== this.primaryTarget.host || p.port !== this.primaryTarget.port) {
+      this.primaryTarget = { name: "primary", host: p.host, port: p.port };
+    }
+    this.balancer.setNodes(config.nodes.replicas);
+    if (old !== config) {
+      this.router = this.buildRouter();
+      this.catalog.clear();
+    }
+  }
+
+  private buildRouter(): Router {
+    const writeFunctions = new Set(this.config.routing.writeFunctions);
+    const readFunctions = new Set(this.config.routing.readFunctions);
+    const catalog = this.catalog;
+    return createRouter({ context: { writeFunctions, readFunctions, volatility: (n) => catalog.volatility(n) } });
   }
 
   get primary(): NodeTarget {
-    const p = this.config.nodes.primary;
-    return { name: "primary", host: p.host, port: p.port };
+    return this.primaryTarget;
+  }
+
+  /** Whether reads of (user, database) can go to some replica right now. */
+  replicaAvailable(user: string, database: string): boolean {
+    return this.balancer.any((t) => this.pools.reachable(this.pools.pool(t, user, database)));
+  }
+
+  pickReplica(user: string, database: string): NodeTarget | null {
+    return this.balancer.pick((t) => this.pools.reachable(this.pools.pool(t, user, database)));
+  }
+
+  learnVolatility(names: readonly string[], user: string, database: string): void {
+    this.catalog.learn(names, this.pools, this.primary, user, database);
   }
 
   serverTls(node: NodeTarget): ServerTlsOptions {

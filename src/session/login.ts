@@ -81,13 +81,20 @@ async function findVerifier(ctx: GatewayContext, user: string): Promise<Verifier
   }
 }
 
-/** The client's startup parameters go to the server as they are, so it validates them itself. */
+/**
+ * Opens the login connection with only user and database, like every pooled connection, so it
+ * can join the pool; the client's session parameters are applied with SET afterwards.
+ */
 async function openPrimary(ctx: GatewayContext, startup: StartupInfo, tls = true): Promise<ServerConn> {
   const node = ctx.primary;
   const cfg = ctx.config;
   const tlsOptions = tls ? ctx.serverTls(node) : { ...ctx.serverTls(node), mode: "disable" as const };
+  const params = new Map([
+    ["user", startup.user],
+    ["database", startup.database],
+  ]);
   try {
-    return await ServerConn.connect(node, startup.params, tlsOptions, cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
+    return await ServerConn.connect(node, params, tlsOptions, cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
   } catch (e) {
     throw Errors.nodeUnreachable(`the primary (${node.host}:${node.port})`, (e as Error).message);
   }

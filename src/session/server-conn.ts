@@ -2,6 +2,9 @@
 // to whichever client is attached. Owns the server-side FrameReader; never decides routing.
 import {
   Backend,
+  buildCopyFail,
+  buildQuery,
+  buildSync,
   buildSSLRequest,
   buildStartupMessage,
   buildTerminate,
@@ -11,8 +14,12 @@ import {
   encodeFrame,
   ErrorField,
   FrameReader,
+  TxStatus,
   type ErrorFields,
 } from "../protocol/index.ts";
+import { log } from "../log/index.ts";
+import type { ServerPool } from "../pool/pools.ts";
+import { sendCancel } from "./cancel.ts";
 import { Inbox, type InboxFrame } from "../net/inbox.ts";
 import { ForwardRun } from "../net/forward-run.ts";
 import { Link, linkHandlers, type LinkData, type LinkOwner, type LinkSocket } from "../net/link.ts";
@@ -57,6 +64,19 @@ export interface ServerConsumer {
 
 export type ServerState = "connecting" | "startup" | "idle" | "active" | "closed";
 
+/** A Parse we sent whose ParseComplete is still to come (replies arrive in message order). */
+interface ParseEntry {
+  /** Index of the batch (RFQ-producing message) the Parse belongs to. */
+  seq: number;
+  /** Server-side statement name it creates, or null for the unnamed statement. */
+  serverName: string | null;
+  /** Injected by PgGate, so the client must not see its ParseComplete. */
+  swallow: boolean;
+}
+
+/** Bound on how long a connection may take to settle after its client vanished. */
+const SETTLE_TIMEOUT_MS = 5000;
+
 /** Message types the consumer must see; everything else is forwarded blind. */
 const INSPECT = new Uint8Array(256);
 for (const t of [
@@ -84,6 +104,37 @@ export class ServerConn implements LinkOwner {
   tlsActive = false;
   readonly createdAt = Date.now();
   link!: Link;
+  // Pool bookkeeping, owned by src/pool.
+  pool: ServerPool | null = null;
+  lastUsedAt = Date.now();
+  /** When max lifetime (with jitter) retires this connection; 0 = never. */
+  retireAt = 0;
+  /** Called when the connection closes while not attached to a client. */
+  onIdleClose: (() => void) | null = null;
+  // Reply accounting: what the server still owes, learnt from the messages we sent.
+  /** ReadyForQuery messages owed for client traffic (one per Query, Sync, FunctionCall). */
+  pendingReplies = 0;
+  /** Transaction status of the last ReadyForQuery. */
+  txStatus: number = TxStatus.Idle;
+  /** Between CopyInResponse and the next ReadyForQuery: the server waits for CopyData. */
+  inCopyIn = false;
+  /** Our own queries (parameter sync, resets) whose replies are swallowed. */
+  private internalPending = 0;
+  private internalFailed = false;
+  private afterInternal: (() => void) | null = null;
+  /** Session parameters PgGate applied with SET, to compute the next client's minimal diff. */
+  readonly applied = new Map<string, string>();
+  /** Server-side prepared statement names, least recently used first. */
+  readonly prepared = new Map<string, true>();
+  /** The client (and statement text) whose unnamed statement this connection holds. */
+  unnamedOwner: object | null = null;
+  /** A "cached plan must not change result type" error invalidated every prepared statement. */
+  needsDeallocateAll = false;
+  private parseQueue: ParseEntry[] = [];
+  private seqSent = 0;
+  private seqDone = 0;
+  private settleDone: ((reusable: boolean) => void) | null = null;
+  private settleTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly reader: FrameReader;
   private inbox: Inbox | null = new Inbox();
   private consumer: ServerConsumer | null = null;
@@ -243,6 +294,10 @@ export class ServerConn implements LinkOwner {
       for (;;) {
         const f = await this.inbox.next();
         frames.push(f);
+        if (f.type === Backend.ParameterStatus) {
+          const p = decodeParameterStatus(f.body, 0, f.body.length);
+          this.params.set(p.name, p.value);
+        }
         if (f.type === Backend.ReadyForQuery) return frames;
       }
     } finally {
@@ -259,6 +314,93 @@ export class ServerConn implements LinkOwner {
   detach(): void {
     this.consumer = null;
     if (this.state === "active") this.state = "idle";
+  }
+
+  get isAttached(): boolean {
+    return this.consumer !== null;
+  }
+
+  get retired(): boolean {
+    return this.retireAt > 0 && Date.now() >= this.retireAt;
+  }
+
+  /** The client sent a message that ends in ReadyForQuery (Query, Sync, FunctionCall). */
+  expectReply(): void {
+    this.pendingReplies++;
+    this.seqSent++;
+  }
+
+  /** We are sending a Parse; its ParseComplete is forwarded or, if injected by us, swallowed. */
+  expectParse(serverName: string | null, swallow: boolean): void {
+    this.parseQueue.push({ seq: this.seqSent, serverName, swallow });
+    if (serverName) this.touchPrepared(serverName);
+  }
+
+  touchPrepared(serverName: string): void {
+    this.prepared.delete(serverName);
+    this.prepared.set(serverName, true);
+  }
+
+  /** Sends a simple Query of PgGate's own before the client's next message; its replies are swallowed. */
+  sendInternal(sql: string): void {
+    this.internalPending++;
+    this.link.send(buildQuery(sql));
+  }
+
+  /**
+   * Brings a connection whose client is gone back to a clean state: finish or cancel what is
+   * running, roll back an open transaction, and (after session-level use) DISCARD ALL. Calls
+   * `done(true)` when it may return to the pool, `done(false)` when it was closed instead.
+   */
+  settle(openBatch: boolean, resetSession: boolean, done: (reusable: boolean) => void): void {
+    this.consumer = null;
+    this.settleDone = done;
+    this.settleTimer = setTimeout(() => this.finishSettle(false), SETTLE_TIMEOUT_MS);
+    if (this.inCopyIn) {
+      // The server waits for CopyData that will never come; CopyFail ends the COPY with an error.
+      this.link.send(buildCopyFail("client disconnected"));
+    } else if (openBatch) {
+      // An extended batch without its Sync: the server waits for more. Sync closes it.
+      this.link.send(buildSync());
+      this.expectReply();
+    }
+    if (this.pendingReplies > 0 && !this.inCopyIn) sendCancel(this.node, this.processId, this.secretKey);
+    if (resetSession) {
+      this.applied.clear();
+      this.prepared.clear();
+      this.unnamedOwner = null;
+    }
+    this.resetSession = resetSession;
+    this.continueSettle();
+  }
+
+  private resetSession = false;
+
+  private continueSettle(): void {
+    if (!this.settleDone || this.pendingReplies > 0) return;
+    if (this.txStatus !== TxStatus.Idle) {
+      this.txStatus = TxStatus.Idle;
+      this.sendInternal("ROLLBACK");
+    }
+    if (this.resetSession) {
+      this.resetSession = false;
+      this.sendInternal("DISCARD ALL");
+    }
+    if (this.internalPending > 0) {
+      this.afterInternal = () => this.finishSettle(!this.internalFailed);
+      return;
+    }
+    this.finishSettle(true);
+  }
+
+  private finishSettle(reusable: boolean): void {
+    const done = this.settleDone;
+    if (!done) return;
+    this.settleDone = null;
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = null;
+    if (!reusable) this.destroy();
+    done(reusable && this.state !== "closed");
   }
 
   pause(): void {
@@ -308,6 +450,8 @@ export class ServerConn implements LinkOwner {
 
   onClose(error: Error | undefined): void {
     this.state = "closed";
+    this.finishSettle(false);
+    if (!this.consumer) this.onIdleClose?.();
     const e = error ?? new Error(`server ${this.node.name} closed the connection`);
     this.pendingByte?.reject(e);
     this.pendingByte = null;
@@ -323,9 +467,37 @@ export class ServerConn implements LinkOwner {
       this.inbox.push({ type, body: buf.subarray(start + 5, end) });
       return;
     }
+    if (this.internalPending > 0) {
+      this.onInternalFrame(type, buf, start, end);
+      return;
+    }
+    switch (type) {
+      case Backend.ReadyForQuery:
+        this.txStatus = buf[start + 5];
+        this.pendingReplies--;
+        this.seqDone++;
+        this.inCopyIn = false;
+        // Parses of a batch that failed never get their ParseComplete.
+        while (this.parseQueue.length > 0 && this.parseQueue[0].seq < this.seqDone) this.dropParse(this.parseQueue.shift()!);
+        break;
+      case Backend.ParseComplete: {
+        const entry = this.parseQueue.shift();
+        if (entry?.swallow) {
+          this.run.flush();
+          return;
+        }
+        break;
+      }
+      case Backend.ErrorResponse:
+        this.onErrorResponse(buf, start, end);
+        break;
+      case Backend.CopyInResponse:
+        this.inCopyIn = true;
+        break;
+    }
     const c = this.consumer;
     if (!c) {
-      this.onUnattachedFrame(type, buf, start, end);
+      this.onUnattachedFrame(type);
       return;
     }
     // The consumer may detach us in onServerMessage (ReadyForQuery ending a transaction): the
@@ -337,8 +509,43 @@ export class ServerConn implements LinkOwner {
     this.run.add(c.out, buf, start, end);
   }
 
-  /** Idle in a pool: only a fatal error (e.g. admin shutdown) matters; it ends the connection. */
-  private onUnattachedFrame(type: number, _buf: Uint8Array, _start: number, _end: number): void {
+  /** A Parse that will never complete: the statement does not exist on the server. */
+  private dropParse(entry: ParseEntry): void {
+    if (entry.serverName) this.prepared.delete(entry.serverName);
+  }
+
+  private onErrorResponse(buf: Uint8Array, start: number, end: number): void {
+    // The server skips to the next Sync: Parses of the current batch not yet completed are lost.
+    while (this.parseQueue.length > 0 && this.parseQueue[0].seq === this.seqDone) this.dropParse(this.parseQueue.shift()!);
+    const fields = decodeErrorFields(buf, start + 5, end);
+    if (fields.get(ErrorField.Code) === "0A000" && (fields.get(ErrorField.Message) ?? "").startsWith("cached plan must not change result type")) {
+      // A table changed under our prepared statements: re-prepare everything on next use.
+      this.prepared.clear();
+      this.needsDeallocateAll = true;
+    }
+  }
+
+  private onInternalFrame(type: number, buf: Uint8Array, start: number, end: number): void {
+    if (type === Backend.ErrorResponse) {
+      this.internalFailed = true;
+      const fields = decodeErrorFields(buf, start + 5, end);
+      log.warn("internal_query_failed", { server: this.id, node: this.node.name, code: fields.get(ErrorField.Code), error: fields.get(ErrorField.Message) });
+    } else if (type === Backend.ReadyForQuery) {
+      this.txStatus = buf[start + 5];
+      if (--this.internalPending === 0 && this.afterInternal) {
+        const next = this.afterInternal;
+        this.afterInternal = null;
+        next();
+      }
+    }
+  }
+
+  /** Settling after a vanished client, or idle in a pool (where only a FATAL can arrive). */
+  private onUnattachedFrame(type: number): void {
+    if (this.settleDone) {
+      if (type === Backend.ReadyForQuery) this.continueSettle();
+      return;
+    }
     if (type === Backend.ErrorResponse) this.destroy();
   }
 }

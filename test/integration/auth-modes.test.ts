@@ -61,10 +61,14 @@ for (const mode of ["passthrough", "auth_query", "userlist"] as const) {
     });
 
     for (const method of METHODS) {
-      test(`${method} user: psql reaches the primary`, async () => {
+      test(`${method} user: psql reaches the primary, and reads reach a replica when PgGate can log in there`, async () => {
         const u = cluster().users[method];
-        const out = await psql(gw.port, u, "SELECT current_user, inet_server_port(), pg_is_in_recovery()");
-        expect(out).toBe(`${u.user}|${cluster().primary.port}|f`);
+        const forced = await psql(gw.port, u, "/* pggate:primary */ SELECT current_user, inet_server_port(), pg_is_in_recovery()");
+        expect(forced).toBe(`${u.user}|${cluster().primary.port}|f`);
+        // passthrough relays SCRAM/MD5 without learning a reusable secret: reads stay on the primary.
+        const canReachReplicas = mode !== "passthrough" || method === "plain";
+        const read = await psql(gw.port, u, "SELECT pg_is_in_recovery()");
+        expect(read).toBe(canReachReplicas ? "t" : "f");
       });
 
       test(`${method} user: pgbench simple/extended/prepared TPC-B, 8 clients, no failures`, async () => {

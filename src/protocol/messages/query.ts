@@ -41,3 +41,11 @@ export function buildExtendedQuery(sql: string, params: readonly (string | null)
 export function buildTerminate(): Uint8Array {
   return new MessageWriter(5).begin(Frontend.Terminate).finish().take();
 }
+
+export function buildSync(): Uint8Array {
+  return new MessageWriter(5).begin(Frontend.Sync).finish().take();
+}
+
+export function buildCopyFail(reason: string): Uint8Array {
+  return new MessageWriter().begin(Frontend.CopyFail).cstring(reason).finish().take();
+}

@@ -1,0 +1,67 @@
+// Chooses a replica for a read: smooth weighted round robin over replicas that are not banned.
+// A replica that failed is banned with exponential backoff; a success clears its record.
+import type { NodeConfig } from "../config/types.ts";
+import type { NodeTarget } from "../session/server-conn.ts";
+
+interface ReplicaState {
+  target: NodeTarget;
+  weight: number;
+  /** Smooth WRR running weight (nginx's algorithm: even spread, no bursts). */
+  current: number;
+  bannedUntil: number;
+  failures: number;
+}
+
+const BAN_BASE_MS = 1000;
+const BAN_MAX_MS = 30_000;
+
+export class ReplicaBalancer {
+  private replicas: ReplicaState[] = [];
+
+  /** Installs the configured replicas, keeping the state of those that stay. */
+  setNodes(nodes: readonly NodeConfig[]): void {
+    const old = new Map(this.replicas.map((r) => [`${r.target.host}:${r.target.port}`, r]));
+    this.replicas = nodes.map((n, i) => {
+      const prev = old.get(`${n.host}:${n.port}`);
+      const target: NodeTarget = prev && prev.target.name === `replica${i}` ? prev.target : { name: `replica${i}`, host: n.host, port: n.port };
+      return { target, weight: n.weight, current: 0, bannedUntil: prev?.bannedUntil ?? 0, failures: prev?.failures ?? 0 };
+    });
+  }
+
+  get targets(): NodeTarget[] {
+    return this.replicas.map((r) => r.target);
+  }
+
+  /** Whether any replica with weight > 0 is out of its ban and passes `accept`. */
+  any(accept: (t: NodeTarget) => boolean): boolean {
+    const now = Date.now();
+    return this.replicas.some((r) => r.weight > 0 && r.bannedUntil <= now && accept(r.target));
+  }
+
+  pick(accept: (t: NodeTarget) => boolean): NodeTarget | null {
+    const now = Date.now();
+    let total = 0;
+    let best: ReplicaState | null = null;
+    for (const r of this.replicas) {
+      if (r.weight <= 0 || r.bannedUntil > now || !accept(r.target)) continue;
+      r.current += r.weight;
+      total += r.weight;
+      if (!best || r.current > best.current) best = r;
+    }
+    if (!best) return null;
+    best.current -= total;
+    return best.target;
+  }
+
+  ban(target: NodeTarget): void {
+    const r = this.replicas.find((x) => x.target === target);
+    if (!r) return;
+    r.failures++;
+    r.bannedUntil = Date.now() + Math.min(BAN_MAX_MS, BAN_BASE_MS * 2 ** (r.failures - 1));
+  }
+
+  succeeded(target: NodeTarget): void {
+    const r = this.replicas.find((x) => x.target === target);
+    if (r) r.failures = 0;
+  }
+}

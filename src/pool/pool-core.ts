@@ -1,0 +1,154 @@
+// The bookkeeping of one pool — idle connections, counts, FIFO waiters with deadlines — with no
+// I/O and no timers of its own, so it can be tested without sockets. The shell decides when to
+// open or close connections from what these methods return.
+
+/** Someone waiting for a connection. `grant` is called exactly once, with a connection or an error. */
+export interface Waiter<C> {
+  readonly enqueuedAt: number;
+  readonly deadline: number;
+  grant(conn: C | null, error?: Error): void;
+}
+
+export type AcquireResult<C> =
+  /** An idle connection, now counted active. */
+  | { kind: "conn"; conn: C }
+  /** Room to grow: a slot is reserved (counted as connecting); open one and call opened()/openFailed(). */
+  | { kind: "open" }
+  /** Pool full: the waiter was queued. */
+  | { kind: "queued" };
+
+export class PoolCore<C> {
+  /** Idle connections, most recently used last (reuse the warmest; retire the coldest). */
+  private readonly idle: C[] = [];
+  private readonly waiters: Waiter<C>[] = [];
+  active = 0;
+  connecting = 0;
+  size: number;
+
+  constructor(size: number) {
+    this.size = size;
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  get total(): number {
+    return this.idle.length + this.active + this.connecting;
+  }
+
+  /** Idle connections, coldest first (for sweeps). The array must not be modified. */
+  get idleConnections(): readonly C[] {
+    return this.idle;
+  }
+
+  acquire(waiter: Waiter<C>): AcquireResult<C> {
+    // FIFO fairness: nobody overtakes clients already queued.
+    if (this.waiters.length === 0) {
+      const conn = this.idle.pop();
+      if (conn !== undefined) {
+        this.active++;
+        return { kind: "conn", conn };
+      }
+      if (this.total < this.size) {
+        this.connecting++;
+        return { kind: "open" };
+      }
+    }
+    this.waiters.push(waiter);
+    return { kind: "queued" };
+  }
+
+  /** A reserved slot produced a connection: it is active and belongs to the reserving caller. */
+  opened(): void {
+    this.connecting--;
+    this.active++;
+  }
+
+  /**
+   * A reserved slot failed to connect. Returns the waiters to fail with the same error: while
+   * nothing could be opened, queued clients would otherwise wait for their full timeout.
+   */
+  openFailed(): Waiter<C>[] {
+    this.connecting--;
+    if (this.active > 0 || this.idle.length > 0) return [];
+    return this.waiters.splice(0);
+  }
+
+  /**
+   * An active connection comes back: handed to the head waiter (still counted active), kept
+   * idle, or to be closed ("drop": not reusable, or the pool shrank on reload). After a drop
+   * the caller should call reserveForWaiter() so a queued client is not stranded.
+   */
+  release(conn: C, reusable: boolean): Waiter<C> | "idle" | "drop" {
+    this.active--;
+    if (!reusable) return "drop";
+    if (this.total >= this.size) return "drop";
+    const w = this.waiters.shift();
+    if (w) {
+      this.active++;
+      return w;
+    }
+    this.idle.push(conn);
+    return "idle";
+  }
+
+  /** After a release or a size increase: reserves a slot for the head waiter if there is room. */
+  reserveForWaiter(): Waiter<C> | null {
+    if (this.waiters.length === 0 || this.total >= this.size) return null;
+    this.connecting++;
+    return this.waiters.shift() ?? null;
+  }
+
+  /** An idle connection closed or was retired. */
+  removeIdle(conn: C): boolean {
+    const i = this.idle.indexOf(conn);
+    if (i < 0) return false;
+    this.idle.splice(i, 1);
+    return true;
+  }
+
+  /**
+   * Adds a connection opened outside acquire() (the one a login produced). Precondition:
+   * canAdopt. Returns the waiter it was handed to, or null when it went idle.
+   */
+  adopt(conn: C): Waiter<C> | null {
+    const w = this.waiters.shift();
+    if (w) {
+      this.active++;
+      return w;
+    }
+    this.idle.push(conn);
+    return null;
+  }
+
+  /** Whether adopt() would keep a connection (room, or somebody waiting). */
+  get canAdopt(): boolean {
+    return this.waiters.length > 0 || this.total < this.size;
+  }
+
+  /** Waiters whose deadline passed, removed from the queue. */
+  expire(now: number): Waiter<C>[] {
+    let n = 0;
+    while (n < this.waiters.length && this.waiters[n].deadline <= now) n++;
+    // Deadlines are enqueue time + one timeout, so the queue is sorted by deadline... unless the
+    // timeout changed on reload; fall back to a full scan then.
+    const expired = this.waiters.splice(0, n);
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      if (this.waiters[i].deadline <= now) expired.push(...this.waiters.splice(i, 1));
+    }
+    return expired;
+  }
+
+  /** Removes a waiter that gave up (client disconnected). */
+  cancel(waiter: Waiter<C>): boolean {
+    const i = this.waiters.indexOf(waiter);
+    if (i < 0) return false;
+    this.waiters.splice(i, 1);
+    return true;
+  }
+}

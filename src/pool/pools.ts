@@ -1,0 +1,213 @@
+// The I/O shell around PoolCore: one pool per (node, user, database), opening server
+// connections with the user's credentials, handing them to waiters, retiring idle and old ones,
+// and failing waiters past pool.acquire_timeout_ms. One timer for all pools.
+import type { ServerCredentials } from "../auth/credentials.ts";
+import { authenticateToServer } from "../auth/server-auth.ts";
+import { error, fatal, SqlState, type PgError } from "../errors/index.ts";
+import { log } from "../log/index.ts";
+import type { GatewayContext } from "../session/context.ts";
+import { ServerConn, type NodeTarget } from "../session/server-conn.ts";
+import { PoolCore, type Waiter } from "./pool-core.ts";
+
+export type Grant = (conn: ServerConn | null, err?: PgError) => void;
+
+export class ServerPool {
+  readonly core: PoolCore<ServerConn>;
+  /** Connections of this pool in any state, for SHOW SERVERS and shutdown. */
+  readonly members = new Set<ServerConn>();
+  totalWaitMs = 0;
+  waits = 0;
+
+  constructor(
+    readonly key: string,
+    readonly node: NodeTarget,
+    readonly user: string,
+    readonly database: string,
+    size: number,
+  ) {
+    this.core = new PoolCore(size);
+  }
+}
+
+const SWEEP_MS = 100;
+
+export class PoolManager {
+  readonly pools = new Map<string, ServerPool>();
+  private readonly timer: ReturnType<typeof setInterval>;
+  private lastIdleSweep = 0;
+
+  constructor(private readonly ctx: GatewayContext) {
+    this.timer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    for (const p of this.pools.values()) for (const c of p.members) c.terminate();
+  }
+
+  pool(node: NodeTarget, user: string, database: string): ServerPool {
+    const key = `${node.name}/${user}/${database}`;
+    let p = this.pools.get(key);
+    if (!p) {
+      p = new ServerPool(key, node, user, database, this.ctx.config.pool.size);
+      this.pools.set(key, p);
+    }
+    return p;
+  }
+
+  /** Whether a connection for `user` to `node` can be had at all: one exists, or we can open one. */
+  reachable(pool: ServerPool): boolean {
+    return pool.members.size > 0 || this.ctx.credentials.has(pool.user);
+  }
+
+  /**
+   * Gets a connection: synchronously when one is idle (returned), else later through `grant`
+   * (returns null; keep the returned waiter to cancel). The connection comes back attached to nobody.
+   */
+  acquire(pool: ServerPool, grant: Grant): { conn: ServerConn | null; waiter: Waiter<ServerConn> | null } {
+    const now = Date.now();
+    const waiter: Waiter<ServerConn> = {
+      enqueuedAt: now,
+      deadline: now + this.ctx.config.pool.acquireTimeoutMs,
+      grant: (conn, err) => {
+        pool.waits++;
+        pool.totalWaitMs += Date.now() - now;
+        grant(conn, err as PgError | undefined);
+      },
+    };
+    const r = pool.core.acquire(waiter);
+    if (r.kind === "conn") {
+      r.conn.lastUsedAt = now;
+      return { conn: r.conn, waiter: null };
+    }
+    if (r.kind === "open") void this.open(pool, waiter);
+    return { conn: null, waiter };
+  }
+
+  cancel(pool: ServerPool, waiter: Waiter<ServerConn>): void {
+    pool.core.cancel(waiter);
+  }
+
+  /** Returns a connection after use. Broken or retired ones are closed. */
+  release(conn: ServerConn, reusable = true): void {
+    const pool = conn.pool;
+    if (!pool) {
+      conn.terminate();
+      return;
+    }
+    conn.lastUsedAt = Date.now();
+    const keep = reusable && conn.state === "idle" && !conn.retired && !this.ctx.shuttingDown;
+    const r = pool.core.release(conn, keep);
+    if (r === "idle") return;
+    if (r === "drop") {
+      pool.members.delete(conn);
+      conn.pool = null;
+      conn.terminate();
+      const w = pool.core.reserveForWaiter();
+      if (w) void this.open(pool, w);
+      return;
+    }
+    r.grant(conn);
+  }
+
+  /** A login produced an authenticated connection: keep it in the pool when there is room. */
+  adopt(pool: ServerPool, conn: ServerConn): void {
+    if (!pool.core.canAdopt) {
+      conn.terminate();
+      return;
+    }
+    this.join(pool, conn);
+    const w = pool.core.adopt(conn);
+    w?.grant(conn);
+  }
+
+  private join(pool: ServerPool, conn: ServerConn): void {
+    conn.pool = pool;
+    pool.members.add(conn);
+    const lifetime = this.ctx.config.pool.maxLifetimeMs;
+    // Jitter spreads reconnects so connections opened together do not all retire together.
+    if (lifetime > 0) conn.retireAt = conn.createdAt + lifetime * (0.9 + Math.random() * 0.2);
+    conn.onIdleClose = () => {
+      pool.members.delete(conn);
+      if (pool.core.removeIdle(conn)) {
+        const w = pool.core.reserveForWaiter();
+        if (w) void this.open(pool, w);
+      }
+    };
+  }
+
+  /** Opens a connection for a reserved slot and hands it to `waiter`. */
+  private async open(pool: ServerPool, waiter: Waiter<ServerConn>): Promise<void> {
+    try {
+      const conn = await this.connect(pool);
+      pool.core.opened();
+      this.join(pool, conn);
+      waiter.grant(conn);
+    } catch (e) {
+      const err = this.connectError(pool, e as Error);
+      log.warn("server_connect_failed", { node: pool.node.name, user: pool.user, db: pool.database, error: (e as Error).message });
+      for (const w of [waiter, ...pool.core.openFailed()]) w.grant(null, err);
+    }
+  }
+
+  private async connect(pool: ServerPool): Promise<ServerConn> {
+    const creds: ServerCredentials | undefined = this.ctx.credentials.get(pool.user);
+    if (!creds) throw new Error(`PgGate holds no credentials for user "${pool.user}"`);
+    const cfg = this.ctx.config;
+    const params = new Map([
+      ["user", pool.user],
+      ["database", pool.database],
+    ]);
+    const conn = await ServerConn.connect(pool.node, params, this.ctx.serverTls(pool.node), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
+    try {
+      await authenticateToServer(conn, pool.user, creds);
+    } catch (e) {
+      conn.destroy();
+      throw e;
+    }
+    return conn;
+  }
+
+  private connectError(pool: ServerPool, e: Error): PgError {
+    return fatal(
+      SqlState.SqlclientUnableToEstablishSqlconnection,
+      `PgGate could not open a connection to ${pool.node.name} (${pool.node.host}:${pool.node.port}) for user "${pool.user}": ${e.message}`,
+    );
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const pool of this.pools.values()) {
+      for (const w of pool.core.expire(now)) {
+        w.grant(
+          null,
+          error(
+            SqlState.TooManyConnections,
+            `timed out after ${this.ctx.config.pool.acquireTimeoutMs} ms waiting for a server connection in pool ${pool.key} (pool.size = ${pool.core.size})`,
+            "Raise pool.size or pool.acquire_timeout_ms, or shorten transactions.",
+          ),
+        );
+      }
+    }
+    if (now - this.lastIdleSweep < 1000) return;
+    this.lastIdleSweep = now;
+    const idleTimeout = this.ctx.config.pool.idleTimeoutMs;
+    for (const pool of this.pools.values()) {
+      pool.core.size = this.ctx.config.pool.size;
+      for (const conn of [...pool.core.idleConnections]) {
+        const tooOld = conn.retireAt > 0 && now >= conn.retireAt;
+        const idleTooLong = idleTimeout > 0 && now - conn.lastUsedAt >= idleTimeout;
+        const overSize = pool.core.total > pool.core.size;
+        if (tooOld || idleTooLong || overSize) {
+          pool.core.removeIdle(conn);
+          pool.members.delete(conn);
+          conn.pool = null;
+          conn.terminate();
+        }
+      }
+      const w = pool.core.reserveForWaiter();
+      if (w) void this.open(pool, w);
+    }
+  }
+}

@@ -1,0 +1,207 @@
+// Protocol-level prepared statements under transaction pooling. A client's statement names are
+// its own; on the servers each distinct (query, parameter types) gets one PgGate name, prepared
+// lazily on whichever connection a Bind or Describe lands on. Rewrites Parse, Bind, Describe and
+// Close; everything else passes untouched.
+import { BodyReader, Frontend, MessageWriter } from "../protocol/index.ts";
+import type { ServerConn } from "./server-conn.ts";
+
+export interface ClientStatement {
+  /** PgGate's server-side name for this (query, types). */
+  readonly serverName: string;
+  readonly query: string;
+  /** Parse body after the name: query, NUL, parameter count and type OIDs. */
+  readonly rest: Uint8Array;
+}
+
+/** Process-wide: one server-side name per distinct statement, so connections share them. */
+class StatementNames {
+  private readonly names = new Map<string, string>();
+  private next = 1;
+
+  nameFor(key: string): string {
+    let n = this.names.get(key);
+    if (!n) {
+      n = `pggate_${(this.next++).toString(36)}`;
+      // Bounded: past the cap, start afresh. Old names stay valid on the connections that have
+      // them (they simply stop being reused), so correctness never depends on this map.
+      if (this.names.size >= 100_000) this.names.clear();
+      this.names.set(key, n);
+    }
+    return n;
+  }
+
+  get size(): number {
+    return this.names.size;
+  }
+}
+
+export const statementNames = new StatementNames();
+
+/** A name no server statement has: closing it is a harmless no-op that still yields CloseComplete. */
+const NOOP_NAME = "pggate_closed";
+
+/** Sends frame bytes to the server in order (views or freshly built frames). */
+export type FrameOut = (buf: Uint8Array, start: number, end: number) => void;
+
+export class ClientStatements {
+  readonly named = new Map<string, ClientStatement>();
+  /** The client's unnamed statement, re-parsed wherever a later Bind("") lands. */
+  private unnamed: { rest: Uint8Array; owner: object } | null = null;
+
+  get size(): number {
+    return this.named.size;
+  }
+
+  /** Query text of a named statement (for routing a Bind-only batch). */
+  queryOf(name: string): string | undefined {
+    return this.named.get(name)?.query;
+  }
+
+  /** Decodes a Parse frame's name and query (for routing before a server is chosen). */
+  static parseInfo(buf: Uint8Array, start: number, end: number): { name: string; query: string } {
+    const r = new BodyReader(buf, start + 5, end);
+    return { name: r.cstring(), query: r.cstring() };
+  }
+
+  /** The statement a Bind frame refers to. */
+  static bindStatement(buf: Uint8Array, start: number, end: number): string {
+    const r = new BodyReader(buf, start + 5, end);
+    r.cstring();
+    return r.cstring();
+  }
+
+  /**
+   * Forwards one Parse/Bind/Describe/Close to `server`, rewritten to server-side names and
+   * preceded by an injected Parse when the connection lacks the statement. Returns false for
+   * other message types (the caller forwards those as they are).
+   */
+  forward(type: number, buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): boolean {
+    switch (type) {
+      case Frontend.Parse:
+        this.forwardParse(buf, start, end, server, out);
+        return true;
+      case Frontend.Bind:
+        this.forwardBind(buf, start, end, server, out);
+        return true;
+      case Frontend.Describe:
+      case Frontend.Close:
+        this.forwardDescribeOrClose(type, buf, start, end, server, out);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private forwardParse(buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): void {
+    const r = new BodyReader(buf, start + 5, end);
+    const name = r.cstring();
+    const restStart = end - r.remaining;
+    const rest = buf.subarray(restStart, end);
+    if (name === "") {
+      const owner = {};
+      this.unnamed = { rest, owner };
+      server.unnamedOwner = owner;
+      server.expectParse(null, false);
+      out(buf, start, end);
+      return;
+    }
+    const query = r.cstring();
+    const key = query + "\0" + typesKey(buf.subarray(end - r.remaining, end));
+    const serverName = statementNames.nameFor(key);
+    this.named.set(name, { serverName, query, rest: rest.slice() });
+    if (server.prepared.has(serverName)) {
+      // Already prepared here (by this or another client). The client still expects a
+      // ParseComplete at this point of the reply stream: parsing the same text as the unnamed
+      // statement produces exactly one, without touching the shared named statement.
+      server.touchPrepared(serverName);
+      server.unnamedOwner = null;
+      server.expectParse(null, false);
+      out(...frame(Frontend.Parse, "", rest));
+      return;
+    }
+    server.expectParse(serverName, false);
+    out(...frame(Frontend.Parse, serverName, rest));
+  }
+
+  private forwardBind(buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): void {
+    const r = new BodyReader(buf, start + 5, end);
+    const portal = r.cstring();
+    const name = r.cstring();
+    if (name === "") {
+      this.ensureUnnamed(server, out);
+      out(buf, start, end);
+      return;
+    }
+    const stmt = this.named.get(name);
+    if (!stmt) {
+      // Unknown to us: the server answers "prepared statement ... does not exist", as it should.
+      out(buf, start, end);
+      return;
+    }
+    this.ensurePrepared(stmt, server, out);
+    const rest = buf.subarray(end - r.remaining, end);
+    const w = new MessageWriter(rest.length + portal.length + stmt.serverName.length + 8);
+    w.begin(Frontend.Bind).cstring(portal).cstring(stmt.serverName).bytes(rest).finish();
+    const b = w.take();
+    out(b, 0, b.length);
+  }
+
+  private forwardDescribeOrClose(type: number, buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): void {
+    const kind = buf[start + 5];
+    if (kind !== 0x53 /* 'S' */) {
+      out(buf, start, end);
+      return;
+    }
+    const name = new BodyReader(buf, start + 6, end).cstring();
+    if (name === "") {
+      if (type === Frontend.Describe) this.ensureUnnamed(server, out);
+      out(buf, start, end);
+      return;
+    }
+    const stmt = this.named.get(name);
+    if (type === Frontend.Close) {
+      // The server statement is shared with other clients and stays; only this client's name
+      // goes. Closing a name that does not exist still answers CloseComplete, in order.
+      this.named.delete(name);
+      const f = new MessageWriter(24).begin(Frontend.Close).int8(0x53).cstring(NOOP_NAME).finish().take();
+      out(f, 0, f.length);
+      return;
+    }
+    if (!stmt) {
+      out(buf, start, end);
+      return;
+    }
+    this.ensurePrepared(stmt, server, out);
+    const f = new MessageWriter(stmt.serverName.length + 8).begin(Frontend.Describe).int8(0x53).cstring(stmt.serverName).finish().take();
+    out(f, 0, f.length);
+  }
+
+  private ensurePrepared(stmt: ClientStatement, server: ServerConn, out: FrameOut): void {
+    if (server.prepared.has(stmt.serverName)) {
+      server.touchPrepared(stmt.serverName);
+      return;
+    }
+    server.expectParse(stmt.serverName, true);
+    out(...frame(Frontend.Parse, stmt.serverName, stmt.rest));
+  }
+
+  private ensureUnnamed(server: ServerConn, out: FrameOut): void {
+    const u = this.unnamed;
+    if (!u || server.unnamedOwner === u.owner) return;
+    server.unnamedOwner = u.owner;
+    server.expectParse(null, true);
+    out(...frame(Frontend.Parse, "", u.rest));
+  }
+}
+
+/** The parameter-type part of a Parse body (distinct types = distinct statements). */
+function typesKey(types: Uint8Array): string {
+  let k = "";
+  for (let i = 0; i < types.length; i++) k += String.fromCharCode(types[i]);
+  return k;
+}
+
+function frame(type: number, name: string, rest: Uint8Array): [Uint8Array, number, number] {
+  const f = new MessageWriter(rest.length + name.length + 8).begin(type).cstring(name).bytes(rest).finish().take();
+  return [f, 0, f.length];
+}
