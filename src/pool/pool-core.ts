@@ -126,9 +126,9 @@ export class PoolCore<C> {
     return null;
   }
 
-  /** Whether adopt() would keep a connection (room, or somebody waiting). */
+  /** Whether adopt() may keep a connection without exceeding the size. */
   get canAdopt(): boolean {
-    return this.waiters.length > 0 || this.total < this.size;
+    return this.total < this.size;
   }
 
   /** Waiters whose deadline passed, removed from the queue. */

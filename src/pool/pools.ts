@@ -17,6 +17,10 @@ export class ServerPool {
   readonly members = new Set<ServerConn>();
   totalWaitMs = 0;
   waits = 0;
+  /** How the server authenticated the first connection of this pool (an AuthCode), once known. */
+  authCode: number | null = null;
+  /** ParameterStatus set of a fresh connection (before any SET): what a new client is told. */
+  serverParams: Map<string, string> | null = null;
 
   constructor(
     readonly key: string,
@@ -137,11 +141,20 @@ export class PoolManager {
     };
   }
 
+  /** Promise form of acquire() for code off the hot path (logins, lookups). */
+  acquireAsync(pool: ServerPool): Promise<ServerConn> {
+    return new Promise((resolve, reject) => {
+      const r = this.acquire(pool, (conn, err) => (conn ? resolve(conn) : reject(err ?? new Error("no connection"))));
+      if (r.conn) resolve(r.conn);
+    });
+  }
+
   /** Opens a connection for a reserved slot and hands it to `waiter`. */
   private async open(pool: ServerPool, waiter: Waiter<ServerConn>): Promise<void> {
     try {
       const conn = await this.connect(pool);
       pool.core.opened();
+      pool.serverParams ??= new Map(conn.params);
       this.join(pool, conn);
       waiter.grant(conn);
     } catch (e) {

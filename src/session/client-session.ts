@@ -57,6 +57,7 @@ interface QueuedFrame {
   end: number;
 }
 
+const PARSE_COMPLETE = new Uint8Array([0x31, 0, 0, 0, 4]);
 const SSL_YES = new Uint8Array([0x53]);
 const SSL_NO = new Uint8Array([0x4e]);
 /** Unsent client bytes above which we stop reading from the client (it waits in the kernel). */
@@ -243,6 +244,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       const complete = len > 0 && endsBatch(this.queue[len - 1].type);
       if (!complete && this.queueBytes <= QUEUE_HIGH_WATER) break;
       const count = complete ? len : this.queue.length;
+      if (!this.server && complete && this.answerPrepareLocally(count)) continue;
       const cls = this.classifyBatch(count);
       if (cls?.pggateSet && count === 1 && this.queue[0].type === Frontend.Query) {
         this.answerPggateSet(cls.pggateSet.name, cls.pggateSet.value);
@@ -593,25 +595,35 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     try {
       const { server, creds } = await login(this.ctx, { send: (b) => this.out.send(b), next: () => inbox.next() }, startup);
       if (creds.kind !== "none") this.ctx.credentials.set(this.user, creds);
-      if (this.params.size > 0) await this.applyStartupParams(server);
-      if (this.state !== "login") {
-        server.terminate();
-        return;
+      const pool = this.ctx.pools.pool(this.ctx.primary, this.user, this.database);
+      let reported: ReadonlyMap<string, string> = server?.params ?? pool.serverParams ?? new Map();
+      if (server) {
+        if (this.params.size > 0) await this.applyStartupParams(server);
+        reported = new Map(server.params);
+        this.ctx.pools.adopt(pool, server);
+      } else if (this.params.size > 0) {
+        // Validate and report the client's parameters on a pooled connection, as the server would at startup.
+        const conn = await this.ctx.pools.acquireAsync(pool);
+        try {
+          await this.applyStartupParams(conn);
+          reported = new Map(conn.params);
+        } finally {
+          this.ctx.pools.release(conn, conn.state === "idle");
+        }
       }
+      if (this.state !== "login") return;
       const key = this.ctx.issueKey();
       this.processId = key.processId;
       this.secretKey = key.secretKey;
       this.ctx.registerKey(this);
       this.out.send(buildAuthenticationOk());
-      for (const [name, value] of server.params) this.out.send(buildParameterStatus(name, value));
+      for (const [name, value] of reported) this.out.send(buildParameterStatus(name, value));
       this.out.send(buildBackendKeyData(this.processId, this.secretKey));
       this.out.send(buildReadyForQuery(TxStatus.Idle));
       this.inbox = null;
       if (this.ctx.config.pool.mode === "session") this.pinReason = "session_mode";
       this.transition("idle");
       log.info("client_login", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, tls: this.tlsActive });
-      // The login connection joins the pool; the first query usually gets it straight back.
-      this.ctx.pools.adopt(this.ctx.pools.pool(this.ctx.primary, this.user, this.database), server);
       for (const f of inbox.drain()) {
         const frame = reframe(f.type, f.body);
         this.onSessionFrame(f.type, frame, 0, frame.length);
@@ -629,9 +641,9 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     }
   }
 
-  /** Applies startup parameters with SET on the login connection; a bad value is FATAL, as in PostgreSQL. */
+  /** Applies startup parameters with SET on a connection; a bad value is FATAL, as in PostgreSQL. */
   private async applyStartupParams(server: ServerConn): Promise<void> {
-    const frames = await server.internalQuery(buildQuery(syncSql(new Map(), this.params)));
+    const frames = await server.internalQuery(buildQuery(syncSql(server.applied, this.params)));
     for (const f of frames) {
       if (f.type === Backend.ErrorResponse) {
         server.destroy();
@@ -641,7 +653,25 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         throw new PgError("FATAL", e.code || SqlState.InvalidParameterValue, e.message);
       }
     }
+    server.applied.clear();
     for (const [k, v] of this.params) server.applied.set(k, v);
+  }
+
+  /** A prepare-only batch (Parse..., Sync) of statements known to parse needs no server. */
+  private answerPrepareLocally(count: number): boolean {
+    if (this.txStatus !== TxStatus.Idle || this.queue[count - 1].type !== Frontend.Sync || count < 2) return false;
+    for (let i = 0; i < count - 1; i++) if (this.queue[i].type !== Frontend.Parse) return false;
+    const accepted: QueuedFrame[] = this.queue.slice(0, count - 1);
+    // All or nothing: decide first, then record.
+    const probe = new ClientStatements();
+    for (const f of accepted) if (!probe.acceptLocally(f.buf, f.start, f.end)) return false;
+    for (const f of accepted) {
+      this.statements.acceptLocally(f.buf, f.start, f.end);
+      this.out.send(PARSE_COMPLETE);
+    }
+    this.out.send(buildReadyForQuery(TxStatus.Idle));
+    this.dropQueued(count);
+    return true;
   }
 
   private answerPggateSet(name: "route" | "min_lsn", value: string): void {

@@ -18,7 +18,8 @@ export interface StartupInfo {
 }
 
 export interface LoginResult {
-  server: ServerConn;
+  /** A fresh authenticated primary connection, or null when the pool already vouches for the server. */
+  server: ServerConn | null;
   creds: ServerCredentials;
 }
 
@@ -44,6 +45,18 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
     await authenticateClient(ch, startup.user, null, "scram");
     throw Errors.passwordFailed(startup.user);
   }
+  // Once a pool for (user, database) exists we know how its server authenticates and what it
+  // reports: later logins need no server connection at all, so a connection storm does not
+  // become one on the primary, and pool.size really bounds what the primary sees.
+  const pool = ctx.pools.pool(ctx.primary, startup.user, startup.database);
+  if (pool.authCode !== null && pool.serverParams !== null) {
+    try {
+      return { server: null, creds: await authenticateClient(ch, startup.user, verifier, chooseClientMethod(pool.authCode, verifier)) };
+    } catch (e) {
+      ctx.authQuery?.invalidate(startup.user);
+      throw e;
+    }
+  }
   const server = await openPrimary(ctx, startup);
   try {
     const first = await nextAuthRequest(server);
@@ -55,6 +68,8 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
       throw e;
     }
     await authenticateToServer(server, startup.user, creds, first);
+    pool.authCode = first.code;
+    pool.serverParams ??= new Map(server.params);
     return { server, creds };
   } catch (e) {
     server.destroy();

@@ -20,9 +20,10 @@ export function sessionParams(startup: ReadonlyMap<string, string>): { params: M
     if (lower.startsWith("pggate.")) pggate.set(lower.slice("pggate.".length), value);
     else if (SAFE_NAME.test(name)) params.set(name, value);
   };
-  for (const [k, v] of startup) if (!NOT_PARAMS.has(k)) put(k, v);
+  // PostgreSQL applies `options` first and the startup keys after them, so a key wins.
   const options = startup.get("options");
   if (options) for (const [k, v] of parseOptions(options)) put(k, v);
+  for (const [k, v] of startup) if (!NOT_PARAMS.has(k)) put(k, v);
   return { params, pggate };
 }
 

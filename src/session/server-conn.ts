@@ -20,6 +20,7 @@ import {
 import { log } from "../log/index.ts";
 import type { ServerPool } from "../pool/pools.ts";
 import { sendCancel } from "./cancel.ts";
+import { statementNames } from "./statements.ts";
 import { Inbox, type InboxFrame } from "../net/inbox.ts";
 import { ForwardRun } from "../net/forward-run.ts";
 import { Link, linkHandlers, type LinkData, type LinkOwner, type LinkSocket } from "../net/link.ts";
@@ -482,6 +483,7 @@ export class ServerConn implements LinkOwner {
         break;
       case Backend.ParseComplete: {
         const entry = this.parseQueue.shift();
+        if (entry?.serverName) statementNames.confirm(entry.serverName);
         if (entry?.swallow) {
           this.run.flush();
           return;

@@ -16,7 +16,17 @@ export interface ClientStatement {
 /** Process-wide: one server-side name per distinct statement, so connections share them. */
 class StatementNames {
   private readonly names = new Map<string, string>();
+  /** Names some server accepted: their text is known to parse. */
+  private readonly confirmed = new Set<string>();
   private next = 1;
+
+  confirm(name: string): void {
+    this.confirmed.add(name);
+  }
+
+  isConfirmed(name: string): boolean {
+    return this.confirmed.has(name);
+  }
 
   nameFor(key: string): string {
     let n = this.names.get(key);
@@ -24,7 +34,10 @@ class StatementNames {
       n = `pggate_${(this.next++).toString(36)}`;
       // Bounded: past the cap, start afresh. Old names stay valid on the connections that have
       // them (they simply stop being reused), so correctness never depends on this map.
-      if (this.names.size >= 100_000) this.names.clear();
+      if (this.names.size >= 100_000) {
+        this.names.clear();
+        this.confirmed.clear();
+      }
       this.names.set(key, n);
     }
     return n;
@@ -55,6 +68,24 @@ export class ClientStatements {
   /** Query text of a named statement (for routing a Bind-only batch). */
   queryOf(name: string): string | undefined {
     return this.named.get(name)?.query;
+  }
+
+  /**
+   * A Parse of a named statement whose text some server already accepted can be answered
+   * without a server: record it and let the caller reply ParseComplete. Saves a round trip, and
+   * keeps clients that prepare synchronously (pgbench -M prepared) from needing a pooled
+   * connection just to prepare. Returns false when a server must see it.
+   */
+  acceptLocally(buf: Uint8Array, start: number, end: number): boolean {
+    const r = new BodyReader(buf, start + 5, end);
+    const name = r.cstring();
+    if (name === "") return false;
+    const rest = buf.subarray(end - r.remaining, end);
+    const query = r.cstring();
+    const serverName = statementNames.nameFor(statementKey(rest));
+    if (!statementNames.isConfirmed(serverName)) return false;
+    this.named.set(name, { serverName, query, rest: rest.slice() });
+    return true;
   }
 
   /** Decodes a Parse frame's name and query (for routing before a server is chosen). */
@@ -106,8 +137,7 @@ export class ClientStatements {
       return;
     }
     const query = r.cstring();
-    const key = query + "\0" + typesKey(buf.subarray(end - r.remaining, end));
-    const serverName = statementNames.nameFor(key);
+    const serverName = statementNames.nameFor(statementKey(rest));
     this.named.set(name, { serverName, query, rest: rest.slice() });
     if (server.prepared.has(serverName)) {
       // Already prepared here (by this or another client). The client still expects a
@@ -125,7 +155,9 @@ export class ClientStatements {
 
   private forwardBind(buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): void {
     const r = new BodyReader(buf, start + 5, end);
-    const portal = r.cstring();
+    r.cstring();
+    // The portal name is copied as raw bytes: decoding and re-encoding could alter it.
+    const portal = buf.subarray(start + 5, end - r.remaining);
     const name = r.cstring();
     if (name === "") {
       this.ensureUnnamed(server, out);
@@ -141,7 +173,7 @@ export class ClientStatements {
     this.ensurePrepared(stmt, server, out);
     const rest = buf.subarray(end - r.remaining, end);
     const w = new MessageWriter(rest.length + portal.length + stmt.serverName.length + 8);
-    w.begin(Frontend.Bind).cstring(portal).cstring(stmt.serverName).bytes(rest).finish();
+    w.begin(Frontend.Bind).bytes(portal).cstring(stmt.serverName).bytes(rest).finish();
     const b = w.take();
     out(b, 0, b.length);
   }
@@ -155,6 +187,8 @@ export class ClientStatements {
     const name = new BodyReader(buf, start + 6, end).cstring();
     if (name === "") {
       if (type === Frontend.Describe) this.ensureUnnamed(server, out);
+      // After a Close of the unnamed statement, nobody's unnamed statement lives there.
+      else server.unnamedOwner = null;
       out(buf, start, end);
       return;
     }
@@ -194,11 +228,12 @@ export class ClientStatements {
   }
 }
 
-/** The parameter-type part of a Parse body (distinct types = distinct statements). */
-function typesKey(types: Uint8Array): string {
-  let k = "";
-  for (let i = 0; i < types.length; i++) k += String.fromCharCode(types[i]);
-  return k;
+/**
+ * Identity of a statement: the raw bytes of query text and parameter types, not decoded text,
+ * so clients in encodings other than UTF-8 never share a name for different statements.
+ */
+function statementKey(rest: Uint8Array): string {
+  return Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength).toString("latin1");
 }
 
 function frame(type: number, name: string, rest: Uint8Array): [Uint8Array, number, number] {

@@ -1,0 +1,400 @@
+// Issue 3 acceptance: reads reach replicas, everything that writes or changes session state
+// reaches the primary, transactions stay on one connection, and pooling is invisible to clients.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import pg from "pg";
+import postgres from "postgres";
+import { cluster, connString, psql, run, startGateway, type RunningGateway } from "./harness.ts";
+
+type Method = "scram" | "md5" | "plain";
+const users = () => cluster().users;
+
+function client(port: number, method: Method = "scram", extra: Partial<pg.ClientConfig> = {}): pg.Client {
+  const u = users()[method];
+  const c = new pg.Client({ host: "127.0.0.1", port, user: u.user, password: u.password, database: "app", ...extra });
+  c.on("error", () => {});
+  return c;
+}
+
+async function portOf(c: pg.Client, sql = "SELECT inet_server_port() AS port"): Promise<number> {
+  return (await c.query(sql)).rows[0].port;
+}
+
+let gw: RunningGateway;
+const primaryPort = () => cluster().primary.port;
+const replicaPorts = () => cluster().replicas.map((r) => r.port);
+
+beforeAll(async () => {
+  const c = cluster();
+  await c.psql(
+    c.primary,
+    `DROP TABLE IF EXISTS rt_items, rt_target CASCADE;
+     DROP MATERIALIZED VIEW IF EXISTS rt_mv;
+     DROP SEQUENCE IF EXISTS rt_seq;
+     CREATE TABLE rt_items (id serial PRIMARY KEY, v text);
+     CREATE TABLE rt_target (id int PRIMARY KEY, v text);
+     CREATE SEQUENCE rt_seq;
+     CREATE MATERIALIZED VIEW rt_mv AS SELECT count(*) AS n FROM rt_items;
+     CREATE OR REPLACE PROCEDURE rt_proc(x text) LANGUAGE sql AS $$ INSERT INTO rt_items (v) VALUES (x) $$;
+     CREATE OR REPLACE FUNCTION rt_volatile_insert(x text) RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO rt_items (v) VALUES (x) RETURNING id $$;
+     CREATE OR REPLACE FUNCTION rt_stable_read() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM rt_items $$;
+     GRANT ALL ON rt_items, rt_target, rt_seq, rt_mv, rt_items_id_seq TO pggate_scram, pggate_md5, pggate_plain;
+     ALTER MATERIALIZED VIEW rt_mv OWNER TO pggate_scram;
+     GRANT pggate_scram TO pggate_md5, pggate_plain;`,
+    "app",
+  );
+  await c.waitForReplay();
+  gw = startGateway({ auth: { mode: "auth_query" }, pool: { size: 4 } });
+});
+
+afterAll(async () => {
+  await gw.stop();
+});
+
+describe("read/write split", () => {
+  test("20 autocommit reads land only on replicas, spread over both", async () => {
+    const c = client(gw.port);
+    await c.connect();
+    try {
+      const seen = new Map<number, number>();
+      for (let i = 0; i < 20; i++) {
+        const p = await portOf(c);
+        seen.set(p, (seen.get(p) ?? 0) + 1);
+      }
+      expect([...seen.keys()].sort()).toEqual([...replicaPorts()].sort());
+      expect(seen.has(primaryPort())).toBe(false);
+    } finally {
+      await c.end();
+    }
+  });
+
+  test("inside BEGIN everything runs on the primary, on one connection", async () => {
+    const c = client(gw.port);
+    await c.connect();
+    try {
+      await c.query("BEGIN");
+      const pids = new Set<number>();
+      for (let i = 0; i < 5; i++) {
+        const r = await c.query("SELECT inet_server_port() AS port, pg_backend_pid() AS pid");
+        expect(r.rows[0].port).toBe(primaryPort());
+        pids.add(r.rows[0].pid);
+      }
+      expect(pids.size).toBe(1);
+      await c.query("COMMIT");
+      expect(replicaPorts()).toContain(await portOf(c));
+    } finally {
+      await c.end();
+    }
+  });
+
+  test("BEGIN READ ONLY runs the whole transaction on one replica", async () => {
+    const c = client(gw.port);
+    await c.connect();
+    try {
+      await c.query("BEGIN READ ONLY");
+      const r1 = await c.query("SELECT inet_server_port() AS port, pg_backend_pid() AS pid");
+      const r2 = await c.query("SELECT inet_server_port() AS port, pg_backend_pid() AS pid");
+      expect(replicaPorts()).toContain(r1.rows[0].port);
+      expect(r2.rows[0]).toEqual(r1.rows[0]);
+      await c.query("COMMIT");
+      await c.query("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+      expect(replicaPorts()).toContain(await portOf(c));
+      await c.query("ROLLBACK");
+    } finally {
+      await c.end();
+    }
+  });
+
+  test("an extended-protocol batch with a write runs on the primary (implicit transaction)", async () => {
+    const c = client(gw.port);
+    await c.connect();
+    try {
+      const r = await c.query({ text: "INSERT INTO rt_items (v) VALUES ($1) RETURNING inet_server_port() AS port", values: ["ext"] });
+      expect(r.rows[0].port).toBe(primaryPort());
+      const read = await c.query({ text: "SELECT inet_server_port() AS port WHERE $1::int = 1", values: [1] });
+      expect(replicaPorts()).toContain(read.rows[0].port);
+    } finally {
+      await c.end();
+    }
+  });
+
+  test("hints and SET pggate.route override the default", async () => {
+    const c = client(gw.port);
+    await c.connect();
+    try {
+      expect(await portOf(c, "/* pggate:primary */ SELECT inet_server_port() AS port")).toBe(primaryPort());
+      await c.query("SET pggate.route = primary");
+      expect(await portOf(c)).toBe(primaryPort());
+      await c.query("SET pggate.route TO auto");
+      expect(replicaPorts()).toContain(await portOf(c));
+      const bad = await c.query("SET pggate.route = sideways").catch((e: pg.DatabaseError) => e);
+      expect((bad as pg.DatabaseError).code).toBe("22023");
+      const opt = client(gw.port, "scram", { options: "-c pggate.route=primary" } as Partial<pg.ClientConfig>);
+      await opt.connect();
+      expect(await portOf(opt)).toBe(primaryPort());
+      await opt.end();
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+const WRITES: [string, string][] = [
+  ["INSERT", "INSERT INTO rt_items (v) VALUES ('w')"],
+  ["UPDATE", "UPDATE rt_items SET v = v WHERE id < 0"],
+  ["DELETE", "DELETE FROM rt_items WHERE id < 0"],
+  ["MERGE", "MERGE INTO rt_target t USING (SELECT 1 AS id) s ON t.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id, 'm') WHEN MATCHED THEN UPDATE SET v = 'm'"],
+  ["DDL", "CREATE TABLE IF NOT EXISTS rt_ddl_USER (x int); DROP TABLE rt_ddl_USER"],
+  ["COPY FROM (via psql below)", "SELECT 1"],
+  ["CALL", "CALL rt_proc('called')"],
+  ["DO", "DO $$ BEGIN INSERT INTO rt_items (v) VALUES ('do'); END $$"],
+  ["LOCK", "BEGIN; LOCK TABLE rt_items IN SHARE MODE; COMMIT"],
+  ["VACUUM/ANALYZE", "ANALYZE rt_items"],
+  ["REFRESH", "REFRESH MATERIALIZED VIEW rt_mv"],
+  ["SELECT FOR UPDATE", "SELECT * FROM rt_items WHERE id < 0 FOR UPDATE"],
+  ["SELECT FOR SHARE", "SELECT * FROM rt_items WHERE id < 0 FOR NO KEY UPDATE"],
+  ["SELECT INTO", "SELECT 1 AS x INTO rt_into_USER; DROP TABLE rt_into_USER"],
+  ["writable CTE", "WITH a AS (INSERT INTO rt_items (v) VALUES ('cte') RETURNING id), b AS (SELECT id FROM a) SELECT count(*) FROM b"],
+  ["EXPLAIN ANALYZE of a write", "EXPLAIN ANALYZE INSERT INTO rt_items (v) VALUES ('explained')"],
+  ["multi-statement with a write", "SELECT 1; SELECT 2; INSERT INTO rt_items (v) VALUES ('multi')"],
+  ["nextval", "SELECT nextval('rt_seq')"],
+  ["setval", "SELECT setval('rt_seq', 100)"],
+  ["xact advisory lock", "SELECT pg_advisory_xact_lock(42)"],
+  ["pg_notify", "SELECT pg_notify('rt', 'x')"],
+  ["txid_current", "SELECT txid_current()"],
+  ["lo_create", "SELECT lo_unlink(lo_create(0))"],
+  ["volatile user function", "SELECT rt_volatile_insert('fn')"],
+  ["volatile user function (second time, volatility cached)", "SELECT rt_volatile_insert('fn2')"],
+];
+
+describe("every write shape succeeds (each would fail with 25006 on a replica)", () => {
+  for (const method of ["scram", "md5", "plain"] as Method[]) {
+    test(`${method} user`, async () => {
+      const u = users()[method];
+      for (const [name, sql] of WRITES) {
+        try {
+          await psql(gw.port, u, sql.replaceAll("USER", method));
+        } catch (e) {
+          throw new Error(`${name}: ${(e as Error).message}`);
+        }
+      }
+      const copy = await run(["psql", connString(gw.port, u.user), "-v", "ON_ERROR_STOP=1", "-c", "COPY rt_items (v) FROM STDIN"], { PGPASSWORD: u.password });
+      // psql -c with COPY FROM STDIN reads stdin: empty input copies 0 rows, on the primary.
+      expect(copy.stderr).toBe("");
+      expect(await psql(gw.port, u, "SELECT pg_is_in_recovery()")).toBe("t");
+      // A STABLE user function reads: after its volatility is looked up once, it routes to replicas.
+      let stable = "";
+      for (let i = 0; i < 20 && stable !== "t|t"; i++) {
+        stable = await psql(gw.port, u, "SELECT rt_stable_read() >= 0, pg_is_in_recovery()");
+        if (stable !== "t|t") await Bun.sleep(50);
+      }
+      expect(stable).toBe("t|t");
+    }, 60_000);
+  }
+});
+
+describe("session pinning", () => {
+  for (const [name, sql] of [
+    ["SET", "SET statement_timeout = '123s'"],
+    ["temp table", "CREATE TEMP TABLE rt_tmp (x int)"],
+    ["session advisory lock", "SELECT pg_advisory_lock(7)"],
+  ] as const) {
+    test(`${name} pins the session to one primary connection, and only that session`, async () => {
+      const a = client(gw.port);
+      const b = client(gw.port);
+      await a.connect();
+      await b.connect();
+      try {
+        await a.query(sql);
+        const pids = new Set<number>();
+        for (let i = 0; i < 5; i++) {
+          const r = await a.query("SELECT inet_server_port() AS port, pg_backend_pid() AS pid");
+          expect(r.rows[0].port).toBe(primaryPort());
+          pids.add(r.rows[0].pid);
+        }
+        expect(pids.size).toBe(1);
+        expect(replicaPorts()).toContain(await portOf(b));
+        if (name === "SET") {
+          expect((await a.query("SHOW statement_timeout")).rows[0].statement_timeout).toBe("123s");
+          expect((await b.query("/* pggate:primary */ SHOW statement_timeout")).rows[0].statement_timeout).toBe("0");
+        }
+      } finally {
+        await a.end();
+        await b.end();
+      }
+      // The pinned connection went back reset: nobody inherits the SET, temp table or lock.
+      const c = client(gw.port);
+      await c.connect();
+      try {
+        for (let i = 0; i < 6; i++) {
+          const r = await c.query(
+            "/* pggate:primary */ SELECT current_setting('statement_timeout') AS st, (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory') AS locks, to_regclass('rt_tmp') IS NULL AS no_tmp",
+          );
+          expect(r.rows[0]).toEqual({ st: "0", locks: "0", no_tmp: true });
+        }
+      } finally {
+        await c.end();
+      }
+    });
+  }
+});
+
+describe("pools", () => {
+  test("40 pgbench clients (-M prepared, TPC-B) over pool.size 4: no failures, primary sees at most 4 of our connections", async () => {
+    const c = cluster();
+    // A database of its own, so only this gateway's pool for it is counted on the primary.
+    await c.psql(c.primary, "DROP DATABASE IF EXISTS pool_bench; CREATE DATABASE pool_bench OWNER pggate_scram");
+    const init = await run(["pgbench", "-i", "-s", "1", "-q", `host=127.0.0.1 port=${c.primary.port} user=pggate_scram dbname=pool_bench`], { PGPASSWORD: users().scram.password });
+    expect(init.code).toBe(0);
+    const small = startGateway({ auth: { mode: "auth_query" }, pool: { size: 4 }, nodes: { replicas: [] }, log: { level: "warn" } });
+    let maxConns = 0;
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        const n = Number(await c.psql(c.primary, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pggate_scram' AND datname = 'pool_bench'"));
+        maxConns = Math.max(maxConns, n);
+        await Bun.sleep(100);
+      }
+    })();
+    try {
+      const u = users().scram;
+      const r = await run(["pgbench", "-n", "-c", "40", "-t", "25", "-M", "prepared", connString(small.port, u.user, "pool_bench")], { PGPASSWORD: u.password }, 120_000);
+      expect(r.stderr).not.toContain("error");
+      expect(r.stdout).toContain("number of transactions actually processed: 1000/1000");
+      expect(r.stdout).toMatch(/number of failed transactions: 0 \(/);
+    } finally {
+      polling = false;
+      await poll;
+      await small.stop();
+    }
+    expect(maxConns).toBeGreaterThan(0);
+    expect(maxConns).toBeLessThanOrEqual(4);
+  }, 120_000);
+
+  test("pgbench -S -M prepared puts its load on the replicas", async () => {
+    const c = cluster();
+    const counts = async (port: number) =>
+      Number(await c.psql({ host: "127.0.0.1", port, dataDir: "" }, "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE '%pgbench_accounts%' AND query LIKE 'SELECT%'"));
+    await c.waitForReplay();
+    const before = await Promise.all([primaryPort(), ...replicaPorts()].map(counts));
+    const u = users().scram;
+    const r = await run(["pgbench", "-n", "-S", "-c", "8", "-t", "200", "-M", "prepared", connString(gw.port, u.user, "pool_bench")], { PGPASSWORD: u.password }, 120_000);
+    expect(r.stdout).toMatch(/number of failed transactions: 0 \(/);
+    const after = await Promise.all([primaryPort(), ...replicaPorts()].map(counts));
+    const delta = after.map((a, i) => a - before[i]);
+    const onReplicas = delta.slice(1).reduce((x, y) => x + y, 0);
+    expect(onReplicas).toBeGreaterThanOrEqual(1600);
+    expect(delta[0]).toBeLessThan(50);
+    expect(delta.slice(1).every((d) => d > 0)).toBe(true);
+  }, 120_000);
+
+  test("node-postgres named queries and postgres.js from 30 concurrent clients over a pool of 4: zero errors", async () => {
+    const u = users().scram;
+    const errors: string[] = [];
+    const pgWorkers = Array.from({ length: 15 }, async (_, i) => {
+      const c = client(gw.port);
+      await c.connect();
+      try {
+        for (let j = 0; j < 20; j++) {
+          await c.query({ name: "read_items", text: "SELECT count(*)::int AS n FROM rt_items WHERE id > $1", values: [j] });
+          await c.query({ name: "write_item", text: "INSERT INTO rt_items (v) VALUES ($1) RETURNING id", values: [`pg${i}-${j}`] });
+          await c.query("BEGIN");
+          const ins = await c.query({ name: "write_item", text: "INSERT INTO rt_items (v) VALUES ($1) RETURNING id", values: [`tx${i}-${j}`] });
+          const seen = await c.query({ name: "by_id", text: "SELECT v FROM rt_items WHERE id = $1", values: [ins.rows[0].id] });
+          if (seen.rows[0]?.v !== `tx${i}-${j}`) errors.push(`pg worker ${i}: own write not visible in transaction`);
+          await c.query("COMMIT");
+        }
+      } catch (e) {
+        errors.push(`pg worker ${i}: ${(e as Error).message}`);
+      } finally {
+        await c.end();
+      }
+    });
+    const pjWorkers = Array.from({ length: 15 }, async (_, i) => {
+      const sql = postgres({ host: "127.0.0.1", port: gw.port, user: u.user, password: u.password, database: "app", max: 1, onnotice: () => {} });
+      try {
+        for (let j = 0; j < 20; j++) {
+          await sql`SELECT count(*)::int AS n FROM rt_items WHERE id > ${j}`;
+          await sql`INSERT INTO rt_items (v) VALUES (${`pj${i}-${j}`})`;
+          await sql.begin(async (tx) => {
+            const [row] = await tx`INSERT INTO rt_items (v) VALUES (${`pjtx${i}-${j}`}) RETURNING id`;
+            const [seen] = await tx`SELECT v FROM rt_items WHERE id = ${row.id}`;
+            if (seen?.v !== `pjtx${i}-${j}`) errors.push(`postgres.js worker ${i}: own write not visible`);
+          });
+        }
+      } catch (e) {
+        errors.push(`postgres.js worker ${i}: ${(e as Error).message}`);
+      } finally {
+        await sql.end();
+      }
+    });
+    await Promise.all([...pgWorkers, ...pjWorkers]);
+    expect(errors).toEqual([]);
+  }, 120_000);
+
+  test("application_name and TimeZone set at connect time are what SHOW returns under transaction pooling", async () => {
+    const a = client(gw.port, "scram", { application_name: "app_one", options: "-c TimeZone=Asia/Tokyo" } as Partial<pg.ClientConfig>);
+    const b = client(gw.port, "scram", { application_name: "app_two" });
+    await a.connect();
+    await b.connect();
+    try {
+      for (let i = 0; i < 6; i++) {
+        const ra = await a.query("SHOW application_name");
+        const ta = await a.query("SHOW TimeZone");
+        const rb = await b.query("SHOW application_name");
+        const tb = await b.query("SHOW TimeZone");
+        expect(ra.rows[0].application_name).toBe("app_one");
+        expect(ta.rows[0].TimeZone).toBe("Asia/Tokyo");
+        expect(rb.rows[0].application_name).toBe("app_two");
+        expect(tb.rows[0].TimeZone).not.toBe("Asia/Tokyo");
+        // In a transaction on the primary too.
+        await a.query("BEGIN");
+        expect((await a.query("SHOW application_name")).rows[0].application_name).toBe("app_one");
+        await a.query("COMMIT");
+      }
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+
+  test("a client killed mid-transaction or mid-result leaves the pool clean", async () => {
+    const one = startGateway({ auth: { mode: "auth_query" }, pool: { size: 1 }, nodes: { replicas: [] } });
+    try {
+      const u = users().scram;
+      // Killed inside a transaction holding a row lock and a SET LOCAL.
+      const killedTx = Bun.spawn(["psql", connString(one.port, u.user), "-c", "BEGIN; SET LOCAL statement_timeout = '77s'; UPDATE rt_items SET v = v WHERE id = (SELECT min(id) FROM rt_items); SELECT pg_sleep(30)"], {
+        env: { ...process.env, PGPASSWORD: u.password },
+        stdout: "ignore",
+        stderr: "ignore",
+      });
+      await Bun.sleep(700);
+      killedTx.kill("SIGKILL");
+      await killedTx.exited;
+      // Killed while a large result streams.
+      const killedRead = Bun.spawn(["psql", connString(one.port, u.user), "-c", "SELECT g, repeat('x', 500) FROM generate_series(1, 2000000) g"], {
+        env: { ...process.env, PGPASSWORD: u.password },
+        stdout: "ignore",
+        stderr: "ignore",
+      });
+      await Bun.sleep(700);
+      killedRead.kill("SIGKILL");
+      await killedRead.exited;
+      // With a pool of one, the next client must get that same connection, clean.
+      const c = client(one.port);
+      await c.connect();
+      try {
+        const r = await c.query(
+          "SELECT current_setting('statement_timeout') AS st, now() = statement_timestamp() AS not_in_tx, (SELECT count(*)::int FROM pg_locks WHERE locktype = 'transactionid' AND pid = pg_backend_pid()) AS locks",
+        );
+        expect(r.rows[0]).toEqual({ st: "0", not_in_tx: true, locks: 0 });
+        const upd = await c.query("UPDATE rt_items SET v = v WHERE id = (SELECT min(id) FROM rt_items)");
+        expect(upd.rowCount).toBe(1);
+        expect((await c.query("SELECT 'next client fine' AS s")).rows[0].s).toBe("next client fine");
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await one.stop();
+    }
+  }, 60_000);
+});

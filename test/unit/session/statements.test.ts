@@ -1,0 +1,570 @@
+// ClientStatements against a fake server connection: what bytes reach the server for each client
+// Parse/Bind/Describe/Close, and which Parse replies the server connection is told to expect.
+// Frames are built and read here with DataView, independently of src/protocol.
+
+import { describe, expect, test } from "bun:test";
+import { ClientStatements, statementNames } from "../../../src/session/statements.ts";
+import type { ServerConn } from "../../../src/session/server-conn.ts";
+
+// --- frames, built by hand ---------------------------------------------------------------
+
+const enc = new TextEncoder();
+const PARSE = 0x50; // 'P'
+const BIND = 0x42; // 'B'
+const DESCRIBE = 0x44; // 'D'
+const CLOSE = 0x43; // 'C'
+const EXECUTE = 0x45; // 'E'
+const SYNC = 0x53; // 'S'
+
+type Part = Uint8Array | string | { i16: number } | { i32: number };
+
+function bytes(parts: Part[]): Uint8Array {
+  const chunks = parts.map((p) => {
+    if (p instanceof Uint8Array) return p;
+    if (typeof p === "string") return new Uint8Array([...enc.encode(p), 0]);
+    if ("i16" in p) {
+      const b = new Uint8Array(2);
+      new DataView(b.buffer).setInt16(0, p.i16);
+      return b;
+    }
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setInt32(0, p.i32);
+    return b;
+  });
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+function frame(type: number, ...body: Part[]): Uint8Array {
+  const b = bytes(body);
+  const f = new Uint8Array(5 + b.length);
+  f[0] = type;
+  new DataView(f.buffer).setInt32(1, 4 + b.length);
+  f.set(b, 5);
+  return f;
+}
+
+/** The query as raw bytes (NUL added), for texts that are not UTF-8. */
+const raw = (...b: number[]): Uint8Array => new Uint8Array([...b, 0]);
+
+function parse(name: string, query: string | Uint8Array, types: number[] = []): Uint8Array {
+  return frame(PARSE, name, query, { i16: types.length }, ...types.map((t) => ({ i32: t })));
+}
+
+/** Bind with text-format parameters given as strings (null = SQL NULL). */
+function bind(portal: string | Uint8Array, stmt: string, params: (string | null)[] = []): Uint8Array {
+  const ps: Part[] = [];
+  for (const p of params) {
+    if (p === null) ps.push({ i32: -1 });
+    else {
+      const b = enc.encode(p);
+      ps.push({ i32: b.length }, b);
+    }
+  }
+  return frame(BIND, portal, stmt, { i16: 0 }, { i16: params.length }, ...ps, { i16: 0 });
+}
+
+const describeMsg = (kind: "S" | "P", name: string): Uint8Array => frame(DESCRIBE, new Uint8Array([kind.charCodeAt(0)]), name);
+const closeMsg = (kind: "S" | "P", name: string): Uint8Array => frame(CLOSE, new Uint8Array([kind.charCodeAt(0)]), name);
+
+/** Reads a frame's NUL-terminated strings after `skip` body bytes (independent decoder). */
+function cstrings(f: Uint8Array, skip = 0, n = 2): string[] {
+  const out: string[] = [];
+  let o = 5 + skip;
+  for (let k = 0; k < n; k++) {
+    const nul = f.indexOf(0, o);
+    out.push(new TextDecoder().decode(f.subarray(o, nul)));
+    o = nul + 1;
+  }
+  return out;
+}
+
+// --- fake server connection and output -----------------------------------------------------
+
+interface FakeServer {
+  prepared: Map<string, true>;
+  unnamedOwner: object | null;
+  parses: [string | null, boolean][];
+  touched: string[];
+  expectParse(name: string | null, swallow: boolean): void;
+  touchPrepared(name: string): void;
+}
+
+function fakeServer(): FakeServer & ServerConn {
+  const s: FakeServer = {
+    prepared: new Map(),
+    unnamedOwner: null,
+    parses: [],
+    touched: [],
+    // Like ServerConn: a named Parse counts as prepared from the moment it is sent.
+    expectParse(name, swallow) {
+      s.parses.push([name, swallow]);
+      if (name) s.prepared.set(name, true);
+    },
+    touchPrepared(name) {
+      s.touched.push(name);
+    },
+  };
+  return s as FakeServer & ServerConn;
+}
+
+/** Records copies of what is sent, and whether each was the client's own bytes passed through. */
+function recorder() {
+  const sent: Uint8Array[] = [];
+  const passedThrough: boolean[] = [];
+  let current: Uint8Array | null = null;
+  return {
+    sent,
+    passedThrough,
+    out: (buf: Uint8Array, start: number, end: number) => {
+      sent.push(buf.slice(start, end));
+      passedThrough.push(buf === current);
+    },
+    /** Forwards one client frame, embedded at an offset in a larger chunk like a real read. */
+    forward(st: ClientStatements, server: ServerConn, f: Uint8Array): boolean {
+      const chunk = new Uint8Array(f.length + 10);
+      chunk.fill(0xee);
+      chunk.set(f, 3);
+      current = chunk;
+      try {
+        return st.forward(f[0], chunk, 3, 3 + f.length, server, this.out);
+      } finally {
+        current = null;
+      }
+    },
+    clear() {
+      sent.length = 0;
+      passedThrough.length = 0;
+    },
+  };
+}
+
+let uniq = 0;
+/** A query text no other test uses (server names are process-wide). */
+const q = (sql = "SELECT $1::int"): string => `${sql} /* ${++uniq} */`;
+
+/** The server name a named Parse was rewritten to. */
+function serverNameOf(f: Uint8Array): string {
+  expect(f[0]).toBe(PARSE);
+  return cstrings(f, 0, 1)[0];
+}
+
+// --- tests -----------------------------------------------------------------------------------
+
+describe("Parse", () => {
+  test("a named Parse is sent under a pggate_ name; the ParseComplete is forwarded", () => {
+    const st = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    const text = q();
+    expect(rec.forward(st, server, parse("s1", text, [23]))).toBe(true);
+    expect(rec.sent.length).toBe(1);
+    const name = serverNameOf(rec.sent[0]);
+    expect(name).toMatch(/^pggate_[0-9a-z]+$/);
+    expect(rec.sent[0]).toEqual(parse(name, text, [23]));
+    expect(server.parses).toEqual([[name, false]]);
+    expect(st.queryOf("s1")).toBe(text);
+    expect(st.size).toBe(1);
+  });
+
+  test("the same text and types on a connection that already has it: sent as an unnamed Parse", () => {
+    const a = new ClientStatements();
+    const b = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    const text = q();
+    rec.forward(a, server, parse("s1", text, [23]));
+    const name = serverNameOf(rec.sent[0]);
+    rec.clear();
+    server.parses.length = 0;
+    server.unnamedOwner = {};
+
+    rec.forward(b, server, parse("other", text, [23]));
+    expect(rec.sent).toEqual([parse("", text, [23])]);
+    expect(server.parses).toEqual([[null, false]]);
+    expect(server.touched).toEqual([name]);
+    // The server's unnamed statement was replaced: nobody owns it now.
+    expect(server.unnamedOwner).toBeNull();
+    // b's Bind uses the shared name with no injection.
+    rec.clear();
+    rec.forward(b, server, bind("", "other", ["1"]));
+    expect(rec.sent).toEqual([bind("", name, ["1"])]);
+    expect(server.parses).toEqual([[null, false]]);
+  });
+
+  test("the unnamed Parse passes through unchanged and makes this client the owner of the server's unnamed statement", () => {
+    const st = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    const f = parse("", q(), [25]);
+    rec.forward(st, server, f);
+    expect(rec.sent).toEqual([f]);
+    expect(rec.passedThrough).toEqual([true]);
+    expect(server.parses).toEqual([[null, false]]);
+    expect(server.unnamedOwner).not.toBeNull();
+    expect(st.size).toBe(0);
+  });
+
+  test("different parameter types give different server names; the same text from two clients the same name", () => {
+    const text = q();
+    const names: string[] = [];
+    for (const [client, types] of [
+      [new ClientStatements(), [23]],
+      [new ClientStatements(), [20]],
+      [new ClientStatements(), []],
+      [new ClientStatements(), [23]],
+      [new ClientStatements(), [0]],
+    ] as const) {
+      const rec = recorder();
+      rec.forward(client, fakeServer(), parse("x", text, [...types]));
+      names.push(serverNameOf(rec.sent[0]));
+    }
+    expect(new Set(names.slice(0, 3)).size).toBe(3);
+    expect(names[3]).toBe(names[0]);
+    expect(names[4]).not.toBe(names[2]);
+    // Different text, same types: different name.
+    const rec = recorder();
+    rec.forward(new ClientStatements(), fakeServer(), parse("x", q(), [23]));
+    expect(serverNameOf(rec.sent[0])).not.toBe(names[0]);
+  });
+
+  test("other messages are left to the caller", () => {
+    const st = new ClientStatements();
+    const rec = recorder();
+    expect(rec.forward(st, fakeServer(), frame(EXECUTE, "", { i32: 0 }))).toBe(false);
+    expect(rec.forward(st, fakeServer(), frame(SYNC))).toBe(false);
+    expect(rec.sent).toEqual([]);
+  });
+
+  test("parseInfo and bindStatement read names and text", () => {
+    const f = parse("s9", "SELECT 1", [23]);
+    const chunk = new Uint8Array([1, 2, ...f, 3]);
+    expect(ClientStatements.parseInfo(chunk, 2, 2 + f.length)).toEqual({ name: "s9", query: "SELECT 1" });
+    const b = bind("p1", "s9", ["x"]);
+    expect(ClientStatements.bindStatement(b, 0, b.length)).toBe("s9");
+  });
+});
+
+describe("Bind", () => {
+  test("a known statement on a connection lacking it: Parse injected (reply swallowed) before the rewritten Bind", () => {
+    const st = new ClientStatements();
+    const first = fakeServer();
+    const rec = recorder();
+    const text = q();
+    rec.forward(st, first, parse("s1", text, [23, 25]));
+    const name = serverNameOf(rec.sent[0]);
+    rec.clear();
+
+    const second = fakeServer();
+    rec.forward(st, second, bind("portal", "s1", ["7", null]));
+    expect(rec.sent).toEqual([parse(name, text, [23, 25]), bind("portal", name, ["7", null])]);
+    expect(second.parses).toEqual([[name, true]]);
+
+    // Once prepared there, later Binds are only rewritten.
+    rec.clear();
+    rec.forward(st, second, bind("", "s1", ["8", "x"]));
+    expect(rec.sent).toEqual([bind("", name, ["8", "x"])]);
+    expect(second.parses).toEqual([[name, true]]);
+    expect(second.touched).toEqual([name]);
+  });
+
+  test("on the connection that parsed it: rewritten only", () => {
+    const st = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    rec.forward(st, server, parse("s1", q(), []));
+    const name = serverNameOf(rec.sent[0]);
+    rec.clear();
+    rec.forward(st, server, bind("", "s1"));
+    expect(rec.sent).toEqual([bind("", name)]);
+    expect(server.parses).toEqual([[name, false]]);
+  });
+
+  test("an unknown statement name is forwarded unchanged (the server reports it missing)", () => {
+    const st = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    const f = bind("", "never_parsed", ["1"]);
+    rec.forward(st, server, f);
+    expect(rec.sent).toEqual([f]);
+    expect(rec.passedThrough).toEqual([true]);
+    expect(server.parses).toEqual([]);
+  });
+
+  test("Bind(\"\") re-parses the client's unnamed statement once on another connection", () => {
+    const st = new ClientStatements();
+    const a = fakeServer();
+    const b = fakeServer();
+    const rec = recorder();
+    const text = q();
+    rec.forward(st, a, parse("", text, [23]));
+    rec.clear();
+
+    // Same connection: nothing to inject.
+    rec.forward(st, a, bind("", "", ["1"]));
+    expect(rec.sent).toEqual([bind("", "", ["1"])]);
+    expect(a.parses).toEqual([[null, false]]);
+
+    // Another connection: injected once, reply swallowed.
+    rec.clear();
+    rec.forward(st, b, bind("", "", ["2"]));
+    expect(rec.sent).toEqual([parse("", text, [23]), bind("", "", ["2"])]);
+    expect(b.parses).toEqual([[null, true]]);
+    rec.clear();
+    rec.forward(st, b, bind("", "", ["3"]));
+    expect(rec.sent).toEqual([bind("", "", ["3"])]);
+    expect(b.parses).toEqual([[null, true]]);
+  });
+
+  test("Bind(\"\") re-parses after another client replaced the connection's unnamed statement", () => {
+    const mine = new ClientStatements();
+    const theirs = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    const text = q();
+    rec.forward(mine, server, parse("", text));
+    rec.forward(theirs, server, parse("", q()));
+    rec.clear();
+    rec.forward(mine, server, bind("", ""));
+    expect(rec.sent).toEqual([parse("", text), bind("", "")]);
+    expect(server.parses.at(-1)).toEqual([null, true]);
+  });
+
+  test("Bind(\"\") re-parses after a named Parse was sent as unnamed on that connection", () => {
+    const st = new ClientStatements();
+    const other = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    const shared = q();
+    rec.forward(other, server, parse("o", shared));
+    const unnamedText = q();
+    rec.forward(st, server, parse("", unnamedText));
+    rec.forward(st, server, parse("s", shared)); // already there: goes out as Parse("")
+    rec.clear();
+    rec.forward(st, server, bind("", ""));
+    expect(rec.sent).toEqual([parse("", unnamedText), bind("", "")]);
+  });
+
+  test("Bind(\"\") from a client that never sent Parse(\"\") is forwarded unchanged", () => {
+    const st = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    rec.forward(st, server, bind("", ""));
+    expect(rec.sent).toEqual([bind("", "")]);
+    expect(server.parses).toEqual([]);
+  });
+});
+
+describe("Describe", () => {
+  test("Describe 'S' of a named statement is rewritten, with the Parse injected where missing", () => {
+    const st = new ClientStatements();
+    const a = fakeServer();
+    const b = fakeServer();
+    const rec = recorder();
+    const text = q();
+    rec.forward(st, a, parse("s1", text, [23]));
+    const name = serverNameOf(rec.sent[0]);
+    rec.clear();
+
+    rec.forward(st, a, describeMsg("S", "s1"));
+    expect(rec.sent).toEqual([describeMsg("S", name)]);
+
+    rec.clear();
+    rec.forward(st, b, describeMsg("S", "s1"));
+    expect(rec.sent).toEqual([parse(name, text, [23]), describeMsg("S", name)]);
+    expect(b.parses).toEqual([[name, true]]);
+  });
+
+  test("Describe 'P' and Describe 'S' of an unknown name pass through unchanged", () => {
+    const st = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    rec.forward(st, server, parse("s1", q()));
+    rec.clear();
+    for (const f of [describeMsg("P", "s1"), describeMsg("P", ""), describeMsg("S", "unknown")]) {
+      rec.forward(st, server, f);
+      expect(rec.sent.at(-1)).toEqual(f);
+      expect(rec.passedThrough.at(-1)).toBe(true);
+    }
+    expect(rec.sent.length).toBe(3);
+  });
+
+  test("Describe 'S' of the unnamed statement re-parses it on another connection", () => {
+    const st = new ClientStatements();
+    const rec = recorder();
+    const text = q();
+    rec.forward(st, fakeServer(), parse("", text));
+    rec.clear();
+    const b = fakeServer();
+    rec.forward(st, b, describeMsg("S", ""));
+    expect(rec.sent).toEqual([parse("", text), describeMsg("S", "")]);
+    expect(b.parses).toEqual([[null, true]]);
+  });
+});
+
+describe("Close", () => {
+  test("Close 'S' of a named statement closes a name no server has, and forgets the client's name", () => {
+    const st = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    rec.forward(st, server, parse("s1", q()));
+    const name = serverNameOf(rec.sent[0]);
+    rec.clear();
+
+    rec.forward(st, server, closeMsg("S", "s1"));
+    expect(rec.sent).toEqual([closeMsg("S", "pggate_closed")]);
+    expect(st.queryOf("s1")).toBeUndefined();
+    expect(st.size).toBe(0);
+    // The shared server statement stays for other clients.
+    expect(server.prepared.has(name)).toBe(true);
+
+    // A later Bind of the closed name is the client's own mistake: forwarded unchanged.
+    rec.clear();
+    const f = bind("", "s1");
+    rec.forward(st, server, f);
+    expect(rec.sent).toEqual([f]);
+  });
+
+  test("Close 'S' of a name the client never had still answers in order (harmless Close)", () => {
+    const st = new ClientStatements();
+    const rec = recorder();
+    rec.forward(st, fakeServer(), closeMsg("S", "nope"));
+    expect(rec.sent).toEqual([closeMsg("S", "pggate_closed")]);
+  });
+
+  test("Close 'P' passes through unchanged", () => {
+    const st = new ClientStatements();
+    const rec = recorder();
+    const f = closeMsg("P", "portal");
+    rec.forward(st, fakeServer(), f);
+    expect(rec.sent).toEqual([f]);
+    expect(rec.passedThrough).toEqual([true]);
+  });
+
+  test("re-Parse of a closed name maps it again", () => {
+    const st = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    const text = q();
+    rec.forward(st, server, parse("s1", text));
+    const name = serverNameOf(rec.sent[0]);
+    rec.forward(st, server, closeMsg("S", "s1"));
+    rec.clear();
+    rec.forward(st, server, parse("s1", text));
+    expect(rec.sent).toEqual([parse("", text)]);
+    rec.clear();
+    rec.forward(st, server, bind("", "s1"));
+    expect(rec.sent).toEqual([bind("", name)]);
+  });
+
+  // BUG (src/session/statements.ts forwardDescribeOrClose, `if (name === "")` branch): a client's
+  // Close of the unnamed statement is forwarded but server.unnamedOwner is left pointing at
+  // whichever client parsed it there. When that client later binds "" on this connection, no
+  // Parse is injected and the server answers "unnamed prepared statement does not exist" for a
+  // statement the client never closed. Drop `.failing` once fixed (e.g. reset unnamedOwner on Close).
+  test("another client's Close of the unnamed statement does not break this client's Bind(\"\")", () => {
+    const mine = new ClientStatements();
+    const theirs = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    const text = q();
+    rec.forward(mine, server, parse("", text));
+    rec.forward(theirs, server, closeMsg("S", ""));
+    rec.clear();
+    rec.forward(mine, server, bind("", ""));
+    expect(rec.sent).toEqual([parse("", text), bind("", "")]);
+  });
+});
+
+describe("acceptLocally (Parse answered without a server)", () => {
+  const accept = (st: ClientStatements, f: Uint8Array): boolean => st.acceptLocally(f, 0, f.length);
+
+  test("only a named statement whose text and types a server already accepted", () => {
+    const st = new ClientStatements();
+    const text = q();
+    expect(accept(st, parse("", text))).toBe(false);
+    expect(accept(st, parse("s", text, [23]))).toBe(false);
+    expect(st.size).toBe(0);
+
+    const rec = recorder();
+    rec.forward(new ClientStatements(), fakeServer(), parse("x", text, [23]));
+    const name = serverNameOf(rec.sent[0]);
+    statementNames.confirm(name);
+    expect(accept(st, parse("s", text, [20]))).toBe(false);
+    expect(accept(st, parse("s", text, [23]))).toBe(true);
+    expect(st.queryOf("s")).toBe(text);
+
+    // The first server it lands on gets it injected before the Bind.
+    rec.clear();
+    const server = fakeServer();
+    rec.forward(st, server, bind("", "s", ["1"]));
+    expect(rec.sent).toEqual([parse(name, text, [23]), bind("", name, ["1"])]);
+    expect(server.parses).toEqual([[name, true]]);
+  });
+});
+
+describe("texts and names that are not UTF-8 (client_encoding LATIN1 and the like)", () => {
+  // BUG (src/session/statements.ts forwardParse, `const key = query + "\0" + typesKey(...)`):
+  // the statement key is the query decoded as UTF-8 with replacement, so two texts that differ
+  // only in non-UTF-8 bytes (LATIN1 'café' vs 'cafè') share one server name. On a connection
+  // that has the first, the second client's Parse is turned into an unnamed Parse and its Bind
+  // runs the FIRST text: wrong results. Drop `.failing` once the key uses the raw bytes.
+  test("texts differing only in non-UTF-8 bytes get different server names", () => {
+    const server = fakeServer();
+    const rec = recorder();
+    const cafe = raw(...enc.encode(`SELECT 'caf`), 0xe9, ...enc.encode(`' /* ${++uniq} */`));
+    const cafe2 = raw(...cafe.subarray(0, cafe.length - 1));
+    cafe2[cafe2.indexOf(0xe9)] = 0xe8;
+    const a = new ClientStatements();
+    const b = new ClientStatements();
+    rec.forward(a, server, parse("s", cafe));
+    rec.forward(b, server, parse("s", cafe2));
+    rec.clear();
+    rec.forward(b, server, bind("", "s"));
+    const sentName = cstrings(rec.sent.at(-1)!, 0, 2)[1];
+    rec.clear();
+    rec.forward(a, server, bind("", "s"));
+    expect(cstrings(rec.sent.at(-1)!, 0, 2)[1]).not.toBe(sentName);
+  });
+
+  // BUG (src/session/statements.ts forwardBind): the portal name is decoded as UTF-8 and
+  // re-encoded, so a non-UTF-8 portal name changes on the way to the server and the client's
+  // Execute of its portal (forwarded as sent) finds no such portal.
+  test("a rewritten Bind keeps the portal name's bytes", () => {
+    const st = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    rec.forward(st, server, parse("s", q()));
+    const name = serverNameOf(rec.sent[0]);
+    rec.clear();
+    const portal = raw(0x70, 0xe9); // "p" + LATIN1 é
+    rec.forward(st, server, bind(portal, "s"));
+    expect(rec.sent).toEqual([bind(portal, name)]);
+  });
+
+  test("the unnamed statement's bytes are re-sent exactly", () => {
+    const st = new ClientStatements();
+    const rec = recorder();
+    const text = raw(...enc.encode("SELECT '"), 0xe9, 0xff, ...enc.encode("'"));
+    rec.forward(st, fakeServer(), parse("", text));
+    rec.clear();
+    rec.forward(st, fakeServer(), bind("", ""));
+    expect(rec.sent[0]).toEqual(parse("", text));
+  });
+
+  test("a named statement's bytes are re-sent exactly when injected", () => {
+    const st = new ClientStatements();
+    const rec = recorder();
+    const text = raw(...enc.encode(`SELECT '`), 0xe9, ...enc.encode(`' /* ${++uniq} */`));
+    rec.forward(st, fakeServer(), parse("s", text, [25]));
+    const name = serverNameOf(rec.sent[0]);
+    rec.clear();
+    rec.forward(st, fakeServer(), bind("", "s"));
+    expect(rec.sent[0]).toEqual(parse(name, text, [25]));
+  });
+});
