@@ -104,6 +104,13 @@ export class PoolCore<C> {
     return this.waiters.shift() ?? null;
   }
 
+  /** Reserves a slot to open a connection nobody waits for yet (pool.min_idle). */
+  reserve(): boolean {
+    if (this.total >= this.size) return false;
+    this.connecting++;
+    return true;
+  }
+
   /** An idle connection closed or was retired. */
   removeIdle(conn: C): boolean {
     const i = this.idle.indexOf(conn);

@@ -221,6 +221,24 @@ export class PoolManager {
       }
       const w = pool.core.reserveForWaiter();
       if (w) void this.open(pool, w);
+      this.fillMinIdle(pool);
+    }
+  }
+
+  /** Keeps pool.min_idle connections warm, for users whose credentials PgGate holds. */
+  private fillMinIdle(pool: ServerPool): void {
+    const minIdle = this.ctx.config.pool.minIdle;
+    if (minIdle === 0 || this.ctx.shuttingDown || !this.ctx.credentials.has(pool.user)) return;
+    let missing = minIdle - pool.core.idleCount - pool.core.connecting;
+    while (missing-- > 0 && pool.core.reserve()) {
+      const now = Date.now();
+      void this.open(pool, {
+        enqueuedAt: now,
+        deadline: Number.MAX_SAFE_INTEGER,
+        grant: (conn) => {
+          if (conn) this.release(conn);
+        },
+      });
     }
   }
 }

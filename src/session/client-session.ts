@@ -100,6 +100,12 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   private queueBytes = 0;
   private readingPaused = false;
   private waiting: { pool: ServerPool; waiter: Waiter<ServerConn> } | null = null;
+  /** A replica batch whose replies are held: replayed on the primary if the replica says 25006. */
+  private replay: QueuedFrame[] | null = null;
+  /** The next batch goes to the primary: a replayed 25006 batch. */
+  private retryOnPrimary = false;
+  /** Counts of invisible 25006 retries, for metrics. */
+  readOnlyRetries = 0;
   private params = new Map<string, string>();
   private sessionRoute: "auto" | "primary" | "replica" = "auto";
   private readonly statements = new ClientStatements();
@@ -236,6 +242,8 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
    */
   private pump(): void {
     while (this.queue.length > 0 && this.state !== "closed" && this.state !== "waiting") {
+      // Nothing may overtake a batch that might still be replayed elsewhere.
+      if (this.replay) break;
       if (this.isSticky()) {
         this.transmitQueued(this.batchLength());
         continue;
@@ -252,14 +260,17 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         continue;
       }
       // An incomplete batch too large to hold goes to the primary, which can run anything.
-      const decision = cls
-        ? route(cls, { split: this.ctx.config.routing.readWriteSplit, sessionRoute: this.sessionRoute, replicaAvailable: this.ctx.replicaAvailable(this.user, this.database) })
-        : { target: "primary" as const, reason: "unknown", pin: null };
+      const decision = this.retryOnPrimary
+        ? { target: "primary" as const, reason: "retry_25006", pin: null }
+        : cls
+          ? route(cls, { split: this.ctx.config.routing.readWriteSplit, sessionRoute: this.sessionRoute, replicaAvailable: this.ctx.replicaAvailable(this.user, this.database) })
+          : { target: "primary" as const, reason: "unknown", pin: null };
+      this.retryOnPrimary = false;
       const s = this.server;
       if (s) {
         if (this.serverTarget === "primary" || decision.target === this.serverTarget) {
           this.noteRoute(decision.target, decision.reason, decision.pin);
-          this.transmitQueued(count);
+          this.transmitBatch(count, complete);
           continue;
         }
         if (s.pendingReplies > 0) break; // the replica finishes first; its ReadyForQuery pumps again
@@ -267,7 +278,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       }
       if (!this.acquire(decision.target)) break;
       this.noteRoute(decision.target, decision.reason, decision.pin);
-      this.transmitQueued(count);
+      this.transmitBatch(count, complete);
     }
     this.run.flush();
   }
@@ -307,6 +318,20 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     // A batch of only Bind/Execute on the unnamed statement, Describe, Close ...: the primary is
     // always right; a replica only when we know the text.
     return merged;
+  }
+
+  /**
+   * Sends a freshly routed batch. An autocommit batch to a replica, first in flight, is kept
+   * until it produces output, so a 25006 can be replayed on the primary invisibly.
+   */
+  private transmitBatch(count: number, complete: boolean): void {
+    const s = this.server!;
+    const terminator = this.queue[count - 1].type;
+    if (this.serverTarget === "replica" && complete && s.pendingReplies === 0 && (terminator === Frontend.Sync || terminator === Frontend.Query)) {
+      this.replay = this.queue.slice(0, count);
+      s.holdReplies();
+    }
+    this.transmitQueued(count);
   }
 
   private transmitQueued(count: number): void {
@@ -459,14 +484,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       } else if (this.queue.length > 0) {
         // Batches held back while the previous one finished: route them now. Replies of the
         // new batch cannot overtake this ReadyForQuery (they come from later events).
-        queueMicrotask(() => {
-          if (this.state === "closed") return;
-          try {
-            this.pump();
-          } catch (e) {
-            this.failWith(e);
-          }
-        });
+        this.schedulePump();
       }
       return true;
     }
@@ -476,6 +494,36 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       log.warn("server_error_unsolicited", { client: this.id, code: f.get(ErrorField.Code), error: f.get(ErrorField.Message) });
     }
     return true;
+  }
+
+  onRepliesCommitted(): void {
+    this.replay = null;
+    if (this.queue.length > 0) this.schedulePump();
+  }
+
+  /** The replica refused a write it was sent by mistake: run the batch on the primary instead. */
+  onReadOnlyRetry(): void {
+    const frames = this.replay;
+    this.replay = null;
+    if (!frames) return;
+    this.readOnlyRetries++;
+    log.debug("read_only_retry", { client: this.id });
+    for (const f of frames) this.queueBytes += f.end - f.start;
+    this.queue.unshift(...frames);
+    this.retryOnPrimary = true;
+    this.releaseServer();
+    this.schedulePump();
+  }
+
+  private schedulePump(): void {
+    queueMicrotask(() => {
+      if (this.state === "closed") return;
+      try {
+        this.pump();
+      } catch (e) {
+        this.failWith(e);
+      }
+    });
   }
 
   onServerBackpressure(backlogged: boolean): void {

@@ -61,6 +61,10 @@ export interface ServerConsumer {
   onServerMessage(type: number, buf: Uint8Array, start: number, end: number): boolean;
   onServerBackpressure(backlogged: boolean): void;
   onServerClose(conn: ServerConn, error: Error | undefined): void;
+  /** A held batch produced output: it can no longer be replayed elsewhere. */
+  onRepliesCommitted(): void;
+  /** A held batch failed with 25006 and its replies were discarded up to ReadyForQuery. */
+  onReadOnlyRetry(): void;
 }
 
 export type ServerState = "connecting" | "startup" | "idle" | "active" | "closed";
@@ -73,6 +77,15 @@ interface ParseEntry {
   serverName: string | null;
   /** Injected by PgGate, so the client must not see its ParseComplete. */
   swallow: boolean;
+}
+
+/**
+ * Replies that commit a held batch: from here the client has seen results, so the batch can no
+ * longer be replayed on another node.
+ */
+const COMMITS = new Uint8Array(256);
+for (const t of [Backend.DataRow, Backend.CommandComplete, Backend.CopyOutResponse, Backend.CopyInResponse, Backend.EmptyQueryResponse, Backend.PortalSuspended, Backend.ReadyForQuery, Backend.NotificationResponse]) {
+  COMMITS[t] = 1;
 }
 
 /** Bound on how long a connection may take to settle after its client vanished. */
@@ -131,6 +144,10 @@ export class ServerConn implements LinkOwner {
   unnamedOwner: object | null = null;
   /** A "cached plan must not change result type" error invalidated every prepared statement. */
   needsDeallocateAll = false;
+  /** Frames held back while a replica batch may still be replayed on the primary (25006). */
+  private held: { buf: Uint8Array; start: number; end: number }[] | null = null;
+  /** Discarding a failed held batch's replies up to its ReadyForQuery. */
+  private discarding = false;
   private parseQueue: ParseEntry[] = [];
   private seqSent = 0;
   private seqDone = 0;
@@ -314,6 +331,8 @@ export class ServerConn implements LinkOwner {
 
   detach(): void {
     this.consumer = null;
+    this.held = null;
+    this.discarding = false;
     if (this.state === "active") this.state = "idle";
   }
 
@@ -323,6 +342,14 @@ export class ServerConn implements LinkOwner {
 
   get retired(): boolean {
     return this.retireAt > 0 && Date.now() >= this.retireAt;
+  }
+
+  /**
+   * Holds the replies of the batch about to be sent until it produces a result: if it fails with
+   * 25006 (read-only transaction) before that, the client never sees it and may replay it.
+   */
+  holdReplies(): void {
+    this.held = [];
   }
 
   /** The client sent a message that ends in ReadyForQuery (Query, Sync, FunctionCall). */
@@ -502,6 +529,28 @@ export class ServerConn implements LinkOwner {
       this.onUnattachedFrame(type);
       return;
     }
+    if (this.discarding) {
+      if (type === Backend.ReadyForQuery) {
+        this.discarding = false;
+        c.onReadOnlyRetry();
+      }
+      return;
+    }
+    if (this.held) {
+      if (type === Backend.ErrorResponse && this.isReadOnlyError(buf, start, end)) {
+        this.held = null;
+        this.discarding = true;
+        return;
+      }
+      if (type !== Backend.ErrorResponse && COMMITS[type] !== 1) {
+        this.held.push({ buf, start, end });
+        return;
+      }
+      const held = this.held;
+      this.held = null;
+      for (const h of held) this.run.add(c.out, h.buf, h.start, h.end);
+      c.onRepliesCommitted();
+    }
     // The consumer may detach us in onServerMessage (ReadyForQuery ending a transaction): the
     // frame still belongs to it, so `c` is captured before the call.
     if (INSPECT[type] === 1 && !c.onServerMessage(type, buf, start, end)) {
@@ -509,6 +558,10 @@ export class ServerConn implements LinkOwner {
       return;
     }
     this.run.add(c.out, buf, start, end);
+  }
+
+  private isReadOnlyError(buf: Uint8Array, start: number, end: number): boolean {
+    return decodeErrorFields(buf, start + 5, end).get(ErrorField.Code) === "25006";
   }
 
   /** A Parse that will never complete: the statement does not exist on the server. */

@@ -192,6 +192,31 @@ describe("every write shape succeeds (each would fail with 25006 on a replica)",
   }
 });
 
+describe("self-correction", () => {
+  test("a replica's 25006 on a misrouted write is retried on the primary; the client never sees it", async () => {
+    // Declaring a writing function read-only is exactly the mistake self-correction forgives.
+    const lying = startGateway({ auth: { mode: "auth_query" }, routing: { read_functions: ["rt_volatile_insert"] } });
+    const c = client(lying.port);
+    await c.connect();
+    try {
+      const simple = await c.query("SELECT rt_volatile_insert('retried simple') AS id, inet_server_port() AS port");
+      expect(simple.rows[0].port).toBe(primaryPort());
+      const ext = await c.query({ text: "SELECT rt_volatile_insert($1) AS id, inet_server_port() AS port", values: ["retried extended"] });
+      expect(ext.rows[0].port).toBe(primaryPort());
+      const named = await c.query({ name: "lying_fn", text: "SELECT rt_volatile_insert($1) AS id", values: ["retried named"] });
+      const again = await c.query({ name: "lying_fn", text: "SELECT rt_volatile_insert($1) AS id", values: ["retried named 2"] });
+      expect(again.rows[0].id).toBeGreaterThan(named.rows[0].id);
+      const rows = await c.query("/* pggate:primary */ SELECT count(*)::int AS n FROM rt_items WHERE v LIKE 'retried%'");
+      expect(rows.rows[0].n).toBe(4);
+      // Ordinary reads still reach replicas afterwards.
+      expect(replicaPorts()).toContain(await portOf(c));
+    } finally {
+      await c.end();
+      await lying.stop();
+    }
+  });
+});
+
 describe("session pinning", () => {
   for (const [name, sql] of [
     ["SET", "SET statement_timeout = '123s'"],
@@ -269,6 +294,23 @@ describe("pools", () => {
     expect(maxConns).toBeGreaterThan(0);
     expect(maxConns).toBeLessThanOrEqual(4);
   }, 120_000);
+
+  test("pool.min_idle keeps connections warm once PgGate holds the user's credentials", async () => {
+    const c = cluster();
+    const warm = startGateway({ auth: { mode: "auth_query" }, pool: { size: 5, min_idle: 3 }, nodes: { replicas: [] } });
+    try {
+      const u = users().md5;
+      expect(await psql(warm.port, u, "SELECT 1", { db: "postgres" })).toBe("1");
+      let n = 0;
+      for (let i = 0; i < 40 && n < 3; i++) {
+        await Bun.sleep(100);
+        n = Number(await c.psql(c.primary, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pggate_md5' AND datname = 'postgres'"));
+      }
+      expect(n).toBe(3);
+    } finally {
+      await warm.stop();
+    }
+  });
 
   test("pgbench -S -M prepared puts its load on the replicas", async () => {
     const c = cluster();
