@@ -10,7 +10,7 @@ import { createRegistry, startMetricsServer, type MetricsServer } from "./metric
 import type { LinkData } from "./net/link.ts";
 import { startListener } from "./net/listener.ts";
 import { GatewayContext } from "./session/context.ts";
-import { Counter, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 
 export class Gateway {
   readonly ctx: GatewayContext;
@@ -36,6 +36,7 @@ export class Gateway {
     configureLog(cfg.log.level, cfg.log.format);
     this.applyAuth(cfg);
     this.listener = startListener(this.ctx);
+    this.ctx.health.start();
     if (cfg.metrics.enabled) this.metrics = startMetricsServer(this.ctx, this.registry);
     log.info("listening", {
       host: cfg.listen.host,
@@ -57,7 +58,6 @@ export class Gateway {
 
   /** Re-reads the config file; on any error keeps the running config and says why. */
   reload(): boolean {
-    const reloads = this.registry.getSingleMetric("pggate_config_reloads_total") as Counter<"result">;
     const old = this.ctx.config;
     try {
       const next = loadConfig(old.source);
@@ -65,11 +65,11 @@ export class Gateway {
       this.applyAuth(next);
       this.ctx.applyConfig(next);
       configureLog(next.log.level, next.log.format);
-      reloads.inc({ result: "success" });
+      this.ctx.stats.reloads.success++;
       log.info("config_reloaded", { changed: diff.changed.join(",") || "none", restart_required: diff.restartRequired.join(",") || undefined });
       return true;
     } catch (e) {
-      reloads.inc({ result: "error" });
+      this.ctx.stats.reloads.error++;
       log.error("config_reload_failed", { file: old.source, error: (e as Error).message });
       return false;
     }
@@ -92,6 +92,7 @@ export class Gateway {
     await Bun.sleep(100);
     this.metrics?.stop();
     this.ctx.pools.stop();
+    this.ctx.health.stop();
     this.listener?.stop(true);
     log.info("shutdown_complete");
   }

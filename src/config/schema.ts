@@ -174,6 +174,15 @@ export const SCHEMA = [
   int("routing.max_replica_lag_ms", { default: 10000, min: 0, max: MAX_MS, reloadable: true, doc: "Replicas lagging more than this get no reads; 0 means no limit." }),
   int("routing.max_replica_lag_bytes", { default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, reloadable: true, doc: "Replicas behind by more WAL bytes than this get no reads; 0 means no limit." }),
 
+  // health checks
+  int("health.interval_ms", { default: 1000, min: 10, max: MAX_MS, reloadable: true, doc: "How often every node is checked (role, replay position, lag) on a dedicated connection." }),
+  int("health.timeout_ms", { default: 2000, min: 1, max: MAX_MS, reloadable: true, doc: "A check that takes longer fails." }),
+  int("health.failure_threshold", { default: 2, min: 1, max: 1000, reloadable: true, doc: "Consecutive failed checks before a node is marked down." }),
+  int("health.success_threshold", { default: 2, min: 1, max: 1000, reloadable: true, doc: "Consecutive good checks before a down replica returns to rotation (after its backoff)." }),
+  str("health.user", { default: "", nonEmpty: false, reloadable: true, doc: "Role for health checks; empty means auth.auth_user, else any user PgGate holds credentials for." }),
+  str("health.password", { default: "", nonEmpty: false, reloadable: true, secret: true, doc: "Password of health.user (empty: auth.auth_password when health.user is the auth user)." }),
+  str("health.database", { default: "postgres", nonEmpty: true, reloadable: true, doc: "Database health checks connect to." }),
+
   // admin, log, process
   strings("admin.users", { default: ["postgres"], lowercase: false, reloadable: true, doc: "Users allowed into the admin console (database pggate)." }),
   oneOf("log.level", ["debug", "info", "warn", "error"], { default: "info", reloadable: true, doc: "Least severe level logged." }),

@@ -64,6 +64,15 @@ export interface Config {
     readonly maxReplicaLagMs: number;
     readonly maxReplicaLagBytes: number;
   };
+  readonly health: {
+    readonly intervalMs: number;
+    readonly timeoutMs: number;
+    readonly failureThreshold: number;
+    readonly successThreshold: number;
+    readonly user: string;
+    readonly password: string;
+    readonly database: string;
+  };
   readonly admin: { readonly users: readonly string[] };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   readonly shutdownTimeoutMs: number;

@@ -20,6 +20,7 @@ export function startListener(ctx: GatewayContext): TCPSocketListener<LinkData> 
       }
       if (ctx.clientCount >= max) {
         // PostgreSQL answers an over-limit connection with a FATAL before reading anything.
+        ctx.stats.error("too_many_connections");
         socket.write(encodePgError(Errors.tooManyClients(max)));
         socket.shutdown();
         setTimeout(() => socket.end(), 500);
@@ -27,6 +28,7 @@ export function startListener(ctx: GatewayContext): TCPSocketListener<LinkData> 
       }
       socket.setNoDelay(true);
       ctx.clientCount++;
+      ctx.stats.clientsAccepted++;
       new ClientSession(socket, ctx);
     },
   };

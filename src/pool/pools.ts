@@ -75,13 +75,16 @@ export class PoolManager {
       enqueuedAt: now,
       deadline: now + this.ctx.config.pool.acquireTimeoutMs,
       grant: (conn, err) => {
+        const waited = Date.now() - now;
         pool.waits++;
-        pool.totalWaitMs += Date.now() - now;
+        pool.totalWaitMs += waited;
+        this.ctx.stats.poolWait.observe(waited / 1000);
         grant(conn, err as PgError | undefined);
       },
     };
     const r = pool.core.acquire(waiter);
     if (r.kind === "conn") {
+      this.ctx.stats.poolWait.observe(0);
       r.conn.lastUsedAt = now;
       return { conn: r.conn, waiter: null };
     }
@@ -128,6 +131,7 @@ export class PoolManager {
 
   private join(pool: ServerPool, conn: ServerConn): void {
     conn.pool = pool;
+    conn.stats = this.ctx.stats.node(pool.node.name);
     pool.members.add(conn);
     const lifetime = this.ctx.config.pool.maxLifetimeMs;
     // Jitter spreads reconnects so connections opened together do not all retire together.

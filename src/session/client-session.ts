@@ -35,6 +35,7 @@ import { login, type StartupInfo } from "./login.ts";
 import { paramsMatch, sessionParams, syncSql } from "./params.ts";
 import { ServerError, type ServerConn, type ServerConsumer } from "./server-conn.ts";
 import { ClientStatements } from "./statements.ts";
+import { errorKind } from "../metrics/stats.ts";
 
 export type ClientState =
   /** Waiting for StartupMessage (possibly after SSLRequest / TLS handshake). */
@@ -104,11 +105,18 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   private replay: QueuedFrame[] | null = null;
   /** The next batch goes to the primary: a replayed 25006 batch. */
   private retryOnPrimary = false;
+  /** Waiting because of PAUSE (not for a pool). */
+  private pausedWait = false;
   /** Counts of invisible 25006 retries, for metrics. */
   readOnlyRetries = 0;
   private params = new Map<string, string>();
   private sessionRoute: "auto" | "primary" | "replica" = "auto";
-  private readonly statements = new ClientStatements();
+  private readonly statements: ClientStatements;
+  /** Route reason of the batch being transmitted; null inside transactions and pinned sessions. */
+  private batchReason: string | null = null;
+  private pinnedLabel = "";
+  /** When the oldest reply still owed was requested (performance.now()), 0 when none. */
+  private inflightSince = 0;
   private tlsActive = false;
   private handshakeTimer: ReturnType<typeof setTimeout> | null;
   private readonly run = new ForwardRun();
@@ -120,6 +128,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
 
   constructor(socket: LinkSocket, ctx: GatewayContext) {
     this.ctx = ctx;
+    this.statements = new ClientStatements(ctx.stats);
     this.out = new Link(socket, this);
     this.remoteAddress = socket.remoteAddress;
     this.reader = new FrameReader(ctx.config.listen.maxMessageSize, true);
@@ -224,6 +233,19 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     if (this.queueBytes > QUEUE_HIGH_WATER) this.pauseReading(true);
   }
 
+  get serverId(): number | null {
+    return this.server?.id ?? null;
+  }
+
+  wake(): void {
+    if (this.state === "closed") return;
+    if (this.pausedWait) {
+      this.pausedWait = false;
+      this.transition("idle");
+    }
+    if (this.queue.length > 0) this.schedulePump();
+  }
+
   /** Whether the attached connection must take the client's next message whatever it is. */
   private isSticky(): boolean {
     const s = this.server;
@@ -276,6 +298,12 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         if (s.pendingReplies > 0) break; // the replica finishes first; its ReadyForQuery pumps again
         this.releaseServer();
       }
+      if (this.ctx.isPaused(this.database)) {
+        // PAUSE: new transactions wait until RESUME; running ones were let through above.
+        this.pausedWait = true;
+        this.transition("waiting");
+        break;
+      }
       if (!this.acquire(decision.target)) break;
       this.noteRoute(decision.target, decision.reason, decision.pin);
       this.transmitBatch(count, complete);
@@ -286,8 +314,10 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   private noteRoute(target: Target, reason: string, pin: string | null): void {
     this.lastRoute = target;
     this.lastReason = reason;
+    this.batchReason = reason;
     if (pin && !this.pinReason) {
       this.pinReason = pin;
+      this.pinnedLabel = `pinned:${pin}`;
       log.debug("client_pinned", { client: this.id, reason: pin });
     }
   }
@@ -356,12 +386,10 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     switch (type) {
       case Frontend.Query:
       case Frontend.FunctionCall:
-        s.expectReply();
-        this.queries++;
+        this.countQuery(s);
         break;
       case Frontend.Sync:
-        s.expectReply();
-        this.queries++;
+        this.countQuery(s);
         this.openBatch = false;
         break;
       case Frontend.Parse:
@@ -377,7 +405,19 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         break;
     }
     this.transition("active");
+    if (s.stats) s.stats.bytesOut += end - start;
     this.run.add(s.link, buf, start, end);
+  }
+
+  /** A message that ends in ReadyForQuery: reply accounting and the per-route counters. */
+  private countQuery(s: ServerConn): void {
+    s.expectReply();
+    this.queries++;
+    if (this.inflightSince === 0) this.inflightSince = performance.now();
+    const reason = this.batchReason ?? (this.pinReason ? this.pinnedLabel || `pinned:${this.pinReason}` : "transaction");
+    this.batchReason = null;
+    this.ctx.stats.query(this.serverTarget ?? "primary", reason);
+    if (s.stats) s.stats.queries++;
   }
 
   // --- server connections ----------------------------------------------------------------
@@ -478,6 +518,15 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       const s = this.server;
       this.txStatus = buf[start + 5];
       if (!s || s.pendingReplies > 0) return true;
+      if (this.inflightSince !== 0) {
+        const seconds = (performance.now() - this.inflightSince) / 1000;
+        this.inflightSince = 0;
+        this.ctx.stats.duration[this.serverTarget ?? "primary"].observe(seconds);
+        if (s.stats) {
+          s.stats.latency.observe(seconds);
+          if (this.txStatus === TxStatus.Idle) s.stats.transactions++;
+        }
+      }
       if (this.queue.length === 0 && !this.isSticky()) {
         if (this.ctx.config.pool.mode === "transaction" && this.pinReason === null) this.releaseServer();
         else this.transition("idle");
@@ -681,6 +730,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       if (this.state === "closed") return;
       log.info("login_failed", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, reason: (e as Error).message });
       if (e instanceof ServerError) {
+        this.ctx.stats.error(errorKind(e.code));
         this.out.send(e.raw);
         this.close();
       } else {
@@ -763,6 +813,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   /** Sends an error; FATAL also closes the connection, ERROR is followed by ReadyForQuery. */
   fail(e: PgError): void {
     if (this.state === "closed") return;
+    this.ctx.stats.error(errorKind(e.code));
     this.out.send(encodePgError(e));
     if (!e.isFatal) {
       this.out.send(buildReadyForQuery(this.txStatus));

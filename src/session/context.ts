@@ -11,6 +11,8 @@ import { ReplicaBalancer } from "../pool/balancer.ts";
 import { PoolManager } from "../pool/pools.ts";
 import { createRouter, type Router } from "../router/index.ts";
 import { FunctionCatalog } from "./catalog.ts";
+import { Stats } from "../metrics/stats.ts";
+import { HealthMonitor } from "../health/monitor.ts";
 
 /** What the cancel path needs from a session, kept narrow to avoid an import cycle. */
 export interface Cancellable {
@@ -20,11 +22,25 @@ export interface Cancellable {
   cancelRunningQuery(): void;
 }
 
-/** What shutdown and admin need from a session. */
+/** What shutdown, metrics and the admin console need from a session. */
 export interface ClientHandle {
   readonly id: number;
   readonly state: string;
+  readonly user: string;
+  readonly database: string;
+  readonly remoteAddress: string;
+  readonly connectedAt: number;
+  readonly waitStartedAt: number;
+  readonly pinReason: string | null;
+  readonly lastRoute: string | null;
+  readonly lastReason: string;
+  readonly queries: number;
+  readonly txStatus: number;
+  /** The server connection it holds, for SHOW CLIENTS / SERVERS. */
+  readonly serverId: number | null;
   fail(e: PgError): void;
+  /** Re-examines queued work (after RESUME). */
+  wake(): void;
 }
 
 export class GatewayContext {
@@ -41,6 +57,10 @@ export class GatewayContext {
   readonly pools: PoolManager;
   readonly balancer = new ReplicaBalancer();
   readonly catalog = new FunctionCatalog();
+  readonly stats = new Stats();
+  readonly health: HealthMonitor;
+  /** PAUSE: databases (or "*" for all) whose new transactions wait. */
+  readonly paused = new Set<string>();
   router: Router;
   private primaryTarget: NodeTarget;
 
@@ -48,6 +68,7 @@ export class GatewayContext {
     this.config = config;
     this.primaryTarget = { name: "primary", host: config.nodes.primary.host, port: config.nodes.primary.port };
     this.pools = new PoolManager(this);
+    this.health = new HealthMonitor(this);
     this.router = this.buildRouter();
     this.applyConfig(config);
   }
@@ -78,13 +99,29 @@ export class GatewayContext {
     return this.primaryTarget;
   }
 
+  isPaused(database: string): boolean {
+    return this.paused.size > 0 && (this.paused.has("*") || this.paused.has(database));
+  }
+
   /** Whether reads of (user, database) can go to some replica right now. */
   replicaAvailable(user: string, database: string): boolean {
-    return this.balancer.any((t) => this.pools.reachable(this.pools.pool(t, user, database)));
+    return this.balancer.any((t) => this.replicaUsable(t, user, database));
   }
 
   pickReplica(user: string, database: string): NodeTarget | null {
-    return this.balancer.pick((t) => this.pools.reachable(this.pools.pool(t, user, database)));
+    return this.balancer.pick((t) => this.replicaUsable(t, user, database));
+  }
+
+  /** Up per health checks, within the lag limits, and reachable with this user's credentials. */
+  private replicaUsable(t: NodeTarget, user: string, database: string): boolean {
+    const h = this.health.get(t);
+    if (h) {
+      if (!h.up || h.role === "primary") return false;
+      const r = this.config.routing;
+      if (r.maxReplicaLagMs > 0 && h.lagSeconds !== null && h.lagSeconds * 1000 > r.maxReplicaLagMs) return false;
+      if (r.maxReplicaLagBytes > 0 && h.lagBytes !== null && h.lagBytes > r.maxReplicaLagBytes) return false;
+    }
+    return this.pools.reachable(this.pools.pool(t, user, database));
   }
 
   learnVolatility(names: readonly string[], user: string, database: string): void {

@@ -19,6 +19,7 @@ import {
 } from "../protocol/index.ts";
 import { log } from "../log/index.ts";
 import type { ServerPool } from "../pool/pools.ts";
+import type { NodeStats } from "../metrics/stats.ts";
 import { sendCancel } from "./cancel.ts";
 import { statementNames } from "./statements.ts";
 import { Inbox, type InboxFrame } from "../net/inbox.ts";
@@ -120,6 +121,8 @@ export class ServerConn implements LinkOwner {
   link!: Link;
   // Pool bookkeeping, owned by src/pool.
   pool: ServerPool | null = null;
+  /** Traffic counters of this connection's node (set when it joins a pool). */
+  stats: NodeStats | null = null;
   lastUsedAt = Date.now();
   /** When max lifetime (with jitter) retires this connection; 0 = never. */
   retireAt = 0;
@@ -455,6 +458,7 @@ export class ServerConn implements LinkOwner {
   // --- LinkOwner -------------------------------------------------------------------------
 
   onData(chunk: Uint8Array): void {
+    if (this.stats) this.stats.bytesIn += chunk.length;
     if (this.pendingByte) {
       const p = this.pendingByte;
       this.pendingByte = null;

@@ -56,8 +56,16 @@ const NOOP_NAME = "pggate_closed";
 /** Sends frame bytes to the server in order (views or freshly built frames). */
 export type FrameOut = (buf: Uint8Array, start: number, end: number) => void;
 
+/** Where hit/miss counts go (the gateway's Stats). */
+export interface PreparedCounters {
+  preparedHits: number;
+  preparedMisses: number;
+}
+
 export class ClientStatements {
   readonly named = new Map<string, ClientStatement>();
+
+  constructor(private readonly counters: PreparedCounters = { preparedHits: 0, preparedMisses: 0 }) {}
   /** The client's unnamed statement, re-parsed wherever a later Bind("") lands. */
   private unnamed: { rest: Uint8Array; owner: object } | null = null;
 
@@ -212,9 +220,11 @@ export class ClientStatements {
 
   private ensurePrepared(stmt: ClientStatement, server: ServerConn, out: FrameOut): void {
     if (server.prepared.has(stmt.serverName)) {
+      this.counters.preparedHits++;
       server.touchPrepared(stmt.serverName);
       return;
     }
+    this.counters.preparedMisses++;
     server.expectParse(stmt.serverName, true);
     out(...frame(Frontend.Parse, stmt.serverName, stmt.rest));
   }

@@ -1,0 +1,5 @@
+// Public surface of the admin console (the `pggate` database): command parsing, result encoding
+// and the per-connection protocol handler. Command execution lives behind AdminBackend.
+export * from "./commands.ts";
+export * from "./result.ts";
+export * from "./console.ts";

@@ -1,0 +1,217 @@
+// Periodic health checks of every node on a dedicated connection: reachability, role
+// (pg_is_in_recovery), WAL position and replication lag. Reports state changes; routing and
+// failover act on them elsewhere.
+import type { ServerCredentials } from "../auth/credentials.ts";
+import { authenticateToServer } from "../auth/server-auth.ts";
+import { Backend, buildQuery, decodeDataRow, decodeErrorFields, ErrorField } from "../protocol/index.ts";
+import { log } from "../log/index.ts";
+import type { GatewayContext } from "../session/context.ts";
+import { ServerConn, type NodeTarget } from "../session/server-conn.ts";
+import { parseLsn } from "./lsn.ts";
+
+export type NodeRole = "primary" | "replica" | "unknown";
+
+export interface NodeHealth {
+  readonly target: NodeTarget;
+  /** What the config says this node is. */
+  configuredRole: "primary" | "replica";
+  /** What the node says it is (pg_is_in_recovery), once checked. */
+  role: NodeRole;
+  up: boolean;
+  failures: number;
+  successes: number;
+  lastCheckAt: number;
+  lastError: string;
+  /** Primary: pg_current_wal_lsn(); replica: pg_last_wal_replay_lsn(). */
+  lsn: bigint | null;
+  lsnAt: number;
+  lagBytes: number | null;
+  lagSeconds: number | null;
+  checking: boolean;
+  conn: ServerConn | null;
+}
+
+const CHECK_SQL =
+  "SELECT pg_is_in_recovery()::text, " +
+  "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, " +
+  "(CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 " +
+  "ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END)::float8::text";
+
+export class HealthMonitor {
+  private readonly nodes = new Map<string, NodeHealth>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+  /** Called on up/down and role changes. */
+  onChange: (h: NodeHealth, what: "up" | "down" | "role") => void = () => {};
+
+  constructor(private readonly ctx: GatewayContext) {}
+
+  start(): void {
+    this.stopped = false;
+    this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const h of this.nodes.values()) h.conn?.terminate();
+  }
+
+  get(target: NodeTarget): NodeHealth | undefined {
+    return this.nodes.get(key(target));
+  }
+
+  all(): NodeHealth[] {
+    return [...this.nodes.values()];
+  }
+
+  /** The primary's latest WAL position, if known. */
+  get primaryLsn(): bigint | null {
+    return this.get(this.ctx.primary)?.lsn ?? null;
+  }
+
+  /** Syncs the node table with the config (added nodes start unknown; removed ones close). */
+  private syncNodes(): void {
+    const wanted = new Map<string, { target: NodeTarget; role: "primary" | "replica" }>();
+    wanted.set(key(this.ctx.primary), { target: this.ctx.primary, role: "primary" });
+    for (const t of this.ctx.balancer.targets) wanted.set(key(t), { target: t, role: "replica" });
+    for (const [k, h] of this.nodes) {
+      if (!wanted.has(k)) {
+        h.conn?.terminate();
+        this.nodes.delete(k);
+      }
+    }
+    for (const [k, w] of wanted) {
+      const h = this.nodes.get(k);
+      if (h) {
+        h.configuredRole = w.role;
+        continue;
+      }
+      this.nodes.set(k, {
+        target: w.target,
+        configuredRole: w.role,
+        role: "unknown",
+        up: true, // optimistic until proven otherwise: a fresh PgGate serves at once
+        failures: 0,
+        successes: 0,
+        lastCheckAt: 0,
+        lastError: "",
+        lsn: null,
+        lsnAt: 0,
+        lagBytes: null,
+        lagSeconds: null,
+        checking: false,
+        conn: null,
+      });
+    }
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.syncNodes();
+    for (const h of this.nodes.values()) if (!h.checking) void this.check(h);
+    this.timer = setTimeout(() => this.tick(), this.ctx.config.health.intervalMs);
+    this.timer.unref?.();
+  }
+
+  private async check(h: NodeHealth): Promise<void> {
+    h.checking = true;
+    const timeoutMs = this.ctx.config.health.timeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        this.probe(h),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`health check timed out after ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      this.succeeded(h);
+    } catch (e) {
+      h.conn?.destroy();
+      h.conn = null;
+      this.failed(h, (e as Error).message);
+    } finally {
+      clearTimeout(timer);
+      h.checking = false;
+      h.lastCheckAt = Date.now();
+    }
+  }
+
+  private async probe(h: NodeHealth): Promise<void> {
+    const login = this.credentials();
+    if (!login) {
+      // Nobody to log in as yet: a TCP connect at least proves the node is there.
+      const s = await Bun.connect({ hostname: h.target.host, port: h.target.port, socket: { data() {} } });
+      s.end();
+      return;
+    }
+    if (!h.conn || h.conn.state === "closed") {
+      const cfg = this.ctx.config;
+      const params = new Map([
+        ["user", login.user],
+        ["database", cfg.health.database],
+        ["application_name", "pggate_health"],
+      ]);
+      const conn = await ServerConn.connect(h.target, params, this.ctx.serverTls(h.target), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
+      h.conn = conn;
+      await authenticateToServer(conn, login.user, login.creds);
+    }
+    const frames = await h.conn.internalQuery(buildQuery(CHECK_SQL));
+    for (const f of frames) {
+      if (f.type === Backend.ErrorResponse) throw new Error(decodeErrorFields(f.body, 0, f.body.length).get(ErrorField.Message) ?? "error");
+      if (f.type !== Backend.DataRow) continue;
+      const [recovery, lsn, lag] = decodeDataRow(f.body, 0, f.body.length);
+      const role: NodeRole = recovery === "true" || recovery === "t" ? "replica" : "primary";
+      if (role !== h.role && h.role !== "unknown") {
+        log.warn("node_role_changed", { node: h.target.name, from: h.role, to: role });
+        h.role = role;
+        this.onChange(h, "role");
+      }
+      h.role = role;
+      h.lsn = parseLsn(lsn);
+      h.lsnAt = Date.now();
+      h.lagSeconds = role === "replica" && lag !== null ? Math.max(0, Number(lag)) : 0;
+    }
+    const primary = this.primaryLsn;
+    h.lagBytes = h.role === "replica" && primary !== null && h.lsn !== null ? Math.max(0, Number(primary - h.lsn)) : h.role === "primary" ? 0 : null;
+  }
+
+  private credentials(): { user: string; creds: ServerCredentials } | null {
+    const cfg = this.ctx.config;
+    const user = cfg.health.user || cfg.auth.authUser;
+    if (user) {
+      const password = cfg.health.password || (user === cfg.auth.authUser ? cfg.auth.authPassword : "");
+      if (password) return { user, creds: { kind: "password", password } };
+      const known = this.ctx.credentials.get(user);
+      if (known) return { user, creds: known };
+    }
+    for (const [u, creds] of this.ctx.credentials) return { user: u, creds };
+    return null;
+  }
+
+  private succeeded(h: NodeHealth): void {
+    h.failures = 0;
+    h.successes++;
+    h.lastError = "";
+    if (!h.up && h.successes >= this.ctx.config.health.successThreshold) {
+      h.up = true;
+      log.info("node_up", { node: h.target.name, host: h.target.host, port: h.target.port, role: h.role });
+      this.onChange(h, "up");
+    }
+  }
+
+  private failed(h: NodeHealth, error: string): void {
+    h.successes = 0;
+    h.failures++;
+    h.lastError = error;
+    if (h.up && h.failures >= this.ctx.config.health.failureThreshold) {
+      h.up = false;
+      log.warn("node_down", { node: h.target.name, host: h.target.host, port: h.target.port, error });
+      this.onChange(h, "down");
+    }
+  }
+}
+
+function key(t: NodeTarget): string {
+  return `${t.host}:${t.port}`;
+}

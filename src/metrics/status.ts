@@ -1,0 +1,30 @@
+// The JSON summary served at / and /status: nodes, pools and clients at a glance.
+import type { GatewayContext } from "../session/context.ts";
+
+export function statusSummary(ctx: GatewayContext): unknown {
+  const clients: Record<string, number> = {};
+  for (const c of ctx.clients) clients[c.state] = (clients[c.state] ?? 0) + 1;
+  return {
+    nodes: ctx.health.all().map((h) => ({
+      name: h.target.name,
+      host: h.target.host,
+      port: h.target.port,
+      role: h.role === "unknown" ? h.configuredRole : h.role,
+      up: h.up,
+      lag_seconds: h.lagSeconds,
+      lag_bytes: h.lagBytes,
+      last_error: h.lastError || null,
+    })),
+    pools: [...ctx.pools.pools.values()].map((p) => ({
+      pool: p.key,
+      size: p.core.size,
+      idle: p.core.idleCount,
+      active: p.core.active,
+      connecting: p.core.connecting,
+      waiting: p.core.waiting,
+    })),
+    clients: { total: ctx.clients.size, ...clients },
+    paused: [...ctx.paused],
+    shutting_down: ctx.shuttingDown,
+  };
+}

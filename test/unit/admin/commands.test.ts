@@ -1,0 +1,152 @@
+// parseAdminCommand and splitStatements: every command form, case, whitespace, comments, quoting,
+// and errors that name the bad input and list every available command.
+
+import { describe, expect, test } from "bun:test";
+import { parseAdminCommand, splitStatements, type AdminCommand } from "../../../src/admin/index.ts";
+import { PgError } from "../../../src/errors/index.ts";
+
+const ALL_COMMANDS = [
+  "SHOW POOLS",
+  "SHOW CLIENTS",
+  "SHOW SERVERS",
+  "SHOW NODES",
+  "SHOW STATS",
+  "SHOW CONFIG",
+  "SHOW VERSION",
+  "SHOW HELP",
+  "SHOW LISTS",
+  "RELOAD",
+  "PAUSE [db]",
+  "RESUME [db]",
+  "SHUTDOWN [WAIT_FOR_CLIENTS]",
+  "KILL_CLIENT id",
+];
+
+const valid: [string, AdminCommand][] = [
+  ["SHOW POOLS", { kind: "show", what: "pools" }],
+  ["show clients", { kind: "show", what: "clients" }],
+  ["Show Servers", { kind: "show", what: "servers" }],
+  ["SHOW NODES;", { kind: "show", what: "nodes" }],
+  ["  SHOW\tSTATS ;  ", { kind: "show", what: "stats" }],
+  ["SHOW CONFIG;;", { kind: "show", what: "config" }],
+  ["show version", { kind: "show", what: "version" }],
+  ["SHOW HELP", { kind: "show", what: "help" }],
+  ["\n\nSHOW\n  LISTS\n", { kind: "show", what: "lists" }],
+  ["RELOAD", { kind: "reload" }],
+  ["reload;", { kind: "reload" }],
+  ["PAUSE", { kind: "pause", database: null }],
+  ["pause app", { kind: "pause", database: "app" }],
+  ["PAUSE MyDb", { kind: "pause", database: "MyDb" }],
+  ['PAUSE "my db"', { kind: "pause", database: "my db" }],
+  ['PAUSE "say ""hi"""', { kind: "pause", database: 'say "hi"' }],
+  ["PAUSE my-db.v2", { kind: "pause", database: "my-db.v2" }],
+  ["RESUME", { kind: "resume", database: null }],
+  ["resume app;", { kind: "resume", database: "app" }],
+  ['RESUME "App"', { kind: "resume", database: "App" }],
+  ["SHUTDOWN", { kind: "shutdown", waitForClients: false }],
+  ["shutdown wait_for_clients", { kind: "shutdown", waitForClients: true }],
+  ["KILL_CLIENT 42", { kind: "kill_client", id: 42 }],
+  ["kill_client 0;", { kind: "kill_client", id: 0 }],
+  // Comments anywhere.
+  ["-- list pools\nSHOW POOLS", { kind: "show", what: "pools" }],
+  ["SHOW POOLS -- trailing", { kind: "show", what: "pools" }],
+  ["SHOW /* inline */ POOLS", { kind: "show", what: "pools" }],
+  ["/* a /* nested */ comment */ RELOAD", { kind: "reload" }],
+  ["SHOW/**/POOLS", { kind: "show", what: "pools" }],
+  ["PAUSE app--comment", { kind: "pause", database: "app" }],
+  ["KILL_CLIENT 7 /* why */ ;", { kind: "kill_client", id: 7 }],
+  // Empty.
+  ["", { kind: "empty" }],
+  ["   \n\t", { kind: "empty" }],
+  [";", { kind: "empty" }],
+  ["-- nothing", { kind: "empty" }],
+  ["/* nothing */ ;", { kind: "empty" }],
+];
+
+describe("parseAdminCommand: valid forms", () => {
+  for (const [sql, want] of valid) {
+    test(JSON.stringify(sql), () => {
+      expect(parseAdminCommand(sql)).toEqual(want);
+    });
+  }
+});
+
+function syntaxErrorOf(sql: string): PgError {
+  try {
+    parseAdminCommand(sql);
+  } catch (e) {
+    if (e instanceof PgError) return e;
+    throw e;
+  }
+  throw new Error(`expected ${JSON.stringify(sql)} to be rejected`);
+}
+
+const invalid: [string, string][] = [
+  ["SHOW FOO", 'unknown admin command "SHOW FOO"'],
+  ["show foo;", 'unknown admin command "show foo"'],
+  ["SELECT 1", 'unknown admin command "SELECT 1"'],
+  ["SHOW", 'invalid admin command "SHOW": SHOW needs one of POOLS'],
+  ["SHOW POOLS extra", 'invalid admin command "SHOW POOLS extra": SHOW POOLS takes no further arguments'],
+  ['SHOW "POOLS"', 'unknown admin command "SHOW "POOLS""'],
+  ["RELOAD now", "RELOAD takes no further arguments"],
+  ["PAUSE a b", "PAUSE takes at most one database name"],
+  ["PAUSE 'app'", "PAUSE takes a database name"],
+  ['PAUSE ""', "PAUSE takes a database name"],
+  ["RESUME (app)", "RESUME takes at most one database name"],
+  ["SHUTDOWN NOW", "SHUTDOWN takes only the optional word WAIT_FOR_CLIENTS"],
+  ["SHUTDOWN WAIT_FOR_CLIENTS please", "SHUTDOWN takes only"],
+  ["KILL_CLIENT", "KILL_CLIENT takes one client id"],
+  ["KILL_CLIENT abc", 'invalid admin command "KILL_CLIENT abc": KILL_CLIENT takes one client id'],
+  ["KILL_CLIENT -1", "KILL_CLIENT takes one client id"],
+  ["KILL_CLIENT 1.5", "KILL_CLIENT takes one client id"],
+  ["KILL_CLIENT 1 2", "KILL_CLIENT takes one client id"],
+  ["KILL_CLIENT 99999999999999999999", "KILL_CLIENT takes one client id"],
+  ["KILL_CLIENT '3'", "KILL_CLIENT takes one client id"],
+  ['"SHOW" POOLS', 'unknown admin command ""SHOW" POOLS"'],
+  ["SHOW POOLS; SHOW STATS", "one command per statement expected, found 2"],
+  ['PAUSE "app', "unterminated quoted identifier"],
+  ["PAUSE 'app", "unterminated quoted string"],
+  ["SHOW /* POOLS", "unterminated /* comment"],
+  ["SHOW /* /* */ POOLS", "unterminated /* comment"],
+];
+
+describe("parseAdminCommand: errors", () => {
+  for (const [sql, fragment] of invalid) {
+    test(JSON.stringify(sql), () => {
+      const e = syntaxErrorOf(sql);
+      expect(e.severity).toBe("ERROR");
+      expect(e.code).toBe("42601");
+      expect(e.message).toContain(fragment);
+      expect(e.message).toContain(`; available: ${ALL_COMMANDS.join(", ")}`);
+    });
+  }
+
+  test("comments and extra whitespace are left out of the echoed input", () => {
+    const e = syntaxErrorOf("  SHOW /* c */\n\n  FOO -- x\n;");
+    expect(e.message.startsWith('unknown admin command "SHOW FOO"; available: SHOW POOLS, ')).toBe(true);
+  });
+
+  test("a huge input is echoed truncated", () => {
+    const e = syntaxErrorOf("SHOW " + "X".repeat(10_000));
+    expect(e.message.length).toBeLessThan(600);
+    expect(e.message).toContain("...");
+  });
+});
+
+describe("splitStatements", () => {
+  const cases: [string, string[]][] = [
+    ["SHOW POOLS", ["SHOW POOLS"]],
+    ["SHOW POOLS; SHOW STATS;", ["SHOW POOLS", " SHOW STATS", ""]],
+    ['PAUSE "a;b"; RESUME', ['PAUSE "a;b"', " RESUME"]],
+    ["SHOW POOLS -- ; not a split\n; RELOAD", ["SHOW POOLS -- ; not a split\n", " RELOAD"]],
+    ["/* ; */ RELOAD ; 'x;y'", ["/* ; */ RELOAD ", " 'x;y'"]],
+    ["", [""]],
+    [";;", ["", "", ""]],
+    ['PAUSE "unterminated; RELOAD', ['PAUSE "unterminated; RELOAD']],
+  ];
+  for (const [sql, want] of cases) {
+    test(JSON.stringify(sql), () => {
+      expect(splitStatements(sql)).toEqual(want);
+    });
+  }
+});
