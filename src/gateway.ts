@@ -21,7 +21,16 @@ export class Gateway {
   constructor(config: Config) {
     this.ctx = new GatewayContext(config);
     this.registry = createRegistry(this.ctx);
+    this.ctx.control = {
+      reload: () => this.reloadWithReason(),
+      shutdown: (waitForClients) => {
+        void this.shutdown(waitForClients).then(() => this.onShutdownComplete());
+      },
+    };
   }
+
+  /** What to do once an admin SHUTDOWN finished (main.ts exits the process). */
+  onShutdownComplete: () => void = () => {};
 
   get port(): number {
     return this.listener?.port ?? 0;
@@ -58,6 +67,10 @@ export class Gateway {
 
   /** Re-reads the config file; on any error keeps the running config and says why. */
   reload(): boolean {
+    return this.reloadWithReason() === null;
+  }
+
+  private reloadWithReason(): string | null {
     const old = this.ctx.config;
     try {
       const next = loadConfig(old.source);
@@ -67,11 +80,11 @@ export class Gateway {
       configureLog(next.log.level, next.log.format);
       this.ctx.stats.reloads.success++;
       log.info("config_reloaded", { changed: diff.changed.join(",") || "none", restart_required: diff.restartRequired.join(",") || undefined });
-      return true;
+      return null;
     } catch (e) {
       this.ctx.stats.reloads.error++;
       log.error("config_reload_failed", { file: old.source, error: (e as Error).message });
-      return false;
+      return (e as Error).message;
     }
   }
 
@@ -79,13 +92,14 @@ export class Gateway {
    * Graceful shutdown: stop accepting, let running queries finish up to shutdown_timeout_ms,
    * then close every client with FATAL 57P01.
    */
-  async shutdown(): Promise<void> {
+  async shutdown(waitForClients = false): Promise<void> {
     if (this.ctx.shuttingDown) return;
     this.ctx.shuttingDown = true;
-    log.info("shutdown_started", { clients: this.ctx.clients.size });
+    log.info("shutdown_started", { clients: this.ctx.clients.size, wait_for_clients: waitForClients });
     this.listener?.stop(false);
     const deadline = Date.now() + this.ctx.config.shutdownTimeoutMs;
-    while (Date.now() < deadline && [...this.ctx.clients].some((c) => c.state === "active" || c.state === "login")) {
+    const busy = (state: string): boolean => (waitForClients ? state !== "admin" : state === "active" || state === "login");
+    while (Date.now() < deadline && [...this.ctx.clients].some((c) => busy(c.state))) {
       await Bun.sleep(50);
     }
     for (const c of [...this.ctx.clients]) c.fail(Errors.shuttingDown());

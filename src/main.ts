@@ -59,6 +59,7 @@ function main(): void {
     log.error("start_failed", { error: (e as Error).message });
     process.exit(1);
   }
+  gateway.onShutdownComplete = () => process.exit(0);
   let signals = 0;
   const stop = (signal: string): void => {
     if (++signals > 1) {

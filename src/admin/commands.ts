@@ -39,7 +39,7 @@ export const ADMIN_COMMAND_SYNOPSES: readonly string[] = [
 /** Longest excerpt of the user's input quoted back in an error message. */
 const MAX_ECHO_CHARS = 200;
 
-type TokenKind = "word" | "quoted" | "string" | "semicolon" | "other";
+type TokenKind = "word" | "quoted" | "string" | "param" | "semicolon" | "other";
 
 interface Token {
   kind: TokenKind;
@@ -53,7 +53,9 @@ interface Token {
 
 const isSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d);
 
-/** Unquoted word characters: letters, digits, `_ $ . -`, and any non-ASCII character. */
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+
+/** Unquoted word characters: letters, digits, `_ $ . -`, and any non-ASCII character (not `$` first). */
 const isWordChar = (c: number): boolean =>
   (c >= 0x30 && c <= 0x39) ||
   (c >= 0x41 && c <= 0x5a) ||
@@ -138,7 +140,15 @@ function lex(sql: string, strict: boolean): Token[] {
       tokens.push({ kind: "semicolon", value: ";", raw: ";", start });
       continue;
     }
-    if (isWordChar(c)) {
+    if (c === 0x24 && isDigit(sql.charCodeAt(i + 1))) {
+      // $1: a bind parameter placeholder, as drivers write them for extended-protocol queries.
+      i++;
+      while (i < n && isDigit(sql.charCodeAt(i))) i++;
+      const raw = sql.slice(start, i);
+      tokens.push({ kind: "param", value: raw, raw, start });
+      continue;
+    }
+    if (isWordChar(c) && c !== 0x24) {
       while (i < n && isWordChar(sql.charCodeAt(i)) && !startsLineComment(sql, i) && !startsBlockComment(sql, i)) i++;
       const raw = sql.slice(start, i);
       tokens.push({ kind: "word", value: raw, raw, start });
@@ -188,6 +198,9 @@ export function parseAdminCommand(sql: string): AdminCommand {
 
 function parseTokens(tokens: Token[]): AdminCommand {
   const input = echo(tokens);
+  if (tokens.some((t) => t.kind === "param")) {
+    throw syntaxError(input, "admin commands take no parameters; write the value into the command text");
+  }
   const keyword = (t: Token | undefined): string | null => (t?.kind === "word" ? t.value.toUpperCase() : null);
   const head = keyword(tokens[0]);
   const argc = tokens.length - 1;

@@ -36,6 +36,11 @@ import { paramsMatch, sessionParams, syncSql } from "./params.ts";
 import { ServerError, type ServerConn, type ServerConsumer } from "./server-conn.ts";
 import { ClientStatements } from "./statements.ts";
 import { errorKind } from "../metrics/stats.ts";
+import { AdminConsole } from "../admin/console.ts";
+import { GatewayAdmin } from "../admin/backend.ts";
+
+/** The database name that reaches the admin console instead of a server. */
+const ADMIN_DATABASE = "pggate";
 
 export type ClientState =
   /** Waiting for StartupMessage (possibly after SSLRequest / TLS handshake). */
@@ -48,6 +53,8 @@ export type ClientState =
   | "waiting"
   /** A server connection is attached and owes replies, or holds an open transaction. */
   | "active"
+  /** Logged into the admin console (database pggate): PgGate answers everything itself. */
+  | "admin"
   | "closed";
 
 /** A frame received from the client and not yet sent to a server (a view; see FrameSink). */
@@ -105,6 +112,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   private replay: QueuedFrame[] | null = null;
   /** The next batch goes to the primary: a replayed 25006 batch. */
   private retryOnPrimary = false;
+  private admin: AdminConsole | null = null;
   /** Waiting because of PAUSE (not for a pool). */
   private pausedWait = false;
   /** Counts of invisible 25006 retries, for metrics. */
@@ -172,6 +180,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       this.returnServer(s, true);
     }
     this.queue = [];
+    this.admin?.dispose();
     if (prev !== "startup") {
       log.info("client_close", {
         client: this.id,
@@ -212,6 +221,9 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         return;
       case "login":
         this.inbox?.push({ type, body: buf.subarray(start + 5, end) });
+        return;
+      case "admin":
+        this.admin?.onFrame(type, buf, start, end);
         return;
       case "closed":
         return;
@@ -684,7 +696,48 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     else this.sessionRoute = this.ctx.config.routing.defaultRoute;
     this.inbox = new Inbox();
     this.transition("login");
-    void this.runLogin({ user: this.user, database: this.database, params: startupParams });
+    if (this.database === ADMIN_DATABASE) void this.runAdminLogin(startupParams);
+    else void this.runLogin({ user: this.user, database: this.database, params: startupParams });
+  }
+
+  /**
+   * The admin console: only admin.users, authenticated like any user (passthrough against
+   * auth.auth_database on the primary). Then PgGate answers every query itself.
+   */
+  private async runAdminLogin(startupParams: Map<string, string>): Promise<void> {
+    const inbox = this.inbox!;
+    try {
+      if (!this.ctx.config.admin.users.includes(this.user)) {
+        throw fatal(SqlState.InvalidAuthorizationSpecification, `user "${this.user}" may not use the PgGate admin console`, "Admin users are listed in admin.users.");
+      }
+      const database = this.ctx.config.auth.authDatabase;
+      const { server } = await login(this.ctx, { send: (b) => this.out.send(b), next: () => inbox.next() }, { user: this.user, database, params: startupParams });
+      const pool = this.ctx.pools.pool(this.ctx.primary, this.user, database);
+      const reported = new Map(server?.params ?? pool.serverParams ?? []);
+      server?.terminate();
+      if (this.state !== "login") return;
+      reported.set("application_name", this.params.get("application_name") ?? "");
+      const key = this.ctx.issueKey();
+      this.processId = key.processId;
+      this.secretKey = key.secretKey;
+      this.out.send(buildAuthenticationOk());
+      for (const [name, value] of reported) this.out.send(buildParameterStatus(name, value));
+      this.out.send(buildBackendKeyData(this.processId, this.secretKey));
+      this.out.send(buildReadyForQuery(TxStatus.Idle));
+      this.inbox = null;
+      const control = this.ctx.control;
+      if (!control) throw new Error("admin console not wired to a gateway");
+      this.admin = new AdminConsole((b) => this.out.send(b), () => this.close(), new GatewayAdmin(this.ctx, control, this.user));
+      this.transition("admin");
+      log.info("admin_login", { client: this.id, user: this.user, addr: this.remoteAddress });
+    } catch (e) {
+      if (this.state === "closed") return;
+      log.info("login_failed", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, reason: (e as Error).message });
+      if (e instanceof ServerError) {
+        this.out.send(e.raw);
+        this.close();
+      } else this.failWith(e);
+    }
   }
 
   private async runLogin(startup: StartupInfo): Promise<void> {

@@ -3,6 +3,7 @@
 import { randomInt } from "node:crypto";
 import type { Config } from "../config/types.ts";
 import type { PgError } from "../errors/index.ts";
+import type { GatewayControl } from "../admin/backend.ts";
 import type { AuthQuery } from "../auth/auth-query.ts";
 import type { ServerCredentials } from "../auth/credentials.ts";
 import type { Verifier } from "../auth/verifier.ts";
@@ -45,6 +46,8 @@ export interface ClientHandle {
 
 export class GatewayContext {
   readonly clients = new Set<ClientHandle>();
+  /** Process-level actions for the admin console (set by the Gateway). */
+  control: GatewayControl | null = null;
   config: Config;
   authQuery: AuthQuery | null = null;
   userlist: Map<string, Verifier> | null = null;

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { configFromObject } from "../../src/config/index.ts";
+import { configFromObject, loadConfig } from "../../src/config/index.ts";
 import { Gateway } from "../../src/gateway.ts";
 import { testCluster, type TestCluster } from "../../scripts/cluster.ts";
 
@@ -86,4 +86,12 @@ export async function psql(port: number, user: { user: string; password: string 
   const r = await run(["psql", connString(port, user.user, opts.db, opts.extra), "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql], { PGPASSWORD: user.password });
   if (r.code !== 0) throw new Error(r.stderr.trim() || `psql exited ${r.code}`);
   return r.stdout.trim();
+}
+
+/** A gateway started from a real file (so RELOAD / SIGHUP can re-read it); returns the path too. */
+export function startGatewayFromFile(overrides: YamlObject = {}): RunningGateway & { path: string } {
+  const path = writeConfig(overrides);
+  const gateway = new Gateway(loadConfig(path, { env: {} }));
+  gateway.start();
+  return { port: gateway.port, gateway, path, stop: () => gateway.shutdown() };
 }

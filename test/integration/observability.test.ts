@@ -1,0 +1,232 @@
+// Issue 4 acceptance: metrics, HTTP endpoints and the admin console, through real clients.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import pg from "pg";
+import { cluster, psql, run, startGatewayFromFile, type RunningGateway } from "./harness.ts";
+
+let gw: RunningGateway & { path: string };
+let metricsUrl = "";
+const admin = { user: "pggate_md5", password: "md5_pw" };
+
+function client(port: number, extra: Partial<pg.ClientConfig> = {}): pg.Client {
+  const u = cluster().users.scram;
+  const c = new pg.Client({ host: "127.0.0.1", port, user: u.user, password: u.password, database: "app", ...extra });
+  c.on("error", () => {});
+  return c;
+}
+
+function adminClient(port: number): pg.Client {
+  const c = new pg.Client({ host: "127.0.0.1", port, user: admin.user, password: admin.password, database: "pggate" });
+  c.on("error", () => {});
+  return c;
+}
+
+async function scrape(): Promise<string> {
+  return (await fetch(`${metricsUrl}/metrics`)).text();
+}
+
+/** Sum of all samples of `name` whose labels include every pair in `labels`. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const m = line.match(/^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+|NaN|\+Inf)$/);
+    if (!m || m[1] !== name) continue;
+    const l = m[2] ?? "";
+    if (Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+beforeAll(async () => {
+  gw = startGatewayFromFile({ auth: { mode: "auth_query" }, metrics: { enabled: true, port: 0 }, health: { interval_ms: 200 }, admin: { users: ["pggate_md5"] } });
+  metricsUrl = gw.gateway.metricsUrl;
+  // Health checks mark all three nodes up with their roles.
+  for (let i = 0; i < 50; i++) {
+    if (sample(await scrape(), "pggate_node_up") === 3) break;
+    await Bun.sleep(100);
+  }
+});
+
+afterAll(async () => {
+  await gw.stop();
+});
+
+describe("metrics", () => {
+  test("reads count on the replica route, writes on the primary route; histograms observe", async () => {
+    const before = await scrape();
+    const c = client(gw.port);
+    await c.connect();
+    try {
+      for (let i = 0; i < 10; i++) await c.query("SELECT 1");
+      const afterReads = await scrape();
+      expect(sample(afterReads, "pggate_queries_total", { route: "replica" }) - sample(before, "pggate_queries_total", { route: "replica" })).toBeGreaterThanOrEqual(10);
+      expect(sample(afterReads, "pggate_queries_total", { route: "replica", reason: "read" })).toBeGreaterThanOrEqual(10);
+      await c.query("CREATE TEMP TABLE IF NOT EXISTS m (x int)");
+      const afterWrite = await scrape();
+      expect(sample(afterWrite, "pggate_queries_total", { route: "primary" })).toBeGreaterThan(sample(afterReads, "pggate_queries_total", { route: "primary" }));
+      expect(sample(afterWrite, "pggate_queries_total", { route: "primary", reason: "pinned:temp_table" })).toBeGreaterThanOrEqual(1);
+      expect(sample(afterWrite, "pggate_query_duration_seconds_count", { route: "replica" })).toBeGreaterThanOrEqual(10);
+      expect(sample(afterWrite, "pggate_pool_wait_seconds_count")).toBeGreaterThan(0);
+      expect(sample(afterWrite, "pggate_client_pins", { reason: "temp_table" })).toBe(1);
+      expect(sample(afterWrite, "pggate_client_connections")).toBeGreaterThanOrEqual(1);
+    } finally {
+      await c.end();
+    }
+  });
+
+  test("every documented family is present; three nodes up with their roles", async () => {
+    const text = await scrape();
+    for (const family of [
+      "pggate_client_connections",
+      "pggate_client_connections_total",
+      "pggate_queries_total",
+      "pggate_query_duration_seconds",
+      "pggate_server_connections",
+      "pggate_pool_wait_seconds",
+      "pggate_node_up",
+      "pggate_replica_lag_seconds",
+      "pggate_replica_lag_bytes",
+      "pggate_errors_total",
+      "pggate_config_reloads_total",
+      "pggate_prepared_statements",
+      "pggate_prepared_statement_hits_total",
+      "pggate_client_pins",
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "process_open_fds",
+      "pggate_event_loop_lag_seconds",
+    ]) {
+      expect(text).toContain(`# TYPE ${family} `);
+    }
+    expect(sample(text, "pggate_node_up", { role: "primary" })).toBe(1);
+    expect(sample(text, "pggate_node_up", { role: "replica" })).toBe(2);
+  });
+
+  test("errors are counted by kind", async () => {
+    const before = sample(await scrape(), "pggate_errors_total", { kind: "auth" });
+    const c = new pg.Client({ host: "127.0.0.1", port: gw.port, user: cluster().users.md5.user, password: "wrong", database: "app" });
+    await c.connect().catch(() => null);
+    expect(sample(await scrape(), "pggate_errors_total", { kind: "auth" })).toBe(before + 1);
+  });
+
+  test("/healthz, /readyz and /status", async () => {
+    expect((await fetch(`${metricsUrl}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${metricsUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    const status = (await (await fetch(`${metricsUrl}/status`)).json()) as { nodes: { role: string; up: boolean }[] };
+    expect(status.nodes.map((n) => n.role).sort()).toEqual(["primary", "replica", "replica"]);
+    expect(status.nodes.every((n) => n.up)).toBe(true);
+  });
+});
+
+describe("admin console", () => {
+  const SHOWS = ["POOLS", "CLIENTS", "SERVERS", "NODES", "STATS", "CONFIG", "VERSION"];
+
+  test("each SHOW returns rows through psql", async () => {
+    // Some activity so pools and stats have rows.
+    await psql(gw.port, cluster().users.scram, "SELECT 1");
+    for (const what of SHOWS) {
+      const out = await psql(gw.port, admin, `SHOW ${what}`, { db: "pggate" });
+      expect(out.length).toBeGreaterThan(0);
+    }
+    const nodes = await psql(gw.port, admin, "SHOW NODES", { db: "pggate" });
+    const roles = nodes.split("\n").map((l) => l.split("|")[4]);
+    expect(roles.sort()).toEqual(["primary", "replica", "replica"]);
+  });
+
+  test("each SHOW returns rows through node-postgres; unknown commands list what exists", async () => {
+    const a = adminClient(gw.port);
+    await a.connect();
+    try {
+      for (const what of SHOWS) {
+        const r = await a.query(`SHOW ${what}`);
+        expect(r.rows.length).toBeGreaterThan(0);
+      }
+      const clients = await a.query("SHOW CLIENTS");
+      expect(Object.keys(clients.rows[0])).toEqual(expect.arrayContaining(["pin", "route", "wait_ms"]));
+      const err = await a.query("SHOW NONSENSE").catch((e: pg.DatabaseError) => e);
+      expect((err as pg.DatabaseError).code).toBe("42601");
+      expect((err as pg.DatabaseError).message).toContain("SHOW POOLS");
+      // Extended protocol too (parameterless prepared statement).
+      const ext = await a.query({ name: "nodes", text: "SHOW NODES" });
+      expect(ext.rows.length).toBe(3);
+    } finally {
+      await a.end();
+    }
+  });
+
+  test("a non-admin user is refused with 28000", async () => {
+    const u = cluster().users.scram;
+    const c = new pg.Client({ host: "127.0.0.1", port: gw.port, user: u.user, password: u.password, database: "pggate" });
+    const err = await c.connect().then(
+      () => null,
+      (e: pg.DatabaseError) => e,
+    );
+    expect(err?.code).toBe("28000");
+  });
+
+  test("RELOAD applies the file and counts success; a broken file is rejected and counted", async () => {
+    const before = await scrape();
+    const original = readFileSync(gw.path, "utf8");
+    writeFileSync(gw.path, original.replace(/size: \d+/, "size: 7") + "\n");
+    await psql(gw.port, admin, "RELOAD", { db: "pggate" });
+    const after = await scrape();
+    expect(sample(after, "pggate_config_reloads_total", { result: "success" })).toBe(sample(before, "pggate_config_reloads_total", { result: "success" }) + 1);
+    writeFileSync(gw.path, "pool: [unclosed\n");
+    const bad = await run(["psql", `host=127.0.0.1 port=${gw.port} user=${admin.user} dbname=pggate`, "-c", "RELOAD"], { PGPASSWORD: admin.password });
+    expect(bad.stderr).toContain("config rejected");
+    expect(sample(await scrape(), "pggate_config_reloads_total", { result: "error" })).toBe(sample(before, "pggate_config_reloads_total", { result: "error" }) + 1);
+    writeFileSync(gw.path, original);
+    await psql(gw.port, admin, "RELOAD", { db: "pggate" });
+  });
+
+  test("PAUSE makes new queries wait while a running transaction completes; RESUME releases them", async () => {
+    const a = client(gw.port);
+    const b = client(gw.port);
+    const adm = adminClient(gw.port);
+    await Promise.all([a.connect(), b.connect(), adm.connect()]);
+    try {
+      await a.query("BEGIN");
+      await a.query("SELECT 1");
+      const events: string[] = [];
+      const pause = adm.query("PAUSE").then(() => events.push("paused"));
+      await Bun.sleep(200);
+      expect(events).toEqual([]); // PAUSE waits for the open transaction
+      const waiting = b.query("SELECT 'b ran' AS s").then(() => events.push("b ran"));
+      await a.query("SELECT 2"); // the running transaction goes on
+      await a.query("COMMIT");
+      events.push("a committed");
+      await pause;
+      await Bun.sleep(300);
+      expect(events).toEqual(["a committed", "paused"]); // b still waits
+      const adm2 = adminClient(gw.port);
+      await adm2.connect();
+      const clients = await adm2.query("SHOW CLIENTS");
+      expect(clients.rows.some((r) => r.state === "waiting")).toBe(true);
+      await adm2.query("RESUME");
+      await adm2.end();
+      await waiting;
+      expect(events).toEqual(["a committed", "paused", "b ran"]);
+    } finally {
+      await Promise.all([a.end(), b.end(), adm.end()]);
+    }
+  });
+
+  test("KILL_CLIENT ends a client with 57P01", async () => {
+    const victim = client(gw.port, { application_name: "victim" });
+    await victim.connect();
+    const closed = new Promise<string>((resolve) => victim.on("error", (e: Error & { code?: string }) => resolve(e.code ?? e.message)));
+    const adm = adminClient(gw.port);
+    await adm.connect();
+    try {
+      const rows = (await adm.query("SHOW CLIENTS")).rows.filter((r) => r.database === "app");
+      const id = rows[rows.length - 1].id;
+      await adm.query(`KILL_CLIENT ${id}`);
+      expect(await closed).toBe("57P01");
+    } finally {
+      await adm.end();
+      await victim.end().catch(() => null);
+    }
+  });
+});
