@@ -4,7 +4,7 @@ import type { TCPSocketListener } from "bun";
 import { AuthQuery } from "./auth/auth-query.ts";
 import { loadUserlist } from "./auth/userlist.ts";
 import { diffConfig, loadConfig, type Config } from "./config/index.ts";
-import { Errors } from "./errors/index.ts";
+import { Errors, fatal, SqlState } from "./errors/index.ts";
 import { configureLog, log } from "./log/index.ts";
 import { createRegistry, startMetricsServer, type MetricsServer } from "./metrics/index.ts";
 import type { LinkData } from "./net/link.ts";
@@ -46,6 +46,8 @@ export class Gateway {
     this.applyAuth(cfg);
     this.listener = startListener(this.ctx);
     this.ctx.health.start();
+    this.idleTimer = setInterval(() => this.closeIdleClients(), 500);
+    this.idleTimer.unref?.();
     if (cfg.metrics.enabled) this.metrics = startMetricsServer(this.ctx, this.registry);
     log.info("listening", {
       host: cfg.listen.host,
@@ -54,6 +56,23 @@ export class Gateway {
       auth: cfg.auth.mode,
       tls: cfg.listen.tls.mode,
     });
+  }
+
+  private idleTimer: ReturnType<typeof setInterval> | null = null;
+
+  /** listen.client_idle_timeout_ms and listen.idle_in_transaction_timeout_ms, for every client. */
+  private closeIdleClients(): void {
+    const { clientIdleTimeoutMs, idleInTransactionTimeoutMs } = this.ctx.config.listen;
+    if (clientIdleTimeoutMs === 0 && idleInTransactionTimeoutMs === 0) return;
+    const now = Date.now();
+    for (const c of [...this.ctx.clients]) {
+      const idleMs = now - c.lastActivityAt;
+      if (clientIdleTimeoutMs > 0 && c.state === "idle" && idleMs >= clientIdleTimeoutMs) {
+        c.fail(fatal(SqlState.IdleSessionTimeout, `terminating connection due to idle-session timeout (listen.client_idle_timeout_ms = ${clientIdleTimeoutMs})`));
+      } else if (idleInTransactionTimeoutMs > 0 && c.idleInTransaction && idleMs >= idleInTransactionTimeoutMs) {
+        c.fail(fatal("25P03", `terminating connection due to idle-in-transaction timeout (listen.idle_in_transaction_timeout_ms = ${idleInTransactionTimeoutMs})`));
+      }
+    }
   }
 
   /** Loads the userlist / auth_query machinery for `cfg`; throws on a broken userlist. */
@@ -107,6 +126,7 @@ export class Gateway {
     this.metrics?.stop();
     this.ctx.pools.stop();
     this.ctx.health.stop();
+    if (this.idleTimer) clearInterval(this.idleTimer);
     this.listener?.stop(true);
     log.info("shutdown_complete");
   }

@@ -126,6 +126,8 @@ export const SCHEMA = [
   str("listen.host", { default: "127.0.0.1", nonEmpty: true, reloadable: false, doc: "Address clients connect to (0.0.0.0 or :: for all interfaces)." }),
   int("listen.port", { default: 6432, min: 0, max: 65535, reloadable: false, doc: "Port clients connect to (0 picks a free port)." }),
   int("listen.max_client_connections", { default: 10000, min: 1, max: 1_000_000, reloadable: true, doc: "Client connections beyond this are refused with SQLSTATE 53300." }),
+  int("listen.client_idle_timeout_ms", { default: 0, min: 0, max: MAX_MS, reloadable: true, doc: "Close clients idle (outside a transaction) this long with FATAL 57P05; 0 = never." }),
+  int("listen.idle_in_transaction_timeout_ms", { default: 0, min: 0, max: MAX_MS, reloadable: true, doc: "Close clients idle inside a transaction this long with FATAL 25P03, releasing its server connection; 0 = never." }),
   int("listen.handshake_timeout_ms", { default: 10000, min: 1, max: MAX_MS, reloadable: true, doc: "Time a new client has to finish TLS, startup and authentication." }),
   int("listen.max_message_size", { default: 268_435_456, min: 1024, max: 1_073_741_824, reloadable: true, doc: "Largest protocol message accepted from a client, in bytes; larger ones get 08P01 and a closed connection." }),
   oneOf("listen.tls.mode", ["disable", "allow", "require"], { default: "disable", reloadable: false, doc: "TLS toward clients: disable (answer N to SSLRequest), allow (TLS if asked), require (refuse plaintext)." }),
@@ -181,6 +183,9 @@ export const SCHEMA = [
   int("health.success_threshold", { default: 2, min: 1, max: 1000, reloadable: true, doc: "Consecutive good checks before a down replica returns to rotation (after its backoff)." }),
   str("health.user", { default: "", nonEmpty: false, reloadable: true, doc: "Role for health checks; empty means auth.auth_user, else any user PgGate holds credentials for." }),
   str("health.password", { default: "", nonEmpty: false, reloadable: true, secret: true, doc: "Password of health.user (empty: auth.auth_password when health.user is the auth user)." }),
+  int("health.primary_wait_ms", { default: 10000, min: 0, max: MAX_MS, reloadable: true, doc: "While no primary is reachable (failover in progress), new writes wait this long for one before failing with 57P03." }),
+  int("retry.connect_attempts", { default: 3, min: 1, max: 100, reloadable: true, doc: "Attempts to open a server connection before giving up (with backoff and jitter)." }),
+  int("retry.backoff_ms", { default: 100, min: 0, max: MAX_MS, reloadable: true, doc: "Delay before the second connect attempt; doubles each attempt, ±50 % jitter." }),
   str("health.database", { default: "postgres", nonEmpty: true, reloadable: true, doc: "Database health checks connect to." }),
 
   // admin, log, process

@@ -25,6 +25,8 @@ export interface Config {
     readonly port: number;
     readonly maxClientConnections: number;
     readonly handshakeTimeoutMs: number;
+    readonly clientIdleTimeoutMs: number;
+    readonly idleInTransactionTimeoutMs: number;
     readonly maxMessageSize: number;
     readonly tls: { readonly mode: ListenTlsMode; readonly cert: string; readonly key: string };
   };
@@ -72,7 +74,9 @@ export interface Config {
     readonly user: string;
     readonly password: string;
     readonly database: string;
+    readonly primaryWaitMs: number;
   };
+  readonly retry: { readonly connectAttempts: number; readonly backoffMs: number };
   readonly admin: { readonly users: readonly string[] };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   readonly shutdownTimeoutMs: number;

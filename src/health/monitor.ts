@@ -29,7 +29,16 @@ export interface NodeHealth {
   lagSeconds: number | null;
   checking: boolean;
   conn: ServerConn | null;
+  /** A down node returns no earlier than this (exponential backoff over repeated failures). */
+  downUntil: number;
+  /** Times it went down recently; reset after a minute of good health. */
+  flaps: number;
+  upSince: number;
 }
+
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_MAX_MS = 30_000;
+const FLAP_MEMORY_MS = 60_000;
 
 const CHECK_SQL =
   "SELECT pg_is_in_recovery()::text, " +
@@ -102,6 +111,9 @@ export class HealthMonitor {
         lagSeconds: null,
         checking: false,
         conn: null,
+        downUntil: 0,
+        flaps: 0,
+        upSince: Date.now(),
       });
     }
   }
@@ -193,8 +205,9 @@ export class HealthMonitor {
     h.failures = 0;
     h.successes++;
     h.lastError = "";
-    if (!h.up && h.successes >= this.ctx.config.health.successThreshold) {
+    if (!h.up && h.successes >= this.ctx.config.health.successThreshold && Date.now() >= h.downUntil) {
       h.up = true;
+      h.upSince = Date.now();
       log.info("node_up", { node: h.target.name, host: h.target.host, port: h.target.port, role: h.role });
       this.onChange(h, "up");
     }
@@ -205,10 +218,24 @@ export class HealthMonitor {
     h.failures++;
     h.lastError = error;
     if (h.up && h.failures >= this.ctx.config.health.failureThreshold) {
-      h.up = false;
-      log.warn("node_down", { node: h.target.name, host: h.target.host, port: h.target.port, error });
-      this.onChange(h, "down");
+      this.markDown(h, error);
     }
+  }
+
+  /**
+   * Takes a node out now (health checks failed, or a connection to it broke). It returns after
+   * success_threshold good checks and a backoff that doubles each time it fails again soon.
+   */
+  markDown(h: NodeHealth, error: string): void {
+    if (!h.up) return;
+    const now = Date.now();
+    if (now - h.upSince > FLAP_MEMORY_MS) h.flaps = 0;
+    h.flaps++;
+    h.downUntil = now + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (h.flaps - 1));
+    h.successes = 0;
+    h.up = false;
+    log.warn("node_down", { node: h.target.name, host: h.target.host, port: h.target.port, error, back_in_ms: h.downUntil - now });
+    this.onChange(h, "down");
   }
 }
 

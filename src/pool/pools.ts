@@ -6,7 +6,7 @@ import { authenticateToServer } from "../auth/server-auth.ts";
 import { error, fatal, SqlState, type PgError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { GatewayContext } from "../session/context.ts";
-import { ServerConn, type NodeTarget } from "../session/server-conn.ts";
+import { ServerConn, ServerError, type NodeTarget } from "../session/server-conn.ts";
 import { PoolCore, type Waiter } from "./pool-core.ts";
 
 export type Grant = (conn: ServerConn | null, err?: PgError) => void;
@@ -104,7 +104,7 @@ export class PoolManager {
       return;
     }
     conn.lastUsedAt = Date.now();
-    const keep = reusable && conn.state === "idle" && !conn.retired && !this.ctx.shuttingDown;
+    const keep = reusable && conn.state === "idle" && !conn.retired && !this.ctx.shuttingDown && this.ctx.isCurrentNode(pool.node);
     const r = pool.core.release(conn, keep);
     if (r === "idle") return;
     if (r === "drop") {
@@ -168,7 +168,26 @@ export class PoolManager {
     }
   }
 
+  /**
+   * Opens and authenticates a connection. The primary gets retry.connect_attempts tries with
+   * exponential backoff and jitter; a replica gets one, since a read can go elsewhere at once.
+   */
   private async connect(pool: ServerPool): Promise<ServerConn> {
+    const { connectAttempts, backoffMs } = this.ctx.config.retry;
+    const attempts = pool.node.name === "primary" || pool.node === this.ctx.primary ? connectAttempts : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.connectOnce(pool);
+      } catch (e) {
+        // Authentication problems will not fix themselves; only retry what looks transient.
+        if (attempt >= attempts || e instanceof ServerError) throw e;
+        const delay = backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random());
+        await Bun.sleep(delay);
+      }
+    }
+  }
+
+  private async connectOnce(pool: ServerPool): Promise<ServerConn> {
     const creds: ServerCredentials | undefined = this.ctx.credentials.get(pool.user);
     if (!creds) throw new Error(`PgGate holds no credentials for user "${pool.user}"`);
     const cfg = this.ctx.config;
@@ -187,7 +206,8 @@ export class PoolManager {
   }
 
   private connectError(pool: ServerPool, e: Error): PgError {
-    return fatal(
+    // ERROR, not FATAL: the client's session survives; its next statement tries again.
+    return error(
       SqlState.SqlclientUnableToEstablishSqlconnection,
       `PgGate could not open a connection to ${pool.node.name} (${pool.node.host}:${pool.node.port}) for user "${pool.user}": ${e.message}`,
     );
@@ -210,8 +230,19 @@ export class PoolManager {
     if (now - this.lastIdleSweep < 1000) return;
     this.lastIdleSweep = now;
     const idleTimeout = this.ctx.config.pool.idleTimeoutMs;
-    for (const pool of this.pools.values()) {
+    for (const [key, pool] of this.pools) {
       pool.core.size = this.ctx.config.pool.size;
+      if (!this.ctx.isCurrentNode(pool.node)) {
+        // A node removed from the config drains: idle connections close, busy ones on return.
+        for (const conn of [...pool.core.idleConnections]) {
+          pool.core.removeIdle(conn);
+          pool.members.delete(conn);
+          conn.pool = null;
+          conn.terminate();
+        }
+        if (pool.members.size === 0 && pool.core.waiting === 0) this.pools.delete(key);
+        continue;
+      }
       for (const conn of [...pool.core.idleConnections]) {
         const tooOld = conn.retireAt > 0 && now >= conn.retireAt;
         const idleTooLong = idleTimeout > 0 && now - conn.lastUsedAt >= idleTimeout;

@@ -33,7 +33,7 @@ import { sendCancel } from "./cancel.ts";
 import type { Cancellable, ClientHandle, GatewayContext } from "./context.ts";
 import { login, type StartupInfo } from "./login.ts";
 import { paramsMatch, sessionParams, syncSql } from "./params.ts";
-import { ServerError, type ServerConn, type ServerConsumer } from "./server-conn.ts";
+import { ServerError, type HeldFailure, type ServerConn, type ServerConsumer } from "./server-conn.ts";
 import { ClientStatements } from "./statements.ts";
 import { errorKind } from "../metrics/stats.ts";
 import { AdminConsole } from "../admin/console.ts";
@@ -113,6 +113,10 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   /** The next batch goes to the primary: a replayed 25006 batch. */
   private retryOnPrimary = false;
   private admin: AdminConsole | null = null;
+  /** Deadline for writes held while no primary is reachable; 0 when not waiting. */
+  private primaryWaitUntil = 0;
+  /** Last time the client sent anything (for the idle timeouts). */
+  lastActivityAt = Date.now();
   /** Waiting because of PAUSE (not for a pool). */
   private pausedWait = false;
   /** Counts of invisible 25006 retries, for metrics. */
@@ -198,6 +202,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
 
   onData(chunk: Uint8Array): void {
     if (this.state === "closed") return;
+    this.lastActivityAt = Date.now();
     try {
       this.reader.push(chunk, this.sink);
       if (this.queue.length > 0) this.pump();
@@ -249,6 +254,12 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     return this.server?.id ?? null;
   }
 
+  /** Idle inside a transaction: holds a server connection while the client thinks. */
+  get idleInTransaction(): boolean {
+    const s = this.server;
+    return s !== null && s.pendingReplies === 0 && s.txStatus !== TxStatus.Idle && this.queue.length === 0;
+  }
+
   wake(): void {
     if (this.state === "closed") return;
     if (this.pausedWait) {
@@ -294,6 +305,10 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         continue;
       }
       // An incomplete batch too large to hold goes to the primary, which can run anything.
+      if (!this.retryOnPrimary && cls && cls.route === "replica" && !cls.pin && this.ctx.config.routing.noReplica === "error" && this.ctx.config.routing.readWriteSplit && !this.ctx.replicaAvailable(this.user, this.database)) {
+        this.failQueuedBatch(error(SqlState.CannotConnectNow, "no replica is available for this read (routing.no_replica = error)", "Retry later, or set routing.no_replica: primary."));
+        continue;
+      }
       const decision = this.retryOnPrimary
         ? { target: "primary" as const, reason: "retry_25006", pin: null }
         : cls
@@ -458,20 +473,46 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     }
     if (!conn) {
       this.transition("idle");
-      if (target === "replica" && err?.code === SqlState.SqlclientUnableToEstablishSqlconnection) {
+      const unreachable = err?.code === SqlState.SqlclientUnableToEstablishSqlconnection;
+      if (target === "replica" && unreachable) {
         // A replica that cannot be reached leaves rotation; the read goes elsewhere, invisibly.
         log.warn("replica_banned", { node: pool.node.name, error: err.message });
         this.ctx.balancer.ban(pool.node);
         this.pump();
         return;
       }
+      if (target === "primary" && unreachable && this.holdForPrimary()) return;
       this.failQueuedBatch(err ?? error(SqlState.ConnectionFailure, `no server connection available in pool ${pool.key}`));
       return;
     }
     if (target === "replica") this.ctx.balancer.succeeded(pool.node);
+    else this.primaryWaitUntil = 0;
     this.transition("idle");
     this.attachServer(conn, target);
     this.pump();
+  }
+
+  /**
+   * No primary reachable: maybe a failover is under way. Hold the batch and try again (the
+   * health monitor may elect a new primary meanwhile) for up to health.primary_wait_ms.
+   */
+  private holdForPrimary(): boolean {
+    const now = Date.now();
+    if (this.primaryWaitUntil === 0) this.primaryWaitUntil = now + this.ctx.config.health.primaryWaitMs;
+    if (now >= this.primaryWaitUntil) {
+      this.primaryWaitUntil = 0;
+      this.failQueuedBatch(
+        error(SqlState.CannotConnectNow, `no primary is reachable (waited health.primary_wait_ms = ${this.ctx.config.health.primaryWaitMs} ms)`, "A failover may be in progress; retry shortly."),
+      );
+      return true;
+    }
+    this.transition("waiting");
+    setTimeout(() => {
+      if (this.state !== "waiting") return;
+      this.transition("idle");
+      this.schedulePump();
+    }, 250);
+    return true;
   }
 
   /** Attaches and brings the connection's session parameters in line with this client's. */
@@ -562,18 +603,39 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     if (this.queue.length > 0) this.schedulePump();
   }
 
-  /** The replica refused a write it was sent by mistake: run the batch on the primary instead. */
-  onReadOnlyRetry(): void {
+  /**
+   * A replica batch failed before any output reached the client. 25006: it wrote — run it on the
+   * primary. Node failure: take the replica out and run it wherever reads go now.
+   */
+  onHeldBatchFailed(kind: HeldFailure): void {
     const frames = this.replay;
+    const s = this.server;
     this.replay = null;
     if (!frames) return;
     this.readOnlyRetries++;
-    log.debug("read_only_retry", { client: this.id });
+    log.debug("replica_batch_replayed", { client: this.id, why: kind, node: s?.node.name });
     for (const f of frames) this.queueBytes += f.end - f.start;
     this.queue.unshift(...frames);
-    this.retryOnPrimary = true;
-    this.releaseServer();
+    if (kind === "read_only") {
+      this.retryOnPrimary = true;
+      this.releaseServer();
+    } else {
+      this.failedReplica(s);
+    }
     this.schedulePump();
+  }
+
+  /** Drops a connection to a replica that failed, and takes the replica out of rotation. */
+  private failedReplica(s: ServerConn | null): void {
+    if (!s) return;
+    this.server = null;
+    this.serverTarget = null;
+    s.detach();
+    this.ctx.pools.release(s, false);
+    this.ctx.balancer.ban(s.node);
+    const h = this.ctx.health.get(s.node);
+    if (h) this.ctx.health.markDown(h, "connection failed during a query");
+    if (this.state === "active") this.transition("idle");
   }
 
   private schedulePump(): void {
@@ -594,6 +656,17 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
 
   onServerClose(conn: ServerConn, err: Error | undefined): void {
     if (this.state === "closed" || this.server !== conn) return;
+    if (this.replay) {
+      // The replica went away before answering: nothing reached the client, run it elsewhere.
+      const frames = this.replay;
+      this.replay = null;
+      log.debug("replica_batch_replayed", { client: this.id, why: "connection_lost", node: conn.node.name });
+      for (const f of frames) this.queueBytes += f.end - f.start;
+      this.queue.unshift(...frames);
+      this.failedReplica(conn);
+      this.schedulePump();
+      return;
+    }
     this.server = null;
     this.serverTarget = null;
     this.ctx.pools.release(conn, false);

@@ -14,6 +14,7 @@ import { createRouter, type Router } from "../router/index.ts";
 import { FunctionCatalog } from "./catalog.ts";
 import { Stats } from "../metrics/stats.ts";
 import { HealthMonitor } from "../health/monitor.ts";
+import { log } from "../log/index.ts";
 
 /** What the cancel path needs from a session, kept narrow to avoid an import cycle. */
 export interface Cancellable {
@@ -37,6 +38,8 @@ export interface ClientHandle {
   readonly lastReason: string;
   readonly queries: number;
   readonly txStatus: number;
+  readonly lastActivityAt: number;
+  readonly idleInTransaction: boolean;
   /** The server connection it holds, for SHOW CLIENTS / SERVERS. */
   readonly serverId: number | null;
   fail(e: PgError): void;
@@ -72,6 +75,7 @@ export class GatewayContext {
     this.primaryTarget = { name: "primary", host: config.nodes.primary.host, port: config.nodes.primary.port };
     this.pools = new PoolManager(this);
     this.health = new HealthMonitor(this);
+    this.health.onChange = () => this.electPrimary();
     this.router = this.buildRouter();
     this.applyConfig(config);
   }
@@ -98,8 +102,38 @@ export class GatewayContext {
     return createRouter({ context: { writeFunctions, readFunctions, volatility: (n) => catalog.volatility(n) } });
   }
 
+  /** The node writes go to: the configured primary, or the node that took over after a failover. */
   get primary(): NodeTarget {
-    return this.primaryTarget;
+    return this.elected ?? this.primaryTarget;
+  }
+
+  /** Set when health checks found the configured primary gone and another node acting as primary. */
+  private elected: NodeTarget | null = null;
+
+  /**
+   * Follows a failover: when the configured primary is down (or in recovery) and another node
+   * reports itself primary (not in recovery), writes go there, without a restart. A node in
+   * recovery never becomes the write target. Called on every health change.
+   */
+  electPrimary(): void {
+    if (this.elected) {
+      const h = this.health.get(this.elected);
+      if (h && h.up && h.role === "primary") return;
+      log.warn("primary_lost", { node: this.elected.name, host: this.elected.host, port: this.elected.port });
+      this.elected = null;
+    }
+    const configured = this.health.get(this.primaryTarget);
+    if (!configured || (configured.up && configured.role !== "replica")) return;
+    const candidate = this.health.all().find((h) => h.up && h.role === "primary" && h.target !== this.primaryTarget);
+    if (candidate) {
+      this.elected = candidate.target;
+      log.warn("primary_failover", { from: `${this.primaryTarget.host}:${this.primaryTarget.port}`, to: `${candidate.target.host}:${candidate.target.port}`, node: candidate.target.name });
+    }
+  }
+
+  /** Whether `t` is still part of the configuration (removed replicas drain). */
+  isCurrentNode(t: NodeTarget): boolean {
+    return t === this.primaryTarget || t === this.elected || this.balancer.targets.includes(t);
   }
 
   isPaused(database: string): boolean {

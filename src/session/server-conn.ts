@@ -64,11 +64,16 @@ export interface ServerConsumer {
   onServerClose(conn: ServerConn, error: Error | undefined): void;
   /** A held batch produced output: it can no longer be replayed elsewhere. */
   onRepliesCommitted(): void;
-  /** A held batch failed with 25006 and its replies were discarded up to ReadyForQuery. */
-  onReadOnlyRetry(): void;
+  /**
+   * A held batch failed before producing output — 25006 (it wrote on a replica) or the node going
+   * away (57P01-03, 08xxx) — and its replies were discarded up to ReadyForQuery: replay it.
+   */
+  onHeldBatchFailed(kind: HeldFailure): void;
 }
 
 export type ServerState = "connecting" | "startup" | "idle" | "active" | "closed";
+
+export type HeldFailure = "read_only" | "node_failure";
 
 /** A Parse we sent whose ParseComplete is still to come (replies arrive in message order). */
 interface ParseEntry {
@@ -149,8 +154,8 @@ export class ServerConn implements LinkOwner {
   needsDeallocateAll = false;
   /** Frames held back while a replica batch may still be replayed on the primary (25006). */
   private held: { buf: Uint8Array; start: number; end: number }[] | null = null;
-  /** Discarding a failed held batch's replies up to its ReadyForQuery. */
-  private discarding = false;
+  /** Discarding a failed held batch's replies up to its ReadyForQuery (and why it failed). */
+  private discarding: HeldFailure | null = null;
   private parseQueue: ParseEntry[] = [];
   private seqSent = 0;
   private seqDone = 0;
@@ -335,7 +340,7 @@ export class ServerConn implements LinkOwner {
   detach(): void {
     this.consumer = null;
     this.held = null;
-    this.discarding = false;
+    this.discarding = null;
     if (this.state === "active") this.state = "idle";
   }
 
@@ -535,15 +540,17 @@ export class ServerConn implements LinkOwner {
     }
     if (this.discarding) {
       if (type === Backend.ReadyForQuery) {
-        this.discarding = false;
-        c.onReadOnlyRetry();
+        const kind = this.discarding;
+        this.discarding = null;
+        c.onHeldBatchFailed(kind);
       }
       return;
     }
     if (this.held) {
-      if (type === Backend.ErrorResponse && this.isReadOnlyError(buf, start, end)) {
+      const failure = type === Backend.ErrorResponse ? this.replayableFailure(buf, start, end) : null;
+      if (failure) {
         this.held = null;
-        this.discarding = true;
+        this.discarding = failure;
         return;
       }
       if (type !== Backend.ErrorResponse && COMMITS[type] !== 1) {
@@ -564,8 +571,17 @@ export class ServerConn implements LinkOwner {
     this.run.add(c.out, buf, start, end);
   }
 
-  private isReadOnlyError(buf: Uint8Array, start: number, end: number): boolean {
-    return decodeErrorFields(buf, start + 5, end).get(ErrorField.Code) === "25006";
+  /** Errors after which the same batch may safely run on another node. */
+  private replayableFailure(buf: Uint8Array, start: number, end: number): HeldFailure | null {
+    const code = decodeErrorFields(buf, start + 5, end).get(ErrorField.Code) ?? "";
+    if (code === "25006") return "read_only";
+    if (code === "57P01" || code === "57P02" || code === "57P03" || code.startsWith("08")) return "node_failure";
+    return null;
+  }
+
+  /** Whether replies are still held (nothing of the current batch reached the client). */
+  get holding(): boolean {
+    return this.held !== null || this.discarding !== null;
   }
 
   /** A Parse that will never complete: the statement does not exist on the server. */

@@ -31,6 +31,8 @@ describe("defaults", () => {
         port: 6432,
         maxClientConnections: 10000,
         handshakeTimeoutMs: 10000,
+        clientIdleTimeoutMs: 0,
+        idleInTransactionTimeoutMs: 0,
         maxMessageSize: 268435456,
         tls: { mode: "disable", cert: "", key: "" },
       },
@@ -70,7 +72,8 @@ describe("defaults", () => {
         maxReplicaLagMs: 10000,
         maxReplicaLagBytes: 0,
       },
-      health: { intervalMs: 1000, timeoutMs: 2000, failureThreshold: 2, successThreshold: 2, user: "", password: "", database: "postgres" },
+      health: { intervalMs: 1000, timeoutMs: 2000, failureThreshold: 2, successThreshold: 2, user: "", password: "", database: "postgres", primaryWaitMs: 10000 },
+      retry: { connectAttempts: 3, backoffMs: 100 },
       admin: { users: ["postgres"] },
       log: { level: "info", format: "logfmt" },
       shutdownTimeoutMs: 30000,
@@ -235,7 +238,7 @@ nodes_:
       "pggate.yaml:9:3: routing.frobnicate: unknown key; allowed under routing: read_write_split, read_your_writes, default_route, no_replica, write_functions, read_functions, ryw_max_wait_ms, max_replica_lag_ms, max_replica_lag_bytes",
     ]);
     expect(problems(`${MINIMAL}zzz: 1\n`)).toEqual([
-      "pggate.yaml:3:1: zzz: unknown key; allowed at the top level: listen, metrics, nodes, pool, auth, routing, health, admin, log, shutdown_timeout_ms",
+      "pggate.yaml:3:1: zzz: unknown key; allowed at the top level: listen, metrics, nodes, pool, auth, routing, health, retry, admin, log, shutdown_timeout_ms",
     ]);
     expect(problems("nodes:\n  primary: { host: p, prot: 1 }\n")).toEqual([
       "pggate.yaml:2:23: nodes.primary.prot: unknown key; did you mean nodes.primary.port?",
@@ -309,7 +312,7 @@ nodes_:
 
   test("a config that is not a mapping", () => {
     expect(problems("- a\n- b\n")).toEqual([
-      "pggate.yaml:1:1: the config must be a mapping of sections (listen, metrics, nodes, pool, auth, routing, health, admin, log, shutdown_timeout_ms), got a list",
+      "pggate.yaml:1:1: the config must be a mapping of sections (listen, metrics, nodes, pool, auth, routing, health, retry, admin, log, shutdown_timeout_ms), got a list",
     ]);
   });
 });

@@ -1,0 +1,253 @@
+// Issue 5 acceptance, on a throwaway cluster of its own (nodes get stopped and promoted here):
+// replica loss under load, replica return, failover, SIGHUP under load, hostile clients, SIGTERM.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import pg from "pg";
+import { stringify } from "yaml";
+import { startCluster, type Cluster } from "../../scripts/cluster.ts";
+import { configFromObject } from "../../src/config/index.ts";
+import { Gateway } from "../../src/gateway.ts";
+import { run } from "./harness.ts";
+
+let c: Cluster;
+
+function yamlFor(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const base: Record<string, Record<string, unknown>> = {
+    listen: { host: "127.0.0.1", port: 0 },
+    metrics: { enabled: false },
+    nodes: { primary: { host: c.primary.host, port: c.primary.port }, replicas: c.replicas.map((r) => ({ host: r.host, port: r.port })), tls: { mode: "disable" } },
+    auth: { mode: "auth_query", auth_user: c.authUser.user, auth_password: c.authUser.password, auth_query: c.authQuery },
+    health: { interval_ms: 200, timeout_ms: 1000, failure_threshold: 2, success_threshold: 2 },
+    log: { level: "warn" },
+  };
+  for (const [k, v] of Object.entries(overrides)) base[k] = { ...(base[k] ?? {}), ...(v as Record<string, unknown>) };
+  return base;
+}
+
+function gateway(overrides: Record<string, unknown> = {}): Gateway {
+  const g = new Gateway(configFromObject(yamlFor(overrides), { source: "", env: {} }));
+  g.start();
+  return g;
+}
+
+async function freePort(): Promise<number> {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = l.port;
+  l.stop(true);
+  return p;
+}
+
+/** PgGate as a separate process (signals), from `bun src/main.ts --config FILE`. */
+async function processGateway(overrides: Record<string, unknown>): Promise<{ proc: Subprocess; port: number; metricsPort: number; path: string; stderr: () => Promise<string> }> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const path = join(mkdtempSync(join(tmpdir(), "pggate-faults-")), "pggate.yaml");
+  writeFileSync(path, stringify(yamlFor({ ...overrides, listen: { host: "127.0.0.1", port, ...((overrides.listen as object) ?? {}) }, metrics: { enabled: true, port: metricsPort } })));
+  const proc = Bun.spawn([process.execPath, "run", "src/main.ts", "--config", path], { stdout: "ignore", stderr: "pipe" });
+  for (let i = 0; i < 100; i++) {
+    try {
+      const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+      s.end();
+      break;
+    } catch {
+      await Bun.sleep(50);
+    }
+  }
+  return { proc, port, metricsPort, path, stderr: () => new Response(proc.stderr as ReadableStream).text() };
+}
+
+const scram = () => c.users.scram;
+const conn = (port: number) => `host=127.0.0.1 port=${port} user=${scram().user} dbname=app sslmode=disable`;
+
+function client(port: number): pg.Client {
+  const u = scram();
+  const cl = new pg.Client({ host: "127.0.0.1", port, user: u.user, password: u.password, database: "app" });
+  cl.on("error", () => {});
+  return cl;
+}
+
+beforeAll(async () => {
+  c = await startCluster({ replicas: 2 });
+  const init = await run(["pgbench", "-i", "-s", "1", "-q", `host=127.0.0.1 port=${c.primary.port} user=postgres dbname=app`]);
+  expect(init.code).toBe(0);
+  await c.psql(c.primary, "GRANT ALL ON pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history TO pggate_scram; CREATE TABLE faults (id serial, v text); GRANT ALL ON faults, faults_id_seq TO pggate_scram", "app");
+  await c.waitForReplay();
+}, 60_000);
+
+afterAll(async () => {
+  await c?.stop();
+});
+
+describe("replicas", () => {
+  test("a replica stopped with -m immediate during pgbench -S -c 10: zero failed transactions; it returns within its backoff", async () => {
+    const g = gateway();
+    try {
+      const u = scram();
+      const bench = run(["pgbench", "-n", "-S", "-c", "10", "-T", "6", conn(g.port)], { PGPASSWORD: u.password }, 60_000);
+      await Bun.sleep(2000);
+      await c.stopNode(0, "immediate");
+      const r = await bench;
+      expect(r.stdout).toMatch(/number of failed transactions: 0 \(/);
+      expect(r.stderr).not.toContain("error");
+      expect(Number(r.stdout.match(/processed: (\d+)/)?.[1])).toBeGreaterThan(100);
+
+      // Back in rotation once it answers health checks again and its backoff passed.
+      await c.startNode(0);
+      const cl = client(g.port);
+      await cl.connect();
+      const restartedAt = Date.now();
+      let seen = false;
+      while (!seen && Date.now() - restartedAt < 15_000) {
+        const port = (await cl.query("SELECT inet_server_port() AS p")).rows[0].p;
+        seen = port === c.replicas[0].port;
+        if (!seen) await Bun.sleep(100);
+      }
+      await cl.end();
+      expect(seen).toBe(true);
+    } finally {
+      await g.shutdown();
+    }
+  }, 60_000);
+});
+
+describe("live configuration", () => {
+  test("SIGHUP during TPC-B changing pool.size 8 → 3: zero failures, the primary ends with at most 3 of our connections; a broken file is rejected", async () => {
+    const gw = await processGateway({ pool: { size: 8 }, nodes: { replicas: [] } });
+    try {
+      const u = scram();
+      const bench = run(["pgbench", "-n", "-c", "10", "-T", "6", conn(gw.port)], { PGPASSWORD: u.password }, 60_000);
+      await Bun.sleep(2000);
+      writeFileSync(gw.path, stringify(yamlFor({ listen: { port: gw.port }, metrics: { enabled: true, port: gw.metricsPort }, pool: { size: 3 }, nodes: { replicas: [] } })));
+      gw.proc.kill("SIGHUP");
+      const r = await bench;
+      expect(r.stdout).toMatch(/number of failed transactions: 0 \(/);
+      expect(r.stderr).not.toContain("error");
+      let n = 99;
+      for (let i = 0; i < 30 && n > 3; i++) {
+        await Bun.sleep(100);
+        n = Number(await c.psql(c.primary, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pggate_scram' AND datname = 'app'"));
+      }
+      expect(n).toBeLessThanOrEqual(3);
+
+      writeFileSync(gw.path, "pool: { size: [oops\n");
+      gw.proc.kill("SIGHUP");
+      await Bun.sleep(300);
+      const metrics = await (await fetch(`http://127.0.0.1:${gw.metricsPort}/metrics`)).text();
+      expect(metrics).toContain('pggate_config_reloads_total{result="error"} 1');
+      expect(metrics).toContain('pggate_config_reloads_total{result="success"} 1');
+      const still = await run(["psql", conn(gw.port), "-Atc", "SELECT 'still serving'"], { PGPASSWORD: u.password });
+      expect(still.stdout.trim()).toBe("still serving");
+    } finally {
+      gw.proc.kill("SIGKILL");
+      const log = await gw.stderr();
+      expect(log).toContain("config_reload_failed");
+    }
+  }, 60_000);
+});
+
+describe("hostile clients", () => {
+  test("4 KB of random bytes, a startup packet claiming 2 GB and 300 silent connections: others keep being served; silent ones go after the handshake timeout", async () => {
+    const g = gateway({ listen: { handshake_timeout_ms: 1500 } });
+    try {
+      const garbage = new Uint8Array(4096).map(() => Math.floor(Math.random() * 256));
+      const huge = new Uint8Array([0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0]);
+      let closedGarbage = 0;
+      for (const payload of [garbage, huge]) {
+        const s = await Bun.connect({ hostname: "127.0.0.1", port: g.port, socket: { data() {}, close() { closedGarbage++; }, error() {} } });
+        s.write(payload);
+      }
+      const silent: { closed: boolean }[] = [];
+      for (let i = 0; i < 300; i++) {
+        const state = { closed: false };
+        silent.push(state);
+        await Bun.connect({ hostname: "127.0.0.1", port: g.port, socket: { data() {}, close() { state.closed = true; }, error() { state.closed = true; } } });
+      }
+      const cl = client(g.port);
+      await cl.connect();
+      for (let i = 0; i < 20; i++) expect((await cl.query("SELECT 1 AS one")).rows[0].one).toBe(1);
+      await cl.end();
+      expect(closedGarbage).toBe(2);
+      await Bun.sleep(2500);
+      expect(silent.filter((s) => s.closed).length).toBe(300);
+    } finally {
+      await g.shutdown();
+    }
+  }, 30_000);
+
+  test("idle clients and idle-in-transaction clients are closed by their timeouts", async () => {
+    const g = gateway({ listen: { client_idle_timeout_ms: 600, idle_in_transaction_timeout_ms: 600 } });
+    try {
+      const idle = client(g.port);
+      const inTx = client(g.port);
+      const codes: string[] = [];
+      idle.on("error", (e: Error & { code?: string }) => e.code && codes.push(`idle:${e.code}`));
+      inTx.on("error", (e: Error & { code?: string }) => e.code && codes.push(`tx:${e.code}`));
+      await idle.connect();
+      await inTx.connect();
+      await inTx.query("BEGIN");
+      await inTx.query("INSERT INTO faults (v) VALUES ('never committed')");
+      await Bun.sleep(1600);
+      expect([...new Set(codes)].sort()).toEqual(["idle:57P05", "tx:25P03"]);
+      expect(await c.psql(c.primary, "SELECT count(*) FROM faults WHERE v = 'never committed'", "app")).toBe("0");
+    } finally {
+      await g.shutdown();
+    }
+  }, 30_000);
+});
+
+describe("shutdown", () => {
+  test("SIGTERM while a transaction is open: the transaction commits, then PgGate exits 0", async () => {
+    const gw = await processGateway({ log: { level: "info" } });
+    const cl = client(gw.port);
+    await cl.connect();
+    await cl.query("BEGIN");
+    await cl.query("INSERT INTO faults (v) VALUES ('committed during shutdown')");
+    gw.proc.kill("SIGTERM");
+    await Bun.sleep(300);
+    await cl.query("INSERT INTO faults (v) VALUES ('second row')");
+    await cl.query("COMMIT");
+    expect(await gw.proc.exited).toBe(0);
+    await cl.end().catch(() => null);
+    expect(await c.psql(c.primary, "SELECT count(*) FROM faults WHERE v IN ('committed during shutdown', 'second row')", "app")).toBe("2");
+    const log = await gw.stderr();
+    expect(log).toContain("shutdown_complete");
+  }, 30_000);
+});
+
+describe("failover", () => {
+  test("primary stopped and a replica promoted: writes through PgGate succeed again within 10 s, no restart", async () => {
+    const g = gateway({ health: { primary_wait_ms: 12000 } });
+    try {
+      const cl = client(g.port);
+      await cl.connect();
+      await cl.query("INSERT INTO faults (v) VALUES ('before failover')");
+      await cl.end();
+      await c.stopNode("primary", "immediate");
+      const stoppedAt = Date.now();
+      await c.promote(1);
+      let ok = false;
+      let lastError = "";
+      while (!ok && Date.now() - stoppedAt < 10_000) {
+        const w = client(g.port);
+        try {
+          await w.connect();
+          const r = await w.query("INSERT INTO faults (v) VALUES ('after failover') RETURNING inet_server_port() AS p");
+          ok = r.rows[0].p === c.replicas[1].port;
+        } catch (e) {
+          lastError = (e as Error).message;
+          await Bun.sleep(200);
+        } finally {
+          await w.end().catch(() => null);
+        }
+      }
+      expect(lastError === "" || ok).toBe(true);
+      expect(ok).toBe(true);
+      expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    } finally {
+      await g.shutdown();
+    }
+  }, 60_000);
+});
