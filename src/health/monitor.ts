@@ -29,6 +29,9 @@ export interface NodeHealth {
   lagSeconds: number | null;
   checking: boolean;
   conn: ServerConn | null;
+  /** Second dedicated connection for fast replay-position polls (read-your-writes). */
+  lsnConn: ServerConn | null;
+  lsnPoll: Promise<void> | null;
   /** A down node returns no earlier than this (exponential backoff over repeated failures). */
   downUntil: number;
   /** Times it went down recently; reset after a minute of good health. */
@@ -42,7 +45,7 @@ const FLAP_MEMORY_MS = 60_000;
 
 const CHECK_SQL =
   "SELECT pg_is_in_recovery()::text, " +
-  "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, " +
+  "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END)::text, " +
   "(CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 " +
   "ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END)::float8::text";
 
@@ -63,7 +66,81 @@ export class HealthMonitor {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    for (const h of this.nodes.values()) h.conn?.terminate();
+    for (const h of this.nodes.values()) {
+      h.conn?.terminate();
+      h.lsnConn?.terminate();
+    }
+    for (const w of this.lsnWaiters) w();
+    this.lsnWaiters.clear();
+  }
+
+  /** Callbacks of reads waiting for a replica to replay their client's last write. */
+  private readonly lsnWaiters = new Set<() => void>();
+  private polling = false;
+
+  /**
+   * Registers `wake` to be called after each fresh round of replay positions, until removed.
+   * While anyone waits, replicas are polled back to back (a few ms apart) on their own connection:
+   * cheap, and only while a read-your-writes read is actually waiting.
+   */
+  waitForReplay(wake: () => void): () => void {
+    this.lsnWaiters.add(wake);
+    if (!this.polling) void this.pollLoop();
+    return () => this.lsnWaiters.delete(wake);
+  }
+
+  private async pollLoop(): Promise<void> {
+    this.polling = true;
+    try {
+      while (this.lsnWaiters.size > 0 && !this.stopped) {
+        const replicas = [...this.nodes.values()].filter((h) => h.configuredRole === "replica" && h.up && h.role !== "primary");
+        if (replicas.length === 0) break;
+        await Promise.all(replicas.map((h) => this.pollReplay(h)));
+        for (const w of [...this.lsnWaiters]) w();
+        await Bun.sleep(2);
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Refreshes one replica's replay position; shares an in-flight poll. */
+  pollReplay(h: NodeHealth): Promise<void> {
+    h.lsnPoll ??= this.doPollReplay(h).finally(() => {
+      h.lsnPoll = null;
+    });
+    return h.lsnPoll;
+  }
+
+  private async doPollReplay(h: NodeHealth): Promise<void> {
+    try {
+      if (!h.lsnConn || h.lsnConn.state === "closed") {
+        h.lsnConn = null;
+        const login = this.credentials();
+        if (!login) return;
+        const cfg = this.ctx.config;
+        const params = new Map([
+          ["user", login.user],
+          ["database", cfg.health.database],
+          ["application_name", "pggate_lsn"],
+        ]);
+        const conn = await ServerConn.connect(h.target, params, this.ctx.serverTls(h.target), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
+        await authenticateToServer(conn, login.user, login.creds);
+        h.lsnConn = conn;
+      }
+      const frames = await h.lsnConn.internalQuery(buildQuery("SELECT pg_last_wal_replay_lsn()::text"));
+      for (const f of frames) {
+        if (f.type !== Backend.DataRow) continue;
+        const lsn = parseLsn(decodeDataRow(f.body, 0, f.body.length)[0]);
+        if (lsn !== null && (h.lsn === null || lsn > h.lsn)) {
+          h.lsn = lsn;
+          h.lsnAt = Date.now();
+        }
+      }
+    } catch {
+      h.lsnConn?.destroy();
+      h.lsnConn = null;
+    }
   }
 
   get(target: NodeTarget): NodeHealth | undefined {
@@ -112,6 +189,8 @@ export class HealthMonitor {
         checking: false,
         conn: null,
         downUntil: 0,
+        lsnConn: null,
+        lsnPoll: null,
         flaps: 0,
         upSince: Date.now(),
       });

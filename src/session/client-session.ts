@@ -33,11 +33,15 @@ import { sendCancel } from "./cancel.ts";
 import type { Cancellable, ClientHandle, GatewayContext } from "./context.ts";
 import { login, type StartupInfo } from "./login.ts";
 import { paramsMatch, sessionParams, syncSql } from "./params.ts";
-import { ServerError, type HeldFailure, type ServerConn, type ServerConsumer } from "./server-conn.ts";
+import { ServerError, type HeldFailure, type NodeTarget, type ServerConn, type ServerConsumer } from "./server-conn.ts";
 import { ClientStatements } from "./statements.ts";
 import { errorKind } from "../metrics/stats.ts";
 import { AdminConsole } from "../admin/console.ts";
+import { formatLsn, parseLsn } from "../health/lsn.ts";
 import { GatewayAdmin } from "../admin/backend.ts";
+
+/** Route reasons of batches that cannot have written (no read-your-writes floor needed). */
+const READ_REASONS = new Set(["read", "read_only_transaction", "no_replica", "split_disabled"]);
 
 /** The database name that reaches the admin console instead of a server. */
 const ADMIN_DATABASE = "pggate";
@@ -117,6 +121,15 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   private primaryWaitUntil = 0;
   /** Last time the client sent anything (for the idle timeouts). */
   lastActivityAt = Date.now();
+  /** Read-your-writes floor: this client's reads need a replica that replayed this far. */
+  floorLsn: bigint | null = null;
+  /** A batch that may have written ran since the floor was last learnt. */
+  private wrote = false;
+  /** The primary's WAL position after this client's write is being fetched. */
+  private lsnPending = false;
+  private rywDeadline = 0;
+  private rywStop: (() => void) | null = null;
+  private rywTimer: ReturnType<typeof setTimeout> | null = null;
   /** Waiting because of PAUSE (not for a pool). */
   private pausedWait = false;
   /** Counts of invisible 25006 retries, for metrics. */
@@ -185,6 +198,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     }
     this.queue = [];
     this.admin?.dispose();
+    this.stopRywWait();
     if (prev !== "startup") {
       log.info("client_close", {
         client: this.id,
@@ -287,8 +301,9 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
    */
   private pump(): void {
     while (this.queue.length > 0 && this.state !== "closed" && this.state !== "waiting") {
-      // Nothing may overtake a batch that might still be replayed elsewhere.
-      if (this.replay) break;
+      // Nothing may overtake a batch that might still be replayed elsewhere, nor a read the
+      // floor of the write before it (still being learnt).
+      if (this.replay || this.lsnPending) break;
       if (this.isSticky()) {
         this.transmitQueued(this.batchLength());
         continue;
@@ -309,12 +324,19 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         this.failQueuedBatch(error(SqlState.CannotConnectNow, "no replica is available for this read (routing.no_replica = error)", "Retry later, or set routing.no_replica: primary."));
         continue;
       }
-      const decision = this.retryOnPrimary
+      let decision = this.retryOnPrimary
         ? { target: "primary" as const, reason: "retry_25006", pin: null }
         : cls
           ? route(cls, { split: this.ctx.config.routing.readWriteSplit, sessionRoute: this.sessionRoute, replicaAvailable: this.ctx.replicaAvailable(this.user, this.database) })
           : { target: "primary" as const, reason: "unknown", pin: null };
       this.retryOnPrimary = false;
+      let replicaNode: NodeTarget | null = null;
+      if (decision.target === "replica" && this.floorLsn !== null && (!this.server || this.serverTarget !== "primary")) {
+        const ryw = this.readYourWrites();
+        if (ryw === "wait") break;
+        if (ryw === "primary") decision = { target: "primary", reason: "read_your_writes", pin: null };
+        else replicaNode = ryw;
+      }
       const s = this.server;
       if (s) {
         if (this.serverTarget === "primary" || decision.target === this.serverTarget) {
@@ -331,7 +353,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         this.transition("waiting");
         break;
       }
-      if (!this.acquire(decision.target)) break;
+      if (!this.acquire(decision.target, replicaNode)) break;
       this.noteRoute(decision.target, decision.reason, decision.pin);
       this.transmitBatch(count, complete);
     }
@@ -342,6 +364,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     this.lastRoute = target;
     this.lastReason = reason;
     this.batchReason = reason;
+    if (target === "primary" && !READ_REASONS.has(reason)) this.wrote = true;
     if (pin && !this.pinReason) {
       this.pinReason = pin;
       this.pinnedLabel = `pinned:${pin}`;
@@ -450,8 +473,8 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   // --- server connections ----------------------------------------------------------------
 
   /** Attaches a connection for `target`; false when the client now waits for one. */
-  private acquire(target: Target): boolean {
-    const node = target === "replica" ? this.ctx.pickReplica(this.user, this.database) : this.ctx.primary;
+  private acquire(target: Target, replica: NodeTarget | null = null): boolean {
+    const node = target === "replica" ? (replica ?? this.ctx.pickReplica(this.user, this.database)) : this.ctx.primary;
     const pool = this.ctx.pools.pool(node ?? this.ctx.primary, this.user, this.database);
     const actualTarget: Target = node && target === "replica" ? "replica" : "primary";
     const r = this.ctx.pools.acquire(pool, (conn, err) => this.onGranted(pool, actualTarget, conn, err));
@@ -490,6 +513,85 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     this.transition("idle");
     this.attachServer(conn, target);
     this.pump();
+  }
+
+  /**
+   * Read-your-writes: this client wrote; its reads may only go to a replica that has replayed
+   * its floor. Returns that replica, "primary" when none caught up within routing.ryw_max_wait_ms,
+   * or "wait" (the client waits while replay positions are polled; it is woken on each round).
+   */
+  private readYourWrites(): NodeTarget | "primary" | "wait" {
+    const floor = this.floorLsn!;
+    if (this.ctx.allReplicasPast(floor)) {
+      this.floorLsn = null; // every replica has it: the floor no longer matters
+      this.stopRywWait();
+      return this.ctx.pickReplica(this.user, this.database) ?? "primary";
+    }
+    const node = this.ctx.pickReplica(this.user, this.database, floor);
+    if (node) {
+      this.stopRywWait();
+      return node;
+    }
+    const now = Date.now();
+    if (this.rywDeadline === 0) {
+      const maxWait = this.ctx.config.routing.rywMaxWaitMs;
+      if (maxWait === 0) return "primary";
+      this.rywDeadline = now + maxWait;
+      const wake = (): void => {
+        if (this.state === "waiting" && this.rywDeadline !== 0) {
+          this.transition("idle");
+          this.schedulePump();
+        }
+      };
+      this.rywStop = this.ctx.health.waitForReplay(wake);
+      this.rywTimer = setTimeout(wake, maxWait + 1);
+    }
+    if (now < this.rywDeadline) {
+      this.transition("waiting");
+      return "wait";
+    }
+    this.stopRywWait();
+    return "primary";
+  }
+
+  private stopRywWait(): void {
+    this.rywDeadline = 0;
+    this.rywStop?.();
+    this.rywStop = null;
+    if (this.rywTimer) clearTimeout(this.rywTimer);
+    this.rywTimer = null;
+  }
+
+  /**
+   * After a write commits, learns the primary's WAL position on the same connection before it
+   * goes back to the pool (the client already has its ReadyForQuery, so it waits for nothing),
+   * makes it the client's floor and reports it as ParameterStatus pggate.write_lsn.
+   */
+  private captureWriteLsn(s: ServerConn): void {
+    this.wrote = false;
+    this.lsnPending = true;
+    let lsn: bigint | null = null;
+    s.sendInternal(
+      // The insert position, not pg_current_wal_lsn() (the write position): with
+      // synchronous_commit = off the commit record may not be written out yet.
+      "SELECT pg_current_wal_insert_lsn()::text",
+      (row) => {
+        lsn = parseLsn(row[0]);
+      },
+      () => {
+        this.lsnPending = false;
+        if (this.state === "closed") return;
+        if (lsn !== null) this.raiseFloor(lsn, true);
+        if (this.server === s && s.pendingReplies === 0 && !this.isSticky()) this.releaseServer();
+        if (this.queue.length > 0) this.schedulePump();
+      },
+    );
+  }
+
+  /** Raises the client's read-your-writes floor (never lowers it). */
+  private raiseFloor(lsn: bigint, report: boolean): void {
+    if (this.floorLsn === null || lsn > this.floorLsn) this.floorLsn = lsn;
+    if (report) this.out.send(buildParameterStatus("pggate.write_lsn", formatLsn(this.floorLsn)));
   }
 
   /**
@@ -580,7 +682,9 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
           if (this.txStatus === TxStatus.Idle) s.stats.transactions++;
         }
       }
-      if (this.queue.length === 0 && !this.isSticky()) {
+      if (this.wrote && this.pinReason === null && this.serverTarget === "primary" && this.txStatus === TxStatus.Idle && this.ctx.config.routing.readYourWrites && this.ctx.config.routing.readWriteSplit) {
+        this.captureWriteLsn(s);
+      } else if (this.queue.length === 0 && !this.isSticky()) {
         if (this.ctx.config.pool.mode === "transaction" && this.pinReason === null) this.releaseServer();
         else this.transition("idle");
       } else if (this.queue.length > 0) {
@@ -899,6 +1003,14 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   }
 
   private answerPggateSet(name: "route" | "min_lsn", value: string): void {
+    if (name === "min_lsn") {
+      const lsn = parseLsn(value.replace(/^'|'$/g, ""));
+      if (lsn === null) {
+        this.fail(error(SqlState.InvalidParameterValue, `invalid value for parameter "pggate.min_lsn": "${value}"`, "Use a WAL position like 0/16B3748, e.g. a pggate.write_lsn seen on another connection."));
+        return;
+      }
+      this.raiseFloor(lsn, false);
+    }
     if (name === "route") {
       const v = value.toLowerCase();
       if (v !== "primary" && v !== "replica" && v !== "auto") {

@@ -145,8 +145,15 @@ export class GatewayContext {
     return this.balancer.any((t) => this.replicaUsable(t, user, database));
   }
 
-  pickReplica(user: string, database: string): NodeTarget | null {
-    return this.balancer.pick((t) => this.replicaUsable(t, user, database));
+  /** A usable replica; with `floor`, only one known to have replayed WAL up to it. */
+  pickReplica(user: string, database: string, floor: bigint | null = null): NodeTarget | null {
+    if (floor === null) return this.balancer.pick((t) => this.replicaUsable(t, user, database));
+    return this.balancer.pick((t) => this.replicaUsable(t, user, database) && (this.health.get(t)?.lsn ?? -1n) >= floor);
+  }
+
+  /** Whether every replica has replayed `floor`: then a client's floor no longer matters. */
+  allReplicasPast(floor: bigint): boolean {
+    return this.balancer.targets.every((t) => (this.health.get(t)?.lsn ?? -1n) >= floor);
   }
 
   /** Up per health checks, within the lag limits, and reachable with this user's credentials. */

@@ -12,6 +12,7 @@ import {
   decodeErrorFields,
   decodeParameterStatus,
   encodeFrame,
+  decodeDataRow,
   ErrorField,
   FrameReader,
   TxStatus,
@@ -377,11 +378,18 @@ export class ServerConn implements LinkOwner {
     this.prepared.set(serverName, true);
   }
 
-  /** Sends a simple Query of PgGate's own before the client's next message; its replies are swallowed. */
-  sendInternal(sql: string): void {
+  /**
+   * Sends a simple Query of PgGate's own ahead of the client's next message. Its replies are
+   * swallowed; `onRow` sees its rows (text values), `done` runs at its ReadyForQuery.
+   */
+  sendInternal(sql: string, onRow?: (values: (string | null)[]) => void, done?: (ok: boolean) => void): void {
     this.internalPending++;
+    this.internalHandlers.push(onRow || done ? { onRow, done } : null);
     this.link.send(buildQuery(sql));
   }
+
+  private readonly internalHandlers: ({ onRow?: (values: (string | null)[]) => void; done?: (ok: boolean) => void } | null)[] = [];
+  private internalErrored = false;
 
   /**
    * Brings a connection whose client is gone back to a clean state: finish or cancel what is
@@ -601,12 +609,19 @@ export class ServerConn implements LinkOwner {
   }
 
   private onInternalFrame(type: number, buf: Uint8Array, start: number, end: number): void {
-    if (type === Backend.ErrorResponse) {
+    if (type === Backend.DataRow) {
+      this.internalHandlers[0]?.onRow?.(decodeDataRow(buf, start + 5, end));
+    } else if (type === Backend.ErrorResponse) {
       this.internalFailed = true;
+      this.internalErrored = true;
       const fields = decodeErrorFields(buf, start + 5, end);
       log.warn("internal_query_failed", { server: this.id, node: this.node.name, code: fields.get(ErrorField.Code), error: fields.get(ErrorField.Message) });
     } else if (type === Backend.ReadyForQuery) {
       this.txStatus = buf[start + 5];
+      const handler = this.internalHandlers.shift();
+      const ok = !this.internalErrored;
+      this.internalErrored = false;
+      handler?.done?.(ok);
       if (--this.internalPending === 0 && this.afterInternal) {
         const next = this.afterInternal;
         this.afterInternal = null;

@@ -1,0 +1,177 @@
+// Issue 6 acceptance, on a cluster of its own with one replica delayed by 1.5 s: a client never
+// reads older data than it wrote, yet reads keep reaching replicas; lag-aware routing.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import pg from "pg";
+import { startCluster, type Cluster } from "../../scripts/cluster.ts";
+import { configFromObject } from "../../src/config/index.ts";
+import { Gateway } from "../../src/gateway.ts";
+
+let c: Cluster;
+
+function gateway(routing: Record<string, unknown> = {}): Gateway {
+  const g = new Gateway(
+    configFromObject(
+      {
+        listen: { host: "127.0.0.1", port: 0 },
+        metrics: { enabled: true, port: 0 },
+        nodes: { primary: { host: c.primary.host, port: c.primary.port }, replicas: c.replicas.map((r) => ({ host: r.host, port: r.port })), tls: { mode: "disable" } },
+        auth: { mode: "auth_query", auth_user: c.authUser.user, auth_password: c.authUser.password, auth_query: c.authQuery },
+        health: { interval_ms: 100 },
+        routing: { ryw_max_wait_ms: 200, ...routing },
+        log: { level: "warn" },
+      },
+      { source: "", env: {} },
+    ),
+  );
+  g.start();
+  return g;
+}
+
+function client(port: number): pg.Client {
+  const u = c.users.scram;
+  const cl = new pg.Client({ host: "127.0.0.1", port, user: u.user, password: u.password, database: "app" });
+  cl.on("error", () => {});
+  return cl;
+}
+
+const delayedPort = () => c.replicas[0].port;
+const normalPort = () => c.replicas[1].port;
+
+/** The pairs: insert, then read the row back. Returns stale reads and where the reads ran. */
+async function pairs(port: number, n: number): Promise<{ stale: number; ports: Map<number, number>; ms: number }> {
+  const cl = client(port);
+  await cl.connect();
+  const ports = new Map<number, number>();
+  let stale = 0;
+  const started = Date.now();
+  try {
+    for (let i = 0; i < n; i++) {
+      const { rows } = await cl.query("INSERT INTO ryw (v) VALUES ($1) RETURNING id", [`row ${i}`]);
+      const r = await cl.query("SELECT count(*)::int AS n, inet_server_port() AS port FROM ryw WHERE id = $1", [rows[0].id]);
+      if (r.rows[0].n !== 1) stale++;
+      ports.set(r.rows[0].port, (ports.get(r.rows[0].port) ?? 0) + 1);
+    }
+  } finally {
+    await cl.end();
+  }
+  return { stale, ports, ms: Date.now() - started };
+}
+
+beforeAll(async () => {
+  c = await startCluster({ replicas: 2, delayMs: { 0: 1500 } });
+  await c.psql(c.primary, "CREATE TABLE ryw (id serial PRIMARY KEY, v text); GRANT ALL ON ryw, ryw_id_seq TO pggate_scram", "app");
+  await Bun.sleep(1700);
+}, 60_000);
+
+afterAll(async () => {
+  await c?.stop();
+});
+
+describe("read-your-writes", () => {
+  test("300 insert-then-read pairs: no stale read, reads still reach a replica, under 15 s", async () => {
+    const g = gateway();
+    try {
+      const r = await pairs(g.port, 300);
+      console.log(`read-your-writes: 300 pairs in ${r.ms} ms, reads by port ${JSON.stringify([...r.ports])}`);
+      expect(r.stale).toBe(0);
+      expect(r.ms).toBeLessThan(15_000);
+      expect(r.ports.get(normalPort()) ?? 0).toBeGreaterThan(0);
+      expect(r.ports.get(delayedPort()) ?? 0).toBe(0);
+    } finally {
+      await g.shutdown();
+    }
+  }, 60_000);
+
+  test("with read_your_writes: false the same run shows stale reads (the test can fail)", async () => {
+    const g = gateway({ read_your_writes: false });
+    try {
+      const r = await pairs(g.port, 60);
+      expect(r.stale).toBeGreaterThan(0);
+    } finally {
+      await g.shutdown();
+    }
+  }, 60_000);
+
+  test("a fresh session that has written nothing sends at least 75% of its reads to replicas", async () => {
+    const g = gateway();
+    const cl = client(g.port);
+    await cl.connect();
+    try {
+      let onReplicas = 0;
+      for (let i = 0; i < 100; i++) {
+        const p = (await cl.query("SELECT inet_server_port() AS p")).rows[0].p;
+        if (p !== c.primary.port) onReplicas++;
+      }
+      expect(onReplicas).toBeGreaterThanOrEqual(75);
+    } finally {
+      await cl.end();
+      await g.shutdown();
+    }
+  });
+
+  test("a write's position carries to another session: pggate.write_lsn → SET pggate.min_lsn", async () => {
+    const g = gateway();
+    const writer = client(g.port);
+    const reader = client(g.port);
+    await writer.connect();
+    await reader.connect();
+    try {
+      const conn = writer as unknown as { connection: { on(ev: string, f: (m: { parameterName: string; parameterValue: string }) => void): void } };
+      let lsn = "";
+      conn.connection.on("parameterStatus", (m) => {
+        if (m.parameterName === "pggate.write_lsn") lsn = m.parameterValue;
+      });
+      for (let i = 0; i < 20; i++) {
+        const previous = lsn;
+        const { rows } = await writer.query("INSERT INTO ryw (v) VALUES ('handed over') RETURNING id");
+        // The position is reported just after the ReadyForQuery (learnt on the same connection).
+        for (let w = 0; w < 200 && lsn === previous; w++) await Bun.sleep(5);
+        expect(lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+        await reader.query(`SET pggate.min_lsn = '${lsn}'`);
+        const r = await reader.query("SELECT count(*)::int AS n FROM ryw WHERE id = $1", [rows[0].id]);
+        expect(r.rows[0].n).toBe(1);
+      }
+      const bad = await reader.query("SET pggate.min_lsn = 'nonsense'").catch((e: pg.DatabaseError) => e);
+      expect((bad as pg.DatabaseError).code).toBe("22023");
+    } finally {
+      await writer.end();
+      await reader.end();
+      await g.shutdown();
+    }
+  }, 30_000);
+});
+
+describe("lag-aware routing", () => {
+  test("with max_replica_lag_ms 500 the delayed replica gets no reads while it lags, and reads again after it caught up", async () => {
+    const g = gateway({ max_replica_lag_ms: 500 });
+    const writer = client(g.port);
+    const reader = client(g.port);
+    await writer.connect();
+    await reader.connect();
+    try {
+      // Caught up: both replicas serve reads.
+      await Bun.sleep(2000);
+      const before = new Set<number>();
+      for (let i = 0; i < 20; i++) before.add((await reader.query("SELECT inet_server_port() AS p")).rows[0].p);
+      expect(before.has(delayedPort())).toBe(true);
+      // A burst of writes: the delayed replica falls 1.5 s behind.
+      for (let i = 0; i < 50; i++) await writer.query("INSERT INTO ryw (v) VALUES ('burst')");
+      await Bun.sleep(800);
+      const metrics = await (await fetch(`${g.metricsUrl}/metrics`)).text();
+      const lag = Number(metrics.match(/pggate_replica_lag_seconds\{node="replica0"\} ([0-9.e-]+)/)?.[1] ?? "0");
+      expect(lag).toBeGreaterThan(0.5);
+      const during = new Set<number>();
+      for (let i = 0; i < 20; i++) during.add((await reader.query("SELECT inet_server_port() AS p")).rows[0].p);
+      expect(during.has(delayedPort())).toBe(false);
+      // Caught up again.
+      await Bun.sleep(2500);
+      const after = new Set<number>();
+      for (let i = 0; i < 20; i++) after.add((await reader.query("SELECT inet_server_port() AS p")).rows[0].p);
+      expect(after.has(delayedPort())).toBe(true);
+    } finally {
+      await writer.end();
+      await reader.end();
+      await g.shutdown();
+    }
+  }, 30_000);
+});
