@@ -12,7 +12,7 @@ import { parseLsn } from "./lsn.ts";
 export type NodeRole = "primary" | "replica" | "unknown";
 
 export interface NodeHealth {
-  readonly target: NodeTarget;
+  target: NodeTarget;
   /** What the config says this node is. */
   configuredRole: "primary" | "replica";
   /** What the node says it is (pg_is_in_recovery), once checked. */
@@ -144,8 +144,11 @@ export class HealthMonitor {
   }
 
   get(target: NodeTarget): NodeHealth | undefined {
-    return this.nodes.get(key(target));
+    return this.byTarget.get(target) ?? this.nodes.get(key(target));
   }
+
+  /** The same entries keyed by target object: the per-query lookup, without building a key string. */
+  private readonly byTarget = new Map<NodeTarget, NodeHealth>();
 
   all(): NodeHealth[] {
     return [...this.nodes.values()];
@@ -164,13 +167,16 @@ export class HealthMonitor {
     for (const [k, h] of this.nodes) {
       if (!wanted.has(k)) {
         h.conn?.terminate();
+        h.lsnConn?.terminate();
         this.nodes.delete(k);
       }
     }
+
     for (const [k, w] of wanted) {
       const h = this.nodes.get(k);
       if (h) {
         h.configuredRole = w.role;
+        h.target = w.target;
         continue;
       }
       this.nodes.set(k, {
@@ -194,6 +200,11 @@ export class HealthMonitor {
         flaps: 0,
         upSince: Date.now(),
       });
+    }
+    this.byTarget.clear();
+    for (const w of wanted.values()) {
+      const h = this.nodes.get(key(w.target));
+      if (h) this.byTarget.set(w.target, h);
     }
   }
 

@@ -33,17 +33,19 @@ export class ReplicaBalancer {
   }
 
   /** Whether any replica with weight > 0 is out of its ban and passes `accept`. */
-  any(accept: (t: NodeTarget) => boolean): boolean {
+  any<A, B>(accept: (t: NodeTarget, a: A, b: B) => boolean, a: A, b: B): boolean {
     const now = Date.now();
-    return this.replicas.some((r) => r.weight > 0 && r.bannedUntil <= now && accept(r.target));
+    for (const r of this.replicas) if (r.weight > 0 && r.bannedUntil <= now && accept(r.target, a, b)) return true;
+    return false;
   }
 
-  pick(accept: (t: NodeTarget) => boolean): NodeTarget | null {
+  /** Next replica by smooth weighted round robin among those passing `accept` (extra arguments avoid a closure per call). */
+  pick<A, B>(accept: (t: NodeTarget, a: A, b: B) => boolean, a: A, b: B): NodeTarget | null {
     const now = Date.now();
     let total = 0;
     let best: ReplicaState | null = null;
     for (const r of this.replicas) {
-      if (r.weight <= 0 || r.bannedUntil > now || !accept(r.target)) continue;
+      if (r.weight <= 0 || r.bannedUntil > now || !accept(r.target, a, b)) continue;
       r.current += r.weight;
       total += r.weight;
       if (!best || r.current > best.current) best = r;

@@ -69,6 +69,15 @@ export class PoolManager {
    * Gets a connection: synchronously when one is idle (returned), else later through `grant`
    * (returns null; keep the returned waiter to cancel). The connection comes back attached to nobody.
    */
+  /** An idle connection right now, or null (then use acquire()). Allocates nothing. */
+  tryAcquire(pool: ServerPool): ServerConn | null {
+    const conn = pool.core.takeIdle();
+    if (conn === undefined) return null;
+    this.ctx.stats.poolWait.observe(0);
+    conn.lastUsedAt = Date.now();
+    return conn;
+  }
+
   acquire(pool: ServerPool, grant: Grant): { conn: ServerConn | null; waiter: Waiter<ServerConn> | null } {
     const now = Date.now();
     const waiter: Waiter<ServerConn> = {

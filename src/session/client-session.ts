@@ -40,8 +40,16 @@ import { AdminConsole } from "../admin/console.ts";
 import { formatLsn, parseLsn } from "../health/lsn.ts";
 import { GatewayAdmin } from "../admin/backend.ts";
 
-/** Route reasons of batches that cannot have written (no read-your-writes floor needed). */
-const READ_REASONS = new Set(["read", "read_only_transaction", "no_replica", "split_disabled"]);
+/**
+ * Whether a primary-bound statement may have written (and so needs a read-your-writes floor):
+ * not a read sent to the primary for lack of a replica, not BEGIN/COMMIT on its own.
+ */
+function mayWrite(c: Classification): boolean {
+  if (c.route === "replica") return false;
+  if (c.statements > 1) return true;
+  if (c.txn !== null) return false;
+  return c.reason !== "read";
+}
 
 /** The database name that reaches the admin console instead of a server. */
 const ADMIN_DATABASE = "pggate";
@@ -112,6 +120,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   private queueBytes = 0;
   private readingPaused = false;
   private waiting: { pool: ServerPool; waiter: Waiter<ServerConn> } | null = null;
+  private readonly pools = new Map<NodeTarget, ServerPool>();
   /** A replica batch whose replies are held: replayed on the primary if the replica says 25006. */
   private replay: QueuedFrame[] | null = null;
   /** The next batch goes to the primary: a replayed 25006 batch. */
@@ -121,6 +130,12 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   private primaryWaitUntil = 0;
   /** Last time the client sent anything (for the idle timeouts). */
   lastActivityAt = Date.now();
+  /** Whether read-your-writes floors are kept for this client (not for pinned sessions: they never read replicas). */
+  private get rywTracking(): boolean {
+    const r = this.ctx.config.routing;
+    return r.readYourWrites && r.readWriteSplit && this.pinReason === null;
+  }
+
   /** Read-your-writes floor: this client's reads need a replica that replayed this far. */
   floorLsn: bigint | null = null;
   /** A batch that may have written ran since the floor was last learnt. */
@@ -256,6 +271,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     }
     // Fast path: inside a transaction, a pinned session or a COPY, bytes go straight through.
     if (this.queue.length === 0 && this.isSticky()) {
+      if (this.rywTracking) this.noteStickyStatement(type, buf, start, end);
       this.transmit(type, buf, start, end);
       return;
     }
@@ -283,6 +299,20 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     if (this.queue.length > 0) this.schedulePump();
   }
 
+  /**
+   * Inside a transaction or pinned session statements are not routed, but read-your-writes must
+   * still learn whether one wrote (a transaction of only reads needs no floor).
+   */
+  private noteStickyStatement(type: number, buf: Uint8Array, start: number, end: number): void {
+    if (this.wrote || this.serverTarget !== "primary") return;
+    let sql: string | undefined;
+    if (type === Frontend.Query) sql = decodeQuery(buf, start + 5, end);
+    else if (type === Frontend.Parse) sql = ClientStatements.parseInfo(buf, start, end).query;
+    else if (type === Frontend.Bind) sql = this.statements.queryOf(ClientStatements.bindStatement(buf, start, end));
+    else if (type === Frontend.FunctionCall || type === Frontend.CopyData) this.wrote = true;
+    if (sql !== undefined && mayWrite(this.ctx.router.classify(sql))) this.wrote = true;
+  }
+
   /** Whether the attached connection must take the client's next message whatever it is. */
   private isSticky(): boolean {
     const s = this.server;
@@ -305,7 +335,9 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       // floor of the write before it (still being learnt).
       if (this.replay || this.lsnPending) break;
       if (this.isSticky()) {
-        this.transmitQueued(this.batchLength());
+        const n = this.batchLength();
+        if (this.rywTracking) for (let i = 0; i < n; i++) this.noteStickyStatement(this.queue[i].type, this.queue[i].buf, this.queue[i].start, this.queue[i].end);
+        this.transmitQueued(n);
         continue;
       }
       const len = this.batchLength();
@@ -319,18 +351,21 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         this.dropQueued(1);
         continue;
       }
+      const split = this.ctx.config.routing.readWriteSplit;
+      // One replica choice per read batch: it decides availability and, if used, the node.
+      let replicaNode: NodeTarget | null = cls && cls.route === "replica" && !cls.pin && split && !this.retryOnPrimary ? this.ctx.pickReplica(this.user, this.database) : null;
       // An incomplete batch too large to hold goes to the primary, which can run anything.
-      if (!this.retryOnPrimary && cls && cls.route === "replica" && !cls.pin && this.ctx.config.routing.noReplica === "error" && this.ctx.config.routing.readWriteSplit && !this.ctx.replicaAvailable(this.user, this.database)) {
+      if (!this.retryOnPrimary && cls && cls.route === "replica" && !cls.pin && this.ctx.config.routing.noReplica === "error" && split && replicaNode === null) {
         this.failQueuedBatch(error(SqlState.CannotConnectNow, "no replica is available for this read (routing.no_replica = error)", "Retry later, or set routing.no_replica: primary."));
         continue;
       }
       let decision = this.retryOnPrimary
         ? { target: "primary" as const, reason: "retry_25006", pin: null }
         : cls
-          ? route(cls, { split: this.ctx.config.routing.readWriteSplit, sessionRoute: this.sessionRoute, replicaAvailable: this.ctx.replicaAvailable(this.user, this.database) })
+          ? route(cls, { split, sessionRoute: this.sessionRoute, replicaAvailable: replicaNode !== null })
           : { target: "primary" as const, reason: "unknown", pin: null };
       this.retryOnPrimary = false;
-      let replicaNode: NodeTarget | null = null;
+      if (decision.target === "primary" && (cls === null || mayWrite(cls))) this.wrote = true;
       if (decision.target === "replica" && this.floorLsn !== null && (!this.server || this.serverTarget !== "primary")) {
         const ryw = this.readYourWrites();
         if (ryw === "wait") break;
@@ -364,7 +399,6 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     this.lastRoute = target;
     this.lastReason = reason;
     this.batchReason = reason;
-    if (target === "primary" && !READ_REASONS.has(reason)) this.wrote = true;
     if (pin && !this.pinReason) {
       this.pinReason = pin;
       this.pinnedLabel = `pinned:${pin}`;
@@ -475,8 +509,13 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   /** Attaches a connection for `target`; false when the client now waits for one. */
   private acquire(target: Target, replica: NodeTarget | null = null): boolean {
     const node = target === "replica" ? (replica ?? this.ctx.pickReplica(this.user, this.database)) : this.ctx.primary;
-    const pool = this.ctx.pools.pool(node ?? this.ctx.primary, this.user, this.database);
+    const pool = this.poolFor(node ?? this.ctx.primary);
     const actualTarget: Target = node && target === "replica" ? "replica" : "primary";
+    const idle = this.ctx.pools.tryAcquire(pool);
+    if (idle) {
+      this.attachServer(idle, actualTarget);
+      return true;
+    }
     const r = this.ctx.pools.acquire(pool, (conn, err) => this.onGranted(pool, actualTarget, conn, err));
     if (r.conn && actualTarget === "replica") this.ctx.balancer.succeeded(pool.node);
     if (r.conn) {
@@ -615,6 +654,15 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       this.schedulePump();
     }, 250);
     return true;
+  }
+
+  /** This client's pool on `node`, looked up once (the manager may have dropped a drained one). */
+  private poolFor(node: NodeTarget): ServerPool {
+    const cached = this.pools.get(node);
+    if (cached && this.ctx.pools.pools.get(cached.key) === cached) return cached;
+    const p = this.ctx.pools.pool(node, this.user, this.database);
+    this.pools.set(node, p);
+    return p;
   }
 
   /** Attaches and brings the connection's session parameters in line with this client's. */

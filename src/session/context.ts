@@ -142,14 +142,16 @@ export class GatewayContext {
 
   /** Whether reads of (user, database) can go to some replica right now. */
   replicaAvailable(user: string, database: string): boolean {
-    return this.balancer.any((t) => this.replicaUsable(t, user, database));
+    return this.balancer.any(this.usable, user, database);
   }
 
   /** A usable replica; with `floor`, only one known to have replayed WAL up to it. */
   pickReplica(user: string, database: string, floor: bigint | null = null): NodeTarget | null {
-    if (floor === null) return this.balancer.pick((t) => this.replicaUsable(t, user, database));
-    return this.balancer.pick((t) => this.replicaUsable(t, user, database) && (this.health.get(t)?.lsn ?? -1n) >= floor);
+    if (floor === null) return this.balancer.pick(this.usable, user, database);
+    return this.balancer.pick((t, u: string, d: string) => this.replicaUsable(t, u, d) && (this.health.get(t)?.lsn ?? -1n) >= floor, user, database);
   }
+
+  private readonly usable = (t: NodeTarget, user: string, database: string): boolean => this.replicaUsable(t, user, database);
 
   /** Whether every replica has replayed `floor`: then a client's floor no longer matters. */
   allReplicasPast(floor: bigint): boolean {

@@ -82,6 +82,29 @@ describe("read-your-writes", () => {
     }
   }, 60_000);
 
+  test("a write inside an explicit transaction (and in a multi-statement string) sets the floor too", async () => {
+    const g = gateway();
+    const cl = client(g.port);
+    await cl.connect();
+    try {
+      let stale = 0;
+      for (let i = 0; i < 40; i++) {
+        await cl.query("BEGIN");
+        const { rows } = await cl.query("INSERT INTO ryw (v) VALUES ('in tx') RETURNING id");
+        await cl.query("COMMIT");
+        const r = await cl.query("SELECT count(*)::int AS n FROM ryw WHERE id = $1", [rows[0].id]);
+        if (r.rows[0].n !== 1) stale++;
+        const multi = (await cl.query("BEGIN; INSERT INTO ryw (v) VALUES ('multi') RETURNING id; COMMIT")) as unknown as pg.QueryResult[];
+        const m = await cl.query("SELECT count(*)::int AS n FROM ryw WHERE id = $1", [multi[1].rows[0].id]);
+        if (m.rows[0].n !== 1) stale++;
+      }
+      expect(stale).toBe(0);
+    } finally {
+      await cl.end();
+      await g.shutdown();
+    }
+  }, 60_000);
+
   test("with read_your_writes: false the same run shows stale reads (the test can fail)", async () => {
     const g = gateway({ read_your_writes: false });
     try {
