@@ -24,7 +24,7 @@ export class ForwardRun {
   /** Sends the pending run (call before anything that must come after it, and at chunk end). */
   flush(): void {
     if (!this.buf || !this.target) return;
-    this.target.send(this.buf.subarray(this.start, this.end));
+    this.target.sendRange(this.buf, this.start, this.end);
     this.buf = null;
     this.target = null;
   }

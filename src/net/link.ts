@@ -26,7 +26,10 @@ const HIGH_WATER = 512 * 1024;
 export class Link {
   socket: LinkSocket;
   owner: LinkOwner;
-  private queue: Uint8Array[] = [];
+  /** Outbound byte ranges, oldest first: bufs[i][starts[i], ends[i]). Parallel arrays, no objects. */
+  private readonly bufs: Uint8Array[] = [];
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
   private queuedBytes = 0;
   private flushScheduled = false;
   private backlogged = false;
@@ -57,9 +60,19 @@ export class Link {
    * event-loop turn, after the current handler returns.
    */
   send(buf: Uint8Array): void {
-    if (this.closed || buf.length === 0) return;
-    this.queue.push(buf);
-    this.queuedBytes += buf.length;
+    this.sendRange(buf, 0, buf.length);
+  }
+
+  /**
+   * Queues `buf[start, end)` without making a view: a subarray of a socket's receive buffer
+   * forces JSC to materialise its ArrayBuffer, which costs more than the write itself.
+   */
+  sendRange(buf: Uint8Array, start: number, end: number): void {
+    if (this.closed || end <= start) return;
+    this.bufs.push(buf);
+    this.starts.push(start);
+    this.ends.push(end);
+    this.queuedBytes += end - start;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flushTask);
@@ -70,25 +83,35 @@ export class Link {
   flush(): void {
     if (this.closed || this.queuedBytes === 0) return;
     let out: Uint8Array;
-    if (this.queue.length === 1) {
-      out = this.queue[0];
+    let start: number;
+    let end: number;
+    if (this.bufs.length === 1) {
+      out = this.bufs[0];
+      start = this.starts[0];
+      end = this.ends[0];
     } else {
       // Coalesce small frames into one write: per-call syscall cost dominates a proxy.
       out = new Uint8Array(this.queuedBytes);
       let off = 0;
-      for (const b of this.queue) {
-        out.set(b, off);
-        off += b.length;
+      for (let i = 0; i < this.bufs.length; i++) {
+        const s0 = this.starts[i];
+        const e0 = this.ends[i];
+        out.set(s0 === 0 && e0 === this.bufs[i].length ? this.bufs[i] : this.bufs[i].subarray(s0, e0), off);
+        off += e0 - s0;
       }
+      start = 0;
+      end = out.length;
     }
-    const written = this.socket.write(out);
+    const len = end - start;
+    const written = start === 0 && end === out.length ? this.socket.write(out) : this.socket.write(out, start, len);
+    this.bufs.length = 0;
+    this.starts.length = 0;
+    this.ends.length = 0;
     if (written < 0) {
-      this.queue = [];
       this.queuedBytes = 0;
       return;
     }
-    if (written >= out.length) {
-      this.queue.length = 0;
+    if (written >= len) {
       this.queuedBytes = 0;
       if (this.backlogged) {
         this.backlogged = false;
@@ -96,9 +119,10 @@ export class Link {
       }
       return;
     }
-    const rest = out.subarray(written);
-    this.queue = [rest];
-    this.queuedBytes = rest.length;
+    this.bufs.push(out);
+    this.starts.push(start + written);
+    this.ends.push(end);
+    this.queuedBytes = len - written;
     if (!this.backlogged && this.queuedBytes > HIGH_WATER) {
       this.backlogged = true;
       this.owner.onBackpressure(true);
@@ -140,9 +164,15 @@ export class Link {
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.dropQueue();
     this.socket.end();
+  }
+
+  private dropQueue(): void {
+    this.bufs.length = 0;
+    this.starts.length = 0;
+    this.ends.length = 0;
+    this.queuedBytes = 0;
   }
 
   /** Called by the shared handlers. */
@@ -152,8 +182,7 @@ export class Link {
 
   handleClose(error: Error | undefined): void {
     this.closed = true;
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.dropQueue();
     if (this.closeReported) return;
     this.closeReported = true;
     this.owner.onClose(error);
