@@ -46,27 +46,47 @@ describe("createRouter", () => {
     expect(router.size).toBe(1);
   });
 
-  test("least recently used entry is evicted at capacity", () => {
+  test("the oldest entry is evicted at capacity (FIFO: hits do not reorder)", () => {
     const { ctx, calls } = countingContext({ a: "s", b: "s", c: "s" });
     const router = createRouter({ context: ctx, capacity: 2 });
     router.classify("SELECT a()");
     router.classify("SELECT b()");
-    router.classify("SELECT a()"); // a is now the most recent
-    router.classify("SELECT c()"); // evicts b
+    router.classify("SELECT a()"); // a hit: no reordering
+    router.classify("SELECT c()"); // evicts a, the oldest
     expect(router.size).toBe(2);
     calls.length = 0;
-    router.classify("SELECT a()");
+    router.classify("SELECT b()");
     router.classify("SELECT c()");
     expect(calls).toEqual([]);
-    router.classify("SELECT b()");
-    expect(calls).toEqual(["b"]);
+    router.classify("SELECT a()");
+    expect(calls).toEqual(["a"]);
     expect(router.size).toBe(2);
+  });
+
+  test("statements differing only in numeric literals share one entry", () => {
+    const { ctx, calls } = countingContext({ f: "s" });
+    const router = createRouter({ context: ctx });
+    router.classify("SELECT f() FROM t WHERE id = 41");
+    router.classify("SELECT f() FROM t WHERE id = 42");
+    router.classify("SELECT f() FROM t WHERE id = 1234.5");
+    expect(calls).toEqual(["f"]);
+    expect(router.size).toBe(1);
+    // Digits inside names and parameters are part of the statement.
+    router.classify("SELECT f() FROM t1 WHERE id = $1");
+    router.classify("SELECT f() FROM t2 WHERE id = $2");
+    expect(router.size).toBe(3);
+  });
+
+  test("SET pggate.min_lsn keeps its value: never shared across literals", () => {
+    const router = createRouter({ context: countingContext().ctx });
+    expect(router.classify("SET pggate.min_lsn = '0/16'").pggateSet?.value).toBe("0/16");
+    expect(router.classify("SET pggate.min_lsn = '0/17'").pggateSet?.value).toBe("0/17");
   });
 
   test("clear() empties the cache", () => {
     const router = createRouter({ context: countingContext().ctx });
-    router.classify("SELECT 1");
-    router.classify("SELECT 2");
+    router.classify("SELECT a");
+    router.classify("SELECT b");
     expect(router.size).toBe(2);
     router.clear();
     expect(router.size).toBe(0);
