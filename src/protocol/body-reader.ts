@@ -4,6 +4,16 @@ import { ProtocolError } from "./errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
+/**
+ * UTF-8 text of `buf[start, end)`. Buffer's utf8Slice reads the range in place; a subarray view
+ * would make JSC materialise the receive buffer's ArrayBuffer, which costs more than decoding.
+ */
+type Utf8Slicer = (this: Uint8Array, start: number, end: number) => string;
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: Utf8Slicer }).utf8Slice;
+export function decodeUtf8(buf: Uint8Array, start: number, end: number): string {
+  return utf8Slice ? utf8Slice.call(buf, start, end) : utf8.decode(buf.subarray(start, end));
+}
+
 export class BodyReader {
   private off: number;
   private readonly end: number;
@@ -44,7 +54,7 @@ export class BodyReader {
   cstring(): string {
     const nul = this.buf.indexOf(0, this.off);
     if (nul < 0 || nul >= this.end) throw new ProtocolError("string not terminated within message");
-    const s = utf8.decode(this.buf.subarray(this.off, nul));
+    const s = decodeUtf8(this.buf, this.off, nul);
     this.off = nul + 1;
     return s;
   }
