@@ -11,6 +11,7 @@ import type { LinkData } from "./net/link.ts";
 import { startListener } from "./net/listener.ts";
 import { GatewayContext } from "./session/context.ts";
 import type { Registry } from "prom-client";
+import type { SupervisorMessage, WorkerMessage } from "./supervisor.ts";
 
 export class Gateway {
   readonly ctx: GatewayContext;
@@ -40,11 +41,17 @@ export class Gateway {
     return this.metrics?.url ?? "";
   }
 
+  /** Runs as worker `index` of `count` under the supervisor. */
+  asWorker(index: number, count: number): void {
+    this.ctx.worker = { index, count };
+  }
+
   start(): void {
     const cfg = this.ctx.config;
     configureLog(cfg.log.level, cfg.log.format);
     this.applyAuth(cfg);
     this.listener = startListener(this.ctx);
+    if (this.ctx.worker.count > 1) this.startCancelExchange();
     this.ctx.health.start();
     this.idleTimer = setInterval(() => this.closeIdleClients(), 500);
     this.idleTimer.unref?.();
@@ -59,6 +66,40 @@ export class Gateway {
   }
 
   private idleTimer: ReturnType<typeof setInterval> | null = null;
+  private cancelListener: TCPSocketListener<undefined> | null = null;
+
+  /**
+   * Workers share the client port, so a CancelRequest may reach the wrong one. Each worker takes
+   * forwarded cancels on a private loopback port; the supervisor tells every worker all ports.
+   */
+  private startCancelExchange(): void {
+    const ctx = this.ctx;
+    this.cancelListener = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket, packet) {
+          if (packet.length >= 16) {
+            const v = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
+            ctx.cancel(v.getInt32(8), v.getInt32(12), null);
+          }
+          socket.end();
+        },
+        error() {},
+      },
+    });
+    let ports: number[] = [];
+    process.on("message", (m: SupervisorMessage) => {
+      if (Array.isArray(m?.cancelPorts)) ports = m.cancelPorts;
+    });
+    ctx.forwardCancel = (worker, packet) => {
+      const port = ports[worker];
+      if (!port) return;
+      const copy = packet.slice();
+      Bun.connect({ hostname: "127.0.0.1", port, socket: { open: (s) => void (s.write(copy), s.end()), data() {}, error() {} } }).catch(() => {});
+    };
+    process.send?.({ cancelPort: this.cancelListener.port } satisfies WorkerMessage);
+  }
 
   /** listen.client_idle_timeout_ms and listen.idle_in_transaction_timeout_ms, for every client. */
   private closeIdleClients(): void {
@@ -127,6 +168,7 @@ export class Gateway {
     this.ctx.pools.stop();
     this.ctx.health.stop();
     if (this.idleTimer) clearInterval(this.idleTimer);
+    this.cancelListener?.stop(true);
     this.listener?.stop(true);
     log.info("shutdown_complete");
   }

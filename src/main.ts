@@ -1,6 +1,7 @@
 // Entry point, wiring only: parse arguments, load the config, start the gateway, install signals.
 import { ConfigError, loadConfig } from "./config/index.ts";
 import { Gateway } from "./gateway.ts";
+import { runSupervisor } from "./supervisor.ts";
 import { log } from "./log/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -52,7 +53,13 @@ function main(): void {
     process.stdout.write(`${args.config}: OK\n`);
     return;
   }
+  const workerIndex = process.env.PGGATE_WORKER;
+  if (config.workers > 1 && workerIndex === undefined) {
+    void runSupervisor(config).then((code) => process.exit(code));
+    return;
+  }
   const gateway = new Gateway(config);
+  if (workerIndex !== undefined) gateway.asWorker(Number(workerIndex), Number(process.env.PGGATE_WORKERS ?? config.workers));
   try {
     gateway.start();
   } catch (e) {

@@ -192,6 +192,7 @@ export const SCHEMA = [
   strings("admin.users", { default: ["postgres"], lowercase: false, reloadable: true, doc: "Users allowed into the admin console (database pggate)." }),
   oneOf("log.level", ["debug", "info", "warn", "error"], { default: "info", reloadable: true, doc: "Least severe level logged." }),
   oneOf("log.format", ["logfmt", "json"], { default: "logfmt", reloadable: true, doc: "One line per event, as logfmt or JSON." }),
+  int("workers", { default: 1, min: 1, max: 64, reloadable: false, doc: "Worker processes sharing listen.port (SO_REUSEPORT) under a small supervisor; metrics of worker i are on metrics.port + i." }),
   int("shutdown_timeout_ms", { default: 30000, min: 0, max: MAX_MS, reloadable: true, doc: "On SIGTERM/SIGINT, how long running transactions may finish before connections are closed." }),
 ] as const;
 

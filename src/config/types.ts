@@ -80,4 +80,5 @@ export interface Config {
   readonly admin: { readonly users: readonly string[] };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   readonly shutdownTimeoutMs: number;
+  readonly workers: number;
 }

@@ -461,6 +461,7 @@ class Validator {
       admin: { users: m("admin.users") },
       log: { level: m("log.level"), format: m("log.format") },
       shutdownTimeoutMs: m("shutdown_timeout_ms"),
+      workers: m("workers"),
     };
   }
 }

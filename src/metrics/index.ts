@@ -182,7 +182,10 @@ export interface MetricsServer {
 }
 
 export function startMetricsServer(ctx: GatewayContext, registry: Registry): MetricsServer {
-  const { host, port } = ctx.config.metrics;
+  const { host } = ctx.config.metrics;
+  // Worker i of several serves its own metrics on metrics.port + i, labelled worker="i".
+  const port = ctx.config.metrics.port === 0 ? 0 : ctx.config.metrics.port + ctx.worker.index;
+  if (ctx.worker.count > 1) registry.setDefaultLabels({ worker: String(ctx.worker.index) });
   const server = Bun.serve({
     hostname: host,
     port,

@@ -1,6 +1,6 @@
 // The client-facing TCP listener: accepts sockets, enforces max_client_connections, and hands
 // each socket to a new ClientSession. Session logic lives in src/session.
-import type { SocketHandler, TCPSocketListener } from "bun";
+import type { SocketHandler, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import { encodePgError, Errors } from "../errors/index.ts";
 import { ClientSession } from "../session/client-session.ts";
 import type { GatewayContext } from "../session/context.ts";
@@ -32,5 +32,9 @@ export function startListener(ctx: GatewayContext): TCPSocketListener<LinkData> 
       new ClientSession(socket, ctx);
     },
   };
-  return Bun.listen<LinkData>({ hostname: host, port, socket: handlers, data: { link: null, ignore: false } });
+  // Several workers share the port: the kernel spreads new connections across them.
+  const reusePort = ctx.worker.count > 1;
+  // Bun 1.4.4 honours reusePort on listen (BUN-NOTES) though its types list it only for connect.
+  const options: TCPSocketListenOptions<LinkData> & { reusePort: boolean } = { hostname: host, port, reusePort, socket: handlers, data: { link: null, ignore: false } };
+  return Bun.listen<LinkData>(options);
 }

@@ -126,6 +126,8 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   /** The next batch goes to the primary: a replayed 25006 batch. */
   private retryOnPrimary = false;
   private admin: AdminConsole | null = null;
+  /** The raw startup-phase packet being handled (a CancelRequest may be passed to another worker). */
+  private lastStartupPacket: Uint8Array | null = null;
   /** Deadline for writes held while no primary is reachable; 0 when not waiting. */
   private primaryWaitUntil = 0;
   /** Last time the client sent anything (for the idle timeouts). */
@@ -251,7 +253,10 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         this.onSessionFrame(type, buf, start, end);
         return;
       case "startup":
-        if (this.reader.expectUntyped) this.onStartupPacket(decodeStartupPacket(buf, start, end), end < buf.length);
+        if (this.reader.expectUntyped) {
+          this.lastStartupPacket = buf.subarray(start, end);
+          this.onStartupPacket(decodeStartupPacket(buf, start, end), end < buf.length);
+        }
         return;
       case "login":
         this.inbox?.push({ type, body: buf.subarray(start + 5, end) });
@@ -876,7 +881,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         this.out.send(SSL_NO);
         return;
       case "cancel":
-        this.ctx.findByKey(p.processId, p.secretKey)?.cancelRunningQuery();
+        this.ctx.cancel(p.processId, p.secretKey, this.lastStartupPacket);
         this.transition("closed");
         this.out.destroy();
         return;

@@ -182,8 +182,10 @@ export class GatewayContext {
   /** Issues a unique BackendKeyData for a client. */
   issueKey(): { processId: number; secretKey: number } {
     let processId: number;
-    do processId = randomInt(1, 0x7fffffff);
-    while (this.keys.has(processId));
+    // With several workers, processId % workers names the worker that issued it, so a
+    // CancelRequest landing on another worker (SO_REUSEPORT spreads connections) can be passed on.
+    do processId = randomInt(1, Math.floor(0x7fffffff / this.worker.count)) * this.worker.count + this.worker.index;
+    while (this.keys.has(processId) || processId <= 0);
     return { processId, secretKey: randomInt(-0x80000000, 0x7fffffff) };
   }
 
@@ -193,6 +195,21 @@ export class GatewayContext {
 
   releaseKey(c: Cancellable): void {
     if (this.keys.get(c.processId) === c) this.keys.delete(c.processId);
+  }
+
+  /** This process's place among the workers (0 of 1 without a supervisor). */
+  worker = { index: 0, count: 1 };
+  /** Delivers a CancelRequest packet to another worker (set when running under a supervisor). */
+  forwardCancel: ((worker: number, packet: Uint8Array) => void) | null = null;
+
+  /** Handles a CancelRequest: locally, or handed to the worker that issued the key. */
+  cancel(processId: number, secretKey: number, packet: Uint8Array | null): void {
+    const owner = processId % this.worker.count;
+    if (owner !== this.worker.index && packet && this.forwardCancel) {
+      this.forwardCancel(owner, packet);
+      return;
+    }
+    this.findByKey(processId, secretKey)?.cancelRunningQuery();
   }
 
   /** A CancelRequest matches only when both halves of the key match (PostgreSQL does the same). */

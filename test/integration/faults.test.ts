@@ -23,8 +23,9 @@ function yamlFor(overrides: Record<string, unknown> = {}): Record<string, unknow
     health: { interval_ms: 200, timeout_ms: 1000, failure_threshold: 2, success_threshold: 2 },
     log: { level: "warn" },
   };
-  for (const [k, v] of Object.entries(overrides)) base[k] = { ...(base[k] ?? {}), ...(v as Record<string, unknown>) };
-  return base;
+  const out: Record<string, unknown> = base;
+  for (const [k, v] of Object.entries(overrides)) out[k] = v !== null && typeof v === "object" ? { ...(base[k] ?? {}), ...(v as Record<string, unknown>) } : v;
+  return out;
 }
 
 function gateway(overrides: Record<string, unknown> = {}): Gateway {
@@ -215,6 +216,41 @@ describe("shutdown", () => {
     const log = await gw.stderr();
     expect(log).toContain("shutdown_complete");
   }, 30_000);
+});
+
+describe("workers", () => {
+  test("workers: 2 share the port; cancels reach the right worker; SIGHUP and SIGTERM propagate", async () => {
+    const gw = await processGateway({ workers: 2 } as Record<string, unknown>);
+    try {
+      // Both workers answer their own metrics port, labelled.
+      await Bun.sleep(500);
+      for (const i of [0, 1]) {
+        const m = await (await fetch(`http://127.0.0.1:${gw.metricsPort + i}/metrics`)).text();
+        expect(m).toContain(`worker="${i}"`);
+      }
+      // Cancels: each CancelRequest is a new connection that may land on either worker.
+      const u = scram();
+      for (let i = 0; i < 4; i++) {
+        const proc = Bun.spawn(["psql", conn(gw.port), "-c", "SELECT pg_sleep(20)"], { env: { ...process.env, PGPASSWORD: u.password }, stdout: "ignore", stderr: "pipe" });
+        await Bun.sleep(600);
+        const sent = Date.now();
+        proc.kill("SIGINT");
+        await proc.exited;
+        expect(await new Response(proc.stderr).text()).toContain("canceling statement due to user request");
+        expect(Date.now() - sent).toBeLessThan(5000);
+      }
+      gw.proc.kill("SIGHUP");
+      await Bun.sleep(400);
+      for (const i of [0, 1]) {
+        const m = await (await fetch(`http://127.0.0.1:${gw.metricsPort + i}/metrics`)).text();
+        expect(m).toMatch(/pggate_config_reloads_total\{result="success",worker="\d"\} 1/);
+      }
+      gw.proc.kill("SIGTERM");
+      expect(await gw.proc.exited).toBe(0);
+    } finally {
+      gw.proc.kill("SIGKILL");
+    }
+  }, 60_000);
 });
 
 describe("failover", () => {

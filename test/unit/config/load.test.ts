@@ -77,6 +77,7 @@ describe("defaults", () => {
       admin: { users: ["postgres"] },
       log: { level: "info", format: "logfmt" },
       shutdownTimeoutMs: 30000,
+      workers: 1,
     };
     expect(loadConfig(path, { env: {} })).toEqual(expected);
   });
@@ -238,7 +239,7 @@ nodes_:
       "pggate.yaml:9:3: routing.frobnicate: unknown key; allowed under routing: read_write_split, read_your_writes, default_route, no_replica, write_functions, read_functions, ryw_max_wait_ms, max_replica_lag_ms, max_replica_lag_bytes",
     ]);
     expect(problems(`${MINIMAL}zzz: 1\n`)).toEqual([
-      "pggate.yaml:3:1: zzz: unknown key; allowed at the top level: listen, metrics, nodes, pool, auth, routing, health, retry, admin, log, shutdown_timeout_ms",
+      "pggate.yaml:3:1: zzz: unknown key; allowed at the top level: listen, metrics, nodes, pool, auth, routing, health, retry, admin, log, workers, shutdown_timeout_ms",
     ]);
     expect(problems("nodes:\n  primary: { host: p, prot: 1 }\n")).toEqual([
       "pggate.yaml:2:23: nodes.primary.prot: unknown key; did you mean nodes.primary.port?",
@@ -312,7 +313,7 @@ nodes_:
 
   test("a config that is not a mapping", () => {
     expect(problems("- a\n- b\n")).toEqual([
-      "pggate.yaml:1:1: the config must be a mapping of sections (listen, metrics, nodes, pool, auth, routing, health, retry, admin, log, shutdown_timeout_ms), got a list",
+      "pggate.yaml:1:1: the config must be a mapping of sections (listen, metrics, nodes, pool, auth, routing, health, retry, admin, log, workers, shutdown_timeout_ms), got a list",
     ]);
   });
 });

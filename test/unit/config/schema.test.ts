@@ -61,7 +61,7 @@ describe("schema table", () => {
     }
   });
 
-  test("restart-only keys are exactly listen.host/port/tls.*, metrics.* and auth.mode", () => {
+  test("restart-only keys are exactly listen.host/port/tls.*, metrics.*, auth.mode and workers", () => {
     const restart = SCHEMA.filter((k) => !k.reloadable).map((k) => k.path);
     expect(restart).toEqual([
       "listen.host",
@@ -73,6 +73,7 @@ describe("schema table", () => {
       "metrics.host",
       "metrics.port",
       "auth.mode",
+      "workers",
     ]);
   });
 
