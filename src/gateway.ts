@@ -99,6 +99,21 @@ export class Gateway {
       Bun.connect({ hostname: "127.0.0.1", port, socket: { open: (s) => void (s.write(copy), s.end()), data() {}, error() {} } }).catch(() => {});
     };
     process.send?.({ cancelPort: this.cancelListener.port } satisfies WorkerMessage);
+    // A worker never outlives its supervisor (even one killed with SIGKILL): when the IPC
+    // channel closes or we are reparented, shut down.
+    const orphaned = (): void => {
+      log.warn("supervisor_gone", { worker: ctx.worker.index });
+      void this.shutdown().then(() => process.exit(0));
+    };
+    process.on("disconnect", orphaned);
+    const parent = process.ppid;
+    const watch = setInterval(() => {
+      if (process.ppid !== parent) {
+        clearInterval(watch);
+        orphaned();
+      }
+    }, 1000);
+    watch.unref?.();
   }
 
   /** listen.client_idle_timeout_ms and listen.idle_in_transaction_timeout_ms, for every client. */

@@ -66,4 +66,12 @@ export class ReplicaBalancer {
     const r = this.replicas.find((x) => x.target === target);
     if (r) r.failures = 0;
   }
+
+  /** Health checks found the replica good again: its connect-failure ban no longer applies. */
+  unban(target: NodeTarget): void {
+    const r = this.replicas.find((x) => x.target === target);
+    if (!r) return;
+    r.failures = 0;
+    r.bannedUntil = 0;
+  }
 }

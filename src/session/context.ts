@@ -75,7 +75,12 @@ export class GatewayContext {
     this.primaryTarget = { name: "primary", host: config.nodes.primary.host, port: config.nodes.primary.port };
     this.pools = new PoolManager(this);
     this.health = new HealthMonitor(this);
-    this.health.onChange = () => this.electPrimary();
+    this.health.onChange = (h, what) => {
+      // Health checks are the authority on recovery: a replica they bring back is usable at once,
+      // whatever backoff its earlier connect failures earned it.
+      if (what === "up") this.balancer.unban(h.target);
+      this.electPrimary();
+    };
     this.router = this.buildRouter();
     this.applyConfig(config);
   }

@@ -222,10 +222,13 @@ describe("workers", () => {
   test("workers: 2 share the port; cancels reach the right worker; SIGHUP and SIGTERM propagate", async () => {
     const gw = await processGateway({ workers: 2 } as Record<string, unknown>);
     try {
-      // Both workers answer their own metrics port, labelled.
-      await Bun.sleep(500);
+      // Both workers answer their own metrics port, labelled (the second may start a bit later).
       for (const i of [0, 1]) {
-        const m = await (await fetch(`http://127.0.0.1:${gw.metricsPort + i}/metrics`)).text();
+        let m = "";
+        for (let t = 0; t < 100 && !m; t++) {
+          m = await fetch(`http://127.0.0.1:${gw.metricsPort + i}/metrics`).then((r) => r.text(), () => "");
+          if (!m) await Bun.sleep(100);
+        }
         expect(m).toContain(`worker="${i}"`);
       }
       // Cancels: each CancelRequest is a new connection that may land on either worker.
@@ -250,7 +253,23 @@ describe("workers", () => {
     } finally {
       gw.proc.kill("SIGKILL");
     }
+    // Workers never outlive the supervisor.
+    const left = Bun.spawnSync(["pgrep", "-f", gw.path]).stdout.toString().trim();
+    expect(left).toBe("");
   }, 60_000);
+
+  test("workers exit when their supervisor is killed with SIGKILL", async () => {
+    const gw = await processGateway({ workers: 2 } as Record<string, unknown>);
+    await Bun.sleep(1000);
+    gw.proc.kill("SIGKILL");
+    await gw.proc.exited;
+    let left = "x";
+    for (let i = 0; i < 50 && left !== ""; i++) {
+      await Bun.sleep(100);
+      left = Bun.spawnSync(["pgrep", "-f", gw.path]).stdout.toString().trim();
+    }
+    expect(left).toBe("");
+  }, 30_000);
 });
 
 describe("failover", () => {
