@@ -427,8 +427,22 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       let sql: string | undefined;
       if (f.type === Frontend.Query) sql = decodeQuery(f.buf, f.start + 5, f.end);
       else if (f.type === Frontend.Parse) sql = ClientStatements.parseInfo(f.buf, f.start, f.end).query;
-      else if (f.type === Frontend.Bind) sql = this.statements.queryOf(ClientStatements.bindStatement(f.buf, f.start, f.end));
-      else if (f.type === Frontend.FunctionCall) return null; // fast-path calls (large objects) write
+      else if (f.type === Frontend.Bind) {
+        // A prepared statement keeps its verdict: the hot path of -M prepared clients.
+        const stmt = this.statements.statementOfBind(f.buf, f.start, f.end);
+        if (stmt) {
+          if (stmt.route?.router === router) {
+            const c = stmt.route.cls;
+            merged = merged ? mergeClassifications(merged, c) : c;
+            continue;
+          }
+          const c = router.classify(stmt.query);
+          if (c.unknownFunctions.length === 0) stmt.route = { router, cls: c };
+          else this.ctx.learnVolatility(c.unknownFunctions, this.user, this.database);
+          merged = merged ? mergeClassifications(merged, c) : c;
+          continue;
+        }
+      } else if (f.type === Frontend.FunctionCall) return null; // fast-path calls (large objects) write
       if (sql === undefined) continue;
       const c = router.classify(sql);
       if (c.unknownFunctions.length > 0) this.ctx.learnVolatility(c.unknownFunctions, this.user, this.database);

@@ -172,7 +172,8 @@ export class GatewayContext {
       if (r.maxReplicaLagMs > 0 && h.lagSeconds !== null && h.lagSeconds * 1000 > r.maxReplicaLagMs) return false;
       if (r.maxReplicaLagBytes > 0 && h.lagBytes !== null && h.lagBytes > r.maxReplicaLagBytes) return false;
     }
-    return this.pools.reachable(this.pools.pool(t, user, database));
+    // Credentials first: a map lookup, where building the pool key would allocate per query.
+    return this.credentials.has(user) || this.pools.reachable(this.pools.pool(t, user, database));
   }
 
   learnVolatility(names: readonly string[], user: string, database: string): void {

@@ -3,12 +3,15 @@
 // lazily on whichever connection a Bind or Describe lands on. Rewrites Parse, Bind, Describe and
 // Close; everything else passes untouched.
 import { BodyReader, Frontend, MessageWriter } from "../protocol/index.ts";
+import type { Classification, Router } from "../router/index.ts";
 import type { ServerConn } from "./server-conn.ts";
 
 export interface ClientStatement {
   /** PgGate's server-side name for this (query, types). */
   readonly serverName: string;
   readonly query: string;
+  /** Routing verdict for `query`, kept with the statement so each Bind does not re-classify. */
+  route: { router: Router; cls: Classification } | null;
   /** Parse body after the name: query, NUL, parameter count and type OIDs. */
   readonly rest: Uint8Array;
 }
@@ -78,6 +81,11 @@ export class ClientStatements {
     return this.named.get(name)?.query;
   }
 
+  /** The named statement a Bind frame refers to, if this client prepared it. */
+  statementOfBind(buf: Uint8Array, start: number, end: number): ClientStatement | undefined {
+    return this.named.get(ClientStatements.bindStatement(buf, start, end));
+  }
+
   /**
    * A Parse of a named statement whose text some server already accepted can be answered
    * without a server: record it and let the caller reply ParseComplete. Saves a round trip, and
@@ -92,7 +100,7 @@ export class ClientStatements {
     const query = r.cstring();
     const serverName = statementNames.nameFor(statementKey(rest));
     if (!statementNames.isConfirmed(serverName)) return false;
-    this.named.set(name, { serverName, query, rest: rest.slice() });
+    this.named.set(name, { serverName, query, rest: rest.slice(), route: null });
     return true;
   }
 
@@ -146,7 +154,7 @@ export class ClientStatements {
     }
     const query = r.cstring();
     const serverName = statementNames.nameFor(statementKey(rest));
-    this.named.set(name, { serverName, query, rest: rest.slice() });
+    this.named.set(name, { serverName, query, rest: rest.slice(), route: null });
     if (server.prepared.has(serverName)) {
       // Already prepared here (by this or another client). The client still expects a
       // ParseComplete at this point of the reply stream: parsing the same text as the unnamed
