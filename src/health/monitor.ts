@@ -118,15 +118,7 @@ export class HealthMonitor {
         h.lsnConn = null;
         const login = this.credentials();
         if (!login) return;
-        const cfg = this.ctx.config;
-        const params = new Map([
-          ["user", login.user],
-          ["database", cfg.health.database],
-          ["application_name", "pggate_lsn"],
-        ]);
-        const conn = await ServerConn.connect(h.target, params, this.ctx.serverTls(h.target), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
-        await authenticateToServer(conn, login.user, login.creds);
-        h.lsnConn = conn;
+        h.lsnConn = await this.openConn(h.target, login, "pggate_lsn");
       }
       const frames = await h.lsnConn.internalQuery(buildQuery("SELECT pg_last_wal_replay_lsn()::text"));
       for (const f of frames) {
@@ -247,17 +239,7 @@ export class HealthMonitor {
       s.end();
       return;
     }
-    if (!h.conn || h.conn.state === "closed") {
-      const cfg = this.ctx.config;
-      const params = new Map([
-        ["user", login.user],
-        ["database", cfg.health.database],
-        ["application_name", "pggate_health"],
-      ]);
-      const conn = await ServerConn.connect(h.target, params, this.ctx.serverTls(h.target), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
-      h.conn = conn;
-      await authenticateToServer(conn, login.user, login.creds);
-    }
+    if (!h.conn || h.conn.state === "closed") h.conn = await this.openConn(h.target, login, "pggate_health");
     const frames = await h.conn.internalQuery(buildQuery(CHECK_SQL));
     for (const f of frames) {
       if (f.type === Backend.ErrorResponse) throw new Error(decodeErrorFields(f.body, 0, f.body.length).get(ErrorField.Message) ?? "error");
@@ -276,6 +258,24 @@ export class HealthMonitor {
     }
     const primary = this.primaryLsn;
     h.lagBytes = h.role === "replica" && primary !== null && h.lsn !== null ? Math.max(0, Number(primary - h.lsn)) : h.role === "primary" ? 0 : null;
+  }
+
+  /** A dedicated, authenticated connection for PgGate's own checks on `target`. */
+  private async openConn(target: NodeTarget, login: { user: string; creds: ServerCredentials }, applicationName: string): Promise<ServerConn> {
+    const cfg = this.ctx.config;
+    const params = new Map([
+      ["user", login.user],
+      ["database", cfg.health.database],
+      ["application_name", applicationName],
+    ]);
+    const conn = await ServerConn.connect(target, params, this.ctx.serverTls(target), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
+    try {
+      await authenticateToServer(conn, login.user, login.creds);
+    } catch (e) {
+      conn.destroy();
+      throw e;
+    }
+    return conn;
   }
 
   private credentials(): { user: string; creds: ServerCredentials } | null {

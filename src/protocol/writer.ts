@@ -100,3 +100,15 @@ export function encodeFrame(type: number, body: Uint8Array): Uint8Array {
   out.set(body, 5);
   return out;
 }
+
+/** Length-prefixed text values (Int32 length, -1 for NULL), as in Bind parameters and DataRow. */
+export function writeTextValues(w: MessageWriter, values: readonly (string | null)[]): void {
+  for (const v of values) {
+    if (v === null) {
+      w.int32(-1);
+      continue;
+    }
+    const b = utf8.encode(v);
+    w.int32(b.length).bytes(b);
+  }
+}

@@ -13,6 +13,7 @@ import {
   decodeErrorFields,
   decodeQuery,
   decodeStartupPacket,
+  encodeFrame,
   ErrorField,
   FrameReader,
   Frontend,
@@ -1019,7 +1020,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       this.transition("idle");
       log.info("client_login", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, tls: this.tlsActive });
       for (const f of inbox.drain()) {
-        const frame = reframe(f.type, f.body);
+        const frame = encodeFrame(f.type, f.body);
         this.onSessionFrame(f.type, frame, 0, frame.length);
       }
       if (this.queue.length > 0) this.pump();
@@ -1134,10 +1135,4 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   }
 }
 
-function reframe(type: number, body: Uint8Array): Uint8Array {
-  const frame = new Uint8Array(body.length + 5);
-  frame[0] = type;
-  new DataView(frame.buffer).setInt32(1, body.length + 4);
-  frame.set(body, 5);
-  return frame;
-}
+

@@ -2,7 +2,7 @@
 // health checks) and decodes for routing: Query, Parse, Bind, Describe, Execute, Sync, Terminate.
 import { BodyReader } from "../body-reader.ts";
 import { Frontend } from "../codes.ts";
-import { MessageWriter } from "../writer.ts";
+import { MessageWriter, writeTextValues } from "../writer.ts";
 
 export function buildQuery(sql: string): Uint8Array {
   return new MessageWriter(sql.length + 8).begin(Frontend.Query).cstring(sql).finish().take();
@@ -22,15 +22,7 @@ export function buildExtendedQuery(sql: string, params: readonly (string | null)
   const w = new MessageWriter(sql.length + 64);
   w.begin(Frontend.Parse).cstring("").cstring(sql).int16(0).finish();
   w.begin(Frontend.Bind).cstring("").cstring("").int16(0).int16(params.length);
-  const enc = new TextEncoder();
-  for (const p of params) {
-    if (p === null) {
-      w.int32(-1);
-      continue;
-    }
-    const b = enc.encode(p);
-    w.int32(b.length).bytes(b);
-  }
+  writeTextValues(w, params);
   w.int16(0).finish();
   w.begin(Frontend.Describe).int8(0x50).cstring("").finish();
   w.begin(Frontend.Execute).cstring("").int32(0).finish();

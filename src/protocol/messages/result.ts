@@ -2,7 +2,7 @@
 // DataRow decoded for PgGate's own lookups (auth_query, health checks).
 import { BodyReader } from "../body-reader.ts";
 import { Backend } from "../codes.ts";
-import { MessageWriter } from "../writer.ts";
+import { MessageWriter, writeTextValues } from "../writer.ts";
 
 const TEXT_OID = 25;
 
@@ -15,15 +15,7 @@ export function buildRowDescription(columns: readonly string[]): Uint8Array {
 
 export function buildDataRow(values: readonly (string | null)[]): Uint8Array {
   const w = new MessageWriter().begin(Backend.DataRow).int16(values.length);
-  const enc = new TextEncoder();
-  for (const v of values) {
-    if (v === null) {
-      w.int32(-1);
-      continue;
-    }
-    const b = enc.encode(v);
-    w.int32(b.length).bytes(b);
-  }
+  writeTextValues(w, values);
   return w.finish().take();
 }
 
