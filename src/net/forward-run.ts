@@ -21,6 +21,24 @@ export class ForwardRun {
     this.target = target;
   }
 
+  /** Whether the pending run goes to `target`. */
+  isFor(target: Link): boolean {
+    return this.buf !== null && this.target === target;
+  }
+
+  /** Forgets the pending run without sending it (its frames are being withheld for good). */
+  discard(): void {
+    this.buf = null;
+    this.target = null;
+  }
+
+  /** Moves the pending run into `out` (a hold that outlives this chunk) instead of sending it. */
+  spillInto(out: { buf: Uint8Array; start: number; end: number }[]): void {
+    if (!this.buf) return;
+    out.push({ buf: this.buf, start: this.start, end: this.end });
+    this.discard();
+  }
+
   /** Sends the pending run (call before anything that must come after it, and at chunk end). */
   flush(): void {
     if (!this.buf || !this.target) return;

@@ -83,6 +83,8 @@ const SSL_YES = new Uint8Array([0x53]);
 const SSL_NO = new Uint8Array([0x4e]);
 /** Unsent client bytes above which we stop reading from the client (it waits in the kernel). */
 const QUEUE_HIGH_WATER = 1024 * 1024;
+/** While waiting for a server connection, a client may queue this much before it is paused. */
+const WAIT_PAUSE_BYTES = 16 * 1024;
 
 /** Messages that end a batch: the point where a route can be chosen. */
 function endsBatch(type: number): boolean {
@@ -191,7 +193,9 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     }
     if (next === "waiting") {
       this.waitStartedAt = Date.now();
-      this.pauseReading(true);
+      // A client waiting with a statement or two queued is simply not sent anything: it waits
+      // for our answer. Pausing (two epoll changes per wait) pays off only when it keeps sending.
+      if (this.queueBytes > WAIT_PAUSE_BYTES) this.pauseReading(true);
     } else if (prev === "waiting") {
       this.waitStartedAt = 0;
       this.pauseReading(this.queueBytes > QUEUE_HIGH_WATER);
@@ -283,7 +287,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     }
     this.queue.push({ type, buf, start, end });
     this.queueBytes += end - start;
-    if (this.queueBytes > QUEUE_HIGH_WATER) this.pauseReading(true);
+    if (this.queueBytes > QUEUE_HIGH_WATER || (this.state === "waiting" && this.queueBytes > WAIT_PAUSE_BYTES)) this.pauseReading(true);
   }
 
   get serverId(): number | null {

@@ -153,8 +153,13 @@ export class ServerConn implements LinkOwner {
   unnamedOwner: object | null = null;
   /** A "cached plan must not change result type" error invalidated every prepared statement. */
   needsDeallocateAll = false;
-  /** Frames held back while a replica batch may still be replayed on the primary (25006). */
-  private held: { buf: Uint8Array; start: number; end: number }[] | null = null;
+  /**
+   * A replica batch's replies are held back until its first result, so a 25006 can still be
+   * replayed on the primary. Within one received chunk they simply wait in the unflushed run;
+   * only a hold that spans chunks copies ranges into `held`.
+   */
+  private holding = false;
+  private readonly held: { buf: Uint8Array; start: number; end: number }[] = [];
   /** Discarding a failed held batch's replies up to its ReadyForQuery (and why it failed). */
   private discarding: HeldFailure | null = null;
   private parseQueue: ParseEntry[] = [];
@@ -340,7 +345,8 @@ export class ServerConn implements LinkOwner {
 
   detach(): void {
     this.consumer = null;
-    this.held = null;
+    this.holding = false;
+    this.held.length = 0;
     this.discarding = null;
     if (this.state === "active") this.state = "idle";
   }
@@ -358,7 +364,21 @@ export class ServerConn implements LinkOwner {
    * 25006 (read-only transaction) before that, the client never sees it and may replay it.
    */
   holdReplies(): void {
-    this.held = [];
+    // This may run inside the handling of the previous client's ReadyForQuery (the connection
+    // was handed over synchronously): the hold belongs to the client attached now, and frames
+    // still pending for the previous one are never held.
+    this.holding = true;
+    this.holder = this.consumer;
+    this.held.length = 0;
+  }
+
+  /** The client whose batch's replies are held. */
+  private holder: ServerConsumer | null = null;
+
+  /** Ends the pending run (before a skipped frame, or at chunk end): kept back if it is the holder's, else sent. */
+  private cutRun(): void {
+    if (this.holding && this.holder !== null && this.run.isFor(this.holder.out)) this.run.spillInto(this.held);
+    else this.run.flush();
   }
 
   /** The client sent a message that ends in ReadyForQuery (Query, Sync, FunctionCall). */
@@ -486,7 +506,7 @@ export class ServerConn implements LinkOwner {
       this.consumer?.onServerClose(this, e as Error);
       return;
     }
-    this.run.flush();
+    this.cutRun();
   }
 
   onBackpressure(backlogged: boolean): void {
@@ -529,7 +549,7 @@ export class ServerConn implements LinkOwner {
         const entry = this.parseQueue.shift();
         if (entry?.serverName) statementNames.confirm(entry.serverName);
         if (entry?.swallow) {
-          this.run.flush();
+          this.cutRun();
           return;
         }
         break;
@@ -554,26 +574,32 @@ export class ServerConn implements LinkOwner {
       }
       return;
     }
-    if (this.held) {
+    if (this.holding && c === this.holder) {
       const failure = type === Backend.ErrorResponse ? this.replayableFailure(buf, start, end) : null;
       if (failure) {
-        this.held = null;
+        // Nothing of this batch reaches the client: drop what was held.
+        this.holding = false;
+        this.held.length = 0;
+        if (this.run.isFor(c.out)) this.run.discard();
+        else this.run.flush();
         this.discarding = failure;
         return;
       }
       if (type !== Backend.ErrorResponse && COMMITS[type] !== 1) {
-        this.held.push({ buf, start, end });
+        // Held in the (unflushed) run while within this chunk; spilled only across chunks.
+        if (this.held.length > 0) this.held.push({ buf, start, end });
+        else this.run.add(c.out, buf, start, end);
         return;
       }
-      const held = this.held;
-      this.held = null;
-      for (const h of held) this.run.add(c.out, h.buf, h.start, h.end);
+      this.holding = false;
+      for (const h of this.held) c.out.sendRange(h.buf, h.start, h.end);
+      this.held.length = 0;
       c.onRepliesCommitted();
     }
     // The consumer may detach us in onServerMessage (ReadyForQuery ending a transaction): the
     // frame still belongs to it, so `c` is captured before the call.
     if (INSPECT[type] === 1 && !c.onServerMessage(type, buf, start, end)) {
-      this.run.flush();
+      this.cutRun();
       return;
     }
     this.run.add(c.out, buf, start, end);
@@ -587,10 +613,6 @@ export class ServerConn implements LinkOwner {
     return null;
   }
 
-  /** Whether replies are still held (nothing of the current batch reached the client). */
-  get holding(): boolean {
-    return this.held !== null || this.discarding !== null;
-  }
 
   /** A Parse that will never complete: the statement does not exist on the server. */
   private dropParse(entry: ParseEntry): void {
