@@ -120,8 +120,7 @@ function login(port: number, user: string, password: string, tls: boolean): Prom
           if (upgraded) return;
           upgraded = true;
           if (d[0] !== 0x53) return reject(new Error(`no TLS: ${new TextDecoder().decode(d)}`));
-          const [, t] = s.upgradeTLS({ tls: { rejectUnauthorized: false }, socket: { ...handlers, open: (ts) => void ts.write(startup()) } as never });
-          void t;
+          s.upgradeTLS({ tls: { rejectUnauthorized: false }, socket: { ...handlers, open: (ts: import("bun").Socket<undefined>) => void ts.write(startup()) } as never });
         },
         error(_s, e) {
           reject(e);
