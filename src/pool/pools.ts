@@ -3,7 +3,7 @@
 // and failing waiters past pool.acquire_timeout_ms. One timer for all pools.
 import type { ServerCredentials } from "../auth/credentials.ts";
 import { authenticateToServer } from "../auth/server-auth.ts";
-import { error, fatal, SqlState, type PgError } from "../errors/index.ts";
+import { error, SqlState, type PgError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { GatewayContext } from "../session/context.ts";
 import { ServerConn, ServerError, type NodeTarget } from "../session/server-conn.ts";

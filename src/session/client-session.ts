@@ -8,7 +8,6 @@ import {
   buildCommandComplete,
   buildNegotiateProtocolVersion,
   buildParameterStatus,
-  buildQuery,
   buildReadyForQuery,
   decodeErrorFields,
   decodeQuery,
@@ -19,7 +18,6 @@ import {
   Frontend,
   ProtocolError,
   TxStatus,
-  UNTYPED,
   type StartupPacket,
 } from "../protocol/index.ts";
 import { encodePgError, error, Errors, fatal, PgError, SqlState } from "../errors/index.ts";
@@ -32,25 +30,16 @@ import type { Waiter } from "../pool/pool-core.ts";
 import { mergeClassifications, route, type Classification, type Target } from "../router/index.ts";
 import { sendCancel } from "./cancel.ts";
 import type { Cancellable, ClientHandle, GatewayContext } from "./context.ts";
-import { login, type StartupInfo } from "./login.ts";
+import { loginAdmin, loginClient, type StartupInfo } from "./login.ts";
+import type { ClientChannel } from "../auth/client-channel.ts";
 import { paramsMatch, sessionParams, syncSql } from "./params.ts";
 import { ServerError, type HeldFailure, type NodeTarget, type ServerConn, type ServerConsumer } from "./server-conn.ts";
 import { ClientStatements } from "./statements.ts";
 import { errorKind } from "../metrics/stats.ts";
 import { AdminConsole } from "../admin/console.ts";
-import { formatLsn, parseLsn } from "../health/lsn.ts";
+import { parseLsn } from "../health/lsn.ts";
+import { mayWrite, WriteFloor, type FloorHost } from "./write-floor.ts";
 import { GatewayAdmin } from "../admin/backend.ts";
-
-/**
- * Whether a primary-bound statement may have written (and so needs a read-your-writes floor):
- * not a read sent to the primary for lack of a replica, not BEGIN/COMMIT on its own.
- */
-function mayWrite(c: Classification): boolean {
-  if (c.route === "replica") return false;
-  if (c.statements > 1) return true;
-  if (c.txn !== null) return false;
-  return c.reason !== "read";
-}
 
 /** The database name that reaches the admin console instead of a server. */
 const ADMIN_DATABASE = "pggate";
@@ -93,7 +82,7 @@ function endsBatch(type: number): boolean {
 
 let nextClientId = 1;
 
-export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, ClientHandle {
+export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, ClientHandle, FloorHost {
   readonly id = nextClientId++;
   state: ClientState = "startup";
   readonly out: Link;
@@ -141,15 +130,8 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     return r.readYourWrites && r.readWriteSplit && this.pinReason === null;
   }
 
-  /** Read-your-writes floor: this client's reads need a replica that replayed this far. */
-  floorLsn: bigint | null = null;
-  /** A batch that may have written ran since the floor was last learnt. */
-  private wrote = false;
-  /** The primary's WAL position after this client's write is being fetched. */
-  private lsnPending = false;
-  private rywDeadline = 0;
-  private rywStop: (() => void) | null = null;
-  private rywTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Read-your-writes: what this client wrote and how fresh its reads must be. */
+  readonly floor: WriteFloor;
   /** Waiting because of PAUSE (not for a pool). */
   private pausedWait = false;
   /** Counts of invisible 25006 retries, for metrics. */
@@ -174,6 +156,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   constructor(socket: LinkSocket, ctx: GatewayContext) {
     this.ctx = ctx;
     this.statements = new ClientStatements(ctx.stats);
+    this.floor = new WriteFloor(ctx, this);
     this.out = new Link(socket, this);
     this.remoteAddress = socket.remoteAddress;
     this.reader = new FrameReader(ctx.config.listen.maxMessageSize, true);
@@ -220,7 +203,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     }
     this.queue = [];
     this.admin?.dispose();
-    this.stopRywWait();
+    this.floor.stopWaiting();
     if (prev !== "startup") {
       log.info("client_close", {
         client: this.id,
@@ -281,7 +264,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     }
     // Fast path: inside a transaction, a pinned session or a COPY, bytes go straight through.
     if (this.queue.length === 0 && this.isSticky()) {
-      if (this.rywTracking) this.noteStickyStatement(type, buf, start, end);
+      if (this.rywTracking && this.serverTarget === "primary") this.floor.noteSticky(type, buf, start, end, this.statements);
       this.transmit(type, buf, start, end);
       return;
     }
@@ -300,6 +283,16 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     return s !== null && s.pendingReplies === 0 && s.txStatus !== TxStatus.Idle && this.queue.length === 0;
   }
 
+  send(buf: Uint8Array): void {
+    this.out.send(buf);
+  }
+
+  floorWaitOver(): void {
+    if (this.state !== "waiting") return;
+    this.transition("idle");
+    this.schedulePump();
+  }
+
   wake(): void {
     if (this.state === "closed") return;
     if (this.pausedWait) {
@@ -307,20 +300,6 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       this.transition("idle");
     }
     if (this.queue.length > 0) this.schedulePump();
-  }
-
-  /**
-   * Inside a transaction or pinned session statements are not routed, but read-your-writes must
-   * still learn whether one wrote (a transaction of only reads needs no floor).
-   */
-  private noteStickyStatement(type: number, buf: Uint8Array, start: number, end: number): void {
-    if (this.wrote || this.serverTarget !== "primary") return;
-    let sql: string | undefined;
-    if (type === Frontend.Query) sql = decodeQuery(buf, start + 5, end);
-    else if (type === Frontend.Parse) sql = ClientStatements.parseInfo(buf, start, end).query;
-    else if (type === Frontend.Bind) sql = this.statements.queryOf(ClientStatements.bindStatement(buf, start, end));
-    else if (type === Frontend.FunctionCall || type === Frontend.CopyData) this.wrote = true;
-    if (sql !== undefined && mayWrite(this.ctx.router.classify(sql))) this.wrote = true;
   }
 
   /** Whether the attached connection must take the client's next message whatever it is. */
@@ -343,10 +322,12 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     while (this.queue.length > 0 && this.state !== "closed" && this.state !== "waiting") {
       // Nothing may overtake a batch that might still be replayed elsewhere, nor a read the
       // floor of the write before it (still being learnt).
-      if (this.replay || this.lsnPending) break;
+      if (this.replay || this.floor.pending) break;
       if (this.isSticky()) {
         const n = this.batchLength();
-        if (this.rywTracking) for (let i = 0; i < n; i++) this.noteStickyStatement(this.queue[i].type, this.queue[i].buf, this.queue[i].start, this.queue[i].end);
+        if (this.rywTracking && this.serverTarget === "primary") {
+          for (let i = 0; i < n; i++) this.floor.noteSticky(this.queue[i].type, this.queue[i].buf, this.queue[i].start, this.queue[i].end, this.statements);
+        }
         this.transmitQueued(n);
         continue;
       }
@@ -375,10 +356,13 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
           ? route(cls, { split, sessionRoute: this.sessionRoute, replicaAvailable: replicaNode !== null })
           : { target: "primary" as const, reason: "unknown", pin: null };
       this.retryOnPrimary = false;
-      if (decision.target === "primary" && (cls === null || mayWrite(cls))) this.wrote = true;
-      if (decision.target === "replica" && this.floorLsn !== null && (!this.server || this.serverTarget !== "primary")) {
-        const ryw = this.readYourWrites();
-        if (ryw === "wait") break;
+      if (decision.target === "primary" && (cls === null || mayWrite(cls))) this.floor.wrote = true;
+      if (decision.target === "replica" && this.floor.lsn !== null && (!this.server || this.serverTarget !== "primary")) {
+        const ryw = this.floor.choose();
+        if (ryw === "wait") {
+          this.transition("waiting");
+          break;
+        }
         if (ryw === "primary") decision = { target: "primary", reason: "read_your_writes", pin: null };
         else replicaNode = ryw;
       }
@@ -579,85 +563,6 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   }
 
   /**
-   * Read-your-writes: this client wrote; its reads may only go to a replica that has replayed
-   * its floor. Returns that replica, "primary" when none caught up within routing.ryw_max_wait_ms,
-   * or "wait" (the client waits while replay positions are polled; it is woken on each round).
-   */
-  private readYourWrites(): NodeTarget | "primary" | "wait" {
-    const floor = this.floorLsn!;
-    if (this.ctx.allReplicasPast(floor)) {
-      this.floorLsn = null; // every replica has it: the floor no longer matters
-      this.stopRywWait();
-      return this.ctx.pickReplica(this.user, this.database) ?? "primary";
-    }
-    const node = this.ctx.pickReplica(this.user, this.database, floor);
-    if (node) {
-      this.stopRywWait();
-      return node;
-    }
-    const now = Date.now();
-    if (this.rywDeadline === 0) {
-      const maxWait = this.ctx.config.routing.rywMaxWaitMs;
-      if (maxWait === 0) return "primary";
-      this.rywDeadline = now + maxWait;
-      const wake = (): void => {
-        if (this.state === "waiting" && this.rywDeadline !== 0) {
-          this.transition("idle");
-          this.schedulePump();
-        }
-      };
-      this.rywStop = this.ctx.health.waitForReplay(wake);
-      this.rywTimer = setTimeout(wake, maxWait + 1);
-    }
-    if (now < this.rywDeadline) {
-      this.transition("waiting");
-      return "wait";
-    }
-    this.stopRywWait();
-    return "primary";
-  }
-
-  private stopRywWait(): void {
-    this.rywDeadline = 0;
-    this.rywStop?.();
-    this.rywStop = null;
-    if (this.rywTimer) clearTimeout(this.rywTimer);
-    this.rywTimer = null;
-  }
-
-  /**
-   * After a write commits, learns the primary's WAL position on the same connection before it
-   * goes back to the pool (the client already has its ReadyForQuery, so it waits for nothing),
-   * makes it the client's floor and reports it as ParameterStatus pggate.write_lsn.
-   */
-  private captureWriteLsn(s: ServerConn): void {
-    this.wrote = false;
-    this.lsnPending = true;
-    let lsn: bigint | null = null;
-    s.sendInternal(
-      // The insert position, not pg_current_wal_lsn() (the write position): with
-      // synchronous_commit = off the commit record may not be written out yet.
-      "SELECT pg_current_wal_insert_lsn()::text",
-      (row) => {
-        lsn = parseLsn(row[0]);
-      },
-      () => {
-        this.lsnPending = false;
-        if (this.state === "closed") return;
-        if (lsn !== null) this.raiseFloor(lsn, true);
-        if (this.server === s && s.pendingReplies === 0 && !this.isSticky()) this.releaseServer();
-        if (this.queue.length > 0) this.schedulePump();
-      },
-    );
-  }
-
-  /** Raises the client's read-your-writes floor (never lowers it). */
-  private raiseFloor(lsn: bigint, report: boolean): void {
-    if (this.floorLsn === null || lsn > this.floorLsn) this.floorLsn = lsn;
-    if (report) this.out.send(buildParameterStatus("pggate.write_lsn", formatLsn(this.floorLsn)));
-  }
-
-  /**
    * No primary reachable: maybe a failover is under way. Hold the batch and try again (the
    * health monitor may elect a new primary meanwhile) for up to health.primary_wait_ms.
    */
@@ -754,8 +659,12 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
           if (this.txStatus === TxStatus.Idle) s.stats.transactions++;
         }
       }
-      if (this.wrote && this.pinReason === null && this.serverTarget === "primary" && this.txStatus === TxStatus.Idle && this.ctx.config.routing.readYourWrites && this.ctx.config.routing.readWriteSplit) {
-        this.captureWriteLsn(s);
+      if (this.floor.wrote && this.rywTracking && this.serverTarget === "primary" && this.txStatus === TxStatus.Idle) {
+        this.floor.capture(s, () => {
+          if (this.state === "closed") return;
+          if (this.server === s && s.pendingReplies === 0 && !this.isSticky()) this.releaseServer();
+          if (this.queue.length > 0) this.schedulePump();
+        });
       } else if (this.queue.length === 0 && !this.isSticky()) {
         if (this.ctx.config.pool.mode === "transaction" && this.pinReason === null) this.releaseServer();
         else this.transition("idle");
@@ -949,112 +858,71 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     else void this.runLogin({ user: this.user, database: this.database, params: startupParams });
   }
 
-  /**
-   * The admin console: only admin.users, authenticated like any user (passthrough against
-   * auth.auth_database on the primary). Then PgGate answers every query itself.
-   */
+  /** The admin console: only admin.users; then PgGate answers every query itself. */
   private async runAdminLogin(startupParams: Map<string, string>): Promise<void> {
     const inbox = this.inbox!;
     try {
-      if (!this.ctx.config.admin.users.includes(this.user)) {
-        throw fatal(SqlState.InvalidAuthorizationSpecification, `user "${this.user}" may not use the PgGate admin console`, "Admin users are listed in admin.users.");
-      }
-      const database = this.ctx.config.auth.authDatabase;
-      const { server } = await login(this.ctx, { send: (b) => this.out.send(b), next: () => inbox.next() }, { user: this.user, database, params: startupParams });
-      const pool = this.ctx.pools.pool(this.ctx.primary, this.user, database);
-      const reported = new Map(server?.params ?? pool.serverParams ?? []);
-      server?.terminate();
+      const reported = await loginAdmin(this.ctx, this.channel(inbox), this.user, startupParams, this.params.get("application_name") ?? "");
       if (this.state !== "login") return;
-      reported.set("application_name", this.params.get("application_name") ?? "");
-      const key = this.ctx.issueKey();
-      this.processId = key.processId;
-      this.secretKey = key.secretKey;
-      this.out.send(buildAuthenticationOk());
-      for (const [name, value] of reported) this.out.send(buildParameterStatus(name, value));
-      this.out.send(buildBackendKeyData(this.processId, this.secretKey));
-      this.out.send(buildReadyForQuery(TxStatus.Idle));
-      this.inbox = null;
+      this.greet(reported, false);
       const control = this.ctx.control;
       if (!control) throw new Error("admin console not wired to a gateway");
       this.admin = new AdminConsole((b) => this.out.send(b), () => this.close(), new GatewayAdmin(this.ctx, control, this.user));
       this.transition("admin");
       log.info("admin_login", { client: this.id, user: this.user, addr: this.remoteAddress });
     } catch (e) {
-      if (this.state === "closed") return;
-      log.info("login_failed", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, reason: (e as Error).message });
-      if (e instanceof ServerError) {
-        this.out.send(e.raw);
-        this.close();
-      } else this.failWith(e);
+      this.loginFailed(e);
     }
   }
 
   private async runLogin(startup: StartupInfo): Promise<void> {
     const inbox = this.inbox!;
     try {
-      const { server, creds } = await login(this.ctx, { send: (b) => this.out.send(b), next: () => inbox.next() }, startup);
-      if (creds.kind !== "none") this.ctx.credentials.set(this.user, creds);
-      const pool = this.ctx.pools.pool(this.ctx.primary, this.user, this.database);
-      let reported: ReadonlyMap<string, string> = server?.params ?? pool.serverParams ?? new Map();
-      if (server) {
-        if (this.params.size > 0) await this.applyStartupParams(server);
-        reported = new Map(server.params);
-        this.ctx.pools.adopt(pool, server);
-      } else if (this.params.size > 0) {
-        // Validate and report the client's parameters on a pooled connection, as the server would at startup.
-        const conn = await this.ctx.pools.acquireAsync(pool);
-        try {
-          await this.applyStartupParams(conn);
-          reported = new Map(conn.params);
-        } finally {
-          this.ctx.pools.release(conn, conn.state === "idle");
-        }
-      }
+      const reported = await loginClient(this.ctx, this.channel(inbox), startup, this.params);
       if (this.state !== "login") return;
-      const key = this.ctx.issueKey();
-      this.processId = key.processId;
-      this.secretKey = key.secretKey;
-      this.ctx.registerKey(this);
-      this.out.send(buildAuthenticationOk());
-      for (const [name, value] of reported) this.out.send(buildParameterStatus(name, value));
-      this.out.send(buildBackendKeyData(this.processId, this.secretKey));
-      this.out.send(buildReadyForQuery(TxStatus.Idle));
-      this.inbox = null;
+      this.greet(reported, true);
       if (this.ctx.config.pool.mode === "session") this.pinReason = "session_mode";
       this.transition("idle");
       log.info("client_login", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, tls: this.tlsActive });
+      // Anything the client sent behind its last authentication message is ordinary traffic.
       for (const f of inbox.drain()) {
         const frame = encodeFrame(f.type, f.body);
         this.onSessionFrame(f.type, frame, 0, frame.length);
       }
       if (this.queue.length > 0) this.pump();
     } catch (e) {
-      if (this.state === "closed") return;
-      log.info("login_failed", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, reason: (e as Error).message });
-      if (e instanceof ServerError) {
-        this.ctx.stats.error(errorKind(e.code));
-        this.out.send(e.raw);
-        this.close();
-      } else {
-        this.failWith(e);
-      }
+      this.loginFailed(e);
     }
   }
 
-  /** Applies startup parameters with SET on a connection; a bad value is FATAL, as in PostgreSQL. */
-  private async applyStartupParams(server: ServerConn): Promise<void> {
-    const frames = await server.internalQuery(buildQuery(syncSql(server.applied, this.params)));
-    for (const f of frames) {
-      if (f.type === Backend.ErrorResponse) {
-        server.destroy();
-        const e = server.serverError(f);
-        e.fields.set(ErrorField.Severity, "FATAL");
-        e.fields.set(ErrorField.SeverityV, "FATAL");
-        throw new PgError("FATAL", e.code || SqlState.InvalidParameterValue, e.message);
-      }
+  private channel(inbox: Inbox): ClientChannel {
+    return { send: (b) => this.out.send(b), next: () => inbox.next() };
+  }
+
+  /** AuthenticationOk, the ParameterStatus set, our BackendKeyData, ReadyForQuery. */
+  private greet(reported: ReadonlyMap<string, string>, cancellable: boolean): void {
+    const key = this.ctx.issueKey();
+    this.processId = key.processId;
+    this.secretKey = key.secretKey;
+    if (cancellable) this.ctx.registerKey(this);
+    this.out.send(buildAuthenticationOk());
+    for (const [name, value] of reported) this.out.send(buildParameterStatus(name, value));
+    this.out.send(buildBackendKeyData(this.processId, this.secretKey));
+    this.out.send(buildReadyForQuery(TxStatus.Idle));
+    this.inbox = null;
+  }
+
+  private loginFailed(e: unknown): void {
+    if (this.state === "closed") return;
+    log.info("login_failed", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, reason: (e as Error).message });
+    if (e instanceof ServerError) {
+      // The server's own verdict (wrong password, unknown database, ...) reaches the client as sent.
+      this.ctx.stats.error(errorKind(e.code));
+      this.out.send(e.raw);
+      this.close();
+    } else {
+      this.failWith(e);
     }
-    server.applied.clear();
-    for (const [k, v] of this.params) server.applied.set(k, v);
   }
 
   /** A prepare-only batch (Parse..., Sync) of statements known to parse needs no server. */
@@ -1081,7 +949,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         this.fail(error(SqlState.InvalidParameterValue, `invalid value for parameter "pggate.min_lsn": "${value}"`, "Use a WAL position like 0/16B3748, e.g. a pggate.write_lsn seen on another connection."));
         return;
       }
-      this.raiseFloor(lsn, false);
+      this.floor.raise(lsn, false);
     }
     if (name === "route") {
       const v = value.toLowerCase();

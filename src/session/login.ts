@@ -9,6 +9,8 @@ import type { Verifier } from "../auth/verifier.ts";
 import { Errors, fatal, PgError, SqlState } from "../errors/index.ts";
 import type { GatewayContext } from "./context.ts";
 import { ServerConn } from "./server-conn.ts";
+import { Backend, buildQuery } from "../protocol/index.ts";
+import { syncSql } from "./params.ts";
 
 export interface StartupInfo {
   user: string;
@@ -113,4 +115,72 @@ async function openPrimary(ctx: GatewayContext, startup: StartupInfo, tls = true
   } catch (e) {
     throw Errors.nodeUnreachable(`the primary (${node.host}:${node.port})`, (e as Error).message);
   }
+}
+
+/**
+ * A client's whole login: authentication (per auth.mode), its startup parameters validated and
+ * applied with SET (a bad value is FATAL, as PostgreSQL does at startup), the login connection
+ * handed to the pool. Returns the ParameterStatus set to report.
+ */
+export async function loginClient(
+  ctx: GatewayContext,
+  ch: ClientChannel,
+  startup: StartupInfo,
+  params: ReadonlyMap<string, string>,
+): Promise<ReadonlyMap<string, string>> {
+  const { server, creds } = await login(ctx, ch, startup);
+  if (creds.kind !== "none") ctx.credentials.set(startup.user, creds);
+  const pool = ctx.pools.pool(ctx.primary, startup.user, startup.database);
+  if (server) {
+    if (params.size > 0) await applyStartupParams(server, params);
+    const reported = new Map(server.params);
+    ctx.pools.adopt(pool, server);
+    return reported;
+  }
+  if (params.size === 0) return pool.serverParams ?? new Map();
+  // Validate and report the parameters on a pooled connection, as the server would at startup.
+  const conn = await ctx.pools.acquireAsync(pool);
+  try {
+    await applyStartupParams(conn, params);
+    return new Map(conn.params);
+  } finally {
+    ctx.pools.release(conn, conn.state === "idle");
+  }
+}
+
+/**
+ * The admin console's login: only admin.users, authenticated like any user (in passthrough
+ * against auth.auth_database on the primary). Returns the ParameterStatus set to report.
+ */
+export async function loginAdmin(
+  ctx: GatewayContext,
+  ch: ClientChannel,
+  user: string,
+  startupParams: Map<string, string>,
+  applicationName: string,
+): Promise<ReadonlyMap<string, string>> {
+  if (!ctx.config.admin.users.includes(user)) {
+    throw fatal(SqlState.InvalidAuthorizationSpecification, `user "${user}" may not use the PgGate admin console`, "Admin users are listed in admin.users.");
+  }
+  const database = ctx.config.auth.authDatabase;
+  const { server } = await login(ctx, ch, { user, database, params: startupParams });
+  const pool = ctx.pools.pool(ctx.primary, user, database);
+  const reported = new Map(server?.params ?? pool.serverParams ?? []);
+  server?.terminate();
+  reported.set("application_name", applicationName);
+  return reported;
+}
+
+/** Applies session parameters with SET on a connection; a bad value is FATAL, as in PostgreSQL. */
+async function applyStartupParams(server: ServerConn, params: ReadonlyMap<string, string>): Promise<void> {
+  const frames = await server.internalQuery(buildQuery(syncSql(server.applied, params)));
+  for (const f of frames) {
+    if (f.type === Backend.ErrorResponse) {
+      server.destroy();
+      const e = server.serverError(f);
+      throw new PgError("FATAL", e.code || SqlState.InvalidParameterValue, e.message);
+    }
+  }
+  server.applied.clear();
+  for (const [k, v] of params) server.applied.set(k, v);
 }

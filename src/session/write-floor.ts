@@ -1,0 +1,129 @@
+// Read-your-writes for one client: whether its work may have written, the WAL floor learnt after
+// a write commits, and the choice of a replica that has replayed that floor. The client session
+// owns one and asks it before every read it routes to a replica.
+import { buildParameterStatus, decodeQuery, Frontend } from "../protocol/index.ts";
+import { formatLsn, parseLsn } from "../health/lsn.ts";
+import type { Classification } from "../router/index.ts";
+import type { GatewayContext } from "./context.ts";
+import type { NodeTarget, ServerConn } from "./server-conn.ts";
+import { ClientStatements } from "./statements.ts";
+
+/**
+ * Whether a primary-bound statement may have written (and so needs a floor): not a read sent to
+ * the primary for lack of a replica, not BEGIN/COMMIT on its own.
+ */
+export function mayWrite(c: Classification): boolean {
+  if (c.route === "replica") return false;
+  if (c.statements > 1) return true;
+  if (c.txn !== null) return false;
+  return c.reason !== "read";
+}
+
+/** What the floor needs from its client session. */
+export interface FloorHost {
+  readonly user: string;
+  readonly database: string;
+  send(buf: Uint8Array): void;
+  /** A waiting read may be routed now (a replica caught up, or the wait ran out). */
+  floorWaitOver(): void;
+}
+
+export class WriteFloor {
+  /** Reads need a replica that replayed this far; null when nothing was written recently. */
+  lsn: bigint | null = null;
+  /** Work that may have written ran since the floor was last learnt. */
+  wrote = false;
+  /** The primary's WAL position after a write is being fetched. */
+  pending = false;
+  private deadline = 0;
+  private stopPolling: (() => void) | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly host: FloorHost,
+  ) {}
+
+  /** Inside a transaction statements are not routed, but whether one wrote still matters. */
+  noteSticky(type: number, buf: Uint8Array, start: number, end: number, statements: ClientStatements): void {
+    if (this.wrote) return;
+    let sql: string | undefined;
+    if (type === Frontend.Query) sql = decodeQuery(buf, start + 5, end);
+    else if (type === Frontend.Parse) sql = ClientStatements.parseInfo(buf, start, end).query;
+    else if (type === Frontend.Bind) sql = statements.queryOf(ClientStatements.bindStatement(buf, start, end));
+    else if (type === Frontend.FunctionCall || type === Frontend.CopyData) this.wrote = true;
+    if (sql !== undefined && mayWrite(this.ctx.router.classify(sql))) this.wrote = true;
+  }
+
+  /**
+   * A replica for the next read: one that replayed the floor, "primary" when none caught up
+   * within routing.ryw_max_wait_ms, or "wait" (replay positions are polled meanwhile and the
+   * host is told when to try again).
+   */
+  choose(): NodeTarget | "primary" | "wait" {
+    const floor = this.lsn!;
+    const { user, database } = this.host;
+    if (this.ctx.allReplicasPast(floor)) {
+      this.lsn = null; // every replica has it: the floor no longer matters
+      this.stopWaiting();
+      return this.ctx.pickReplica(user, database) ?? "primary";
+    }
+    const node = this.ctx.pickReplica(user, database, floor);
+    if (node) {
+      this.stopWaiting();
+      return node;
+    }
+    const now = Date.now();
+    if (this.deadline === 0) {
+      const maxWait = this.ctx.config.routing.rywMaxWaitMs;
+      if (maxWait === 0) return "primary";
+      this.deadline = now + maxWait;
+      const wake = (): void => {
+        if (this.deadline !== 0) this.host.floorWaitOver();
+      };
+      this.stopPolling = this.ctx.health.waitForReplay(wake);
+      this.timer = setTimeout(wake, maxWait + 1);
+    }
+    if (now < this.deadline) return "wait";
+    this.stopWaiting();
+    return "primary";
+  }
+
+  stopWaiting(): void {
+    this.deadline = 0;
+    this.stopPolling?.();
+    this.stopPolling = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /**
+   * After a write commits, learns the primary's WAL position on the same connection before it
+   * goes back to the pool (the client already has its ReadyForQuery, so it waits for nothing),
+   * makes it the floor and reports it as ParameterStatus pggate.write_lsn. `done` runs after.
+   */
+  capture(s: ServerConn, done: () => void): void {
+    this.wrote = false;
+    this.pending = true;
+    let lsn: bigint | null = null;
+    s.sendInternal(
+      // The insert position, not pg_current_wal_lsn() (the write position): with
+      // synchronous_commit = off the commit record may not be written out yet.
+      "SELECT pg_current_wal_insert_lsn()::text",
+      (row) => {
+        lsn = parseLsn(row[0]);
+      },
+      () => {
+        this.pending = false;
+        if (lsn !== null) this.raise(lsn, true);
+        done();
+      },
+    );
+  }
+
+  /** Raises the floor (never lowers it); `report` tells the client with pggate.write_lsn. */
+  raise(lsn: bigint, report: boolean): void {
+    if (this.lsn === null || lsn > this.lsn) this.lsn = lsn;
+    if (report) this.host.send(buildParameterStatus("pggate.write_lsn", formatLsn(this.lsn)));
+  }
+}
