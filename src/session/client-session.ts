@@ -10,7 +10,6 @@ import {
   buildParameterStatus,
   buildReadyForQuery,
   decodeErrorFields,
-  decodeQuery,
   decodeStartupPacket,
   encodeFrame,
   ErrorField,
@@ -27,7 +26,7 @@ import { Link, linkHandlers, type LinkData, type LinkOwner, type LinkSocket } fr
 import { log } from "../log/index.ts";
 import type { ServerPool } from "../pool/pools.ts";
 import type { Waiter } from "../pool/pool-core.ts";
-import { mergeClassifications, route, type Classification, type Target } from "../router/index.ts";
+import { route, type Target } from "../router/index.ts";
 import { sendCancel } from "./cancel.ts";
 import type { Cancellable, ClientHandle, GatewayContext } from "./context.ts";
 import { loginAdmin, loginClient, type StartupInfo } from "./login.ts";
@@ -39,6 +38,7 @@ import { errorKind } from "../metrics/stats.ts";
 import { AdminConsole } from "../admin/console.ts";
 import { parseLsn } from "../health/lsn.ts";
 import { mayWrite, WriteFloor, type FloorHost } from "./write-floor.ts";
+import { acceptPrepareOnly, batchLength, classifyBatch, endsBatch, type QueuedFrame } from "./batch.ts";
 import { GatewayAdmin } from "../admin/backend.ts";
 
 /** The database name that reaches the admin console instead of a server. */
@@ -59,14 +59,6 @@ export type ClientState =
   | "admin"
   | "closed";
 
-/** A frame received from the client and not yet sent to a server (a view; see FrameSink). */
-interface QueuedFrame {
-  type: number;
-  buf: Uint8Array;
-  start: number;
-  end: number;
-}
-
 const PARSE_COMPLETE = new Uint8Array([0x31, 0, 0, 0, 4]);
 const SSL_YES = new Uint8Array([0x53]);
 const SSL_NO = new Uint8Array([0x4e]);
@@ -74,11 +66,6 @@ const SSL_NO = new Uint8Array([0x4e]);
 const QUEUE_HIGH_WATER = 1024 * 1024;
 /** While waiting for a server connection, a client may queue this much before it is paused. */
 const WAIT_PAUSE_BYTES = 16 * 1024;
-
-/** Messages that end a batch: the point where a route can be chosen. */
-function endsBatch(type: number): boolean {
-  return type === Frontend.Sync || type === Frontend.Query || type === Frontend.FunctionCall || type === Frontend.Flush;
-}
 
 let nextClientId = 1;
 
@@ -324,19 +311,19 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       // floor of the write before it (still being learnt).
       if (this.replay || this.floor.pending) break;
       if (this.isSticky()) {
-        const n = this.batchLength();
+        const n = batchLength(this.queue);
         if (this.rywTracking && this.serverTarget === "primary") {
           for (let i = 0; i < n; i++) this.floor.noteSticky(this.queue[i].type, this.queue[i].buf, this.queue[i].start, this.queue[i].end, this.statements);
         }
         this.transmitQueued(n);
         continue;
       }
-      const len = this.batchLength();
+      const len = batchLength(this.queue);
       const complete = len > 0 && endsBatch(this.queue[len - 1].type);
       if (!complete && this.queueBytes <= QUEUE_HIGH_WATER) break;
       const count = complete ? len : this.queue.length;
       if (!this.server && complete && this.answerPrepareLocally(count)) continue;
-      const cls = this.classifyBatch(count);
+      const cls = classifyBatch(this.queue, count, this.statements, this.ctx, this.user, this.database);
       if (cls?.pggateSet && count === 1 && this.queue[0].type === Frontend.Query) {
         this.answerPggateSet(cls.pggateSet.name, cls.pggateSet.value);
         this.dropQueued(1);
@@ -398,48 +385,6 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       this.pinnedLabel = `pinned:${pin}`;
       log.debug("client_pinned", { client: this.id, reason: pin });
     }
-  }
-
-  /** Frames in the queue up to and including the first batch terminator (or all of them). */
-  private batchLength(): number {
-    const q = this.queue;
-    for (let i = 0; i < q.length; i++) if (endsBatch(q[i].type)) return i + 1;
-    return q.length;
-  }
-
-  /** Merged classification of the first `count` queued frames; null when nothing can be said. */
-  private classifyBatch(count: number): Classification | null {
-    const router = this.ctx.router;
-    let merged: Classification | null = null;
-    for (let i = 0; i < count; i++) {
-      const f = this.queue[i];
-      let sql: string | undefined;
-      if (f.type === Frontend.Query) sql = decodeQuery(f.buf, f.start + 5, f.end);
-      else if (f.type === Frontend.Parse) sql = ClientStatements.parseInfo(f.buf, f.start, f.end).query;
-      else if (f.type === Frontend.Bind) {
-        // A prepared statement keeps its verdict: the hot path of -M prepared clients.
-        const stmt = this.statements.statementOfBind(f.buf, f.start, f.end);
-        if (stmt) {
-          if (stmt.route?.router === router) {
-            const c = stmt.route.cls;
-            merged = merged ? mergeClassifications(merged, c) : c;
-            continue;
-          }
-          const c = router.classify(stmt.query);
-          if (c.unknownFunctions.length === 0) stmt.route = { router, cls: c };
-          else this.ctx.learnVolatility(c.unknownFunctions, this.user, this.database);
-          merged = merged ? mergeClassifications(merged, c) : c;
-          continue;
-        }
-      } else if (f.type === Frontend.FunctionCall) return null; // fast-path calls (large objects) write
-      if (sql === undefined) continue;
-      const c = router.classify(sql);
-      if (c.unknownFunctions.length > 0) this.ctx.learnVolatility(c.unknownFunctions, this.user, this.database);
-      merged = merged ? mergeClassifications(merged, c) : c;
-    }
-    // A batch of only Bind/Execute on the unnamed statement, Describe, Close ...: the primary is
-    // always right; a replica only when we know the text.
-    return merged;
   }
 
   /**
@@ -927,16 +872,10 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
 
   /** A prepare-only batch (Parse..., Sync) of statements known to parse needs no server. */
   private answerPrepareLocally(count: number): boolean {
-    if (this.txStatus !== TxStatus.Idle || this.queue[count - 1].type !== Frontend.Sync || count < 2) return false;
-    for (let i = 0; i < count - 1; i++) if (this.queue[i].type !== Frontend.Parse) return false;
-    const accepted: QueuedFrame[] = this.queue.slice(0, count - 1);
-    // All or nothing: decide first, then record.
-    const probe = new ClientStatements();
-    for (const f of accepted) if (!probe.acceptLocally(f.buf, f.start, f.end)) return false;
-    for (const f of accepted) {
-      this.statements.acceptLocally(f.buf, f.start, f.end);
-      this.out.send(PARSE_COMPLETE);
-    }
+    if (this.txStatus !== TxStatus.Idle) return false;
+    const parsed = acceptPrepareOnly(this.queue, count, this.statements);
+    if (parsed === 0) return false;
+    for (let i = 0; i < parsed; i++) this.out.send(PARSE_COMPLETE);
     this.out.send(buildReadyForQuery(TxStatus.Idle));
     this.dropQueued(count);
     return true;
@@ -971,7 +910,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       this.fail(e);
       return;
     }
-    const len = this.batchLength();
+    const len = batchLength(this.queue);
     const extended = len > 0 && this.queue[len - 1].type === Frontend.Sync;
     this.dropQueued(len);
     this.out.send(encodePgError(e));

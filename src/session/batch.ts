@@ -1,0 +1,76 @@
+// What a client has sent but not yet forwarded, seen as batches: where a batch ends, what its
+// statements say about routing, and whether it is a prepare-only batch PgGate can answer itself.
+// No sockets, no pools.
+import { decodeQuery, Frontend } from "../protocol/index.ts";
+import { mergeClassifications, type Classification } from "../router/index.ts";
+import type { GatewayContext } from "./context.ts";
+import { ClientStatements } from "./statements.ts";
+
+/** A frame received from the client and not yet sent to a server (a view; see FrameSink). */
+export interface QueuedFrame {
+  type: number;
+  buf: Uint8Array;
+  start: number;
+  end: number;
+}
+
+/** Messages that end a batch: the point where a route can be chosen. */
+export function endsBatch(type: number): boolean {
+  return type === Frontend.Sync || type === Frontend.Query || type === Frontend.FunctionCall || type === Frontend.Flush;
+}
+
+/** Frames up to and including the first batch terminator (or all of them). */
+export function batchLength(queue: readonly QueuedFrame[]): number {
+  for (let i = 0; i < queue.length; i++) if (endsBatch(queue[i].type)) return i + 1;
+  return queue.length;
+}
+
+/**
+ * Merged classification of the first `count` frames; null when nothing can be said (the primary
+ * is then always right). Prepared statements keep their verdict, so -M prepared clients classify
+ * each statement once; unknown function volatility is looked up in the background.
+ */
+export function classifyBatch(
+  queue: readonly QueuedFrame[],
+  count: number,
+  statements: ClientStatements,
+  ctx: GatewayContext,
+  user: string,
+  database: string,
+): Classification | null {
+  const router = ctx.router;
+  let merged: Classification | null = null;
+  for (let i = 0; i < count; i++) {
+    const f = queue[i];
+    let c: Classification | null = null;
+    if (f.type === Frontend.Query) c = router.classify(decodeQuery(f.buf, f.start + 5, f.end));
+    else if (f.type === Frontend.Parse) c = router.classify(ClientStatements.parseInfo(f.buf, f.start, f.end).query);
+    else if (f.type === Frontend.Bind) {
+      const stmt = statements.statementOfBind(f.buf, f.start, f.end);
+      if (!stmt) continue;
+      if (stmt.route?.router === router) c = stmt.route.cls;
+      else {
+        c = router.classify(stmt.query);
+        if (c.unknownFunctions.length === 0) stmt.route = { router, cls: c };
+      }
+    } else if (f.type === Frontend.FunctionCall) return null; // fast-path calls (large objects) write
+    if (c === null) continue;
+    if (c.unknownFunctions.length > 0) ctx.learnVolatility(c.unknownFunctions, user, database);
+    merged = merged ? mergeClassifications(merged, c) : c;
+  }
+  return merged;
+}
+
+/**
+ * A prepare-only batch (Parse…, Sync) whose statements some server already accepted: records
+ * them for the client and returns how many ParseCompletes to answer, or 0 when a server must see it.
+ */
+export function acceptPrepareOnly(queue: readonly QueuedFrame[], count: number, statements: ClientStatements): number {
+  if (count < 2 || queue[count - 1].type !== Frontend.Sync) return 0;
+  for (let i = 0; i < count - 1; i++) if (queue[i].type !== Frontend.Parse) return 0;
+  // All or nothing: decide on a scratch copy first, then record.
+  const probe = new ClientStatements();
+  for (let i = 0; i < count - 1; i++) if (!probe.acceptLocally(queue[i].buf, queue[i].start, queue[i].end)) return 0;
+  for (let i = 0; i < count - 1; i++) statements.acceptLocally(queue[i].buf, queue[i].start, queue[i].end);
+  return count - 1;
+}
