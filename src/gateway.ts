@@ -53,7 +53,7 @@ export class Gateway {
     this.listener = startListener(this.ctx);
     if (this.ctx.worker.count > 1) this.startCancelExchange();
     this.ctx.health.start();
-    this.idleTimer = setInterval(() => this.closeIdleClients(), 500);
+    this.idleTimer = setInterval(() => this.sweepClients(), 250);
     this.idleTimer.unref?.();
     if (cfg.metrics.enabled) this.metrics = startMetricsServer(this.ctx, this.registry);
     log.info("listening", {
@@ -116,12 +116,19 @@ export class Gateway {
     watch.unref?.();
   }
 
-  /** listen.client_idle_timeout_ms and listen.idle_in_transaction_timeout_ms, for every client. */
-  private closeIdleClients(): void {
-    const { clientIdleTimeoutMs, idleInTransactionTimeoutMs } = this.ctx.config.listen;
-    if (clientIdleTimeoutMs === 0 && idleInTransactionTimeoutMs === 0) return;
+  /**
+   * One timer for every client's deadlines: listen.handshake_timeout_ms (slowloris),
+   * listen.client_idle_timeout_ms and listen.idle_in_transaction_timeout_ms.
+   */
+  private sweepClients(): void {
+    const { handshakeTimeoutMs, clientIdleTimeoutMs, idleInTransactionTimeoutMs } = this.ctx.config.listen;
     const now = Date.now();
     for (const c of [...this.ctx.clients]) {
+      if ((c.state === "startup" || c.state === "login") && now - c.connectedAt >= handshakeTimeoutMs) {
+        c.fail(Errors.handshakeTimeout(handshakeTimeoutMs));
+        continue;
+      }
+      if (clientIdleTimeoutMs === 0 && idleInTransactionTimeoutMs === 0) continue;
       const idleMs = now - c.lastActivityAt;
       if (clientIdleTimeoutMs > 0 && c.state === "idle" && idleMs >= clientIdleTimeoutMs) {
         c.fail(fatal(SqlState.IdleSessionTimeout, `terminating connection due to idle-session timeout (listen.client_idle_timeout_ms = ${clientIdleTimeoutMs})`));

@@ -132,7 +132,6 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   /** When the oldest reply still owed was requested (performance.now()), 0 when none. */
   private inflightSince = 0;
   private tlsActive = false;
-  private handshakeTimer: ReturnType<typeof setTimeout> | null;
   private readonly run = new ForwardRun();
   private readonly sink = (type: number, buf: Uint8Array, start: number, end: number): void =>
     this.onFrame(type, buf, start, end);
@@ -147,9 +146,8 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     this.out = new Link(socket, this);
     this.remoteAddress = socket.remoteAddress;
     this.reader = new FrameReader(ctx.config.listen.maxMessageSize, true);
+    // The handshake timeout is enforced by the gateway's client sweep: no timer per connection.
     ctx.clients.add(this);
-    const ms = ctx.config.listen.handshakeTimeoutMs;
-    this.handshakeTimer = setTimeout(() => this.fail(Errors.handshakeTimeout(ms)), ms);
   }
 
   /** The single place where state changes, with everything that must change along with it. */
@@ -157,10 +155,6 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     const prev = this.state;
     if (prev === next || prev === "closed") return;
     this.state = next;
-    if (this.handshakeTimer && next !== "startup" && next !== "login") {
-      clearTimeout(this.handshakeTimer);
-      this.handshakeTimer = null;
-    }
     if (next === "waiting") {
       this.waitStartedAt = Date.now();
       // A client waiting with a statement or two queued is simply not sent anything: it waits
