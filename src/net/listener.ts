@@ -18,7 +18,7 @@ export function startListener(ctx: GatewayContext): TCPSocketListener<LinkData> 
         socket.end();
         return;
       }
-      if (ctx.clientCount >= max) {
+      if (ctx.clients.size >= max) {
         // PostgreSQL answers an over-limit connection with a FATAL before reading anything.
         ctx.stats.error("too_many_connections");
         socket.write(encodePgError(Errors.tooManyClients(max)));
@@ -27,7 +27,6 @@ export function startListener(ctx: GatewayContext): TCPSocketListener<LinkData> 
         return;
       }
       socket.setNoDelay(true);
-      ctx.clientCount++;
       ctx.stats.clientsAccepted++;
       new ClientSession(socket, ctx);
     },

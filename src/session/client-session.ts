@@ -121,8 +121,6 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   readonly floor: WriteFloor;
   /** Waiting because of PAUSE (not for a pool). */
   private pausedWait = false;
-  /** Counts of invisible 25006 retries, for metrics. */
-  readOnlyRetries = 0;
   private params = new Map<string, string>();
   private sessionRoute: "auto" | "primary" | "replica" = "auto";
   private readonly statements: ClientStatements;
@@ -168,7 +166,6 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   }
 
   private onClosed(prev: ClientState): void {
-    this.ctx.clientCount--;
     this.ctx.clients.delete(this);
     this.ctx.releaseKey(this);
     this.inbox?.fail(new Error("client disconnected"));
@@ -636,7 +633,6 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     const s = this.server;
     this.replay = null;
     if (!frames) return;
-    this.readOnlyRetries++;
     log.debug("replica_batch_replayed", { client: this.id, why: kind, node: s?.node.name });
     for (const f of frames) this.queueBytes += f.end - f.start;
     this.queue.unshift(...frames);

@@ -54,7 +54,6 @@ export class GatewayContext {
   config: Config;
   authQuery: AuthQuery | null = null;
   userlist: Map<string, Verifier> | null = null;
-  clientCount = 0;
   /** What PgGate may use to open server connections per user (learnt at login, latest wins). */
   readonly credentials = new Map<string, ServerCredentials>();
   shuttingDown = false;

@@ -10,10 +10,9 @@ type Method = "scram" | "md5" | "plain";
 const METHODS: Method[] = ["scram", "md5", "plain"];
 
 function userlistFile(): string {
-  const c = cluster();
   const dir = mkdtempSync(join(tmpdir(), "pggate-userlist-"));
   const path = join(dir, "users.txt");
-  // One plain password, one md5 hash, one copied SCRAM verifier is added in beforeAll.
+  // Filled by userlistConfig(): one plain password, one md5 hash, one copied SCRAM verifier.
   writeFileSync(path, "");
   return path;
 }
