@@ -165,7 +165,10 @@ const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=
  */
 export function fromBase64(s: string): Uint8Array | null {
   if (!BASE64_RE.test(s)) return null;
-  return Uint8Array.from(Buffer.from(s, "base64"));
+  const bytes = Uint8Array.from(Buffer.from(s, "base64"));
+  // Canonical form only: the unused low bits of the last character must be zero, so one value
+  // has exactly one encoding (a proof cannot be re-spelled and still pass).
+  return toBase64(bytes) === s ? bytes : null;
 }
 
 function checkIterations(iterations: number): void {
