@@ -1,6 +1,7 @@
 // SCRAM-SHA-256 server and client: the RFC 7677 test vector, round trips, the auth_query
 // ClientKey trick, every rejection path, and fuzzing where only ScramError or ok:false may escape.
 
+import { prng } from "../prng.ts";
 import { describe, expect, test } from "bun:test";
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
 import {
@@ -311,16 +312,6 @@ describe("ScramClient rejects bad server messages", () => {
 // Fuzzing: seeded, so a failure reproduces; mutations start from valid messages so they reach
 // deep into the parsers instead of all dying on the first byte.
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [..."=,nrcpaymevsi0123456789+/\u0000", "\u00e9", "=2C", "=3D", ",p=", ",r=", "c=biws"];
 

@@ -2,6 +2,7 @@
 // release, shrinking, open failures, deadlines, adoption; then a seeded random run of 10,000
 // operations that plays the shell's part (as src/pool/pools.ts does) and checks the invariants.
 
+import { prng } from "../prng.ts";
 import { describe, expect, test } from "bun:test";
 import { PoolCore, type Waiter } from "../../../src/pool/pool-core.ts";
 
@@ -333,16 +334,6 @@ describe("adopt", () => {
 
 // --- seeded random operations -------------------------------------------------------------
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Fate = "queued" | "granted" | "failed" | "expired" | "cancelled" | "opening";
 

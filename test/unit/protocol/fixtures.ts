@@ -218,17 +218,8 @@ export const frontendAfterSsl: FixtureStream = stream(
 
 // ---- randomness ------------------------------------------------------------------------------
 
-/** mulberry32: small, fast, seeded, so every failure reproduces. Returns floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared seeded PRNG (re-exported so protocol tests keep importing it from here). */
+export { prng } from "../prng.ts";
 
 /** Integer in [lo, hi]. */
 export const randInt = (rand: () => number, lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
