@@ -144,20 +144,18 @@ export class Link {
   close(): void {
     if (this.closed) return;
     this.flush();
+    // Wait (up to 2 s) for the queue to drain, then half-close; the peer's EOF or a timer ends it.
+    const deadline = Date.now() + 2000;
     const finish = (): void => {
-      if (this.queuedBytes > 0 && !this.closed && Date.now() < deadline) {
+      if (this.closed) return;
+      if (this.queuedBytes > 0 && Date.now() < deadline) {
         setTimeout(finish, 20);
         return;
       }
-      this.destroy();
-    };
-    const deadline = Date.now() + 2000;
-    if (this.queuedBytes === 0) {
       this.socket.shutdown();
       setTimeout(() => this.destroy(), 1000).unref?.();
-    } else {
-      setTimeout(finish, 20);
-    }
+    };
+    finish();
   }
 
   /** Immediate close, queued data dropped. */

@@ -26,11 +26,15 @@ export class ReplicaBalancer {
       const target: NodeTarget = prev && prev.target.name === `replica${i}` ? prev.target : { name: `replica${i}`, host: n.host, port: n.port };
       return { target, weight: n.weight, current: 0, bannedUntil: prev?.bannedUntil ?? 0, failures: prev?.failures ?? 0 };
     });
+    this.targetList = this.replicas.map((r) => r.target);
   }
 
-  get targets(): NodeTarget[] {
-    return this.replicas.map((r) => r.target);
+  /** The configured replicas (a stable array: read on every pool release). */
+  get targets(): readonly NodeTarget[] {
+    return this.targetList;
   }
+
+  private targetList: readonly NodeTarget[] = [];
 
   /** Whether any replica with weight > 0 is out of its ban and passes `accept`. */
   any<A, B>(accept: (t: NodeTarget, a: A, b: B) => boolean, a: A, b: B): boolean {

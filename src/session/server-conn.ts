@@ -95,6 +95,13 @@ for (const t of [Backend.DataRow, Backend.CommandComplete, Backend.CopyOutRespon
   COMMITS[t] = 1;
 }
 
+/** Errors after which a held batch may safely run on another node. */
+function replayableFailure(code: string): HeldFailure | null {
+  if (code === "25006") return "read_only";
+  if (code === "57P01" || code === "57P02" || code === "57P03" || code.startsWith("08")) return "node_failure";
+  return null;
+}
+
 /** Bound on how long a connection may take to settle after its client vanished. */
 const SETTLE_TIMEOUT_MS = 5000;
 
@@ -143,7 +150,11 @@ export class ServerConn implements LinkOwner {
   inCopyIn = false;
   /** Our own queries (parameter sync, resets) whose replies are swallowed. */
   private internalPending = 0;
-  private internalFailed = false;
+  /** An internal query of the current settle failed: the connection is closed, not reused. */
+  private settleFailed = false;
+  private readonly noteSettleStep = (ok: boolean): void => {
+    if (!ok) this.settleFailed = true;
+  };
   private afterInternal: (() => void) | null = null;
   /** Session parameters PgGate applied with SET, to compute the next client's minimal diff. */
   readonly applied = new Map<string, string>();
@@ -419,6 +430,7 @@ export class ServerConn implements LinkOwner {
   settle(openBatch: boolean, resetSession: boolean, done: (reusable: boolean) => void): void {
     this.consumer = null;
     this.settleDone = done;
+    this.settleFailed = false;
     this.settleTimer = setTimeout(() => this.finishSettle(false), SETTLE_TIMEOUT_MS);
     if (this.inCopyIn) {
       // The server waits for CopyData that will never come; CopyFail ends the COPY with an error.
@@ -444,14 +456,14 @@ export class ServerConn implements LinkOwner {
     if (!this.settleDone || this.pendingReplies > 0) return;
     if (this.txStatus !== TxStatus.Idle) {
       this.txStatus = TxStatus.Idle;
-      this.sendInternal("ROLLBACK");
+      this.sendInternal("ROLLBACK", undefined, this.noteSettleStep);
     }
     if (this.resetSession) {
       this.resetSession = false;
-      this.sendInternal("DISCARD ALL");
+      this.sendInternal("DISCARD ALL", undefined, this.noteSettleStep);
     }
     if (this.internalPending > 0) {
-      this.afterInternal = () => this.finishSettle(!this.internalFailed);
+      this.afterInternal = () => this.finishSettle(!this.settleFailed);
       return;
     }
     this.finishSettle(true);
@@ -536,6 +548,7 @@ export class ServerConn implements LinkOwner {
       this.onInternalFrame(type, buf, start, end);
       return;
     }
+    let errorCode: string | null = null;
     switch (type) {
       case Backend.ReadyForQuery:
         this.txStatus = buf[start + 5];
@@ -555,7 +568,7 @@ export class ServerConn implements LinkOwner {
         break;
       }
       case Backend.ErrorResponse:
-        this.onErrorResponse(buf, start, end);
+        errorCode = this.onErrorResponse(buf, start, end);
         break;
       case Backend.CopyInResponse:
         this.inCopyIn = true;
@@ -575,7 +588,7 @@ export class ServerConn implements LinkOwner {
       return;
     }
     if (this.holding && c === this.holder) {
-      const failure = type === Backend.ErrorResponse ? this.replayableFailure(buf, start, end) : null;
+      const failure = errorCode === null ? null : replayableFailure(errorCode);
       if (failure) {
         // Nothing of this batch reaches the client: drop what was held.
         this.holding = false;
@@ -606,12 +619,6 @@ export class ServerConn implements LinkOwner {
   }
 
   /** Errors after which the same batch may safely run on another node. */
-  private replayableFailure(buf: Uint8Array, start: number, end: number): HeldFailure | null {
-    const code = decodeErrorFields(buf, start + 5, end).get(ErrorField.Code) ?? "";
-    if (code === "25006") return "read_only";
-    if (code === "57P01" || code === "57P02" || code === "57P03" || code.startsWith("08")) return "node_failure";
-    return null;
-  }
 
 
   /** A Parse that will never complete: the statement does not exist on the server. */
@@ -619,7 +626,8 @@ export class ServerConn implements LinkOwner {
     if (entry.serverName) this.prepared.delete(entry.serverName);
   }
 
-  private onErrorResponse(buf: Uint8Array, start: number, end: number): void {
+  /** Bookkeeping for a server ErrorResponse; returns its SQLSTATE. */
+  private onErrorResponse(buf: Uint8Array, start: number, end: number): string {
     // The server skips to the next Sync: Parses of the current batch not yet completed are lost.
     while (this.parseQueue.length > 0 && this.parseQueue[0].seq === this.seqDone) this.dropParse(this.parseQueue.shift()!);
     const fields = decodeErrorFields(buf, start + 5, end);
@@ -628,13 +636,13 @@ export class ServerConn implements LinkOwner {
       this.prepared.clear();
       this.needsDeallocateAll = true;
     }
+    return fields.get(ErrorField.Code) ?? "";
   }
 
   private onInternalFrame(type: number, buf: Uint8Array, start: number, end: number): void {
     if (type === Backend.DataRow) {
       this.internalHandlers[0]?.onRow?.(decodeDataRow(buf, start + 5, end));
     } else if (type === Backend.ErrorResponse) {
-      this.internalFailed = true;
       this.internalErrored = true;
       const fields = decodeErrorFields(buf, start + 5, end);
       log.warn("internal_query_failed", { server: this.id, node: this.node.name, code: fields.get(ErrorField.Code), error: fields.get(ErrorField.Message) });

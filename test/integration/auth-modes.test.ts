@@ -9,14 +9,6 @@ import { cluster, connString, psql, run, startGateway, type RunningGateway } fro
 type Method = "scram" | "md5" | "plain";
 const METHODS: Method[] = ["scram", "md5", "plain"];
 
-function userlistFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), "pggate-userlist-"));
-  const path = join(dir, "users.txt");
-  // Filled by userlistConfig(): one plain password, one md5 hash, one copied SCRAM verifier.
-  writeFileSync(path, "");
-  return path;
-}
-
 beforeAll(async () => {
   const c = cluster();
   // pgbench tables owned by the superuser, usable by every test role.
@@ -32,7 +24,7 @@ beforeAll(async () => {
 
 async function userlistConfig(): Promise<string> {
   const c = cluster();
-  const path = userlistFile();
+  const path = join(mkdtempSync(join(tmpdir(), "pggate-userlist-")), "users.txt");
   const scramSecret = await c.psql(c.primary, "SELECT passwd FROM pg_shadow WHERE usename = 'pggate_scram'");
   const md5Secret = await c.psql(c.primary, "SELECT passwd FROM pg_shadow WHERE usename = 'pggate_md5'");
   writeFileSync(
