@@ -140,9 +140,14 @@ export class Gateway {
 
   /** Loads the userlist / auth_query machinery for `cfg`; throws on a broken userlist. */
   private applyAuth(cfg: Config): void {
-    if (cfg.auth.mode === "userlist") this.ctx.userlist = loadUserlist(cfg.auth.userlist);
+    if (cfg.auth.mode === "userlist") this.ctx.userlist = loadUserlist(cfg.auth.userlist, cfg.auth.maxScramIterations);
     if (cfg.auth.mode === "auth_query") {
-      if (!this.ctx.authQuery) this.ctx.authQuery = new AuthQuery(() => this.ctx.config, () => this.ctx.primary);
+      if (!this.ctx.authQuery) {
+        // Lookups run for clients that have not authenticated: their connections count against
+        // listen.max_pending_logins like the other pre-authentication ones.
+        const ctx = this.ctx;
+        this.ctx.authQuery = new AuthQuery(() => ctx.config, () => ctx.primary, (work) => ctx.loginGate.run(ctx.primary, () => false, work));
+      }
       else this.ctx.authQuery.clear();
     }
   }

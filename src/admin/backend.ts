@@ -59,21 +59,18 @@ export class GatewayAdmin implements AdminBackend {
 
   /** PAUSE: new transactions wait; returns once the running ones have finished (or the shutdown timeout passed). */
   private async pause(database: string | null): Promise<AdminResult> {
-    const key = database ?? "*";
-    this.ctx.paused.add(key);
-    log.info("admin_pause", { by: this.who, db: key });
+    this.ctx.paused.pause(database);
+    log.info("admin_pause", { by: this.who, db: database ?? undefined, all: database === null });
     const deadline = Date.now() + this.ctx.config.shutdownTimeoutMs;
-    while (Date.now() < deadline && [...this.ctx.clients].some((c) => c.state === "active" && (key === "*" || c.database === key))) {
+    while (Date.now() < deadline && [...this.ctx.clients].some((c) => c.state === "active" && (database === null || c.database === database))) {
       await Bun.sleep(20);
     }
     return { tag: "PAUSE" };
   }
 
   private async resume(database: string | null): Promise<AdminResult> {
-    const key = database ?? "*";
-    if (key === "*") this.ctx.paused.clear();
-    else this.ctx.paused.delete(key);
-    log.info("admin_resume", { by: this.who, db: key });
+    this.ctx.paused.resume(database);
+    log.info("admin_resume", { by: this.who, db: database ?? undefined, all: database === null });
     for (const c of this.ctx.clients) c.wake();
     return { tag: "RESUME" };
   }

@@ -22,13 +22,8 @@ import { ServerAuthError } from "./server-auth.ts";
  * ErrorResponse is thrown as ServerError for the caller to forward. Returns what was learnt: the
  * password when the server asked for cleartext, else nothing reusable.
  */
-export async function relayAuthentication(
-  ch: ClientChannel,
-  first: ServerConn,
-  reopenWithoutTls: (() => Promise<ServerConn>) | null,
-): Promise<{ creds: ServerCredentials; server: ServerConn }> {
+export async function relayAuthentication(ch: ClientChannel, conn: ServerConn): Promise<{ creds: ServerCredentials; server: ServerConn }> {
   let creds: ServerCredentials = { kind: "none" };
-  let conn = first;
   for (;;) {
     const f = await conn.nextStartupFrame();
     if (f.type === Backend.ErrorResponse) throw conn.serverError(f);
@@ -53,23 +48,14 @@ export async function relayAuthentication(
       creds = { kind: "password", password: decodePasswordMessage(answer.body, 0, answer.body.length) };
     }
     if (req.code === AuthCode.SASL && conn.tlsActive && clientClaimsBindingSupport(answer.body)) {
-      // gs2 flag 'y' = "I support channel binding but you did not offer it". A TLS server that
-      // does offer it must reject that as a downgrade attack, so replay the exchange on a
-      // connection without TLS, where 'y' is legitimate. The client has not seen a server-first
-      // message yet, so nothing it signs changes.
-      if (!reopenWithoutTls) {
-        throw new ServerAuthError(
-          "the client uses TLS and supports SCRAM channel binding, which cannot pass through a proxy while nodes.tls.mode requires TLS; " +
-            "connect with channel_binding=disable, or use auth.mode auth_query",
-        );
-      }
-      conn.destroy();
-      conn = await reopenWithoutTls();
-      const again = await conn.nextStartupFrame();
-      if (again.type === Backend.ErrorResponse) throw conn.serverError(again);
-      if (again.type !== Backend.Authentication || decodeAuthentication(again.body, 0, again.body.length).code !== AuthCode.SASL) {
-        throw new ServerAuthError(`${conn.node.name} changed its authentication method between two connections`);
-      }
+      // gs2 flag 'y' = "I support channel binding but you did not offer it". A TLS server
+      // rejects that as a downgrade attack, and the flag is signed into the client's proof, so
+      // PgGate cannot rewrite it. Reopening the server leg without TLS would downgrade the very
+      // connection nodes.tls.mode asked to protect, so refuse, and say how to get in.
+      throw new ServerAuthError(
+        "the client uses TLS and supports SCRAM channel binding, which cannot be relayed to a server connection that also uses TLS; " +
+          "connect with channel_binding=disable (or sslmode=disable to PgGate), or use auth.mode auth_query, where PgGate verifies the password itself",
+      );
     }
     conn.send(encodeFrame(Frontend.PasswordMessage, answer.body));
   }

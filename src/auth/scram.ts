@@ -3,12 +3,14 @@
 // stored verifier, ScramClient logs PgGate into a server. Message text in and out; no framing, no I/O.
 
 import { randomBytes } from "node:crypto";
+import { DEFAULT_MAX_SCRAM_ITERATIONS } from "../config/schema.ts";
 import {
   SCRAM_KEY_LENGTH,
   constantTimeEqual,
   fromBase64,
   hmacSha256,
   scramKeysFromPassword,
+  scramKeysFromPasswordSync,
   sha256,
   toBase64,
   xorBytes,
@@ -192,6 +194,15 @@ type ClientState =
   | { step: "sent-client-final"; authMessage: string; serverKey: Uint8Array | undefined }
   | { step: "done" };
 
+/** What a well-formed server-first-message asks of us. */
+interface ServerFirst {
+  clientFirstBare: string;
+  serverFirst: string;
+  nonce: string;
+  salt: Uint8Array;
+  iterations: number;
+}
+
 /**
  * Client side of one exchange (PgGate logging into PostgreSQL): send clientFirst() in a
  * SASLInitialResponse for "SCRAM-SHA-256", pass AuthenticationSASLContinue data to
@@ -202,13 +213,17 @@ export class ScramClient {
   private readonly creds: ScramClientCredentials;
   private readonly clientNonce: string;
   private readonly username: string;
+  private readonly maxIterations: number;
   private state: ClientState = { step: "initial" };
+  private signatureVerified = false;
 
   /**
    * opts.nonce fixes the client nonce (tests only); by default it is 18 random bytes.
    * opts.username is sent in n= (default empty, as libpq does); it exists for RFC test vectors.
+   * opts.maxIterations (auth.max_scram_iterations) is the highest iteration count a server may ask
+   * for: each one is an HMAC we compute, and a server may ask for 2^31-1 of them.
    */
-  constructor(creds: ScramClientCredentials, opts?: { nonce?: string; username?: string }) {
+  constructor(creds: ScramClientCredentials, opts?: { nonce?: string; username?: string; maxIterations?: number }) {
     if ("clientKey" in creds) {
       if (creds.clientKey.length !== SCRAM_KEY_LENGTH) throw new RangeError("ScramClient: clientKey must be 32 bytes");
       if (creds.serverKey !== undefined && creds.serverKey.length !== SCRAM_KEY_LENGTH) {
@@ -220,6 +235,15 @@ export class ScramClient {
     if (!isPrintable(this.clientNonce)) throw new TypeError("ScramClient: nonce must be non-empty printable ASCII without ','");
     // saslname escaping (RFC 5802 section 7): "=" and "," may not appear literally.
     this.username = (opts?.username ?? "").replaceAll("=", "=3D").replaceAll(",", "=2C");
+    this.maxIterations = opts?.maxIterations ?? DEFAULT_MAX_SCRAM_ITERATIONS;
+  }
+
+  /**
+   * True once verifyServerFinal() checked the server's signature against our ServerKey: only then
+   * has the server proven it knows the role's verifier. Stays false with { clientKey } alone.
+   */
+  get serverVerified(): boolean {
+    return this.signatureVerified;
   }
 
   /**
@@ -238,9 +262,26 @@ export class ScramClient {
    * Takes the server-first-message and returns the client-final-message. With { clientKey }
    * credentials the proof is only right if the server's salt and iteration count are the ones
    * the key was derived with; the client cannot tell, so a mismatch (e.g. the role's password
-   * changed) shows up as the server rejecting the login with 28P01.
+   * changed) shows up as the server rejecting the login with 28P01. With { password } the key
+   * derivation runs PBKDF2 on a worker thread, so other clients are not held up meanwhile.
+   */
+  async handleServerFirstAsync(data: Uint8Array | string): Promise<string> {
+    const first = this.parseServerFirst(data);
+    const keys = "password" in this.creds ? await cachedKeysFromPassword(this.creds.password, first.salt, first.iterations) : this.creds;
+    return this.clientFinal(first, keys.clientKey, keys.serverKey);
+  }
+
+  /**
+   * handleServerFirstAsync's blocking form, for load generators and tests that answer inside a
+   * socket callback: with { password } it blocks the event loop for the whole PBKDF2 run.
    */
   handleServerFirst(data: Uint8Array | string): string {
+    const first = this.parseServerFirst(data);
+    const keys = "password" in this.creds ? cachedKeysFromPasswordSync(this.creds.password, first.salt, first.iterations) : this.creds;
+    return this.clientFinal(first, keys.clientKey, keys.serverKey);
+  }
+
+  private parseServerFirst(data: Uint8Array | string): ServerFirst {
     const state = this.state;
     if (state.step !== "sent-client-first") throw malformed("unexpected server-first-message in this SCRAM exchange");
     this.state = { step: "done" };
@@ -260,19 +301,21 @@ export class ScramClient {
     const iterationText = attributeValue(parts[2], "i");
     const iterations = /^[1-9][0-9]{0,9}$/.test(iterationText) ? Number(iterationText) : 0;
     if (iterations < 1 || iterations > MAX_ITERATIONS) throw malformed("malformed iteration count in server-first-message");
-    for (const ext of parts.slice(3)) anyAttribute(ext);
-
-    let clientKey: Uint8Array;
-    let serverKey: Uint8Array | undefined;
-    if ("password" in this.creds) {
-      ({ clientKey, serverKey } = cachedKeysFromPassword(this.creds.password, salt, iterations));
-    } else {
-      ({ clientKey, serverKey } = this.creds);
+    if (iterations > this.maxIterations) {
+      throw new ScramError(
+        `server asks for ${iterations} SCRAM iterations, more than auth.max_scram_iterations (${this.maxIterations}) allows`,
+        "08P01",
+      );
     }
+    for (const ext of parts.slice(3)) anyAttribute(ext);
+    return { clientFirstBare: state.clientFirstBare, serverFirst, nonce, salt, iterations };
+  }
 
+  private clientFinal(first: ServerFirst, clientKey: Uint8Array, serverKey: Uint8Array | undefined): string {
+    const { nonce, serverFirst } = first;
     // "biws" = base64("n,,"): the gs2-header of clientFirst(), no channel binding data.
     const withoutProof = `c=biws,r=${nonce}`;
-    const authMessage = `${state.clientFirstBare},${serverFirst},${withoutProof}`;
+    const authMessage = `${first.clientFirstBare},${serverFirst},${withoutProof}`;
     const clientSignature = hmacSha256(sha256(clientKey), authMessage);
     const proof = xorBytes(clientKey, clientSignature);
     this.state = { step: "sent-client-final", authMessage, serverKey };
@@ -311,31 +354,60 @@ export class ScramClient {
     if (!constantTimeEqual(signature, hmacSha256(state.serverKey, state.authMessage))) {
       throw new ScramError("invalid SCRAM server signature: the server does not know this role's verifier", "08P01");
     }
+    this.signatureVerified = true;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Hi() costs `iterations` HMACs and runs synchronously. The salt and iteration count of a role
- * do not change between logins, so PgGate's many connections as the same role reuse the keys
- * instead of re-running PBKDF2 each time (PgBouncer caches the SCRAM keys for the same reason).
- * Bounded, oldest entry evicted first; keys are password-equivalent and stay in process memory
- * next to the configured password anyway.
+ * Hi() costs `iterations` HMACs. The salt and iteration count of a role do not change between
+ * logins, so PgGate's many connections as the same role reuse the keys instead of re-running
+ * PBKDF2 each time (PgBouncer caches the SCRAM keys for the same reason); a derivation still
+ * running is shared too, so a connection storm for one role costs one PBKDF2. Bounded, oldest
+ * entry evicted first; keys are password-equivalent and stay in process memory next to the
+ * configured password anyway.
  */
 const KEY_CACHE_LIMIT = 64;
-const keyCache = new Map<string, ScramKeys>();
+const keyCache = new Map<string, ScramKeys | Promise<ScramKeys>>();
 
-function cachedKeysFromPassword(password: string, salt: Uint8Array, iterations: number): ScramKeys {
-  const key = `${iterations}\u0000${toBase64(salt)}\u0000${password}`;
-  const hit = keyCache.get(key);
-  if (hit !== undefined) return hit;
-  const keys = scramKeysFromPassword(password, salt, iterations);
+function keyCacheKey(password: string, salt: Uint8Array, iterations: number): string {
+  return `${iterations}\u0000${toBase64(salt)}\u0000${password}`;
+}
+
+function remember(key: string, value: ScramKeys | Promise<ScramKeys>): void {
   if (keyCache.size >= KEY_CACHE_LIMIT) {
     const oldest = keyCache.keys().next();
     if (!oldest.done) keyCache.delete(oldest.value);
   }
-  keyCache.set(key, keys);
+  keyCache.set(key, value);
+}
+
+function cachedKeysFromPassword(password: string, salt: Uint8Array, iterations: number): Promise<ScramKeys> {
+  const key = keyCacheKey(password, salt, iterations);
+  const hit = keyCache.get(key);
+  if (hit !== undefined) return Promise.resolve(hit);
+  const running = scramKeysFromPassword(password, salt, iterations).then(
+    (keys) => {
+      if (keyCache.get(key) === running) keyCache.set(key, keys);
+      return keys;
+    },
+    (e: unknown) => {
+      if (keyCache.get(key) === running) keyCache.delete(key);
+      throw e;
+    },
+  );
+  remember(key, running);
+  return running;
+}
+
+function cachedKeysFromPasswordSync(password: string, salt: Uint8Array, iterations: number): ScramKeys {
+  const key = keyCacheKey(password, salt, iterations);
+  const hit = keyCache.get(key);
+  // A derivation in flight cannot be waited for synchronously; computing it again is correct.
+  if (hit !== undefined && !(hit instanceof Promise)) return hit;
+  const keys = scramKeysFromPasswordSync(password, salt, iterations);
+  if (hit === undefined) remember(key, keys);
   return keys;
 }
 

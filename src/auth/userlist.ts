@@ -1,7 +1,10 @@
 // userlist mode: a file of `"user" "secret"` lines, PgBouncer's auth_file format. Secrets may be
 // plain passwords, md5 hashes or SCRAM verifiers. Parsing is strict: a bad line is an error.
 import { readFileSync } from "node:fs";
-import { parseVerifier, type Verifier } from "./verifier.ts";
+import { DEFAULT_MAX_SCRAM_ITERATIONS } from "../config/schema.ts";
+import { log } from "../log/index.ts";
+import { verifierCensus } from "./census.ts";
+import { parseVerifier, verifierProblem, type Verifier } from "./verifier.ts";
 
 export class UserlistError extends Error {
   override readonly name = "UserlistError";
@@ -45,12 +48,26 @@ export function parseUserlist(text: string, source = "userlist"): Map<string, Ve
   return users;
 }
 
-export function loadUserlist(path: string): Map<string, Verifier> {
+/**
+ * Reads and parses the file. A user whose verifier PgGate will not use (a SCRAM iteration count
+ * above `maxScramIterations`, auth.max_scram_iterations) is left out with a warning, so logging in
+ * as them fails like an unknown user, that is like a wrong password. The result also becomes the
+ * verifier census, from which unknown users' mock exchanges take their shape.
+ */
+export function loadUserlist(path: string, maxScramIterations: number = DEFAULT_MAX_SCRAM_ITERATIONS): Map<string, Verifier> {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
     throw new UserlistError(`cannot read auth.userlist ${path}: ${(e as Error).message}`);
   }
-  return parseUserlist(text, path);
+  const users = parseUserlist(text, path);
+  for (const [user, v] of users) {
+    const problem = verifierProblem(v, maxScramIterations);
+    if (problem === null) continue;
+    log.warn("userlist_verifier_unusable", { file: path, user, error: problem });
+    users.delete(user);
+  }
+  verifierCensus.replaceAll(users);
+  return users;
 }

@@ -2,7 +2,7 @@
 // the SCRAM-SHA-256 key derivation behind them, and SASLprep. Pure functions: no I/O and no
 // protocol state; the SCRAM exchange lives in scram.ts and MD5 challenge/response in md5.ts.
 
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
 import { md5PasswordHash } from "./md5.ts";
 
 export type ScramVerifier = {
@@ -49,14 +49,26 @@ export function formatScramVerifier(v: ScramVerifier): string {
 }
 
 /**
+ * Why PgGate will not use a verifier, or null when it may. A SCRAM verifier's iteration count is
+ * what checking a cleartext password against it costs (PBKDF2), and PostgreSQL accepts counts up
+ * to 2^31-1 (minutes of CPU each), so a count above `maxIterations` (auth.max_scram_iterations)
+ * makes it unusable; callers treat the role as one that cannot log in and log why.
+ */
+export function verifierProblem(v: Verifier, maxIterations: number): string | null {
+  if (v.kind !== "scram" || v.iterations <= maxIterations) return null;
+  return `SCRAM iteration count ${v.iterations} exceeds auth.max_scram_iterations (${maxIterations})`;
+}
+
+/**
  * Checks a cleartext password (as sent in a PasswordMessage) against any verifier kind, the way
  * PostgreSQL's plain_crypt_verify() does. Comparisons are constant-time so response timing does
- * not reveal how much of a secret matched.
+ * not reveal how much of a secret matched. Async because a SCRAM verifier costs a PBKDF2 run,
+ * which happens off the event loop.
  */
-export function verifyPassword(v: Verifier, user: string, password: string): boolean {
+export async function verifyPassword(v: Verifier, user: string, password: string): Promise<boolean> {
   switch (v.kind) {
     case "scram": {
-      const keys = scramKeysFromPassword(password, v.salt, v.iterations);
+      const keys = await scramKeysFromPassword(password, v.salt, v.iterations);
       // Check both keys without short-circuiting, as PostgreSQL's scram_verify_plain_password()
       // recomputes the secret in full; a verifier whose keys disagree is corrupt and must not pass.
       const storedOk = constantTimeEqual(keys.storedKey, v.storedKey);
@@ -73,17 +85,33 @@ export function verifyPassword(v: Verifier, user: string, password: string): boo
 
 /**
  * Builds a SCRAM-SHA-256 verifier from a cleartext password, as PostgreSQL's
- * pg_be_scram_build_secret() does (RFC 5802 section 3; RFC 7677 for SHA-256).
+ * pg_be_scram_build_secret() does (RFC 5802 section 3; RFC 7677 for SHA-256). Throws RangeError
+ * (synchronously, before any work) for an empty salt or an iteration count outside 1..2^31-1.
  */
 export function scramVerifierFromPassword(
   password: string,
   salt: Uint8Array = randomBytes(SCRAM_SALT_LENGTH),
   iterations: number = SCRAM_DEFAULT_ITERATIONS,
-): ScramVerifier {
+): Promise<ScramVerifier> {
   checkIterations(iterations);
   if (salt.length === 0) throw new RangeError("SCRAM salt must not be empty");
-  const { storedKey, serverKey } = scramKeysFromPassword(password, salt, iterations);
-  return { kind: "scram", iterations, salt: Uint8Array.from(salt), storedKey, serverKey };
+  const ownSalt = Uint8Array.from(salt);
+  return scramKeysFromPassword(password, ownSalt, iterations).then(({ storedKey, serverKey }) => ({
+    kind: "scram",
+    iterations,
+    salt: ownSalt,
+    storedKey,
+    serverKey,
+  }));
+}
+
+/**
+ * The salt of `user`'s mock verifier: SHA-256(user || nonceSecret) truncated to 16 bytes, as
+ * PostgreSQL's scram_mock_salt(). Also the salt PgGate gives verifiers it derives from a plain
+ * (userlist) password, so a real user's salt and an unknown name's come from one function.
+ */
+export function mockSalt(user: string, nonceSecret: Uint8Array): Uint8Array {
+  return Uint8Array.from(sha256(concatBytes(utf8.encode(user), nonceSecret)).subarray(0, SCRAM_SALT_LENGTH));
 }
 
 /**
@@ -103,10 +131,10 @@ export function mockScramVerifier(
 ): ScramVerifier {
   checkIterations(iterations);
   const userBytes = utf8.encode(user);
-  const salt = sha256(concatBytes(userBytes, nonceSecret)).subarray(0, SCRAM_SALT_LENGTH);
+  const salt = mockSalt(user, nonceSecret);
   const storedKey = hmacSha256(nonceSecret, concatBytes(utf8.encode("mock StoredKey\0"), userBytes));
   const serverKey = hmacSha256(nonceSecret, concatBytes(utf8.encode("mock ServerKey\0"), userBytes));
-  return { kind: "scram", iterations, salt: Uint8Array.from(salt), storedKey, serverKey };
+  return { kind: "scram", iterations, salt, storedKey, serverKey };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -115,8 +143,27 @@ export function mockScramVerifier(
 
 export type ScramKeys = { clientKey: Uint8Array; storedKey: Uint8Array; serverKey: Uint8Array };
 
-/** SaltedPassword = Hi(Normalize(password), salt, i); Hi is PBKDF2 with HMAC-SHA-256, dkLen 32. */
-export function scramSaltedPassword(password: string, salt: Uint8Array, iterations: number): Uint8Array {
+/**
+ * SaltedPassword = Hi(Normalize(password), salt, i); Hi is PBKDF2 with HMAC-SHA-256, dkLen 32.
+ * Runs on a worker thread (node:crypto's async pbkdf2): even a legitimate count keeps a core busy
+ * for milliseconds, which on the event loop would stall every other client.
+ */
+export function scramSaltedPassword(password: string, salt: Uint8Array, iterations: number): Promise<Uint8Array> {
+  checkIterations(iterations);
+  return new Promise((resolve, reject) => {
+    pbkdf2(passwordBytes(password), salt, iterations, SCRAM_KEY_LENGTH, "sha256", (err, key) => {
+      if (err) reject(err);
+      else resolve(Uint8Array.from(key));
+    });
+  });
+}
+
+/**
+ * The blocking form of scramSaltedPassword, for load generators and test clients that must answer
+ * inside a socket callback (ScramClient.handleServerFirst). PgGate's own logins never use it.
+ */
+export function scramSaltedPasswordSync(password: string, salt: Uint8Array, iterations: number): Uint8Array {
+  checkIterations(iterations);
   return Uint8Array.from(pbkdf2Sync(passwordBytes(password), salt, iterations, SCRAM_KEY_LENGTH, "sha256"));
 }
 
@@ -126,8 +173,13 @@ export function scramKeysFromSaltedPassword(saltedPassword: Uint8Array): ScramKe
   return { clientKey, storedKey: sha256(clientKey), serverKey: hmacSha256(saltedPassword, "Server Key") };
 }
 
-export function scramKeysFromPassword(password: string, salt: Uint8Array, iterations: number): ScramKeys {
-  return scramKeysFromSaltedPassword(scramSaltedPassword(password, salt, iterations));
+export async function scramKeysFromPassword(password: string, salt: Uint8Array, iterations: number): Promise<ScramKeys> {
+  return scramKeysFromSaltedPassword(await scramSaltedPassword(password, salt, iterations));
+}
+
+/** Blocking; see scramSaltedPasswordSync for who may use it. */
+export function scramKeysFromPasswordSync(password: string, salt: Uint8Array, iterations: number): ScramKeys {
+  return scramKeysFromSaltedPassword(scramSaltedPasswordSync(password, salt, iterations));
 }
 
 export function hmacSha256(key: Uint8Array, data: string | Uint8Array): Uint8Array {
@@ -246,15 +298,32 @@ export function saslPrep(password: string): string | null {
 }
 
 /** Sorted inclusive [first, last] pairs, flattened. */
-type CodePointRanges = Uint32Array;
+export type CodePointRanges = Uint32Array;
 
-function codePointRanges(spec: string): CodePointRanges {
+const RANGE_ENTRY = /^([0-9A-F]{1,6})(?:-([0-9A-F]{1,6}))?$/;
+
+/**
+ * Parses a table written as whitespace-separated "HEX" or "HEX-HEX" entries, strictly: anything
+ * else (a stray space inside a range once made "FFBF- FFC1" silently mean two wrong entries), a
+ * code point above U+10FFFF, a reversed range, or an entry that does not start after the previous
+ * one ends throws. The tables are parsed at module load, so a typo fails every test and the
+ * process start instead of quietly letting prohibited characters through.
+ */
+export function parseCodePointRanges(spec: string): CodePointRanges {
   const parts = spec.trim().split(/\s+/);
   const out = new Uint32Array(parts.length * 2);
+  let previousLast = -1;
   parts.forEach((part, i) => {
-    const [first, last = first] = part.split("-");
-    out[2 * i] = parseInt(first, 16);
-    out[2 * i + 1] = parseInt(last, 16);
+    const m = RANGE_ENTRY.exec(part);
+    if (m === null) throw new SyntaxError(`code point table: malformed entry ${JSON.stringify(part)} (expected HEX or HEX-HEX)`);
+    const first = parseInt(m[1], 16);
+    const last = m[2] === undefined ? first : parseInt(m[2], 16);
+    if (last > 0x10ffff) throw new RangeError(`code point table: ${part} is beyond U+10FFFF`);
+    if (last < first) throw new RangeError(`code point table: ${part} is reversed`);
+    if (first <= previousLast) throw new RangeError(`code point table: ${part} overlaps or precedes the entry before it`);
+    previousLast = last;
+    out[2 * i] = first;
+    out[2 * i + 1] = last;
   });
   return out;
 }
@@ -275,18 +344,18 @@ function inRanges(cp: number, ranges: CodePointRanges): boolean {
 // Python's stdlib stringprep module, which implements RFC 3454; they agree with the tables in
 // PostgreSQL's src/common/saslprep.c.
 /** RFC 3454 C.1.2 Non-ASCII space characters (mapped to U+0020). */
-const NON_ASCII_SPACE = codePointRanges("A0 1680 2000-200B 202F 205F 3000");
+const NON_ASCII_SPACE = parseCodePointRanges("A0 1680 2000-200B 202F 205F 3000");
 /** RFC 3454 B.1 Commonly mapped to nothing. */
-const MAPPED_TO_NOTHING = codePointRanges("AD 34F 1806 180B-180D 200B-200D 2060 FE00-FE0F FEFF");
+const MAPPED_TO_NOTHING = parseCodePointRanges("AD 34F 1806 180B-180D 200B-200D 2060 FE00-FE0F FEFF");
 /** RFC 3454 C.1.2, C.2.1, C.2.2, C.3, C.4, C.5, C.6, C.7, C.8, C.9 (SASLprep prohibited output). */
-const PROHIBITED = codePointRanges(
+const PROHIBITED = parseCodePointRanges(
   "0-1F 7F-A0 340-341 6DD 70F 1680 180E 2000-200F 2028-202F 205F-2063 206A-206F 2FF0-2FFB 3000 " +
   "D800-F8FF FDD0-FDEF FEFF FFF9-FFFF 1D173-1D17A 1FFFE-1FFFF 2FFFE-2FFFF 3FFFE-3FFFF 4FFFE-4FFFF " +
   "5FFFE-5FFFF 6FFFE-6FFFF 7FFFE-7FFFF 8FFFE-8FFFF 9FFFE-9FFFF AFFFE-AFFFF BFFFE-BFFFF CFFFE-CFFFF " +
   "DFFFE-DFFFF E0001 E0020-E007F EFFFE-10FFFF",
 );
 /** RFC 3454 A.1 Unassigned code points in Unicode 3.2. */
-const UNASSIGNED = codePointRanges(
+const UNASSIGNED = parseCodePointRanges(
   "221 234-24F 2AE-2AF 2EF-2FF 350-35F 370-373 376-379 37B-37D 37F-383 38B 38D 3A2 3CF 3F7-3FF 487 " +
   "4CF 4F6-4F7 4FA-4FF 510-530 557-558 560 588 58B-590 5A2 5BA 5C5-5CF 5EB-5EF 5F5-60B 60D-61A " +
   "61C-61E 620 63B-63F 656-65F 6EE-6EF 6FF 70E 72D-72F 74B-77F 7B2-900 904 93A-93B 94E-94F 955-957 " +
@@ -312,8 +381,8 @@ const UNASSIGNED = codePointRanges(
   "2FFC-2FFF 3040 3097-3098 3100-3104 312D-3130 318F 31B8-31EF 321D-321F 3244-3250 327C-327E " +
   "32CC-32CF 32FF 3377-337A 33DE-33DF 33FF 4DB6-4DFF 9FA6-9FFF A48D-A48F A4C7-ABFF D7A4-D7FF " +
   "FA2E-FA2F FA6B-FAFF FB07-FB12 FB18-FB1C FB37 FB3D FB3F FB42 FB45 FBB2-FBD2 FD40-FD4F FD90-FD91 " +
-  "FDC8-FDCF FDFD-FDFF FE10-FE1F FE24-FE2F FE47-FE48 FE53 FE67 FE6C-FE6F FE75 FEFD-FEFE FF00 FFBF- " +
-  "FFC1 FFC8-FFC9 FFD0-FFD1 FFD8-FFD9 FFDD-FFDF FFE7 FFEF-FFF8 10000-102FF 1031F 10324-1032F " +
+  "FDC8-FDCF FDFD-FDFF FE10-FE1F FE24-FE2F FE47-FE48 FE53 FE67 FE6C-FE6F FE75 FEFD-FEFE FF00 FFBF-FFC1 " +
+  "FFC8-FFC9 FFD0-FFD1 FFD8-FFD9 FFDD-FFDF FFE7 FFEF-FFF8 10000-102FF 1031F 10324-1032F " +
   "1034B-103FF 10426-10427 1044E-1CFFF 1D0F6-1D0FF 1D127-1D129 1D1DE-1D3FF 1D455 1D49D 1D4A0-1D4A1 " +
   "1D4A3-1D4A4 1D4A7-1D4A8 1D4AD 1D4BA 1D4BC 1D4C1 1D4C4 1D506 1D50B-1D50C 1D515 1D51D 1D53A 1D53F " +
   "1D545 1D547-1D549 1D551 1D6A4-1D6A7 1D7CA-1D7CD 1D800-1FFFD 2A6D7-2F7FF 2FA1E-2FFFD 30000-3FFFD " +
@@ -321,13 +390,13 @@ const UNASSIGNED = codePointRanges(
   "C0000-CFFFD D0000-DFFFD E0000 E0002-E001F E0080-EFFFD",
 );
 /** RFC 3454 D.1 Characters with bidirectional property R or AL. */
-const RAND_AL_CAT = codePointRanges(
+const RAND_AL_CAT = parseCodePointRanges(
   "5BE 5C0 5C3 5D0-5EA 5F0-5F4 61B 61F 621-63A 640-64A 66D-66F 671-6D5 6DD 6E5-6E6 6FA-6FE 700-70D " +
   "710 712-72C 780-7A5 7B1 200F FB1D FB1F-FB28 FB2A-FB36 FB38-FB3C FB3E FB40-FB41 FB43-FB44 " +
   "FB46-FBB1 FBD3-FD3D FD50-FD8F FD92-FDC7 FDF0-FDFC FE70-FE74 FE76-FEFC",
 );
 /** RFC 3454 D.2 Characters with bidirectional property L. */
-const L_CAT = codePointRanges(
+const L_CAT = parseCodePointRanges(
   "41-5A 61-7A AA B5 BA C0-D6 D8-F6 F8-220 222-233 250-2AD 2B0-2B8 2BB-2C1 2D0-2D1 2E0-2E4 2EE 37A " +
   "386 388-38A 38C 38E-3A1 3A3-3CE 3D0-3F5 400-482 48A-4CE 4D0-4F5 4F8-4F9 500-50F 531-556 559-55F " +
   "561-587 589 903 905-939 93D-940 949-94C 950 958-961 964-970 982-983 985-98C 98F-990 993-9A8 " +
@@ -354,10 +423,20 @@ const L_CAT = codePointRanges(
   "2145-2149 2160-2183 2336-237A 2395 249C-24E9 3005-3007 3021-3029 3031-3035 3038-303C 3041-3096 " +
   "309D-309F 30A1-30FA 30FC-30FF 3105-312C 3131-318E 3190-31B7 31F0-321C 3220-3243 3260-327B " +
   "327F-32B0 32C0-32CB 32D0-32FE 3300-3376 337B-33DD 33E0-33FE 3400-4DB5 4E00-9FA5 A000-A48C " +
-  "AC00-D7A3 E000-FA2D FA30-FA6A FB00-FB06 FB13-FB17 FF21-FF3A FF41-FF5A FF66-FFBE FFC2-FFC7 FFCA- " +
-  "FFCF FFD2-FFD7 FFDA-FFDC 10300-1031E 10320-10323 10330-1034A 10400-10425 10428-1044D 1D000-1D0F5 " +
+  "AC00-D7A3 E000-FA2D FA30-FA6A FB00-FB06 FB13-FB17 FF21-FF3A FF41-FF5A FF66-FFBE FFC2-FFC7 FFCA-FFCF " +
+  "FFD2-FFD7 FFDA-FFDC 10300-1031E 10320-10323 10330-1034A 10400-10425 10428-1044D 1D000-1D0F5 " +
   "1D100-1D126 1D12A-1D166 1D16A-1D172 1D183-1D184 1D18C-1D1A9 1D1AE-1D1DD 1D400-1D454 1D456-1D49C " +
   "1D49E-1D49F 1D4A2 1D4A5-1D4A6 1D4A9-1D4AC 1D4AE-1D4B9 1D4BB 1D4BD-1D4C0 1D4C2-1D4C3 1D4C5-1D505 " +
   "1D507-1D50A 1D50D-1D514 1D516-1D51C 1D51E-1D539 1D53B-1D53E 1D540-1D544 1D546 1D54A-1D550 " +
   "1D552-1D6A3 1D6A8-1D7C9 20000-2A6D6 2F800-2FA1D F0000-FFFFD 100000-10FFFD",
 );
+
+/** The parsed tables, for tests that check them against RFC 3454. */
+export const SASLPREP_TABLES: Readonly<Record<"nonAsciiSpace" | "mappedToNothing" | "prohibited" | "unassigned" | "randAl" | "l", CodePointRanges>> = {
+  nonAsciiSpace: NON_ASCII_SPACE,
+  mappedToNothing: MAPPED_TO_NOTHING,
+  prohibited: PROHIBITED,
+  unassigned: UNASSIGNED,
+  randAl: RAND_AL_CAT,
+  l: L_CAT,
+};

@@ -2,7 +2,7 @@
 // Validation, defaults, diffing, SHOW CONFIG and the README reference all read it; nothing here
 // does I/O.
 
-import type { Config, NodeConfig } from "./types.ts";
+import type { Config, NodeConfig, ServerAuthMethod } from "./types.ts";
 
 /** Largest delay a JS timer honours (2^31-1 ms, ~24.8 days); longer values would fire at once. */
 export const MAX_MS = 2_147_483_647;
@@ -43,11 +43,13 @@ export interface PathKey<P extends string = string> extends KeyCommon<P> {
   readonly kind: "path";
   readonly default: "";
 }
-export interface StringListKey<P extends string = string> extends KeyCommon<P> {
+export interface StringListKey<P extends string = string, V extends string = string> extends KeyCommon<P> {
   readonly kind: "string-list";
-  readonly default: readonly string[];
+  readonly default: readonly V[];
   /** Items are lower-cased (function names are matched case-insensitively). */
   readonly lowercase: boolean;
+  /** When set, the only items allowed, and the list must not be empty. */
+  readonly values?: readonly V[];
 }
 /** A `{ host, port, weight }` mapping; required (there is no default). */
 export interface NodeKey<P extends string = string> extends KeyCommon<P> {
@@ -91,6 +93,12 @@ const strings = <const P extends string>(path: P, o: Opts<StringListKey<P>>): St
   kind: "string-list",
   ...o,
 });
+/** A list whose items come from a fixed set, e.g. nodes.require_auth. */
+const someOf = <const P extends string, const V extends string>(
+  path: P,
+  values: readonly V[],
+  o: Omit<Opts<StringListKey<P, V>>, "values">,
+): StringListKey<P, V> => ({ path, kind: "string-list", values, ...o });
 const node = <const P extends string>(path: P, o: Omit<Opts<NodeKey<P>>, "default">): NodeKey<P> => ({
   path,
   kind: "node",
@@ -121,6 +129,23 @@ export const NODE_WEIGHT_MAX = 1000;
 export const NODE_DEFAULT_PORT = 5432;
 export const NODE_DEFAULT_WEIGHT = 1;
 
+/** What nodes.require_auth may list, spelled as libpq's require_auth spells them. */
+export const SERVER_AUTH_METHODS: readonly ServerAuthMethod[] = ["password", "md5", "scram-sha-256", "none"];
+/**
+ * Every method in which the node at least asks for a secret: "none" (AuthenticationOk with no
+ * exchange, as pg_hba "trust" does) is what an impostor would answer, so it must be listed on purpose.
+ */
+// "none" is allowed by default, as libpq allows it: pg_hba trust (common in development, and
+// how passthrough pools reach such servers) must keep working. A hardened setup lists only
+// scram-sha-256, which makes every node prove it knows the verifier.
+export const DEFAULT_REQUIRE_AUTH: readonly ServerAuthMethod[] = ["password", "md5", "scram-sha-256", "none"];
+/**
+ * auth.max_scram_iterations: 244 times PostgreSQL's default of 4096 and above OWASP's 600,000 for
+ * PBKDF2-HMAC-SHA256, so hardened scram_iterations settings work, while one derivation stays
+ * around 0.1 s of one core (2^31-1, which PostgreSQL accepts, would be minutes).
+ */
+export const DEFAULT_MAX_SCRAM_ITERATIONS = 1_000_000;
+
 export const SCHEMA = [
   // listen
   str("listen.host", { default: "127.0.0.1", nonEmpty: true, reloadable: false, doc: "Address clients connect to (0.0.0.0 or :: for all interfaces)." }),
@@ -129,6 +154,7 @@ export const SCHEMA = [
   int("listen.client_idle_timeout_ms", { default: 0, min: 0, max: MAX_MS, reloadable: true, doc: "Close clients idle (outside a transaction) this long with FATAL 57P05; 0 = never." }),
   int("listen.idle_in_transaction_timeout_ms", { default: 0, min: 0, max: MAX_MS, reloadable: true, doc: "Close clients idle inside a transaction this long with FATAL 25P03, releasing its server connection; 0 = never." }),
   int("listen.handshake_timeout_ms", { default: 10000, min: 1, max: MAX_MS, reloadable: true, doc: "Time a new client has to finish TLS, startup and authentication." }),
+  int("listen.max_pending_logins", { default: 64, min: 1, max: 100_000, reloadable: true, doc: "Server connections per node held for clients that have not authenticated yet (passthrough relays, auth-method probes); further logins wait their turn." }),
   int("listen.max_message_size", { default: 268_435_456, min: 1024, max: 1_073_741_824, reloadable: true, doc: "Largest protocol message accepted from a client, in bytes; larger ones get 08P01 and a closed connection." }),
   oneOf("listen.tls.mode", ["disable", "allow", "require"], { default: "disable", reloadable: false, doc: "TLS toward clients: disable (answer N to SSLRequest), allow (TLS if asked), require (refuse plaintext)." }),
   file("listen.tls.cert", { reloadable: false, doc: "PEM certificate chain; required unless listen.tls.mode is disable. Relative to the config file." }),
@@ -143,6 +169,7 @@ export const SCHEMA = [
   node("nodes.primary", { reloadable: true, doc: "The primary: { host, port }. Required." }),
   nodes("nodes.replicas", { default: [], reloadable: true, doc: "Streaming replicas: list of { host, port, weight }. Added/removed on reload without disturbing sessions." }),
   int("nodes.connect_timeout_ms", { default: 5000, min: 1, max: MAX_MS, reloadable: true, doc: "Timeout for opening a server connection (TCP, TLS and authentication)." }),
+  someOf("nodes.require_auth", SERVER_AUTH_METHODS, { default: DEFAULT_REQUIRE_AUTH, lowercase: true, reloadable: true, doc: "How nodes may authenticate PgGate, like libpq's require_auth: password, md5, scram-sha-256, none (no exchange at all, e.g. pg_hba trust). A SCRAM exchange must end with a verified server signature; password and md5 are answered only with a password or MD5 hash PgGate holds, never with SCRAM keys." }),
   oneOf("nodes.tls.mode", ["disable", "prefer", "require", "verify-full"], { default: "prefer", reloadable: true, doc: "TLS toward the nodes, like libpq's sslmode: disable, prefer, require (no verification), verify-full (CA + host name)." }),
   file("nodes.tls.ca", { reloadable: true, doc: "PEM CA bundle that signs the node certificates; required for verify-full. Relative to the config file." }),
   str("nodes.tls.server_name", { default: "", nonEmpty: false, reloadable: true, doc: "Name to verify node certificates against (and send as SNI); empty means each node's own host." }),
@@ -163,6 +190,7 @@ export const SCHEMA = [
   str("auth.auth_query", { default: "SELECT usename, passwd FROM pg_shadow WHERE usename = $1", nonEmpty: true, reloadable: true, doc: "Query returning (user, verifier) for $1." }),
   str("auth.auth_database", { default: "postgres", nonEmpty: true, reloadable: true, doc: "Database auth_query runs in." }),
   int("auth.cache_ttl_ms", { default: 60000, min: 0, max: MAX_MS, reloadable: true, doc: "How long a fetched verifier is reused; 0 fetches on every login." }),
+  int("auth.max_scram_iterations", { default: DEFAULT_MAX_SCRAM_ITERATIONS, min: 4096, max: 2_147_483_647, reloadable: true, doc: "Most SCRAM iterations PgGate computes (PBKDF2, off the event loop): a stored verifier above it cannot log in (logged as a warning), a node asking for more is refused. PostgreSQL's default is 4096." }),
   file("auth.userlist", { reloadable: true, doc: "File of `\"user\" \"password-or-verifier\"` lines; required for userlist mode. Relative to the config file." }),
 
   // routing
@@ -208,8 +236,8 @@ export type ValueOf<K> = K extends { kind: "int" }
       ? V
       : K extends { kind: "string" | "path" }
         ? string
-        : K extends { kind: "string-list" }
-          ? readonly string[]
+        : K extends StringListKey<string, infer V>
+          ? readonly V[]
           : K extends { kind: "node" }
             ? NodeConfig
             : K extends { kind: "node-list" }
@@ -283,7 +311,7 @@ export function describeType(k: KeyDef): string {
     case "path":
       return "file path";
     case "string-list":
-      return "list of strings";
+      return k.values ? `list of ${k.values.join(" | ")}` : "list of strings";
     case "node":
       return "node { host, port }";
     case "node-list":

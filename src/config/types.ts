@@ -9,6 +9,8 @@ export type AuthMode = "passthrough" | "auth_query" | "userlist";
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFormat = "logfmt" | "json";
 export type RouteDefault = "auto" | "primary" | "replica";
+/** How a node authenticated PgGate, as libpq's require_auth names it; "none" = no exchange at all. */
+export type ServerAuthMethod = "password" | "md5" | "scram-sha-256" | "none";
 
 export interface NodeConfig {
   readonly host: string;
@@ -28,6 +30,7 @@ export interface Config {
     readonly clientIdleTimeoutMs: number;
     readonly idleInTransactionTimeoutMs: number;
     readonly maxMessageSize: number;
+    readonly maxPendingLogins: number;
     readonly tls: { readonly mode: ListenTlsMode; readonly cert: string; readonly key: string };
   };
   readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
@@ -35,6 +38,7 @@ export interface Config {
     readonly primary: NodeConfig;
     readonly replicas: readonly NodeConfig[];
     readonly connectTimeoutMs: number;
+    readonly requireAuth: readonly ServerAuthMethod[];
     readonly tls: { readonly mode: ServerTlsMode; readonly ca: string; readonly serverName: string };
   };
   readonly pool: {
@@ -53,6 +57,7 @@ export interface Config {
     readonly authQuery: string;
     readonly authDatabase: string;
     readonly cacheTtlMs: number;
+    readonly maxScramIterations: number;
     readonly userlist: string;
   };
   readonly routing: {

@@ -181,7 +181,7 @@ class Validator {
         return;
       }
       case "string-list": {
-        const list = this.stringList(segs, v, key.lowercase);
+        const list = this.stringList(segs, v, key.lowercase, key.values);
         if (list) this.values.set(key.path, list);
         return;
       }
@@ -218,10 +218,16 @@ class Validator {
     return undefined;
   }
 
-  private stringList(segs: readonly Segment[], v: unknown, lowercase: boolean): string[] | undefined {
-    if (v === null) return [];
+  /** `values`: the allowed items; then an empty list is an error too (it would allow nothing). */
+  private stringList(segs: readonly Segment[], v: unknown, lowercase: boolean, values?: readonly string[]): string[] | undefined {
+    if (v === null || (Array.isArray(v) && v.length === 0)) {
+      if (!values) return [];
+      this.report(segs, `must list at least one of ${values.join(", ")}`);
+      return undefined;
+    }
     if (!Array.isArray(v)) {
-      this.report(segs, `must be a list of strings, e.g. [a, b], got ${describeGot(v)}`);
+      const example = values ? `[${values.slice(0, 2).join(", ")}]` : "[a, b]";
+      this.report(segs, `must be a list of strings, e.g. ${example}, got ${describeGot(v)}`);
       return undefined;
     }
     const out: string[] = [];
@@ -233,6 +239,11 @@ class Validator {
         return;
       }
       const s = lowercase ? item.trim().toLowerCase() : item;
+      if (values && !values.includes(s)) {
+        this.report([...segs, i], `${JSON.stringify(item)} is not one of ${values.join(", ")}`);
+        ok = false;
+        return;
+      }
       if (!out.includes(s)) out.push(s);
     });
     return ok ? out : undefined;
@@ -406,6 +417,7 @@ class Validator {
         clientIdleTimeoutMs: m("listen.client_idle_timeout_ms"),
         idleInTransactionTimeoutMs: m("listen.idle_in_transaction_timeout_ms"),
         maxMessageSize: m("listen.max_message_size"),
+        maxPendingLogins: m("listen.max_pending_logins"),
         tls: { mode: m("listen.tls.mode"), cert: m("listen.tls.cert"), key: m("listen.tls.key") },
       },
       metrics: { enabled: m("metrics.enabled"), host: m("metrics.host"), port: m("metrics.port") },
@@ -413,6 +425,7 @@ class Validator {
         primary: m("nodes.primary"),
         replicas: m("nodes.replicas"),
         connectTimeoutMs: m("nodes.connect_timeout_ms"),
+        requireAuth: m("nodes.require_auth"),
         tls: { mode: m("nodes.tls.mode"), ca: m("nodes.tls.ca"), serverName: m("nodes.tls.server_name") },
       },
       pool: {
@@ -431,6 +444,7 @@ class Validator {
         authQuery: m("auth.auth_query"),
         authDatabase: m("auth.auth_database"),
         cacheTtlMs: m("auth.cache_ttl_ms"),
+        maxScramIterations: m("auth.max_scram_iterations"),
         userlist: m("auth.userlist"),
       },
       routing: {

@@ -2,7 +2,7 @@
 // (pg_is_in_recovery), WAL position and replication lag. Reports state changes; routing and
 // failover act on them elsewhere.
 import type { ServerCredentials } from "../auth/credentials.ts";
-import { authenticateToServer } from "../auth/server-auth.ts";
+import { authenticateToServer, serverAuthPolicy } from "../auth/server-auth.ts";
 import { Backend, buildQuery, decodeDataRow, decodeErrorFields, ErrorField } from "../protocol/index.ts";
 import { log } from "../log/index.ts";
 import type { GatewayContext } from "../session/context.ts";
@@ -270,7 +270,7 @@ export class HealthMonitor {
     ]);
     const conn = await ServerConn.connect(target, params, this.ctx.serverTls(target), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
     try {
-      await authenticateToServer(conn, login.user, login.creds);
+      await authenticateToServer(conn, login.user, login.creds, undefined, serverAuthPolicy(cfg));
     } catch (e) {
       conn.destroy();
       throw e;

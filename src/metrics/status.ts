@@ -16,7 +16,9 @@ export function statusSummary(ctx: GatewayContext): unknown {
       last_error: h.lastError || null,
     })),
     pools: [...ctx.pools.pools.values()].map((p) => ({
-      pool: p.key,
+      node: p.node.name,
+      user: p.user,
+      database: p.database,
       size: p.core.size,
       idle: p.core.idleCount,
       active: p.core.active,
@@ -24,7 +26,7 @@ export function statusSummary(ctx: GatewayContext): unknown {
       waiting: p.core.waiting,
     })),
     clients: { total: ctx.clients.size, ...clients },
-    paused: [...ctx.paused],
+    paused: ctx.paused.describe(),
     shutting_down: ctx.shuttingDown,
   };
 }

@@ -11,6 +11,8 @@ export class Inbox {
   private frames: InboxFrame[] = [];
   private waiter: { resolve: (f: InboxFrame) => void; reject: (e: Error) => void } | null = null;
   private failure: Error | null = null;
+  /** Body bytes of frames received and not yet read: what an unauthenticated client costs us. */
+  bufferedBytes = 0;
 
   push(frame: InboxFrame): void {
     if (this.waiter) {
@@ -20,6 +22,7 @@ export class Inbox {
       return;
     }
     this.frames.push(frame);
+    this.bufferedBytes += frame.body.length;
   }
 
   /** Fails the pending and all future reads (peer closed, timeout, protocol error). */
@@ -34,7 +37,10 @@ export class Inbox {
 
   next(): Promise<InboxFrame> {
     const f = this.frames.shift();
-    if (f) return Promise.resolve(f);
+    if (f) {
+      this.bufferedBytes -= f.body.length;
+      return Promise.resolve(f);
+    }
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
@@ -45,6 +51,7 @@ export class Inbox {
   drain(): InboxFrame[] {
     const out = this.frames;
     this.frames = [];
+    this.bufferedBytes = 0;
     return out;
   }
 }

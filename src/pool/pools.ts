@@ -2,12 +2,13 @@
 // connections with the user's credentials, handing them to waiters, retiring idle and old ones,
 // and failing waiters past pool.acquire_timeout_ms. One timer for all pools.
 import type { ServerCredentials } from "../auth/credentials.ts";
-import { authenticateToServer } from "../auth/server-auth.ts";
+import { authenticateToServer, serverAuthPolicy } from "../auth/server-auth.ts";
 import { error, SqlState, type PgError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { GatewayContext } from "../session/context.ts";
 import { ServerConn, ServerError, type NodeTarget } from "../session/server-conn.ts";
 import { PoolCore, type Waiter } from "./pool-core.ts";
+import { PoolIndex } from "./pool-index.ts";
 
 export type Grant = (conn: ServerConn | null, err?: PgError) => void;
 
@@ -22,8 +23,12 @@ export class ServerPool {
   /** ParameterStatus set of a fresh connection (before any SET): what a new client is told. */
   serverParams: Map<string, string> | null = null;
 
+  /** Set once the manager forgot this pool (drained node, unused for long): look it up again. */
+  removed = false;
+  /** Last time a client took or returned a connection, or the pool was created (Date.now()). */
+  lastUsedAt = Date.now();
+
   constructor(
-    readonly key: string,
     readonly node: NodeTarget,
     readonly user: string,
     readonly database: string,
@@ -31,12 +36,21 @@ export class ServerPool {
   ) {
     this.core = new PoolCore(size);
   }
+
+  /** For messages and SHOW only, never as a key: names are quoted so the parts stay readable. */
+  get label(): string {
+    return `${this.node.name} user ${JSON.stringify(this.user)} database ${JSON.stringify(this.database)}`;
+  }
 }
+
+/** A pool with no connections, waiters or use for this long is forgotten (memory stays bounded). */
+const UNUSED_POOL_MS = 10 * 60_000;
 
 const SWEEP_MS = 100;
 
 export class PoolManager {
-  readonly pools = new Map<string, ServerPool>();
+  /** Keyed by structure, never by a joined string: no choice of names can alias another's pool. */
+  readonly pools = new PoolIndex<NodeTarget, ServerPool>();
   private readonly timer: ReturnType<typeof setInterval>;
   private lastIdleSweep = 0;
 
@@ -51,13 +65,17 @@ export class PoolManager {
   }
 
   pool(node: NodeTarget, user: string, database: string): ServerPool {
-    const key = `${node.name}/${user}/${database}`;
-    let p = this.pools.get(key);
+    let p = this.pools.get(node, user, database);
     if (!p) {
-      p = new ServerPool(key, node, user, database, this.ctx.config.pool.size);
-      this.pools.set(key, p);
+      p = new ServerPool(node, user, database, this.ctx.config.pool.size);
+      this.pools.set(node, user, database, p);
     }
     return p;
+  }
+
+  /** The pool of (node, user, database) if one exists; never creates one. */
+  find(node: NodeTarget, user: string, database: string): ServerPool | undefined {
+    return this.pools.get(node, user, database);
   }
 
   /** Whether a connection for `user` to `node` can be had at all: one exists, or we can open one. */
@@ -74,12 +92,13 @@ export class PoolManager {
     const conn = pool.core.takeIdle();
     if (conn === undefined) return null;
     this.ctx.stats.poolWait.observe(0);
-    conn.lastUsedAt = Date.now();
+    pool.lastUsedAt = conn.lastUsedAt = Date.now();
     return conn;
   }
 
   acquire(pool: ServerPool, grant: Grant): { conn: ServerConn | null; waiter: Waiter<ServerConn> | null } {
     const now = Date.now();
+    pool.lastUsedAt = now;
     const waiter: Waiter<ServerConn> = {
       enqueuedAt: now,
       deadline: now + this.ctx.config.pool.acquireTimeoutMs,
@@ -112,7 +131,7 @@ export class PoolManager {
       conn.terminate();
       return;
     }
-    conn.lastUsedAt = Date.now();
+    pool.lastUsedAt = conn.lastUsedAt = Date.now();
     const keep = reusable && conn.state === "idle" && !conn.retired && !this.ctx.shuttingDown && this.ctx.isCurrentNode(pool.node);
     const r = pool.core.release(conn, keep);
     if (r === "idle") return;
@@ -206,7 +225,7 @@ export class PoolManager {
     ]);
     const conn = await ServerConn.connect(pool.node, params, this.ctx.serverTls(pool.node), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
     try {
-      await authenticateToServer(conn, pool.user, creds);
+      await authenticateToServer(conn, pool.user, creds, undefined, serverAuthPolicy(cfg));
     } catch (e) {
       conn.destroy();
       throw e;
@@ -230,7 +249,7 @@ export class PoolManager {
           null,
           error(
             SqlState.TooManyConnections,
-            `timed out after ${this.ctx.config.pool.acquireTimeoutMs} ms waiting for a server connection in pool ${pool.key} (pool.size = ${pool.core.size})`,
+            `timed out after ${this.ctx.config.pool.acquireTimeoutMs} ms waiting for a server connection in pool ${pool.label} (pool.size = ${pool.core.size})`,
             "Raise pool.size or pool.acquire_timeout_ms, or shorten transactions.",
           ),
         );
@@ -239,7 +258,7 @@ export class PoolManager {
     if (now - this.lastIdleSweep < 1000) return;
     this.lastIdleSweep = now;
     const idleTimeout = this.ctx.config.pool.idleTimeoutMs;
-    for (const [key, pool] of this.pools) {
+    for (const pool of [...this.pools.values()]) {
       pool.core.size = this.ctx.config.pool.size;
       if (!this.ctx.isCurrentNode(pool.node)) {
         // A node removed from the config drains: idle connections close, busy ones on return.
@@ -249,7 +268,7 @@ export class PoolManager {
           conn.pool = null;
           conn.terminate();
         }
-        if (pool.members.size === 0 && pool.core.waiting === 0) this.pools.delete(key);
+        if (pool.members.size === 0 && pool.core.waiting === 0) this.forget(pool);
         continue;
       }
       for (const conn of [...pool.core.idleConnections]) {
@@ -266,7 +285,13 @@ export class PoolManager {
       const w = pool.core.reserveForWaiter();
       if (w) void this.open(pool, w);
       this.fillMinIdle(pool);
+      if (pool.members.size === 0 && pool.core.waiting === 0 && pool.core.connecting === 0 && now - pool.lastUsedAt >= UNUSED_POOL_MS) this.forget(pool);
     }
+  }
+
+  private forget(pool: ServerPool): void {
+    pool.removed = true;
+    this.pools.delete(pool.node, pool.user, pool.database);
   }
 
   /** Keeps pool.min_idle connections warm, for users whose credentials PgGate holds. */

@@ -6,6 +6,11 @@ import { ProtocolError } from "./errors.ts";
 export const UNTYPED = 0;
 /** PostgreSQL itself refuses startup packets above this (MAX_STARTUP_PACKET_LENGTH). */
 export const MAX_STARTUP_PACKET = 10_000;
+/**
+ * A partial frame's buffer starts at most this big and doubles as bytes actually arrive, so a
+ * peer declaring a huge length costs what it sends, not what it declares.
+ */
+export const INITIAL_PARTIAL_BYTES = 64 * 1024;
 
 /**
  * Called once per complete frame. `buf[start, end)` holds the whole frame: for typed frames the
@@ -19,13 +24,21 @@ export type FrameSink = (type: number, buf: Uint8Array, start: number, end: numb
 export class FrameReader {
   /** When set, the next frame is an untyped startup-phase packet. */
   expectUntyped: boolean;
-  private readonly maxMessageSize: number;
+  /** Largest typed message accepted; callers lower it before authentication. */
+  maxMessageSize: number;
+  /**
+   * While a sink runs: bytes of the current chunk after the frame being delivered (0 when the
+   * frame ends the chunk). Lets a sink refuse data pipelined behind a message, however chunked.
+   */
+  trailing = 0;
   /** Bytes of a frame's header seen so far when a chunk ended inside it (at most 5). */
   private readonly header = new Uint8Array(5);
   private headerLen = 0;
-  /** The frame being reassembled across chunks, once its length is known. */
+  /** The frame being reassembled across chunks, once its length is known (may be smaller than it). */
   private partial: Uint8Array | null = null;
   private partialLen = 0;
+  /** Whole size of the frame in `partial`. */
+  private partialSize = 0;
 
   constructor(maxMessageSize: number, expectUntyped = false) {
     this.maxMessageSize = maxMessageSize;
@@ -35,6 +48,11 @@ export class FrameReader {
   /** Bytes held for an incomplete frame: what a slow or hostile peer costs us. */
   get buffered(): number {
     return this.partial ? this.partialLen : this.headerLen;
+  }
+
+  /** Bytes allocated for the incomplete frame (at most about twice what has arrived). */
+  get reserved(): number {
+    return this.partial ? this.partial.length : 0;
   }
 
   /**
@@ -57,6 +75,7 @@ export class FrameReader {
       const end = off + size;
       if (end > n) break;
       const type = this.expectUntyped ? UNTYPED : chunk[off];
+      this.trailing = n - end;
       sink(type, chunk, off, end);
       off = end;
     }
@@ -91,10 +110,28 @@ export class FrameReader {
       this.headerLen = avail;
       return;
     }
-    const size = this.frameSize(chunk, off);
-    this.partial = new Uint8Array(size);
-    this.partial.set(chunk.subarray(off), 0);
+    this.startPartial(this.frameSize(chunk, off), avail);
+    this.partial!.set(chunk.subarray(off), 0);
     this.partialLen = avail;
+  }
+
+  /** Allocates the reassembly buffer for a frame of `size` bytes of which `have` are at hand. */
+  private startPartial(size: number, have: number): void {
+    this.partialSize = size;
+    this.partial = new Uint8Array(Math.min(size, Math.max(INITIAL_PARTIAL_BYTES, have)));
+  }
+
+  /** Makes room for `more` bytes in the partial frame: grows by doubling, never past its size. */
+  private reserve(more: number): Uint8Array {
+    const frame = this.partial!;
+    const needed = this.partialLen + more;
+    if (needed <= frame.length) return frame;
+    let cap = frame.length;
+    while (cap < needed) cap *= 2;
+    const grown = new Uint8Array(Math.min(cap, this.partialSize));
+    grown.set(frame.subarray(0, this.partialLen), 0);
+    this.partial = grown;
+    return grown;
   }
 
   /** Completes a stashed frame from the front of `chunk`. Returns the next offset, or -1 if the chunk was used up. */
@@ -108,19 +145,20 @@ export class FrameReader {
       off = take;
       if (this.headerLen < headerSize) return -1;
       const size = this.frameSize(this.header, 0);
-      this.partial = new Uint8Array(size);
-      this.partial.set(this.header.subarray(0, headerSize), 0);
+      this.startPartial(size, headerSize + chunk.length - off);
+      this.partial!.set(this.header.subarray(0, headerSize), 0);
       this.partialLen = headerSize;
       this.headerLen = 0;
     }
-    const frame = this.partial;
-    const take = Math.min(frame.length - this.partialLen, chunk.length - off);
+    const take = Math.min(this.partialSize - this.partialLen, chunk.length - off);
+    const frame = this.reserve(take);
     frame.set(chunk.subarray(off, off + take), this.partialLen);
     this.partialLen += take;
     off += take;
-    if (this.partialLen < frame.length) return -1;
+    if (this.partialLen < this.partialSize) return -1;
     this.partial = null;
     this.partialLen = 0;
+    this.trailing = chunk.length - off;
     sink(this.expectUntyped ? UNTYPED : frame[0], frame, 0, frame.length);
     return off;
   }

@@ -66,6 +66,13 @@ const SSL_NO = new Uint8Array([0x4e]);
 const QUEUE_HIGH_WATER = 1024 * 1024;
 /** While waiting for a server connection, a client may queue this much before it is paused. */
 const WAIT_PAUSE_BYTES = 16 * 1024;
+/**
+ * Largest message accepted before authentication completes (password, SASL messages). SCRAM
+ * messages are a few hundred bytes; PostgreSQL bounds these too (PG_MAX_AUTH_TOKEN_LENGTH).
+ */
+export const MAX_PRE_AUTH_MESSAGE = 8 * 1024;
+/** Bytes a not-yet-authenticated client may have queued unread; beyond it the client is cut off. */
+export const MAX_PRE_AUTH_BUFFERED = 16 * 1024;
 
 let nextClientId = 1;
 
@@ -143,7 +150,8 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     this.floor = new WriteFloor(ctx, this);
     this.out = new Link(socket, this);
     this.remoteAddress = socket.remoteAddress;
-    this.reader = new FrameReader(ctx.config.listen.maxMessageSize, true);
+    // Until the client has authenticated, nothing it sends may be large: see MAX_PRE_AUTH_MESSAGE.
+    this.reader = new FrameReader(MAX_PRE_AUTH_MESSAGE, true);
     // The handshake timeout is enforced by the gateway's client sweep: no timer per connection.
     ctx.clients.add(this);
   }
@@ -221,11 +229,15 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       case "startup":
         if (this.reader.expectUntyped) {
           this.lastStartupPacket = buf.subarray(start, end);
-          this.onStartupPacket(decodeStartupPacket(buf, start, end), end < buf.length);
+          this.onStartupPacket(decodeStartupPacket(buf, start, end));
         }
         return;
       case "login":
-        this.inbox?.push({ type, body: buf.subarray(start + 5, end) });
+        if (!this.inbox) return;
+        if (this.inbox.bufferedBytes + (end - start) > MAX_PRE_AUTH_BUFFERED) {
+          throw new ProtocolError(`more than ${MAX_PRE_AUTH_BUFFERED} bytes sent before authentication completed`);
+        }
+        this.inbox.push({ type, body: buf.subarray(start + 5, end) });
         return;
       case "admin":
         this.admin?.onFrame(type, buf, start, end);
@@ -488,7 +500,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         return;
       }
       if (target === "primary" && unreachable && this.holdForPrimary()) return;
-      this.failQueuedBatch(err ?? error(SqlState.ConnectionFailure, `no server connection available in pool ${pool.key}`));
+      this.failQueuedBatch(err ?? error(SqlState.ConnectionFailure, `no server connection available in pool ${pool.label}`));
       return;
     }
     if (target === "replica") this.ctx.balancer.succeeded(pool.node);
@@ -524,7 +536,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   /** This client's pool on `node`, looked up once (the manager may have dropped a drained one). */
   private poolFor(node: NodeTarget): ServerPool {
     const cached = this.pools.get(node);
-    if (cached && this.ctx.pools.pools.get(cached.key) === cached) return cached;
+    if (cached && !cached.removed) return cached;
     const p = this.ctx.pools.pool(node, this.user, this.database);
     this.pools.set(node, p);
     return p;
@@ -728,7 +740,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
 
   // --- startup and login -------------------------------------------------------------------
 
-  private onStartupPacket(p: StartupPacket, moreBytesFollow: boolean): void {
+  private onStartupPacket(p: StartupPacket): void {
     const tls = this.ctx.config.listen.tls;
     switch (p.kind) {
       case "ssl":
@@ -736,8 +748,10 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
           this.out.send(SSL_NO);
           return;
         }
-        // Bytes pipelined behind SSLRequest would be plaintext injected before the handshake.
-        if (moreBytesFollow) throw new ProtocolError("data received after SSLRequest, before the TLS handshake");
+        // Bytes behind SSLRequest would be plaintext injected before the handshake (the
+        // CVE-2021-23214 class). `trailing` counts them however the packets were split: the
+        // request may have been completed from a later chunk that carries more.
+        if (this.reader.trailing > 0) throw new ProtocolError("data received after SSLRequest, before the TLS handshake");
         this.startTls();
         return;
       case "gssenc":
@@ -797,7 +811,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   private async runAdminLogin(startupParams: Map<string, string>): Promise<void> {
     const inbox = this.inbox!;
     try {
-      const reported = await loginAdmin(this.ctx, this.channel(inbox), this.user, startupParams, this.params.get("application_name") ?? "");
+      const reported = await loginAdmin(this.ctx, this.channel(inbox), this.user, startupParams, this.params.get("application_name") ?? "", this.gone);
       if (this.state !== "login") return;
       this.greet(reported, false);
       const control = this.ctx.control;
@@ -813,7 +827,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   private async runLogin(startup: StartupInfo): Promise<void> {
     const inbox = this.inbox!;
     try {
-      const reported = await loginClient(this.ctx, this.channel(inbox), startup, this.params);
+      const reported = await loginClient(this.ctx, this.channel(inbox), startup, this.params, this.gone);
       if (this.state !== "login") return;
       this.greet(reported, true);
       if (this.ctx.config.pool.mode === "session") this.pinReason = "session_mode";
@@ -830,6 +844,9 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     }
   }
 
+  /** Whether the client has left (a login waiting at the gate then gives up its turn). */
+  private readonly gone = (): boolean => this.state === "closed";
+
   private channel(inbox: Inbox): ClientChannel {
     return { send: (b) => this.out.send(b), next: () => inbox.next() };
   }
@@ -845,6 +862,8 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     this.out.send(buildBackendKeyData(this.processId, this.secretKey));
     this.out.send(buildReadyForQuery(TxStatus.Idle));
     this.inbox = null;
+    // Authenticated: from now on the configured limit applies.
+    this.reader.maxMessageSize = this.ctx.config.listen.maxMessageSize;
   }
 
   private loginFailed(e: unknown): void {

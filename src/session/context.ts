@@ -10,11 +10,13 @@ import type { Verifier } from "../auth/verifier.ts";
 import type { NodeTarget, ServerTlsOptions } from "./server-conn.ts";
 import { ReplicaBalancer } from "../pool/balancer.ts";
 import { PoolManager } from "../pool/pools.ts";
+import { LoginGate } from "../pool/login-gate.ts";
 import { createRouter, type Router } from "../router/index.ts";
 import { FunctionCatalog } from "./catalog.ts";
 import { Stats } from "../metrics/stats.ts";
 import { HealthMonitor } from "../health/monitor.ts";
 import { log } from "../log/index.ts";
+import { PauseState } from "./pause.ts";
 
 /** What the cancel path needs from a session, kept narrow to avoid an import cycle. */
 export interface Cancellable {
@@ -60,12 +62,14 @@ export class GatewayContext {
   private readonly keys = new Map<number, Cancellable>();
 
   readonly pools: PoolManager;
+  /** Bounds server connections held for clients that have not authenticated yet, per node. */
+  readonly loginGate = new LoginGate<NodeTarget>(() => this.config.listen.maxPendingLogins);
   readonly balancer = new ReplicaBalancer();
   readonly catalog = new FunctionCatalog();
   readonly stats = new Stats();
   readonly health: HealthMonitor;
-  /** PAUSE: databases (or "*" for all) whose new transactions wait. */
-  readonly paused = new Set<string>();
+  /** PAUSE: databases (or all) whose new transactions wait. */
+  readonly paused = new PauseState();
   router: Router;
   private primaryTarget: NodeTarget;
 
@@ -141,7 +145,7 @@ export class GatewayContext {
   }
 
   isPaused(database: string): boolean {
-    return this.paused.size > 0 && (this.paused.has("*") || this.paused.has(database));
+    return this.paused.isPaused(database);
   }
 
   /** Whether reads of (user, database) can go to some replica right now. */

@@ -1,10 +1,10 @@
 // The login phase of a client, per auth.mode: authenticate the client (or relay its exchange),
 // and open the primary connection that will serve it. Async by design; the hot path starts after.
-import { authenticateClient, chooseClientMethod } from "../auth/client-auth.ts";
+import { authenticateClient, chooseClientMethod, chooseMockMethod } from "../auth/client-auth.ts";
 import type { ClientChannel } from "../auth/client-channel.ts";
 import type { ServerCredentials } from "../auth/credentials.ts";
 import { relayAuthentication } from "../auth/passthrough.ts";
-import { authenticateToServer, nextAuthRequest, ServerAuthError } from "../auth/server-auth.ts";
+import { authenticateToServer, nextAuthRequest, ServerAuthError, serverAuthPolicy } from "../auth/server-auth.ts";
 import type { Verifier } from "../auth/verifier.ts";
 import { Errors, fatal, PgError, SqlState } from "../errors/index.ts";
 import type { GatewayContext } from "./context.ts";
@@ -25,54 +25,44 @@ export interface LoginResult {
   creds: ServerCredentials;
 }
 
-export async function login(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo): Promise<LoginResult> {
+/**
+ * Authenticates the client per auth.mode. Server connections opened before the client has
+ * proven who it is (the passthrough relay, the auth-method probe) go through ctx.loginGate, so
+ * clients that never finish logging in cannot take the primary's connection slots; `gone` says
+ * whether the client has left (its turn at the gate is then skipped).
+ */
+export async function login(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, gone: () => boolean): Promise<LoginResult> {
   const mode = ctx.config.auth.mode;
-  if (mode === "passthrough") {
-    const server = await openPrimary(ctx, startup);
-    const canDropTls = ctx.config.nodes.tls.mode === "prefer";
-    let current = server;
-    try {
-      return await relayAuthentication(ch, server, canDropTls ? async () => (current = await openPrimary(ctx, startup, false)) : null);
-    } catch (e) {
-      current.destroy();
-      if (e instanceof ServerAuthError) throw fatal(SqlState.InvalidAuthorizationSpecification, e.message);
-      throw e;
-    }
-  }
+  if (mode === "passthrough") return ctx.loginGate.run(ctx.primary, gone, () => relayLogin(ctx, ch, startup));
 
   const verifier = await findVerifier(ctx, startup.user);
   if (!verifier) {
     // Unknown user: a complete exchange against a mock verifier, failing like a wrong password,
     // so probing for user names learns nothing (PostgreSQL behaves the same).
-    await authenticateClient(ch, startup.user, null, "scram");
+    await authenticateClient(ch, startup.user, null, chooseMockMethod(startup.user));
     throw Errors.passwordFailed(startup.user);
   }
-  // Once a pool for (user, database) exists we know how its server authenticates and what it
-  // reports: later logins need no server connection at all, so a connection storm does not
-  // become one on the primary, and pool.size really bounds what the primary sees.
-  const pool = ctx.pools.pool(ctx.primary, startup.user, startup.database);
-  if (pool.authCode !== null && pool.serverParams !== null) {
-    try {
-      return { server: null, creds: await authenticateClient(ch, startup.user, verifier, chooseClientMethod(pool.authCode, verifier)) };
-    } catch (e) {
-      ctx.authQuery?.invalidate(startup.user);
-      throw e;
-    }
+  // How the server authenticates this (user, database) decides what to ask the client for.
+  // Known once some client of the pair logged in; otherwise asked of the server by a probe that
+  // is closed at once, before the client is challenged: an unauthenticated client never holds a
+  // server connection while it thinks (or never answers).
+  const pool = ctx.pools.find(ctx.primary, startup.user, startup.database);
+  const known = pool !== undefined && pool.authCode !== null && pool.serverParams !== null;
+  const serverCode = known ? pool.authCode! : await ctx.loginGate.run(ctx.primary, gone, () => probeAuthMethod(ctx, startup));
+  let creds: ServerCredentials;
+  try {
+    creds = await authenticateClient(ch, startup.user, verifier, chooseClientMethod(serverCode, verifier));
+  } catch (e) {
+    ctx.authQuery?.invalidate(startup.user);
+    throw e;
   }
+  // Once a pool knows how its server authenticates and what it reports, later logins need no
+  // server connection at all, so a connection storm does not become one on the primary.
+  if (known) return { server: null, creds };
+  // First login of the pair: the client is authenticated now, so this connection is its own.
   const server = await openPrimary(ctx, startup);
   try {
-    const first = await nextAuthRequest(server);
-    let creds: ServerCredentials;
-    try {
-      creds = await authenticateClient(ch, startup.user, verifier, chooseClientMethod(first.code, verifier));
-    } catch (e) {
-      ctx.authQuery?.invalidate(startup.user);
-      throw e;
-    }
-    await authenticateToServer(server, startup.user, creds, first);
-    pool.authCode = first.code;
-    pool.serverParams ??= new Map(server.params);
-    return { server, creds };
+    await authenticateToServer(server, startup.user, creds, undefined, serverAuthPolicy(ctx.config));
   } catch (e) {
     server.destroy();
     if (e instanceof ServerAuthError) {
@@ -80,6 +70,35 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
       throw fatal(SqlState.InvalidAuthorizationSpecification, e.message);
     }
     throw e;
+  }
+  const learnt = ctx.pools.pool(ctx.primary, startup.user, startup.database);
+  learnt.authCode = serverCode;
+  learnt.serverParams ??= new Map(server.params);
+  return { server, creds };
+}
+
+/** passthrough: relays the client's exchange to a primary connection opened for it. */
+async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo): Promise<LoginResult> {
+  const server = await openPrimary(ctx, startup);
+  try {
+    return await relayAuthentication(ch, server);
+  } catch (e) {
+    server.destroy();
+    if (e instanceof ServerAuthError) throw fatal(SqlState.InvalidAuthorizationSpecification, e.message);
+    throw e;
+  }
+}
+
+/**
+ * The server's first authentication request for (user, database), from a connection closed as
+ * soon as it is read. A server ErrorResponse (pg_hba reject, too many clients) is thrown as is.
+ */
+async function probeAuthMethod(ctx: GatewayContext, startup: StartupInfo): Promise<number> {
+  const conn = await openPrimary(ctx, startup);
+  try {
+    return (await nextAuthRequest(conn)).code;
+  } finally {
+    conn.destroy();
   }
 }
 
@@ -102,10 +121,10 @@ async function findVerifier(ctx: GatewayContext, user: string): Promise<Verifier
  * Opens the login connection with only user and database, like every pooled connection, so it
  * can join the pool; the client's session parameters are applied with SET afterwards.
  */
-async function openPrimary(ctx: GatewayContext, startup: StartupInfo, tls = true): Promise<ServerConn> {
+async function openPrimary(ctx: GatewayContext, startup: StartupInfo): Promise<ServerConn> {
   const node = ctx.primary;
   const cfg = ctx.config;
-  const tlsOptions = tls ? ctx.serverTls(node) : { ...ctx.serverTls(node), mode: "disable" as const };
+  const tlsOptions = ctx.serverTls(node);
   const params = new Map([
     ["user", startup.user],
     ["database", startup.database],
@@ -127,8 +146,9 @@ export async function loginClient(
   ch: ClientChannel,
   startup: StartupInfo,
   params: ReadonlyMap<string, string>,
+  gone: () => boolean,
 ): Promise<ReadonlyMap<string, string>> {
-  const { server, creds } = await login(ctx, ch, startup);
+  const { server, creds } = await login(ctx, ch, startup, gone);
   if (creds.kind !== "none") ctx.credentials.set(startup.user, creds);
   const pool = ctx.pools.pool(ctx.primary, startup.user, startup.database);
   if (server) {
@@ -158,14 +178,14 @@ export async function loginAdmin(
   user: string,
   startupParams: Map<string, string>,
   applicationName: string,
+  gone: () => boolean,
 ): Promise<ReadonlyMap<string, string>> {
   if (!ctx.config.admin.users.includes(user)) {
     throw fatal(SqlState.InvalidAuthorizationSpecification, `user "${user}" may not use the PgGate admin console`, "Admin users are listed in admin.users.");
   }
   const database = ctx.config.auth.authDatabase;
-  const { server } = await login(ctx, ch, { user, database, params: startupParams });
-  const pool = ctx.pools.pool(ctx.primary, user, database);
-  const reported = new Map(server?.params ?? pool.serverParams ?? []);
+  const { server } = await login(ctx, ch, { user, database, params: startupParams }, gone);
+  const reported = new Map(server?.params ?? ctx.pools.find(ctx.primary, user, database)?.serverParams ?? []);
   server?.terminate();
   reported.set("application_name", applicationName);
   return reported;

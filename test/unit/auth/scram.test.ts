@@ -44,11 +44,13 @@ function expectScramError(fn: () => unknown, sqlState: ScramSqlState, message?: 
 
 const PASSWORD = "pw";
 // A fixed salt keeps the fuzz below deterministic (a random one made its cases differ per run).
-const verifier = scramVerifierFromPassword(PASSWORD, new Uint8Array(16).fill(7), 16);
+const verifier = await scramVerifierFromPassword(PASSWORD, new Uint8Array(16).fill(7), 16);
+
+// user "user", password "pencil", i=4096; the exact messages are quoted from the RFC.
+const rfcVerifier = await scramVerifierFromPassword("pencil", b64("W22ZaJ0SNY7soEsUEjb6gQ=="), 4096);
 
 describe("RFC 7677 section 3 test vector", () => {
-  // user "user", password "pencil", i=4096; the exact messages are quoted from the RFC.
-  const v = scramVerifierFromPassword("pencil", b64("W22ZaJ0SNY7soEsUEjb6gQ=="), 4096);
+  const v = rfcVerifier;
   const clientNonce = "rOprNGfwEbeRWgbNEkqO";
   const serverNonce = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
   const clientFirst = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
@@ -108,14 +110,14 @@ describe("round trips", () => {
     expect(() => client.verifyServerFinal(`v=${Buffer.alloc(32).toString("base64")}`)).not.toThrow();
   });
 
-  test("a ClientKey derived with another salt fails at the server, as documented", () => {
-    const other = scramVerifierFromPassword(PASSWORD, undefined, 16);
+  test("a ClientKey derived with another salt fails at the server, as documented", async () => {
+    const other = await scramVerifierFromPassword(PASSWORD, undefined, 16);
     const client = new ScramClient({ clientKey: independentClientKey(PASSWORD, other) });
     expect(exchange(client, new ScramServer(verifier)).result.ok).toBe(false);
   });
 
-  test("non-ASCII passwords go through SASLprep on both sides", () => {
-    const v = scramVerifierFromPassword("\ufb01sh", undefined, 16);
+  test("non-ASCII passwords go through SASLprep on both sides", async () => {
+    const v = await scramVerifierFromPassword("\ufb01sh", undefined, 16);
     expect(exchange(new ScramClient({ password: "fish" }), new ScramServer(v)).result.ok).toBe(true);
   });
 });
@@ -141,12 +143,47 @@ describe("authentication failures", () => {
     }
   });
 
-  test("the client rejects a server that does not know the verifier", () => {
-    const impostor = scramVerifierFromPassword(PASSWORD, verifier.salt, verifier.iterations);
+  test("the client rejects a server that does not know the verifier", async () => {
+    const impostor = await scramVerifierFromPassword(PASSWORD, verifier.salt, verifier.iterations);
     const forged = { ...impostor, serverKey: new Uint8Array(32).fill(1) };
     const { result, client } = exchange(new ScramClient({ password: PASSWORD }), new ScramServer(forged));
     if (!result.ok) throw new Error(result.reason);
     expectScramError(() => client.verifyServerFinal(result.serverFinal), "08P01", /invalid SCRAM server signature/);
+  });
+
+  test("serverVerified is true only once a server signature checked out", () => {
+    const { result, client } = exchange(new ScramClient({ password: PASSWORD }), new ScramServer(verifier));
+    if (!result.ok) throw new Error(result.reason);
+    expect(client.serverVerified).toBe(false);
+    client.verifyServerFinal(result.serverFinal);
+    expect(client.serverVerified).toBe(true);
+    const keyOnly = new ScramClient({ clientKey: independentClientKey(PASSWORD, verifier) });
+    const second = exchange(keyOnly, new ScramServer(verifier)).result;
+    if (!second.ok) throw new Error(second.reason);
+    keyOnly.verifyServerFinal(second.serverFinal);
+    expect(keyOnly.serverVerified).toBe(false); // nothing to check it against
+  });
+
+  test("handleServerFirstAsync answers exactly like handleServerFirst (RFC 7677 vector)", async () => {
+    const nonce = "rOprNGfwEbeRWgbNEkqO";
+    const serverFirst = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    const a = new ScramClient({ password: "pencil" }, { nonce, username: "user" });
+    const b = new ScramClient({ password: "pencil" }, { nonce, username: "user" });
+    a.clientFirst();
+    b.clientFirst();
+    expect(await a.handleServerFirstAsync(serverFirst)).toBe(b.handleServerFirst(serverFirst));
+  });
+
+  test("a server asking for more iterations than maxIterations is refused before any work", async () => {
+    const salt = Buffer.from(verifier.salt).toString("base64");
+    const client = new ScramClient({ password: PASSWORD }, { nonce: "cli", maxIterations: 4096 });
+    client.clientFirst();
+    await expect(client.handleServerFirstAsync(`r=clisrv,s=${salt},i=4097`)).rejects.toThrow(
+      "server asks for 4097 SCRAM iterations, more than auth.max_scram_iterations (4096) allows",
+    );
+    const byDefault = new ScramClient({ password: PASSWORD }, { nonce: "cli" });
+    byDefault.clientFirst();
+    expectScramError(() => byDefault.handleServerFirst(`r=clisrv,s=${salt},i=2147483647`), "08P01", /more than auth\.max_scram_iterations \(1000000\)/);
   });
 
   test("the client turns a server-final e= into ScramError 28P01", () => {

@@ -1,14 +1,19 @@
-// Stored-secret parsing, password checks against every verifier kind, SASLprep and mock verifiers.
-// Expected values come from real PostgreSQL 15 or are computed here with node:crypto directly.
+// Stored-secret parsing, password checks against every verifier kind, SASLprep (and its tables
+// against RFC 3454), mock verifiers, and the iteration-count limit and off-loop PBKDF2.
+// Expected values come from real PostgreSQL 15, RFC 3454, or are computed here with node:crypto.
 
 import { describe, expect, test } from "bun:test";
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
 import {
   formatScramVerifier,
   mockScramVerifier,
+  parseCodePointRanges,
   parseVerifier,
+  SASLPREP_TABLES,
   saslPrep,
+  scramSaltedPassword,
   scramVerifierFromPassword,
+  verifierProblem,
   verifyPassword,
   type ScramVerifier,
 } from "../../../src/auth/verifier.ts";
@@ -69,9 +74,9 @@ describe("parseVerifier", () => {
 });
 
 describe("scramVerifierFromPassword", () => {
-  test("derives the RFC 5802 keys; defaults to 4096 iterations and a random 16-byte salt", () => {
-    const a = scramVerifierFromPassword("pencil");
-    const b = scramVerifierFromPassword("pencil");
+  test("derives the RFC 5802 keys; defaults to 4096 iterations and a random 16-byte salt", async () => {
+    const a = await scramVerifierFromPassword("pencil");
+    const b = await scramVerifierFromPassword("pencil");
     expect(a.iterations).toBe(4096);
     expect(a.salt.length).toBe(16);
     expect(a.salt).not.toEqual(b.salt);
@@ -80,9 +85,9 @@ describe("scramVerifierFromPassword", () => {
     expect(a.serverKey).toEqual(expected.serverKey);
   });
 
-  test("honours an explicit salt and iteration count, and round-trips through the text form", () => {
+  test("honours an explicit salt and iteration count, and round-trips through the text form", async () => {
     const salt = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
-    const v = scramVerifierFromPassword("pw", salt, 10);
+    const v = await scramVerifierFromPassword("pw", salt, 10);
     expect(v.iterations).toBe(10);
     expect(v.salt).toEqual(salt);
     expect(parseVerifier(formatScramVerifier(v))).toEqual(v);
@@ -95,28 +100,28 @@ describe("scramVerifierFromPassword", () => {
 });
 
 describe("verifyPassword", () => {
-  test("scram", () => {
-    const v = scramVerifierFromPassword("correct horse", undefined, 64);
-    expect(verifyPassword(v, "alice", "correct horse")).toBe(true);
-    expect(verifyPassword(v, "alice", "correct horse ")).toBe(false);
-    expect(verifyPassword(v, "alice", "")).toBe(false);
+  test("scram", async () => {
+    const v = await scramVerifierFromPassword("correct horse", undefined, 64);
+    expect(await verifyPassword(v, "alice", "correct horse")).toBe(true);
+    expect(await verifyPassword(v, "alice", "correct horse ")).toBe(false);
+    expect(await verifyPassword(v, "alice", "")).toBe(false);
     // A verifier whose ServerKey does not belong to the password is corrupt and must not pass.
-    expect(verifyPassword({ ...v, serverKey: new Uint8Array(32) }, "alice", "correct horse")).toBe(false);
+    expect(await verifyPassword({ ...v, serverKey: new Uint8Array(32) }, "alice", "correct horse")).toBe(false);
   });
 
-  test("md5: the hash binds the username", () => {
+  test("md5: the hash binds the username", async () => {
     const v = parseVerifier("md5" + createHash("md5").update("s3cretalice").digest("hex"));
     expect(v.kind).toBe("md5");
-    expect(verifyPassword(v, "alice", "s3cret")).toBe(true);
-    expect(verifyPassword(v, "bob", "s3cret")).toBe(false);
-    expect(verifyPassword(v, "alice", "s3cre")).toBe(false);
+    expect(await verifyPassword(v, "alice", "s3cret")).toBe(true);
+    expect(await verifyPassword(v, "bob", "s3cret")).toBe(false);
+    expect(await verifyPassword(v, "alice", "s3cre")).toBe(false);
   });
 
-  test("plain", () => {
+  test("plain", async () => {
     const v = parseVerifier("hunter2");
-    expect(verifyPassword(v, "alice", "hunter2")).toBe(true);
-    expect(verifyPassword(v, "alice", "hunter")).toBe(false);
-    expect(verifyPassword(v, "alice", "hunter22")).toBe(false);
+    expect(await verifyPassword(v, "alice", "hunter2")).toBe(true);
+    expect(await verifyPassword(v, "alice", "hunter")).toBe(false);
+    expect(await verifyPassword(v, "alice", "hunter22")).toBe(false);
   });
 });
 
@@ -188,8 +193,8 @@ describe("SASLprep", () => {
   ["\u1E9B\u0323", "SCRAM-SHA-256$4096:cJIRWqggCrIBks5eFgE5fQ==$thjQhc/j8Mi9ORDb6BS7OsmZIlrYT63/XkQ9sjd7wWQ=:EAGgaNlxb6qJC8h6M7t4PpERlWzl8leFvnV2MxwP5Oc="],
   ];
 
-  test.each(fromPostgres)("agrees with PostgreSQL for %p", (password, secret) => {
-    expect(verifyPassword(asScram(parseVerifier(secret)), "saslprep_probe", password)).toBe(true);
+  test.each(fromPostgres)("agrees with PostgreSQL for %p", async (password, secret) => {
+    expect(await verifyPassword(asScram(parseVerifier(secret)), "saslprep_probe", password)).toBe(true);
   });
 
   test("the fixtures exercise SASLprep: raw bytes would fail for most non-ASCII ones", () => {
@@ -223,8 +228,130 @@ describe("mockScramVerifier", () => {
     expect(mockScramVerifier("ghost", secret, 8192).iterations).toBe(8192);
   });
 
-  test("accepts no password", () => {
+  test("accepts no password", async () => {
     const v = mockScramVerifier("ghost", secret);
-    for (const pw of ["", "ghost", "postgres", "password"]) expect(verifyPassword(v, "ghost", pw)).toBe(false);
+    for (const pw of ["", "ghost", "postgres", "password"]) expect(await verifyPassword(v, "ghost", pw)).toBe(false);
+  });
+});
+
+describe("SASLprep tables against RFC 3454", () => {
+  // Written out here from RFC 3454 itself (appendix C and B.1), not taken from src/: each is a
+  // list of inclusive [first, last] ranges.
+  const RFC: Record<string, [number, number][]> = {
+    "C.1.2": [[0xa0, 0xa0], [0x1680, 0x1680], [0x2000, 0x200b], [0x202f, 0x202f], [0x205f, 0x205f], [0x3000, 0x3000]],
+    "C.2.1": [[0x0, 0x1f], [0x7f, 0x7f]],
+    "C.2.2": [
+      [0x80, 0x9f], [0x6dd, 0x6dd], [0x70f, 0x70f], [0x180e, 0x180e], [0x200c, 0x200d], [0x2028, 0x2029],
+      [0x2060, 0x2063], [0x206a, 0x206f], [0xfeff, 0xfeff], [0xfff9, 0xfffc], [0x1d173, 0x1d17a],
+    ],
+    "C.3": [[0xe000, 0xf8ff], [0xf0000, 0xffffd], [0x100000, 0x10fffd]],
+    "C.4": [[0xfdd0, 0xfdef], ...Array.from({ length: 17 }, (_, plane): [number, number] => [plane * 0x10000 + 0xfffe, plane * 0x10000 + 0xffff])],
+    "C.5": [[0xd800, 0xdfff]],
+    "C.6": [[0xfff9, 0xfffd]],
+    "C.7": [[0x2ff0, 0x2ffb]],
+    "C.8": [[0x340, 0x341], [0x200e, 0x200f], [0x202a, 0x202e], [0x206a, 0x206f]],
+    "C.9": [[0xe0001, 0xe0001], [0xe0020, 0xe007f]],
+    "B.1": [[0xad, 0xad], [0x34f, 0x34f], [0x1806, 0x1806], [0x180b, 0x180d], [0x200b, 0x200d], [0x2060, 0x2060], [0xfe00, 0xfe0f], [0xfeff, 0xfeff]],
+  };
+  /**
+   * The code points just outside a C.2.1-C.9 range that SASLprep accepts on their own. Every other
+   * neighbour is in some other table (most in A.1, unassigned in Unicode 3.2); derived from the
+   * RFC's tables, checked against Python's stringprep module.
+   */
+  const ACCEPTED_NEIGHBOURS = new Set([
+    0x20, 0x7e, 0xa0, 0x33f, 0x342, 0x6dc, 0x6de, 0x710, 0x200b, 0x2010, 0x2027, 0x202f, 0x205f, 0x2070, 0xf900, 0xfdf0,
+    0x1d172, 0x1d17b, 0x20000,
+  ]);
+  const chr = (cp: number) => String.fromCodePoint(cp);
+  // Pure ASCII skips SASLprep (PostgreSQL's fast path), so an ASCII code point is tried after a
+  // non-ASCII letter; anything else alone, so no bidi rule interferes.
+  const prep = (cp: number) => saslPrep(cp < 0x80 ? `\u00e9${chr(cp)}` : chr(cp));
+  const inRfc = (name: string, cp: number) => RFC[name].some(([a, b]) => cp >= a && cp <= b);
+  const ranges = (r: Uint32Array): [number, number][] => Array.from({ length: r.length / 2 }, (_, i) => [r[2 * i], r[2 * i + 1]]);
+
+  test("every table parsed into ordered, non-overlapping, in-range entries", () => {
+    for (const [name, table] of Object.entries(SASLPREP_TABLES)) {
+      expect(table.length).toBeGreaterThan(0);
+      let previous = -1;
+      for (const [first, last] of ranges(table)) {
+        if (!(first > previous && first <= last && last <= 0x10ffff)) throw new Error(`${name}: bad entry ${first.toString(16)}-${last.toString(16)}`);
+        previous = last;
+      }
+    }
+  });
+
+  test("the parser refuses malformed, reversed, overlapping and out-of-order entries", () => {
+    expect(Array.from(parseCodePointRanges(" 0-1F 7F  A0-A1\n"))).toEqual([0, 0x1f, 0x7f, 0x7f, 0xa0, 0xa1]);
+    for (const bad of ["FFBF- FFC1", "FFBF -FFC1", "FF-", "-FF", "ff", "G0", "1-2-3", "20-10", "10 5", "1-5 5", "110000", "1234567"]) {
+      expect(() => parseCodePointRanges(bad)).toThrow();
+    }
+  });
+
+  test("C.1.2 and B.1 are exactly the mapping tables", () => {
+    expect(ranges(SASLPREP_TABLES.nonAsciiSpace)).toEqual(RFC["C.1.2"]);
+    // B.1 lists 200B-200D and FEFF; src keeps them, and C.1.2's mapping of 200B wins (PostgreSQL order).
+    expect(ranges(SASLPREP_TABLES.mappedToNothing)).toEqual([[0xad, 0xad], [0x34f, 0x34f], [0x1806, 0x1806], [0x180b, 0x180d], [0x200b, 0x200d], [0x2060, 0x2060], [0xfe00, 0xfe0f], [0xfeff, 0xfeff]]);
+  });
+
+  test.each(["C.2.1", "C.2.2", "C.3", "C.4", "C.5", "C.6", "C.7", "C.8", "C.9"])("RFC 3454 %s: range ends rejected, the neighbours outside accepted unless another table has them", (name) => {
+    for (const [first, last] of RFC[name]) {
+      for (const cp of [first, last]) {
+        // A lone surrogate is not UTF-8, so C.5 is refused before the tables are consulted.
+        if (prep(cp) !== null) throw new Error(`${name}: U+${cp.toString(16)} accepted`);
+      }
+      for (const cp of [first - 1, last + 1]) {
+        if (cp < 0 || cp > 0x10ffff || inRfc("C.5", cp)) continue;
+        const accepted = prep(cp) !== null;
+        if (accepted !== ACCEPTED_NEIGHBOURS.has(cp)) throw new Error(`${name}: neighbour U+${cp.toString(16)} ${accepted ? "accepted" : "rejected"}`);
+      }
+    }
+  });
+
+  test("the A.1 and D.2 entries once split by a stray space now hold", () => {
+    // A.1 FFBF-FFC1: unassigned in Unicode 3.2, so prohibited (was "fi\uffc0").
+    for (const cp of [0xffbf, 0xffc0, 0xffc1]) expect(saslPrep(`\ufb01${chr(cp)}`)).toBeNull();
+    expect(saslPrep("\ufb01\uffc2")).toBe("fi\u1161"); // FFC2 is assigned: NFKC maps the halfwidth jamo
+    // D.2 FFCA-FFCF: bidi L, so it may not appear between R characters.
+    for (const cp of [0xffca, 0xffcc, 0xffcf]) expect(saslPrep(`\u05d0${chr(cp)}\u05d0`)).toBeNull();
+    expect(saslPrep("\u05d0\u05d0")).toBe("\u05d0\u05d0");
+  });
+});
+
+describe("iteration counts", () => {
+  const verifierWith = (iterations: number): ScramVerifier => ({ ...asScram(parseVerifier(PG_VERIFIER)), iterations });
+
+  test("a verifier above auth.max_scram_iterations is unusable; at or below it, or not SCRAM, is fine", () => {
+    expect(verifierProblem(verifierWith(2_147_483_647), 1_000_000)).toBe("SCRAM iteration count 2147483647 exceeds auth.max_scram_iterations (1000000)");
+    expect(verifierProblem(verifierWith(1_000_000), 1_000_000)).toBeNull();
+    expect(verifierProblem(verifierWith(4096), 4096)).toBeNull();
+    expect(verifierProblem(parseVerifier("md5" + "0".repeat(32)), 4096)).toBeNull();
+    expect(verifierProblem(parseVerifier("plain"), 4096)).toBeNull();
+  });
+
+  test("a PostgreSQL-accepted 2^31-1 count parses (so it can be refused by policy, not read as a password)", () => {
+    expect(parseVerifier(PG_VERIFIER.replace("$4096:", "$2147483647:")).kind).toBe("scram");
+  });
+
+  test("PBKDF2 runs off the event loop: a setTimeout(0) fires while a derivation is in flight", async () => {
+    const order: string[] = [];
+    const timer = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        order.push("timer");
+        resolve();
+      }, 0),
+    );
+    // ~50 ms of PBKDF2 here; a blocking derivation would finish before any timer could fire.
+    const derivation = scramSaltedPassword("pw", new Uint8Array(16), 500_000).then(() => order.push("pbkdf2"));
+    await Promise.all([timer, derivation]);
+    expect(order).toEqual(["timer", "pbkdf2"]);
+  });
+
+  test("verifyPassword against a SCRAM verifier does not block either", async () => {
+    const v = await scramVerifierFromPassword("pw", new Uint8Array(16).fill(1), 500_000);
+    const order: string[] = [];
+    const timer = Bun.sleep(0).then(() => order.push("timer"));
+    await Promise.resolve(verifyPassword(v, "alice", "pw")).then((ok) => order.push(`verified ${ok}`));
+    await timer;
+    expect(order).toEqual(["timer", "verified true"]);
   });
 });

@@ -34,6 +34,7 @@ describe("defaults", () => {
         clientIdleTimeoutMs: 0,
         idleInTransactionTimeoutMs: 0,
         maxMessageSize: 268435456,
+        maxPendingLogins: 64,
         tls: { mode: "disable", cert: "", key: "" },
       },
       metrics: { enabled: true, host: "127.0.0.1", port: 8080 },
@@ -41,6 +42,7 @@ describe("defaults", () => {
         primary: { host: "db1", port: 5432, weight: 1 },
         replicas: [],
         connectTimeoutMs: 5000,
+        requireAuth: ["password", "md5", "scram-sha-256", "none"],
         tls: { mode: "prefer", ca: "", serverName: "" },
       },
       pool: {
@@ -59,6 +61,7 @@ describe("defaults", () => {
         authQuery: "SELECT usename, passwd FROM pg_shadow WHERE usename = $1",
         authDatabase: "postgres",
         cacheTtlMs: 60000,
+        maxScramIterations: 1000000,
         userlist: "",
       },
       routing: {
@@ -267,7 +270,7 @@ nodes_:
     ]);
     expect(problems("nodes:\n  primary: { port: 5432 }\n")).toEqual(["pggate.yaml:2:12: nodes.primary: host is required"]);
     expect(problems("nodes: db1\n")).toEqual([
-      'pggate.yaml:1:8: nodes: must be a mapping with keys primary, replicas, connect_timeout_ms, tls, got "db1"',
+      'pggate.yaml:1:8: nodes: must be a mapping with keys primary, replicas, connect_timeout_ms, require_auth, tls, got "db1"',
     ]);
     expect(problems("nodes:\n  primary: db1:5432\n")).toEqual([
       'pggate.yaml:2:12: nodes.primary: must be a mapping like { host: 127.0.0.1, port: 5432 }, got "db1:5432"',
@@ -406,6 +409,26 @@ describe("auth", () => {
   test("auth_query must take the user as $1", () => {
     expect(problems(`${MINIMAL}auth: { mode: auth_query, auth_user: a, auth_query: "SELECT 1" }\n`)).toEqual([
       "pggate.yaml:3:53: auth.auth_query: must take the user name as the parameter $1",
+    ]);
+  });
+
+  test("nodes.require_auth takes libpq's method names, case-insensitively, and at least one", () => {
+    expect(parse(`${MINIMAL}  require_auth: [SCRAM-SHA-256, none]\n`).nodes.requireAuth).toEqual(["scram-sha-256", "none"]);
+    expect(problems(`${MINIMAL}  require_auth: [scram-sha-256, gss]\n`)).toEqual([
+      'pggate.yaml:3:33: nodes.require_auth[1]: "gss" is not one of password, md5, scram-sha-256, none',
+    ]);
+    expect(problems(`${MINIMAL}  require_auth: []\n`)).toEqual([
+      "pggate.yaml:3:17: nodes.require_auth: must list at least one of password, md5, scram-sha-256, none",
+    ]);
+    expect(problems(`${MINIMAL}  require_auth: scram-sha-256\n`)).toEqual([
+      'pggate.yaml:3:17: nodes.require_auth: must be a list of strings, e.g. [password, md5], got "scram-sha-256"',
+    ]);
+  });
+
+  test("auth.max_scram_iterations is at least PostgreSQL's default 4096", () => {
+    expect(parse(`${MINIMAL}auth: { max_scram_iterations: 600000 }\n`).auth.maxScramIterations).toBe(600000);
+    expect(problems(`${MINIMAL}auth: { max_scram_iterations: 1000 }\n`)).toEqual([
+      "pggate.yaml:3:31: auth.max_scram_iterations: must be an integer between 4096 and 2147483647, got 1000",
     ]);
   });
 

@@ -3,6 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { FrameReader, MAX_STARTUP_PACKET, ProtocolError, UNTYPED } from "../../../src/protocol/index.ts";
+import { INITIAL_PARTIAL_BYTES } from "../../../src/protocol/frame-reader.ts";
 import {
   backend,
   backendSmall,
@@ -351,5 +352,73 @@ describe("FrameReader: length guards", () => {
     let frames = 0;
     reader.push(cat(i32(5000), new Uint8Array(4996)), () => frames++);
     expect(frames).toBe(1);
+  });
+});
+
+describe("FrameReader: what a declared length costs", () => {
+  test("a huge declared length allocates only as its bytes arrive (at most about twice them)", () => {
+    const reader = new FrameReader(1 << 30);
+    reader.push(cat(Uint8Array.of(0x70), i32(256 << 20)), () => {});
+    expect(reader.buffered).toBe(5);
+    expect(reader.reserved).toBeLessThanOrEqual(INITIAL_PARTIAL_BYTES);
+    let sent = 5;
+    for (let i = 0; i < 40; i++) {
+      reader.push(new Uint8Array(50_000), () => {});
+      sent += 50_000;
+      expect(reader.buffered).toBe(sent);
+      expect(reader.reserved).toBeLessThanOrEqual(Math.max(INITIAL_PARTIAL_BYTES, 2 * sent));
+    }
+  });
+
+  test("a grown frame is delivered whole and exactly sized, however it was chunked", () => {
+    const body = new Uint8Array(300_000);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
+    const frame = typed("d", body);
+    const rand = prng(7);
+    for (let round = 0; round < 20; round++) {
+      const reader = new FrameReader(1 << 20);
+      const got: Uint8Array[] = [];
+      let off = 0;
+      while (off < frame.length) {
+        const n = randInt(rand, 1, 90_000);
+        reader.push(frame.slice(off, off + n), (_t, buf, start, end) => got.push(buf.slice(start, end)));
+        off += n;
+      }
+      expect(got.length).toBe(1);
+      expect(sameBytes(got[0], frame)).toBe(true);
+      expect(reader.reserved).toBe(0);
+    }
+  });
+
+  test("a lowered limit (before authentication) refuses a password message from its header", () => {
+    const reader = new FrameReader(1 << 30);
+    reader.maxMessageSize = 8192;
+    expect(() => reader.push(cat(Uint8Array.of(0x70), i32(256 << 20)), () => {})).toThrow(ProtocolError);
+  });
+});
+
+describe("FrameReader: bytes behind a frame (trailing)", () => {
+  // SSLRequest followed by a plaintext StartupMessage: whatever the chunking, the sink must see
+  // trailing > 0 when it handles the SSLRequest, unless the request was the last byte so far.
+  const both = cat(sslRequest, startupPacket);
+  test("every two-chunk split: trailing counts what follows SSLRequest in the delivering chunk", () => {
+    for (let cut = 1; cut < both.length; cut++) {
+      const reader = new FrameReader(MAX, true);
+      let seen = -1;
+      const sink = (_t: number, buf: Uint8Array, start: number): void => {
+        if (seen === -1 && buf[start + 3] === 8) seen = reader.trailing;
+      };
+      reader.push(both.slice(0, cut), sink);
+      if (seen === -1) reader.push(both.slice(cut), sink);
+      const expected = cut === sslRequest.length ? 0 : cut < sslRequest.length ? both.length - sslRequest.length : cut - sslRequest.length;
+      expect([cut, seen]).toEqual([cut, expected]);
+    }
+  });
+
+  test("1-byte drips: the request completes on its last byte with nothing behind it", () => {
+    const reader = new FrameReader(MAX, true);
+    const trailing: number[] = [];
+    for (let i = 0; i < sslRequest.length; i++) reader.push(sslRequest.slice(i, i + 1), () => trailing.push(reader.trailing));
+    expect(trailing).toEqual([0]);
   });
 });
