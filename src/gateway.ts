@@ -1,15 +1,17 @@
 // Owns one running PgGate: context, listener, metrics server; start, reload and graceful
 // shutdown. main.ts wires it to the CLI and signals.
 import type { TCPSocketListener } from "bun";
-import { AuthQuery } from "./auth/auth-query.ts";
+import { AuthQuery } from "./server/auth-query.ts";
 import { loadUserlist } from "./auth/userlist.ts";
 import { diffConfig, loadConfig, type Config } from "./config/index.ts";
 import { Errors, fatal, SqlState } from "./errors/index.ts";
 import { configureLog, log } from "./log/index.ts";
-import { createRegistry, startMetricsServer, type MetricsServer } from "./metrics/index.ts";
+import { createRegistry, startMetricsServer, type MetricsServer } from "./endpoints/metrics.ts";
 import type { LinkData } from "./net/link.ts";
-import { startListener } from "./net/listener.ts";
-import { GatewayContext } from "./session/context.ts";
+import { startListener } from "./session/listener.ts";
+import { GatewayContext, type GatewayControl } from "./session/context.ts";
+import { AdminConsole } from "./admin/console.ts";
+import { GatewayAdmin } from "./admin/backend.ts";
 import type { Registry } from "prom-client";
 import type { SupervisorMessage, WorkerMessage } from "./supervisor.ts";
 
@@ -22,12 +24,13 @@ export class Gateway {
   constructor(config: Config) {
     this.ctx = new GatewayContext(config);
     this.registry = createRegistry(this.ctx);
-    this.ctx.control = {
+    const control: GatewayControl = {
       reload: () => this.reloadWithReason(),
       shutdown: (waitForClients) => {
         void this.shutdown(waitForClients).then(() => this.onShutdownComplete());
       },
     };
+    this.ctx.openAdmin = (send, close, user) => new AdminConsole(send, close, new GatewayAdmin(this.ctx, control, user));
   }
 
   /** What to do once an admin SHUTDOWN finished (main.ts exits the process). */

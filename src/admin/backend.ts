@@ -5,19 +5,13 @@ import { error, fatal, SqlState } from "../errors/index.ts";
 import { formatLsn } from "../health/lsn.ts";
 import { log } from "../log/index.ts";
 import type { Histogram } from "../metrics/stats.ts";
-import type { GatewayContext } from "../session/context.ts";
+import type { GatewayContext, GatewayControl } from "../session/context.ts";
 import { VERSION } from "../version.ts";
 import { ADMIN_COMMAND_SYNOPSES, type AdminCommand } from "./commands.ts";
 import type { AdminBackend } from "./console.ts";
 import type { AdminResult } from "./result.ts";
 
 /** What the console may ask of the process as a whole. */
-export interface GatewayControl {
-  /** Re-reads the config file; returns null on success or why it was rejected. */
-  reload(): string | null;
-  /** Starts a graceful shutdown (after the reply is sent). */
-  shutdown(waitForClients: boolean): void;
-}
 
 const TX_STATUS: Record<number, string> = { 0x49: "idle", 0x54: "in_transaction", 0x45: "failed_transaction" };
 

@@ -3,8 +3,7 @@
 // knows nothing about sockets or framing: callers pass the 4-byte salt and the PasswordMessage text.
 
 import { createHash, timingSafeEqual } from "node:crypto";
-// Type-only: erased at runtime, so verifier.ts may import md5PasswordHash without a cycle.
-import type { Verifier } from "./verifier.ts";
+import type { Verifier } from "./secrets.ts";
 
 /** Lowercase hex MD5 of a string (as UTF-8) or of raw bytes. */
 export function md5Hex(s: string | Uint8Array): string {

@@ -5,19 +5,8 @@
 import { createHash, createHmac, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
 import { md5PasswordHash } from "./md5.ts";
 
-export type ScramVerifier = {
-  kind: "scram";
-  iterations: number;
-  salt: Uint8Array;
-  storedKey: Uint8Array;
-  serverKey: Uint8Array;
-};
-
-export type Verifier =
-  | ScramVerifier
-  /** "md5" + 32 lowercase hex chars = "md5" + md5hex(password + username). */
-  | { kind: "md5"; hash: string }
-  | { kind: "plain"; password: string };
+export type { ScramVerifier, Verifier } from "./secrets.ts";
+import type { ScramVerifier, Verifier } from "./secrets.ts";
 
 /** PostgreSQL's default scram_iterations (SCRAM_SHA_256_DEFAULT_ITERATIONS). */
 export const SCRAM_DEFAULT_ITERATIONS = 4096;

@@ -2,11 +2,11 @@
 // (pg_is_in_recovery), WAL position and replication lag. Reports state changes; routing and
 // failover act on them elsewhere.
 import type { ServerCredentials } from "../auth/credentials.ts";
-import { authenticateToServer, serverAuthPolicy } from "../auth/server-auth.ts";
+import { authenticateToServer, serverAuthPolicy } from "../server/server-auth.ts";
 import { Backend, buildQuery, decodeDataRow, decodeErrorFields, ErrorField } from "../protocol/index.ts";
 import { log } from "../log/index.ts";
-import type { GatewayContext } from "../session/context.ts";
-import { ServerConn, type NodeTarget } from "../session/server-conn.ts";
+import type { Config } from "../config/types.ts";
+import { ServerConn, type NodeTarget, type ServerTlsOptions } from "../server/server-conn.ts";
 import { parseLsn } from "./lsn.ts";
 
 export type NodeRole = "primary" | "replica" | "unknown";
@@ -49,6 +49,17 @@ const CHECK_SQL =
   "(CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 " +
   "ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END)::float8::text";
 
+/** What health checks need from the gateway, declared here so this layer imports nothing above it. */
+export interface HealthDeps {
+  readonly config: Config;
+  /** The configured (or elected) primary, read on every sync. */
+  readonly primary: NodeTarget;
+  /** The replicas currently configured. */
+  readonly balancer: { readonly targets: readonly NodeTarget[] };
+  readonly credentials: ReadonlyMap<string, ServerCredentials>;
+  serverTls(node: NodeTarget): ServerTlsOptions;
+}
+
 export class HealthMonitor {
   private readonly nodes = new Map<string, NodeHealth>();
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -56,7 +67,7 @@ export class HealthMonitor {
   /** Called on up/down and role changes. */
   onChange: (h: NodeHealth, what: "up" | "down" | "role") => void = () => {};
 
-  constructor(private readonly ctx: GatewayContext) {}
+  constructor(private readonly ctx: HealthDeps) {}
 
   start(): void {
     this.stopped = false;

@@ -1,7 +1,7 @@
 // Chooses a replica for a read: smooth weighted round robin over replicas that are not banned.
 // A replica that failed is banned with exponential backoff; a success clears its record.
 import type { NodeConfig } from "../config/types.ts";
-import type { NodeTarget } from "../session/server-conn.ts";
+import type { NodeTarget } from "../server/server-conn.ts";
 
 interface ReplicaState {
   target: NodeTarget;

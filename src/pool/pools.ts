@@ -2,15 +2,32 @@
 // connections with the user's credentials, handing them to waiters, retiring idle and old ones,
 // and failing waiters past pool.acquire_timeout_ms. One timer for all pools.
 import type { ServerCredentials } from "../auth/credentials.ts";
-import { authenticateToServer, serverAuthPolicy } from "../auth/server-auth.ts";
+import { authenticateToServer, serverAuthPolicy } from "../server/server-auth.ts";
 import { error, SqlState, type PgError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
-import type { GatewayContext } from "../session/context.ts";
-import { ServerConn, ServerError, type NodeTarget } from "../session/server-conn.ts";
+import type { Config } from "../config/types.ts";
+import type { Stats } from "../metrics/stats.ts";
+import { ServerConn, ServerError, type NodeTarget, type ServerTlsOptions } from "../server/server-conn.ts";
 import { PoolCore, type Waiter } from "./pool-core.ts";
 import { PoolIndex } from "./pool-index.ts";
 
 export type Grant = (conn: ServerConn | null, err?: PgError) => void;
+
+/**
+ * What the pools need from the gateway, declared here so this layer imports nothing above it.
+ * Read on every use: `config` and `primary` change on reload and failover.
+ */
+export interface PoolDeps {
+  readonly config: Config;
+  readonly stats: Stats;
+  readonly shuttingDown: boolean;
+  /** What PgGate may use to open server connections per user. */
+  readonly credentials: ReadonlyMap<string, ServerCredentials>;
+  readonly primary: NodeTarget;
+  /** Whether `node` is still configured (connections to removed nodes drain). */
+  isCurrentNode(node: NodeTarget): boolean;
+  serverTls(node: NodeTarget): ServerTlsOptions;
+}
 
 export class ServerPool {
   readonly core: PoolCore<ServerConn>;
@@ -51,10 +68,12 @@ const SWEEP_MS = 100;
 export class PoolManager {
   /** Keyed by structure, never by a joined string: no choice of names can alias another's pool. */
   readonly pools = new PoolIndex<NodeTarget, ServerPool>();
+  /** The pool each member connection belongs to (kept here: the server layer knows no pools). */
+  private readonly owners = new Map<ServerConn, ServerPool>();
   private readonly timer: ReturnType<typeof setInterval>;
   private lastIdleSweep = 0;
 
-  constructor(private readonly ctx: GatewayContext) {
+  constructor(private readonly ctx: PoolDeps) {
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);
     this.timer.unref?.();
   }
@@ -126,7 +145,7 @@ export class PoolManager {
 
   /** Returns a connection after use. Broken or retired ones are closed. */
   release(conn: ServerConn, reusable = true): void {
-    const pool = conn.pool;
+    const pool = this.owners.get(conn);
     if (!pool) {
       conn.terminate();
       return;
@@ -136,8 +155,7 @@ export class PoolManager {
     const r = pool.core.release(conn, keep);
     if (r === "idle") return;
     if (r === "drop") {
-      pool.members.delete(conn);
-      conn.pool = null;
+      this.leave(pool, conn);
       conn.terminate();
       const w = pool.core.reserveForWaiter();
       if (w) void this.open(pool, w);
@@ -158,7 +176,7 @@ export class PoolManager {
   }
 
   private join(pool: ServerPool, conn: ServerConn): void {
-    conn.pool = pool;
+    this.owners.set(conn, pool);
     conn.stats = this.ctx.stats.node(pool.node.name);
     pool.members.add(conn);
     const lifetime = this.ctx.config.pool.maxLifetimeMs;
@@ -166,7 +184,10 @@ export class PoolManager {
     if (lifetime > 0) conn.retireAt = conn.createdAt + lifetime * (0.9 + Math.random() * 0.2);
     conn.onIdleClose = () => {
       pool.members.delete(conn);
+      // Closed while idle in the pool: forget it here. Closed while lent out (settling, say):
+      // the holder still returns it, and release() must then find its pool to free the slot.
       if (pool.core.removeIdle(conn)) {
+        this.owners.delete(conn);
         const w = pool.core.reserveForWaiter();
         if (w) void this.open(pool, w);
       }
@@ -264,8 +285,7 @@ export class PoolManager {
         // A node removed from the config drains: idle connections close, busy ones on return.
         for (const conn of [...pool.core.idleConnections]) {
           pool.core.removeIdle(conn);
-          pool.members.delete(conn);
-          conn.pool = null;
+          this.leave(pool, conn);
           conn.terminate();
         }
         if (pool.members.size === 0 && pool.core.waiting === 0) this.forget(pool);
@@ -277,8 +297,7 @@ export class PoolManager {
         const overSize = pool.core.total > pool.core.size;
         if (tooOld || idleTooLong || overSize) {
           pool.core.removeIdle(conn);
-          pool.members.delete(conn);
-          conn.pool = null;
+          this.leave(pool, conn);
           conn.terminate();
         }
       }
@@ -287,6 +306,11 @@ export class PoolManager {
       this.fillMinIdle(pool);
       if (pool.members.size === 0 && pool.core.waiting === 0 && pool.core.connecting === 0 && now - pool.lastUsedAt >= UNUSED_POOL_MS) this.forget(pool);
     }
+  }
+
+  private leave(pool: ServerPool, conn: ServerConn): void {
+    pool.members.delete(conn);
+    this.owners.delete(conn);
   }
 
   private forget(pool: ServerPool): void {

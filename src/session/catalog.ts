@@ -3,7 +3,7 @@
 import { Backend, buildExtendedQuery, decodeDataRow } from "../protocol/index.ts";
 import { log } from "../log/index.ts";
 import type { PoolManager } from "../pool/pools.ts";
-import type { NodeTarget, ServerConn } from "./server-conn.ts";
+import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
 
 type Volatility = "v" | "s" | "i";
 

@@ -26,20 +26,19 @@ import { Link, linkHandlers, type LinkData, type LinkOwner, type LinkSocket } fr
 import { log } from "../log/index.ts";
 import type { ServerPool } from "../pool/pools.ts";
 import type { Waiter } from "../pool/pool-core.ts";
-import { route, type Target } from "../router/index.ts";
-import { sendCancel } from "./cancel.ts";
-import type { Cancellable, ClientHandle, GatewayContext } from "./context.ts";
+import type { Classification, Target } from "../router/index.ts";
+import { nextAction, wantsReplica, type BatchSituation } from "./next-action.ts";
+import { sendCancel } from "../server/cancel.ts";
+import type { AdminSession, Cancellable, ClientHandle, GatewayContext } from "./context.ts";
 import { loginAdmin, loginClient, type StartupInfo } from "./login.ts";
 import type { ClientChannel } from "../auth/client-channel.ts";
 import { paramsMatch, sessionParams, syncSql } from "./params.ts";
-import { ServerError, type HeldFailure, type NodeTarget, type ServerConn, type ServerConsumer } from "./server-conn.ts";
+import { ServerError, type HeldFailure, type NodeTarget, type ServerConn, type ServerConsumer } from "../server/server-conn.ts";
 import { ClientStatements } from "./statements.ts";
 import { errorKind } from "../metrics/stats.ts";
-import { AdminConsole } from "../admin/console.ts";
 import { parseLsn } from "../health/lsn.ts";
 import { mayWrite, WriteFloor, type FloorHost } from "./write-floor.ts";
 import { acceptPrepareOnly, batchLength, classifyBatch, endsBatch, type QueuedFrame } from "./batch.ts";
-import { GatewayAdmin } from "../admin/backend.ts";
 
 /** The database name that reaches the admin console instead of a server. */
 const ADMIN_DATABASE = "pggate";
@@ -111,7 +110,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   private replay: QueuedFrame[] | null = null;
   /** The next batch goes to the primary: a replayed 25006 batch. */
   private retryOnPrimary = false;
-  private admin: AdminConsole | null = null;
+  private admin: AdminSession | null = null;
   /** The raw startup-phase packet being handled (a CancelRequest may be passed to another worker). */
   private lastStartupPacket: Uint8Array | null = null;
   /** Deadline for writes held while no primary is reachable; 0 when not waiting. */
@@ -332,51 +331,78 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
         this.dropQueued(1);
         continue;
       }
-      const split = this.ctx.config.routing.readWriteSplit;
-      // One replica choice per read batch: it decides availability and, if used, the node.
-      let replicaNode: NodeTarget | null = cls && cls.route === "replica" && !cls.pin && split && !this.retryOnPrimary ? this.ctx.pickReplica(this.user, this.database) : null;
-      // An incomplete batch too large to hold goes to the primary, which can run anything.
-      if (!this.retryOnPrimary && cls && cls.route === "replica" && !cls.pin && this.ctx.config.routing.noReplica === "error" && split && replicaNode === null) {
-        this.failQueuedBatch(error(SqlState.CannotConnectNow, "no replica is available for this read (routing.no_replica = error)", "Retry later, or set routing.no_replica: primary."));
-        continue;
-      }
-      let decision = this.retryOnPrimary
-        ? { target: "primary" as const, reason: "retry_25006", pin: null }
-        : cls
-          ? route(cls, { split, sessionRoute: this.sessionRoute, replicaAvailable: replicaNode !== null })
-          : { target: "primary" as const, reason: "unknown", pin: null };
-      this.retryOnPrimary = false;
-      if (decision.target === "primary" && (cls === null || mayWrite(cls))) this.floor.wrote = true;
-      if (decision.target === "replica" && this.floor.lsn !== null && (!this.server || this.serverTarget !== "primary")) {
-        const ryw = this.floor.choose();
-        if (ryw === "wait") {
-          this.transition("waiting");
-          break;
-        }
-        if (ryw === "primary") decision = { target: "primary", reason: "read_your_writes", pin: null };
-        else replicaNode = ryw;
-      }
-      const s = this.server;
-      if (s) {
-        if (this.serverTarget === "primary" || decision.target === this.serverTarget) {
-          this.noteRoute(decision.target, decision.reason, decision.pin);
-          this.transmitBatch(count, complete);
-          continue;
-        }
-        if (s.pendingReplies > 0) break; // the replica finishes first; its ReadyForQuery pumps again
-        this.releaseServer();
-      }
-      if (this.ctx.isPaused(this.database)) {
-        // PAUSE: new transactions wait until RESUME; running ones were let through above.
-        this.pausedWait = true;
-        this.transition("waiting");
-        break;
-      }
-      if (!this.acquire(decision.target, replicaNode)) break;
-      this.noteRoute(decision.target, decision.reason, decision.pin);
-      this.transmitBatch(count, complete);
+      if (!this.placeBatch(cls, count, complete)) break;
     }
     this.run.flush();
+  }
+
+  /**
+   * Routes one batch: gathers the situation, lets nextAction() decide, and carries the action
+   * out. Returns false when the client now waits (pool, floor, PAUSE, a busy replica).
+   */
+  private placeBatch(cls: Classification | null, count: number, complete: boolean): boolean {
+    const routing = this.ctx.config.routing;
+    const s = this.server;
+    const situation: BatchSituation = {
+      cls,
+      retryOnPrimary: this.retryOnPrimary,
+      split: routing.readWriteSplit,
+      noReplica: routing.noReplica,
+      sessionRoute: this.sessionRoute,
+      // One replica choice per read batch: it decides availability and, if used, the node.
+      replica: wantsReplica(cls, routing.readWriteSplit, this.retryOnPrimary) ? this.ctx.pickReplica(this.user, this.database) : null,
+      floorSet: this.floor.lsn !== null,
+      floor: "unknown",
+      attached: s && this.serverTarget ? { target: this.serverTarget, busy: s.pendingReplies > 0 } : null,
+      paused: this.ctx.isPaused(this.database),
+    };
+    let action = nextAction(situation);
+    if (action.kind === "consult_floor") {
+      const f = this.floor.choose();
+      situation.floor = f === "wait" || f === "primary" ? f : { replica: f };
+      action = nextAction(situation);
+    }
+    switch (action.kind) {
+      case "fail_no_replica":
+        this.retryOnPrimary = false;
+        this.failQueuedBatch(error(SqlState.CannotConnectNow, "no replica is available for this read (routing.no_replica = error)", "Retry later, or set routing.no_replica: primary."));
+        return true;
+      case "consult_floor":
+        throw new Error("nextAction asked for the floor twice");
+      case "wait_floor":
+        this.retryOnPrimary = false;
+        this.transition("waiting");
+        return false;
+      case "wait_attached":
+        this.retryOnPrimary = false;
+        return false;
+      case "wait_pause":
+        this.retryOnPrimary = false;
+        this.notePossibleWrite(cls, "primary");
+        if (s) this.releaseServer();
+        this.pausedWait = true;
+        this.transition("waiting");
+        return false;
+      case "forward":
+        this.retryOnPrimary = false;
+        this.notePossibleWrite(cls, action.target);
+        this.noteRoute(action.target, action.reason, action.pin);
+        this.transmitBatch(count, complete);
+        return true;
+      case "acquire":
+        this.retryOnPrimary = false;
+        this.notePossibleWrite(cls, action.target);
+        if (action.releaseFirst) this.releaseServer();
+        if (!this.acquire(action.target, action.replica)) return false;
+        this.noteRoute(action.target, action.reason, action.pin);
+        this.transmitBatch(count, complete);
+        return true;
+    }
+  }
+
+  /** A batch bound for the primary that may write: its commit position becomes the floor. */
+  private notePossibleWrite(cls: Classification | null, target: Target): void {
+    if (target === "primary" && (cls === null || mayWrite(cls))) this.floor.wrote = true;
   }
 
   private noteRoute(target: Target, reason: string, pin: string | null): void {
@@ -814,9 +840,9 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       const reported = await loginAdmin(this.ctx, this.channel(inbox), this.user, startupParams, this.params.get("application_name") ?? "", this.gone);
       if (this.state !== "login") return;
       this.greet(reported, false);
-      const control = this.ctx.control;
-      if (!control) throw new Error("admin console not wired to a gateway");
-      this.admin = new AdminConsole((b) => this.out.send(b), () => this.close(), new GatewayAdmin(this.ctx, control, this.user));
+      const open = this.ctx.openAdmin;
+      if (!open) throw new Error("admin console not wired to a gateway");
+      this.admin = open((b) => this.out.send(b), () => this.close(), this.user);
       this.transition("admin");
       log.info("admin_login", { client: this.id, user: this.user, addr: this.remoteAddress });
     } catch (e) {

@@ -3,11 +3,10 @@
 import { randomInt } from "node:crypto";
 import type { Config } from "../config/types.ts";
 import type { PgError } from "../errors/index.ts";
-import type { GatewayControl } from "../admin/backend.ts";
-import type { AuthQuery } from "../auth/auth-query.ts";
+import type { AuthQuery } from "../server/auth-query.ts";
 import type { ServerCredentials } from "../auth/credentials.ts";
 import type { Verifier } from "../auth/verifier.ts";
-import type { NodeTarget, ServerTlsOptions } from "./server-conn.ts";
+import type { NodeTarget, ServerTlsOptions } from "../server/server-conn.ts";
 import { ReplicaBalancer } from "../pool/balancer.ts";
 import { PoolManager } from "../pool/pools.ts";
 import { LoginGate } from "../pool/login-gate.ts";
@@ -17,6 +16,23 @@ import { Stats } from "../metrics/stats.ts";
 import { HealthMonitor } from "../health/monitor.ts";
 import { log } from "../log/index.ts";
 import { PauseState } from "./pause.ts";
+
+/** Process-level actions the admin console may take (implemented by the Gateway). */
+export interface GatewayControl {
+  /** Re-reads the config file; returns null on success or why it was rejected. */
+  reload(): string | null;
+  /** Starts a graceful shutdown (after the reply is sent). */
+  shutdown(waitForClients: boolean): void;
+}
+
+/** An admin console session as the client session drives it (implemented in src/admin). */
+export interface AdminSession {
+  onFrame(type: number, buf: Uint8Array, start: number, end: number): void;
+  dispose(): void;
+}
+
+/** Opens the admin console for a logged-in admin user; wired by the Gateway. */
+export type AdminOpener = (send: (b: Uint8Array) => void, close: () => void, user: string) => AdminSession;
 
 /** What the cancel path needs from a session, kept narrow to avoid an import cycle. */
 export interface Cancellable {
@@ -51,8 +67,8 @@ export interface ClientHandle {
 
 export class GatewayContext {
   readonly clients = new Set<ClientHandle>();
-  /** Process-level actions for the admin console (set by the Gateway). */
-  control: GatewayControl | null = null;
+  /** Opens the admin console (set by the Gateway, which sits above src/admin). */
+  openAdmin: AdminOpener | null = null;
   config: Config;
   authQuery: AuthQuery | null = null;
   userlist: Map<string, Verifier> | null = null;

@@ -3,12 +3,12 @@
 import { authenticateClient, chooseClientMethod, chooseMockMethod } from "../auth/client-auth.ts";
 import type { ClientChannel } from "../auth/client-channel.ts";
 import type { ServerCredentials } from "../auth/credentials.ts";
-import { relayAuthentication } from "../auth/passthrough.ts";
-import { authenticateToServer, nextAuthRequest, ServerAuthError, serverAuthPolicy } from "../auth/server-auth.ts";
+import { relayAuthentication } from "../server/passthrough.ts";
+import { authenticateToServer, nextAuthRequest, ServerAuthError, serverAuthPolicy } from "../server/server-auth.ts";
 import type { Verifier } from "../auth/verifier.ts";
 import { Errors, fatal, PgError, SqlState } from "../errors/index.ts";
 import type { GatewayContext } from "./context.ts";
-import { ServerConn } from "./server-conn.ts";
+import { ServerConn } from "../server/server-conn.ts";
 import { Backend, buildQuery } from "../protocol/index.ts";
 import { syncSql } from "./params.ts";
 

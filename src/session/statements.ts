@@ -4,7 +4,8 @@
 // Close; everything else passes untouched.
 import { BodyReader, Frontend, MessageWriter } from "../protocol/index.ts";
 import type { Classification, Router } from "../router/index.ts";
-import type { ServerConn } from "./server-conn.ts";
+import type { ServerConn } from "../server/server-conn.ts";
+import { statementNames } from "../server/statement-names.ts";
 
 export interface ClientStatement {
   /** PgGate's server-side name for this (query, types). */
@@ -16,42 +17,6 @@ export interface ClientStatement {
   readonly rest: Uint8Array;
 }
 
-/** Process-wide: one server-side name per distinct statement, so connections share them. */
-class StatementNames {
-  private readonly names = new Map<string, string>();
-  /** Names some server accepted: their text is known to parse. */
-  private readonly confirmed = new Set<string>();
-  private next = 1;
-
-  confirm(name: string): void {
-    this.confirmed.add(name);
-  }
-
-  isConfirmed(name: string): boolean {
-    return this.confirmed.has(name);
-  }
-
-  nameFor(key: string): string {
-    let n = this.names.get(key);
-    if (!n) {
-      n = `pggate_${(this.next++).toString(36)}`;
-      // Bounded: past the cap, start afresh. Old names stay valid on the connections that have
-      // them (they simply stop being reused), so correctness never depends on this map.
-      if (this.names.size >= 100_000) {
-        this.names.clear();
-        this.confirmed.clear();
-      }
-      this.names.set(key, n);
-    }
-    return n;
-  }
-
-  get size(): number {
-    return this.names.size;
-  }
-}
-
-export const statementNames = new StatementNames();
 
 /** A name no server statement has: closing it is a harmless no-op that still yields CloseComplete. */
 const NOOP_NAME = "pggate_closed";

@@ -5,7 +5,7 @@ import { buildParameterStatus, decodeQuery, Frontend } from "../protocol/index.t
 import { formatLsn, parseLsn } from "../health/lsn.ts";
 import type { Classification } from "../router/index.ts";
 import type { GatewayContext } from "./context.ts";
-import type { NodeTarget, ServerConn } from "./server-conn.ts";
+import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
 import { ClientStatements } from "./statements.ts";
 
 /**

@@ -3,8 +3,9 @@
 // Frames are built and read here with DataView, independently of src/protocol.
 
 import { describe, expect, test } from "bun:test";
-import { ClientStatements, statementNames } from "../../../src/session/statements.ts";
-import type { ServerConn } from "../../../src/session/server-conn.ts";
+import { ClientStatements } from "../../../src/session/statements.ts";
+import { statementNames } from "../../../src/server/statement-names.ts";
+import type { ServerConn } from "../../../src/server/server-conn.ts";
 
 // --- frames, built by hand ---------------------------------------------------------------
 

@@ -12,9 +12,9 @@ import {
   Frontend,
 } from "../protocol/index.ts";
 import { Errors } from "../errors/index.ts";
-import type { ServerConn } from "../session/server-conn.ts";
-import type { ClientChannel } from "./client-channel.ts";
-import type { ServerCredentials } from "./credentials.ts";
+import type { ServerConn } from "./server-conn.ts";
+import type { ClientChannel } from "../auth/client-channel.ts";
+import type { ServerCredentials } from "../auth/credentials.ts";
 import { ServerAuthError } from "./server-auth.ts";
 
 /**

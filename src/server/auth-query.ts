@@ -4,10 +4,10 @@
 import { Backend, buildExtendedQuery, decodeDataRow } from "../protocol/index.ts";
 import type { Config } from "../config/types.ts";
 import { log } from "../log/index.ts";
-import { ServerConn, type NodeTarget } from "../session/server-conn.ts";
-import { verifierCensus } from "./census.ts";
+import { ServerConn, type NodeTarget } from "./server-conn.ts";
+import { verifierCensus } from "../auth/census.ts";
 import { authenticateToServer, serverAuthPolicy } from "./server-auth.ts";
-import { parseVerifier, verifierProblem, type Verifier } from "./verifier.ts";
+import { parseVerifier, verifierProblem, type Verifier } from "../auth/verifier.ts";
 
 /** What auth_query's rows say about one login name. */
 export type AuthQueryVerdict =

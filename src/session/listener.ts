@@ -2,9 +2,9 @@
 // each socket to a new ClientSession. Session logic lives in src/session.
 import type { SocketHandler, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import { encodePgError, Errors } from "../errors/index.ts";
-import { ClientSession } from "../session/client-session.ts";
-import type { GatewayContext } from "../session/context.ts";
-import { linkHandlers, type LinkData } from "./link.ts";
+import { ClientSession } from "./client-session.ts";
+import type { GatewayContext } from "./context.ts";
+import { linkHandlers, type LinkData } from "../net/link.ts";
 
 export function startListener(ctx: GatewayContext): TCPSocketListener<LinkData> {
   const { host, port } = ctx.config.listen;

@@ -2,7 +2,7 @@
 // server reads the 16-byte packet and closes; there is never a reply.
 import { buildCancelRequest } from "../protocol/index.ts";
 import { log } from "../log/index.ts";
-import type { NodeTarget } from "./server-conn.ts";
+import type { NodeTarget } from "./node-target.ts";
 
 export function sendCancel(node: NodeTarget, processId: number, secretKey: number): void {
   const packet = buildCancelRequest(processId, secretKey);

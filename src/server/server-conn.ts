@@ -19,21 +19,16 @@ import {
   type ErrorFields,
 } from "../protocol/index.ts";
 import { log } from "../log/index.ts";
-import type { ServerPool } from "../pool/pools.ts";
 import type { NodeStats } from "../metrics/stats.ts";
 import { sendCancel } from "./cancel.ts";
-import { statementNames } from "./statements.ts";
+import type { NodeTarget } from "./node-target.ts";
+import { statementNames } from "./statement-names.ts";
 import { Inbox, type InboxFrame } from "../net/inbox.ts";
 import { ForwardRun } from "../net/forward-run.ts";
 import { Link, linkHandlers, type LinkData, type LinkOwner, type LinkSocket } from "../net/link.ts";
 import type { ServerTlsMode } from "../config/types.ts";
 
-export interface NodeTarget {
-  /** "primary" or "replica<i>": used in logs, errors and metrics. */
-  name: string;
-  host: string;
-  port: number;
-}
+export type { NodeTarget } from "./node-target.ts";
 
 export interface ServerTlsOptions {
   mode: ServerTlsMode;
@@ -132,8 +127,7 @@ export class ServerConn implements LinkOwner {
   tlsActive = false;
   readonly createdAt = Date.now();
   link!: Link;
-  // Pool bookkeeping, owned by src/pool.
-  pool: ServerPool | null = null;
+  // Pool bookkeeping (which pool it belongs to is kept by src/pool).
   /** Traffic counters of this connection's node (set when it joins a pool). */
   stats: NodeStats | null = null;
   lastUsedAt = Date.now();
@@ -432,6 +426,9 @@ export class ServerConn implements LinkOwner {
     this.settleDone = done;
     this.settleFailed = false;
     this.settleTimer = setTimeout(() => this.finishSettle(false), SETTLE_TIMEOUT_MS);
+    // The vanished client may have paused our reads (backpressure); its replies are discarded
+    // now, and the cancel's ReadyForQuery must be read for the connection to come back.
+    this.resume();
     if (this.inCopyIn) {
       // The server waits for CopyData that will never come; CopyFail ends the COPY with an error.
       this.link.send(buildCopyFail("client disconnected"));

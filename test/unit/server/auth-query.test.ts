@@ -2,7 +2,7 @@
 // (verifierFromRows, a pure function, so no server is needed).
 
 import { describe, expect, test } from "bun:test";
-import { verifierFromRows } from "../../../src/auth/auth-query.ts";
+import { verifierFromRows } from "../../../src/server/auth-query.ts";
 
 const SECRET = "SCRAM-SHA-256$4096:SBY7uJ3PEvXF7tG3qW3dVA==$yBmdZEM8vFxm4e0zjnCUTdbHYWp/vDzFvhB9P1OB45Q=:Xf0r+z0d6w4kUJp3AwRnjowm0ohu1wb7GWa9yAXi8tU=";
 const MD5 = "md5" + "0123456789abcdef".repeat(2);

@@ -8,9 +8,9 @@ import { createHmac, pbkdf2Sync } from "node:crypto";
 import type { Socket } from "bun";
 import type { ServerCredentials } from "../../../src/auth/credentials.ts";
 import { ScramServer } from "../../../src/auth/scram.ts";
-import { authenticateToServer, DEFAULT_SERVER_AUTH_POLICY, ServerAuthError, type ServerAuthPolicy } from "../../../src/auth/server-auth.ts";
+import { authenticateToServer, DEFAULT_SERVER_AUTH_POLICY, ServerAuthError, type ServerAuthPolicy } from "../../../src/server/server-auth.ts";
 import { scramVerifierFromPassword } from "../../../src/auth/verifier.ts";
-import { ServerConn } from "../../../src/session/server-conn.ts";
+import { ServerConn } from "../../../src/server/server-conn.ts";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);

@@ -4,7 +4,7 @@
 import { readdirSync } from "node:fs";
 import { Registry } from "prom-client";
 import type { GatewayContext } from "../session/context.ts";
-import { Histogram, LATENCY_BUCKETS } from "./stats.ts";
+import { Histogram, LATENCY_BUCKETS } from "../metrics/stats.ts";
 import { statusSummary } from "./status.ts";
 
 type Labels = Record<string, string>;

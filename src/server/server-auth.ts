@@ -12,10 +12,10 @@ import {
 } from "../protocol/index.ts";
 import { DEFAULT_MAX_SCRAM_ITERATIONS, DEFAULT_REQUIRE_AUTH } from "../config/schema.ts";
 import type { Config, ServerAuthMethod } from "../config/types.ts";
-import type { ServerConn } from "../session/server-conn.ts";
-import type { ServerCredentials } from "./credentials.ts";
-import { md5PasswordHash, md5Response } from "./md5.ts";
-import { ScramClient, ScramError, type ScramClientCredentials } from "./scram.ts";
+import type { ServerConn } from "./server-conn.ts";
+import type { ServerCredentials } from "../auth/credentials.ts";
+import { md5PasswordHash, md5Response } from "../auth/md5.ts";
+import { ScramClient, ScramError, type ScramClientCredentials } from "../auth/scram.ts";
 
 const SCRAM = "SCRAM-SHA-256";
 const utf8 = new TextEncoder();

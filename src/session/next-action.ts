@@ -1,0 +1,90 @@
+// What to do with the next complete (or too-large-to-hold) batch of a client: a pure function
+// of plain inputs returning one action. ClientSession gathers the inputs and executes the action;
+// nothing here touches sockets, pools or clocks, so every case is a row in a table test.
+import { route, type Classification, type PinReason, type Target } from "../router/index.ts";
+import type { NodeTarget } from "../server/node-target.ts";
+
+/** Read-your-writes verdict for a read: not asked yet, or what the write floor said. */
+export type FloorVerdict = "unknown" | "wait" | "primary" | { replica: NodeTarget };
+
+export interface BatchSituation {
+  /** Merged classification of the batch; null when it cannot be classified (primary is safe). */
+  cls: Classification | null;
+  /** The batch is a replica's 25006 being replayed: it goes to the primary. */
+  retryOnPrimary: boolean;
+  /** routing.read_write_split */
+  split: boolean;
+  /** routing.no_replica */
+  noReplica: "primary" | "error";
+  /** Startup parameter or SET pggate.route. */
+  sessionRoute: "auto" | "primary" | "replica";
+  /** The replica picked for this read (only asked when wantsReplica() said so), or null. */
+  replica: NodeTarget | null;
+  /** Whether this client keeps a read-your-writes floor that is set (a write was learnt). */
+  floorSet: boolean;
+  /** Asked only when the action was "consult_floor". */
+  floor: FloorVerdict;
+  /** The connection attached to the client, if any, and whether it still owes replies. */
+  attached: { target: Target; busy: boolean } | null;
+  /** PAUSE covers this client's database. */
+  paused: boolean;
+}
+
+export interface Placement {
+  target: Target;
+  reason: string;
+  pin: PinReason | null;
+}
+
+export type BatchAction =
+  /** Answer the batch with 57P03: a read and routing.no_replica = error. */
+  | { kind: "fail_no_replica" }
+  /** A read with a floor: ask the write floor, then decide again with `floor` set. */
+  | { kind: "consult_floor" }
+  /** No replica has the floor yet, and it is worth waiting for one. */
+  | { kind: "wait_floor" }
+  /** Send on the attached connection. */
+  | ({ kind: "forward" } & Placement)
+  /** The attached replica still answers the previous batch; its ReadyForQuery decides again. */
+  | { kind: "wait_attached" }
+  /** PAUSE: the batch waits for RESUME. */
+  | { kind: "wait_pause" }
+  /** Get a connection for `target` (on `replica` when it is a read), giving back the attached one first. */
+  | ({ kind: "acquire"; releaseFirst: boolean; replica: NodeTarget | null } & Placement);
+
+/** Whether a replica should be picked before deciding (one pick per read batch). */
+export function wantsReplica(cls: Classification | null, split: boolean, retryOnPrimary: boolean): boolean {
+  return cls !== null && cls.route === "replica" && !cls.pin && split && !retryOnPrimary;
+}
+
+export function nextAction(s: BatchSituation): BatchAction {
+  if (!s.retryOnPrimary && s.cls && s.cls.route === "replica" && !s.cls.pin && s.noReplica === "error" && s.split && s.replica === null) {
+    return { kind: "fail_no_replica" };
+  }
+  let placement: Placement = s.retryOnPrimary
+    ? { target: "primary", reason: "retry_25006", pin: null }
+    : s.cls
+      ? route(s.cls, { split: s.split, sessionRoute: s.sessionRoute, replicaAvailable: s.replica !== null })
+      : { target: "primary", reason: "unknown", pin: null };
+  let replica = placement.target === "replica" ? s.replica : null;
+  // A read after this client's write: only a replica that replayed the write may serve it. On an
+  // attached primary connection the read simply stays there (it sees everything).
+  if (placement.target === "replica" && s.floorSet && s.attached?.target !== "primary") {
+    const f = s.floor;
+    if (f === "unknown") return { kind: "consult_floor" };
+    if (f === "wait") return { kind: "wait_floor" };
+    if (f === "primary") {
+      placement = { target: "primary", reason: "read_your_writes", pin: null };
+      replica = null;
+    } else replica = f.replica;
+  }
+  const a = s.attached;
+  if (a) {
+    // Anything may run on an attached primary connection; a replica one takes only reads.
+    if (a.target === "primary" || placement.target === a.target) return { kind: "forward", ...placement };
+    if (a.busy) return { kind: "wait_attached" };
+  }
+  // PAUSE holds new transactions only; batches on an attached connection went through above.
+  if (s.paused) return { kind: "wait_pause" };
+  return { kind: "acquire", releaseFirst: a !== null, replica, ...placement };
+}
