@@ -16,7 +16,6 @@ import {
   ErrorField,
   FrameReader,
   TxStatus,
-  type ErrorFields,
 } from "../protocol/index.ts";
 import { log } from "../log/index.ts";
 import type { NodeStats } from "../metrics/stats.ts";
@@ -26,50 +25,11 @@ import { statementNames } from "./statement-names.ts";
 import { Inbox, type InboxFrame } from "../net/inbox.ts";
 import { ForwardRun } from "../net/forward-run.ts";
 import { Link, linkHandlers, type LinkData, type LinkOwner, type LinkSocket } from "../net/link.ts";
-import type { ServerTlsMode } from "../config/types.ts";
 
 export type { NodeTarget } from "./node-target.ts";
 
-export interface ServerTlsOptions {
-  mode: ServerTlsMode;
-  ca: string;
-  serverName: string;
-}
-
-/** An ErrorResponse a server sent during startup; carries its fields so we can relay them. */
-export class ServerError extends Error {
-  override readonly name = "ServerError";
-  constructor(readonly fields: ErrorFields, readonly raw: Uint8Array) {
-    super(fields.get(ErrorField.Message) ?? "server error");
-  }
-  get code(): string {
-    return this.fields.get(ErrorField.Code) ?? "";
-  }
-}
-
-/** Receives an attached server's traffic. */
-export interface ServerConsumer {
-  /** Where forwarded frames go. */
-  readonly out: Link;
-  /**
-   * Called for ReadyForQuery, ErrorResponse, ParameterStatus, NotificationResponse and the COPY
-   * start messages before they are forwarded. Return false to swallow the frame.
-   */
-  onServerMessage(type: number, buf: Uint8Array, start: number, end: number): boolean;
-  onServerBackpressure(backlogged: boolean): void;
-  onServerClose(conn: ServerConn, error: Error | undefined): void;
-  /** A held batch produced output: it can no longer be replayed elsewhere. */
-  onRepliesCommitted(): void;
-  /**
-   * A held batch failed before producing output — 25006 (it wrote on a replica) or the node going
-   * away (57P01-03, 08xxx) — and its replies were discarded up to ReadyForQuery: replay it.
-   */
-  onHeldBatchFailed(kind: HeldFailure): void;
-}
-
-export type ServerState = "connecting" | "startup" | "idle" | "active" | "closed";
-
-export type HeldFailure = "read_only" | "node_failure";
+export { ServerError, type HeldFailure, type ServerConsumer, type ServerState, type ServerTlsOptions } from "./server-types.ts";
+import { COMMITS, INSPECT, replayableFailure, ServerError, type HeldFailure, type ServerConsumer, type ServerState, type ServerTlsOptions } from "./server-types.ts";
 
 /** A Parse we sent whose ParseComplete is still to come (replies arrive in message order). */
 interface ParseEntry {
@@ -81,38 +41,8 @@ interface ParseEntry {
   swallow: boolean;
 }
 
-/**
- * Replies that commit a held batch: from here the client has seen results, so the batch can no
- * longer be replayed on another node.
- */
-const COMMITS = new Uint8Array(256);
-for (const t of [Backend.DataRow, Backend.CommandComplete, Backend.CopyOutResponse, Backend.CopyInResponse, Backend.EmptyQueryResponse, Backend.PortalSuspended, Backend.ReadyForQuery, Backend.NotificationResponse]) {
-  COMMITS[t] = 1;
-}
-
-/** Errors after which a held batch may safely run on another node. */
-function replayableFailure(code: string): HeldFailure | null {
-  if (code === "25006") return "read_only";
-  if (code === "57P01" || code === "57P02" || code === "57P03" || code.startsWith("08")) return "node_failure";
-  return null;
-}
-
 /** Bound on how long a connection may take to settle after its client vanished. */
 const SETTLE_TIMEOUT_MS = 5000;
-
-/** Message types the consumer must see; everything else is forwarded blind. */
-const INSPECT = new Uint8Array(256);
-for (const t of [
-  Backend.ReadyForQuery,
-  Backend.ErrorResponse,
-  Backend.ParameterStatus,
-  Backend.NotificationResponse,
-  Backend.CopyInResponse,
-  Backend.CopyOutResponse,
-  Backend.CopyBothResponse,
-]) {
-  INSPECT[t] = 1;
-}
 
 let nextServerId = 1;
 

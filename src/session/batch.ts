@@ -74,3 +74,49 @@ export function acceptPrepareOnly(queue: readonly QueuedFrame[], count: number, 
   for (let i = 0; i < count - 1; i++) statements.acceptLocally(queue[i].buf, queue[i].start, queue[i].end);
   return count - 1;
 }
+
+/**
+ * What a client sent and PgGate has not forwarded yet, in order, with its byte count (what the
+ * client costs us while it waits). Frames are views that stay valid (see FrameSink).
+ */
+export class BatchQueue {
+  frames: QueuedFrame[] = [];
+  bytes = 0;
+
+  get length(): number {
+    return this.frames.length;
+  }
+
+  push(type: number, buf: Uint8Array, start: number, end: number): void {
+    this.frames.push({ type, buf, start, end });
+    this.bytes += end - start;
+  }
+
+  /** Frames of the first batch (up to and including its terminator, or all of them). */
+  batchLength(): number {
+    return batchLength(this.frames);
+  }
+
+  /** Whether the first `len` frames end with a batch terminator. */
+  isComplete(len: number): boolean {
+    return len > 0 && endsBatch(this.frames[len - 1].type);
+  }
+
+  /** Removes the first `count` frames and returns them. */
+  take(count: number): QueuedFrame[] {
+    const out = this.frames.splice(0, count);
+    for (const f of out) this.bytes -= f.end - f.start;
+    return out;
+  }
+
+  /** Puts frames back in front (a replica batch replayed elsewhere). */
+  requeue(frames: readonly QueuedFrame[]): void {
+    for (const f of frames) this.bytes += f.end - f.start;
+    this.frames.unshift(...frames);
+  }
+
+  clear(): void {
+    this.frames = [];
+    this.bytes = 0;
+  }
+}

@@ -1,122 +1,52 @@
-// One client connection: startup (SSL/GSS/cancel negotiation), login, then routing each batch
-// to a pooled server connection and streaming the replies back. Every state change goes through
-// transition(); the hot path is synchronous and event-driven.
-import {
-  Backend,
-  buildAuthenticationOk,
-  buildBackendKeyData,
-  buildCommandComplete,
-  buildNegotiateProtocolVersion,
-  buildParameterStatus,
-  buildReadyForQuery,
-  decodeErrorFields,
-  decodeStartupPacket,
-  encodeFrame,
-  ErrorField,
-  FrameReader,
-  Frontend,
-  ProtocolError,
-  TxStatus,
-  type StartupPacket,
-} from "../protocol/index.ts";
-import { encodePgError, error, Errors, fatal, PgError, SqlState } from "../errors/index.ts";
+// The query pump of a logged-in client: each batch it sends is classified, routed (nextAction)
+// and forwarded to a pooled server connection, and the replies are streamed back, with the
+// bookkeeping that keeps the client's view that of the primary alone (read-your-writes floors,
+// 25006 replays, pins). The connection's life (state machine, startup, errors) is SessionCore.
+import { Backend, buildCommandComplete, buildReadyForQuery, decodeErrorFields, ErrorField, Frontend, TxStatus } from "../protocol/index.ts";
+import { encodePgError, error, fatal, PgError, SqlState } from "../errors/index.ts";
 import { ForwardRun } from "../net/forward-run.ts";
-import { Inbox } from "../net/inbox.ts";
-import { Link, linkHandlers, type LinkData, type LinkOwner, type LinkSocket } from "../net/link.ts";
+import type { LinkSocket } from "../net/link.ts";
 import { log } from "../log/index.ts";
 import type { ServerPool } from "../pool/pools.ts";
-import type { Waiter } from "../pool/pool-core.ts";
 import type { Classification, Target } from "../router/index.ts";
-import { nextAction, wantsReplica, type BatchSituation } from "./next-action.ts";
 import { sendCancel } from "../server/cancel.ts";
-import type { AdminSession, Cancellable, ClientHandle, GatewayContext } from "./context.ts";
-import { loginAdmin, loginClient, type StartupInfo } from "./login.ts";
-import type { ClientChannel } from "../auth/client-channel.ts";
-import { paramsMatch, sessionParams, syncSql } from "./params.ts";
-import { ServerError, type HeldFailure, type NodeTarget, type ServerConn, type ServerConsumer } from "../server/server-conn.ts";
+import type { HeldFailure, NodeTarget, ServerConn, ServerConsumer } from "../server/server-conn.ts";
+import { ServerAttachment } from "./attachment.ts";
+import { acceptPrepareOnly, BatchQueue, classifyBatch, type QueuedFrame } from "./batch.ts";
+import type { ClientHandle, GatewayContext } from "./context.ts";
+import { parsePggateSet } from "./local-answers.ts";
+import { afterReadyForQuery, nextAction, wantsReplica, type BatchSituation } from "./next-action.ts";
+import { QUEUE_HIGH_WATER, SessionCore, WAIT_PAUSE_BYTES } from "./session-core.ts";
 import { ClientStatements } from "./statements.ts";
-import { errorKind } from "../metrics/stats.ts";
-import { parseLsn } from "../health/lsn.ts";
 import { mayWrite, WriteFloor, type FloorHost } from "./write-floor.ts";
-import { acceptPrepareOnly, batchLength, classifyBatch, endsBatch, type QueuedFrame } from "./batch.ts";
 
-/** The database name that reaches the admin console instead of a server. */
-const ADMIN_DATABASE = "pggate";
-
-export type ClientState =
-  /** Waiting for StartupMessage (possibly after SSLRequest / TLS handshake). */
-  | "startup"
-  /** Authenticating and opening the first server connection. */
-  | "login"
-  /** Logged in, nothing in flight. */
-  | "idle"
-  /** A batch is ready and waits for a pooled server connection. */
-  | "waiting"
-  /** A server connection is attached and owes replies, or holds an open transaction. */
-  | "active"
-  /** Logged into the admin console (database pggate): PgGate answers everything itself. */
-  | "admin"
-  | "closed";
+export type { ClientState } from "./session-core.ts";
 
 const PARSE_COMPLETE = new Uint8Array([0x31, 0, 0, 0, 4]);
-const SSL_YES = new Uint8Array([0x53]);
-const SSL_NO = new Uint8Array([0x4e]);
-/** Unsent client bytes above which we stop reading from the client (it waits in the kernel). */
-const QUEUE_HIGH_WATER = 1024 * 1024;
-/** While waiting for a server connection, a client may queue this much before it is paused. */
-const WAIT_PAUSE_BYTES = 16 * 1024;
-/**
- * Largest message accepted before authentication completes (password, SASL messages). SCRAM
- * messages are a few hundred bytes; PostgreSQL bounds these too (PG_MAX_AUTH_TOKEN_LENGTH).
- */
-export const MAX_PRE_AUTH_MESSAGE = 8 * 1024;
-/** Bytes a not-yet-authenticated client may have queued unread; beyond it the client is cut off. */
-export const MAX_PRE_AUTH_BUFFERED = 16 * 1024;
-
-let nextClientId = 1;
-
-export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, ClientHandle, FloorHost {
-  readonly id = nextClientId++;
-  state: ClientState = "startup";
-  readonly out: Link;
-  readonly remoteAddress: string;
-  readonly connectedAt = Date.now();
-  processId = 0;
-  secretKey = 0;
-  user = "";
-  database = "";
+export class ClientSession extends SessionCore implements ServerConsumer, ClientHandle, FloorHost {
   queries = 0;
   /** Why this client holds its primary connection for life (SET, LISTEN, session mode, ...). */
   pinReason: string | null = null;
   /** Route and reason of the last batch, for SHOW CLIENTS and metrics. */
   lastRoute: Target | null = null;
   lastReason = "";
-  /** Transaction status the client last saw. */
-  txStatus: number = TxStatus.Idle;
-  waitStartedAt = 0;
-  private readonly ctx: GatewayContext;
-  private readonly reader: FrameReader;
-  private inbox: Inbox | null = null;
-  private server: ServerConn | null = null;
-  private serverTarget: Target | null = null;
+  /** The server connection this client holds (and the pools it comes from). */
+  private readonly att: ServerAttachment;
+  private get server(): ServerConn | null {
+    return this.att.conn;
+  }
+  private get serverTarget(): Target | null {
+    return this.att.target;
+  }
   /** An extended-protocol batch was started on the server and its Sync not yet sent. */
   private openBatch = false;
-  private queue: QueuedFrame[] = [];
-  private queueBytes = 0;
-  private readingPaused = false;
-  private waiting: { pool: ServerPool; waiter: Waiter<ServerConn> } | null = null;
-  private readonly pools = new Map<NodeTarget, ServerPool>();
+  private readonly queue = new BatchQueue();
   /** A replica batch whose replies are held: replayed on the primary if the replica says 25006. */
   private replay: QueuedFrame[] | null = null;
   /** The next batch goes to the primary: a replayed 25006 batch. */
   private retryOnPrimary = false;
-  private admin: AdminSession | null = null;
-  /** The raw startup-phase packet being handled (a CancelRequest may be passed to another worker). */
-  private lastStartupPacket: Uint8Array | null = null;
   /** Deadline for writes held while no primary is reachable; 0 when not waiting. */
   private primaryWaitUntil = 0;
-  /** Last time the client sent anything (for the idle timeouts). */
-  lastActivityAt = Date.now();
   /** Whether read-your-writes floors are kept for this client (not for pinned sessions: they never read replicas). */
   private get rywTracking(): boolean {
     const r = this.ctx.config.routing;
@@ -127,126 +57,59 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   readonly floor: WriteFloor;
   /** Waiting because of PAUSE (not for a pool). */
   private pausedWait = false;
-  private params = new Map<string, string>();
-  private sessionRoute: "auto" | "primary" | "replica" = "auto";
   private readonly statements: ClientStatements;
   /** Route reason of the batch being transmitted; null inside transactions and pinned sessions. */
   private batchReason: string | null = null;
   private pinnedLabel = "";
   /** When the oldest reply still owed was requested (performance.now()), 0 when none. */
   private inflightSince = 0;
-  private tlsActive = false;
   private readonly run = new ForwardRun();
-  private readonly sink = (type: number, buf: Uint8Array, start: number, end: number): void =>
-    this.onFrame(type, buf, start, end);
   private readonly transmitOut = (buf: Uint8Array, start: number, end: number): void => {
     this.run.add(this.server!.link, buf, start, end);
   };
 
   constructor(socket: LinkSocket, ctx: GatewayContext) {
-    this.ctx = ctx;
+    super(socket, ctx);
     this.statements = new ClientStatements(ctx.stats);
     this.floor = new WriteFloor(ctx, this);
-    this.out = new Link(socket, this);
-    this.remoteAddress = socket.remoteAddress;
-    // Until the client has authenticated, nothing it sends may be large: see MAX_PRE_AUTH_MESSAGE.
-    this.reader = new FrameReader(MAX_PRE_AUTH_MESSAGE, true);
+    this.att = new ServerAttachment(ctx.pools, ctx.balancer, () => this.user, () => this.database);
     // The handshake timeout is enforced by the gateway's client sweep: no timer per connection.
     ctx.clients.add(this);
   }
 
-  /** The single place where state changes, with everything that must change along with it. */
-  private transition(next: ClientState): void {
-    const prev = this.state;
-    if (prev === next || prev === "closed") return;
-    this.state = next;
-    if (next === "waiting") {
-      this.waitStartedAt = Date.now();
-      // A client waiting with a statement or two queued is simply not sent anything: it waits
-      // for our answer. Pausing (two epoll changes per wait) pays off only when it keeps sending.
-      if (this.queueBytes > WAIT_PAUSE_BYTES) this.pauseReading(true);
-    } else if (prev === "waiting") {
-      this.waitStartedAt = 0;
-      this.pauseReading(this.queueBytes > QUEUE_HIGH_WATER);
-    }
-    if (next === "closed") this.onClosed(prev);
+  // --- SessionCore hooks ---------------------------------------------------------------------
+
+  protected pumpQueued(): void {
+    if (this.queue.length > 0) this.pump();
   }
 
-  private onClosed(prev: ClientState): void {
+  protected flushOutput(): void {
+    this.run.flush();
+  }
+
+  protected get queuedBytes(): number {
+    return this.queue.bytes;
+  }
+
+  protected releaseAll(): void {
     this.ctx.clients.delete(this);
-    this.ctx.releaseKey(this);
-    this.inbox?.fail(new Error("client disconnected"));
-    if (this.waiting) {
-      this.ctx.pools.cancel(this.waiting.pool, this.waiting.waiter);
-      this.waiting = null;
-    }
-    const s = this.server;
-    if (s) {
-      this.server = null;
-      s.detach();
-      this.returnServer(s, true);
-    }
-    this.queue = [];
-    this.admin?.dispose();
+    this.att.cancelWait();
+    this.att.returnAfterClient(this.id, this.pinReason !== null, this.openBatch);
+    this.queue.clear();
     this.floor.stopWaiting();
-    if (prev !== "startup") {
-      log.info("client_close", {
-        client: this.id,
-        user: this.user,
-        db: this.database,
-        addr: this.remoteAddress,
-        duration_ms: Date.now() - this.connectedAt,
-        queries: this.queries,
-        pin: this.pinReason ?? undefined,
-      });
-    }
+  }
+
+  protected closeSummary(): { queries: number; pin?: string } {
+    return { queries: this.queries, pin: this.pinReason ?? undefined };
+  }
+
+  protected onLoggedIn(): void {
+    if (this.ctx.config.pool.mode === "session") this.pinReason = "session_mode";
   }
 
   // --- inbound from the client ---------------------------------------------------------
 
-  onData(chunk: Uint8Array): void {
-    if (this.state === "closed") return;
-    this.lastActivityAt = Date.now();
-    try {
-      this.reader.push(chunk, this.sink);
-      if (this.queue.length > 0) this.pump();
-    } catch (e) {
-      this.run.flush();
-      this.failWith(e);
-      return;
-    }
-    this.run.flush();
-  }
-
-  private onFrame(type: number, buf: Uint8Array, start: number, end: number): void {
-    switch (this.state) {
-      case "idle":
-      case "active":
-      case "waiting":
-        this.onSessionFrame(type, buf, start, end);
-        return;
-      case "startup":
-        if (this.reader.expectUntyped) {
-          this.lastStartupPacket = buf.subarray(start, end);
-          this.onStartupPacket(decodeStartupPacket(buf, start, end));
-        }
-        return;
-      case "login":
-        if (!this.inbox) return;
-        if (this.inbox.bufferedBytes + (end - start) > MAX_PRE_AUTH_BUFFERED) {
-          throw new ProtocolError(`more than ${MAX_PRE_AUTH_BUFFERED} bytes sent before authentication completed`);
-        }
-        this.inbox.push({ type, body: buf.subarray(start + 5, end) });
-        return;
-      case "admin":
-        this.admin?.onFrame(type, buf, start, end);
-        return;
-      case "closed":
-        return;
-    }
-  }
-
-  private onSessionFrame(type: number, buf: Uint8Array, start: number, end: number): void {
+  protected onSessionFrame(type: number, buf: Uint8Array, start: number, end: number): void {
     if (type === Frontend.Terminate) {
       this.close();
       return;
@@ -257,9 +120,8 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       this.transmit(type, buf, start, end);
       return;
     }
-    this.queue.push({ type, buf, start, end });
-    this.queueBytes += end - start;
-    if (this.queueBytes > QUEUE_HIGH_WATER || (this.state === "waiting" && this.queueBytes > WAIT_PAUSE_BYTES)) this.pauseReading(true);
+    this.queue.push(type, buf, start, end);
+    if (this.queue.bytes > QUEUE_HIGH_WATER || (this.state === "waiting" && this.queue.bytes > WAIT_PAUSE_BYTES)) this.pauseReading(true);
   }
 
   get serverId(): number | null {
@@ -270,10 +132,6 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   get idleInTransaction(): boolean {
     const s = this.server;
     return s !== null && s.pendingReplies === 0 && s.txStatus !== TxStatus.Idle && this.queue.length === 0;
-  }
-
-  send(buf: Uint8Array): void {
-    this.out.send(buf);
   }
 
   floorWaitOver(): void {
@@ -312,21 +170,22 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       // Nothing may overtake a batch that might still be replayed elsewhere, nor a read the
       // floor of the write before it (still being learnt).
       if (this.replay || this.floor.pending) break;
+      const q = this.queue.frames;
       if (this.isSticky()) {
-        const n = batchLength(this.queue);
+        const n = this.queue.batchLength();
         if (this.rywTracking && this.serverTarget === "primary") {
-          for (let i = 0; i < n; i++) this.floor.noteSticky(this.queue[i].type, this.queue[i].buf, this.queue[i].start, this.queue[i].end, this.statements);
+          for (let i = 0; i < n; i++) this.floor.noteSticky(q[i].type, q[i].buf, q[i].start, q[i].end, this.statements);
         }
         this.transmitQueued(n);
         continue;
       }
-      const len = batchLength(this.queue);
-      const complete = len > 0 && endsBatch(this.queue[len - 1].type);
-      if (!complete && this.queueBytes <= QUEUE_HIGH_WATER) break;
-      const count = complete ? len : this.queue.length;
+      const len = this.queue.batchLength();
+      const complete = this.queue.isComplete(len);
+      if (!complete && this.queue.bytes <= QUEUE_HIGH_WATER) break;
+      const count = complete ? len : q.length;
       if (!this.server && complete && this.answerPrepareLocally(count)) continue;
-      const cls = classifyBatch(this.queue, count, this.statements, this.ctx, this.user, this.database);
-      if (cls?.pggateSet && count === 1 && this.queue[0].type === Frontend.Query) {
+      const cls = classifyBatch(q, count, this.statements, this.ctx, this.user, this.database);
+      if (cls?.pggateSet && count === 1 && q[0].type === Frontend.Query) {
         this.answerPggateSet(cls.pggateSet.name, cls.pggateSet.value);
         this.dropQueued(1);
         continue;
@@ -422,28 +281,21 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
    */
   private transmitBatch(count: number, complete: boolean): void {
     const s = this.server!;
-    const terminator = this.queue[count - 1].type;
+    const terminator = this.queue.frames[count - 1].type;
     if (this.serverTarget === "replica" && complete && s.pendingReplies === 0 && (terminator === Frontend.Sync || terminator === Frontend.Query)) {
-      this.replay = this.queue.slice(0, count);
+      this.replay = this.queue.frames.slice(0, count);
       s.holdReplies();
     }
     this.transmitQueued(count);
   }
 
   private transmitQueued(count: number): void {
-    const q = this.queue;
-    for (let i = 0; i < count; i++) {
-      const f = q[i];
-      this.queueBytes -= f.end - f.start;
-      this.transmit(f.type, f.buf, f.start, f.end);
-    }
-    q.splice(0, count);
-    if (this.readingPaused && this.queueBytes <= QUEUE_HIGH_WATER && this.state !== "waiting") this.pauseReading(false);
+    for (const f of this.queue.take(count)) this.transmit(f.type, f.buf, f.start, f.end);
+    if (this.readingPaused && this.queue.bytes <= QUEUE_HIGH_WATER && this.state !== "waiting") this.pauseReading(false);
   }
 
   private dropQueued(count: number): void {
-    for (let i = 0; i < count; i++) this.queueBytes -= this.queue[i].end - this.queue[i].start;
-    this.queue.splice(0, count);
+    this.queue.take(count);
   }
 
   /** Sends one client message to the attached server, accounting for the replies it will produce. */
@@ -491,26 +343,15 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   /** Attaches a connection for `target`; false when the client now waits for one. */
   private acquire(target: Target, replica: NodeTarget | null = null): boolean {
     const node = target === "replica" ? (replica ?? this.ctx.pickReplica(this.user, this.database)) : this.ctx.primary;
-    const pool = this.poolFor(node ?? this.ctx.primary);
     const actualTarget: Target = node && target === "replica" ? "replica" : "primary";
-    const idle = this.ctx.pools.tryAcquire(pool);
-    if (idle) {
-      this.attachServer(idle, actualTarget);
-      return true;
-    }
-    const r = this.ctx.pools.acquire(pool, (conn, err) => this.onGranted(pool, actualTarget, conn, err));
-    if (r.conn && actualTarget === "replica") this.ctx.balancer.succeeded(pool.node);
-    if (r.conn) {
-      this.attachServer(r.conn, actualTarget);
-      return true;
-    }
-    this.waiting = { pool, waiter: r.waiter! };
+    if (this.att.acquire(node ?? this.ctx.primary, actualTarget, this, this.params, this.ctx.config.pool.preparedStatementsCacheSize, this.granted)) return true;
     this.transition("waiting");
     return false;
   }
 
+  private readonly granted = (pool: ServerPool, target: Target, conn: ServerConn | null, err?: PgError): void => this.onGranted(pool, target, conn, err);
+
   private onGranted(pool: ServerPool, target: Target, conn: ServerConn | null, err?: PgError): void {
-    this.waiting = null;
     if (this.state === "closed") {
       if (conn) this.ctx.pools.release(conn);
       return;
@@ -532,7 +373,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     if (target === "replica") this.ctx.balancer.succeeded(pool.node);
     else this.primaryWaitUntil = 0;
     this.transition("idle");
-    this.attachServer(conn, target);
+    this.att.attach(conn, target, this, this.params, this.ctx.config.pool.preparedStatementsCacheSize);
     this.pump();
   }
 
@@ -559,62 +400,10 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     return true;
   }
 
-  /** This client's pool on `node`, looked up once (the manager may have dropped a drained one). */
-  private poolFor(node: NodeTarget): ServerPool {
-    const cached = this.pools.get(node);
-    if (cached && !cached.removed) return cached;
-    const p = this.ctx.pools.pool(node, this.user, this.database);
-    this.pools.set(node, p);
-    return p;
-  }
-
-  /** Attaches and brings the connection's session parameters in line with this client's. */
-  private attachServer(conn: ServerConn, target: Target): void {
-    this.server = conn;
-    this.serverTarget = target;
-    conn.attach(this);
-    if (conn.needsDeallocateAll) {
-      conn.needsDeallocateAll = false;
-      conn.sendInternal("DEALLOCATE ALL");
-    }
-    const cap = this.ctx.config.pool.preparedStatementsCacheSize;
-    if (conn.prepared.size > cap) {
-      const evict: string[] = [];
-      for (const name of conn.prepared.keys()) {
-        if (conn.prepared.size - evict.length <= cap) break;
-        evict.push(name);
-      }
-      for (const name of evict) conn.prepared.delete(name);
-      conn.sendInternal(evict.map((n) => `DEALLOCATE ${n}`).join("; "));
-    }
-    if (!paramsMatch(conn.applied, this.params)) {
-      conn.sendInternal(syncSql(conn.applied, this.params));
-      conn.applied.clear();
-      for (const [k, v] of this.params) conn.applied.set(k, v);
-    }
-  }
-
   /** Transaction pooling: the connection goes back as soon as the server says idle. */
   private releaseServer(): void {
-    const s = this.server;
-    if (!s) return;
-    this.server = null;
-    this.serverTarget = null;
-    s.detach();
-    this.ctx.pools.release(s);
+    this.att.release();
     if (this.state === "active") this.transition("idle");
-  }
-
-  /** Hands a connection back after the client is gone: directly when clean, else settled first. */
-  private returnServer(s: ServerConn, clientGone: boolean): void {
-    const dirtySession = this.pinReason !== null;
-    const clean = s.pendingReplies === 0 && !this.openBatch && !s.inCopyIn && s.txStatus === TxStatus.Idle && !dirtySession;
-    if (clean || s.state === "closed") {
-      this.ctx.pools.release(s, s.state !== "closed");
-      return;
-    }
-    if (clientGone) log.debug("server_settle", { server: s.id, client: this.id, pending: s.pendingReplies });
-    s.settle(this.openBatch, dirtySession, (reusable) => this.ctx.pools.release(s, reusable));
   }
 
   // --- ServerConsumer --------------------------------------------------------------------
@@ -633,20 +422,22 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
           if (this.txStatus === TxStatus.Idle) s.stats.transactions++;
         }
       }
-      if (this.floor.wrote && this.rywTracking && this.serverTarget === "primary" && this.txStatus === TxStatus.Idle) {
+      const next = afterReadyForQuery({
+        floorToCapture: this.floor.wrote && this.rywTracking && this.serverTarget === "primary" && this.txStatus === TxStatus.Idle,
+        queued: this.queue.length > 0,
+        sticky: this.isSticky(),
+        transactionPooling: this.ctx.config.pool.mode === "transaction",
+        pinned: this.pinReason !== null,
+      });
+      if (next === "capture_floor") {
         this.floor.capture(s, () => {
           if (this.state === "closed") return;
           if (this.server === s && s.pendingReplies === 0 && !this.isSticky()) this.releaseServer();
           if (this.queue.length > 0) this.schedulePump();
         });
-      } else if (this.queue.length === 0 && !this.isSticky()) {
-        if (this.ctx.config.pool.mode === "transaction" && this.pinReason === null) this.releaseServer();
-        else this.transition("idle");
-      } else if (this.queue.length > 0) {
-        // Batches held back while the previous one finished: route them now. Replies of the
-        // new batch cannot overtake this ReadyForQuery (they come from later events).
-        this.schedulePump();
-      }
+      } else if (next === "release") this.releaseServer();
+      else if (next === "keep") this.transition("idle");
+      else if (next === "pump") this.schedulePump();
       return true;
     }
     if (type === Backend.ErrorResponse && this.server && this.server.pendingReplies === 0) {
@@ -667,14 +458,18 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
    * primary. Node failure: take the replica out and run it wherever reads go now.
    */
   onHeldBatchFailed(kind: HeldFailure): void {
+    this.replayHeld(kind);
+  }
+
+  /** Puts the held replica batch back in front of the queue and routes it again. */
+  private replayHeld(why: HeldFailure | "connection_lost"): void {
     const frames = this.replay;
     const s = this.server;
     this.replay = null;
     if (!frames) return;
-    log.debug("replica_batch_replayed", { client: this.id, why: kind, node: s?.node.name });
-    for (const f of frames) this.queueBytes += f.end - f.start;
-    this.queue.unshift(...frames);
-    if (kind === "read_only") {
+    log.debug("replica_batch_replayed", { client: this.id, why, node: s?.node.name });
+    this.queue.requeue(frames);
+    if (why === "read_only") {
       this.retryOnPrimary = true;
       this.releaseServer();
     } else {
@@ -686,10 +481,7 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   /** Drops a connection to a replica that failed, and takes the replica out of rotation. */
   private failedReplica(s: ServerConn | null): void {
     if (!s) return;
-    this.server = null;
-    this.serverTarget = null;
-    s.detach();
-    this.ctx.pools.release(s, false);
+    this.att.drop();
     this.ctx.balancer.ban(s.node);
     const h = this.ctx.health.get(s.node);
     if (h) this.ctx.health.markDown(h, "connection failed during a query");
@@ -716,18 +508,10 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     if (this.state === "closed" || this.server !== conn) return;
     if (this.replay) {
       // The replica went away before answering: nothing reached the client, run it elsewhere.
-      const frames = this.replay;
-      this.replay = null;
-      log.debug("replica_batch_replayed", { client: this.id, why: "connection_lost", node: conn.node.name });
-      for (const f of frames) this.queueBytes += f.end - f.start;
-      this.queue.unshift(...frames);
-      this.failedReplica(conn);
-      this.schedulePump();
+      this.replayHeld("connection_lost");
       return;
     }
-    this.server = null;
-    this.serverTarget = null;
-    this.ctx.pools.release(conn, false);
+    this.att.drop();
     this.fail(
       fatal(
         SqlState.ConnectionFailure,
@@ -745,17 +529,6 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     else this.server?.resume();
   }
 
-  onClose(_error: Error | undefined): void {
-    this.transition("closed");
-  }
-
-  private pauseReading(pause: boolean): void {
-    if (pause === this.readingPaused) return;
-    this.readingPaused = pause;
-    if (pause) this.out.pause();
-    else this.out.resume();
-  }
-
   // --- Cancellable -----------------------------------------------------------------------
 
   cancelRunningQuery(): void {
@@ -764,151 +537,10 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
     sendCancel(s.node, s.processId, s.secretKey);
   }
 
-  // --- startup and login -------------------------------------------------------------------
-
-  private onStartupPacket(p: StartupPacket): void {
-    const tls = this.ctx.config.listen.tls;
-    switch (p.kind) {
-      case "ssl":
-        if (tls.mode === "disable" || this.tlsActive) {
-          this.out.send(SSL_NO);
-          return;
-        }
-        // Bytes behind SSLRequest would be plaintext injected before the handshake (the
-        // CVE-2021-23214 class). `trailing` counts them however the packets were split: the
-        // request may have been completed from a later chunk that carries more.
-        if (this.reader.trailing > 0) throw new ProtocolError("data received after SSLRequest, before the TLS handshake");
-        this.startTls();
-        return;
-      case "gssenc":
-        this.out.send(SSL_NO);
-        return;
-      case "cancel":
-        this.ctx.cancel(p.processId, p.secretKey, this.lastStartupPacket);
-        this.transition("closed");
-        this.out.destroy();
-        return;
-      case "startup":
-        this.reader.expectUntyped = false;
-        if (tls.mode === "require" && !this.tlsActive) {
-          this.fail(
-            fatal(SqlState.InvalidAuthorizationSpecification, "PgGate accepts only TLS connections (listen.tls.mode = require)", "Connect with sslmode=require."),
-          );
-          return;
-        }
-        if (p.params.has("replication")) {
-          this.fail(fatal(SqlState.FeatureNotSupported, "replication connections are not supported through PgGate", "Connect to the server directly."));
-          return;
-        }
-        if (p.minor > 0 || p.unknownOptions.length > 0) this.out.send(buildNegotiateProtocolVersion(0, p.unknownOptions));
-        this.beginLogin(p.params);
-        return;
-    }
-  }
-
-  private startTls(): void {
-    const { cert, key } = this.ctx.config.listen.tls;
-    this.out.send(SSL_YES);
-    this.out.flush();
-    const raw = this.out.socket;
-    const data: LinkData = { link: this.out, ignore: false };
-    const [, tlsSocket] = raw.upgradeTLS<LinkData>({ data, tls: { cert: Bun.file(cert), key: Bun.file(key) }, socket: linkHandlers });
-    raw.data.ignore = true;
-    this.out.socket = tlsSocket;
-    this.tlsActive = true;
-  }
-
-  private beginLogin(startupParams: Map<string, string>): void {
-    this.user = startupParams.get("user") ?? "";
-    this.database = startupParams.get("database") || this.user;
-    startupParams.set("database", this.database);
-    const { params, pggate } = sessionParams(startupParams);
-    this.params = params;
-    const route = pggate.get("route");
-    if (route === "primary" || route === "replica" || route === "auto") this.sessionRoute = route;
-    else this.sessionRoute = this.ctx.config.routing.defaultRoute;
-    this.inbox = new Inbox();
-    this.transition("login");
-    if (this.database === ADMIN_DATABASE) void this.runAdminLogin(startupParams);
-    else void this.runLogin({ user: this.user, database: this.database, params: startupParams });
-  }
-
-  /** The admin console: only admin.users; then PgGate answers every query itself. */
-  private async runAdminLogin(startupParams: Map<string, string>): Promise<void> {
-    const inbox = this.inbox!;
-    try {
-      const reported = await loginAdmin(this.ctx, this.channel(inbox), this.user, startupParams, this.params.get("application_name") ?? "", this.gone);
-      if (this.state !== "login") return;
-      this.greet(reported, false);
-      const open = this.ctx.openAdmin;
-      if (!open) throw new Error("admin console not wired to a gateway");
-      this.admin = open((b) => this.out.send(b), () => this.close(), this.user);
-      this.transition("admin");
-      log.info("admin_login", { client: this.id, user: this.user, addr: this.remoteAddress });
-    } catch (e) {
-      this.loginFailed(e);
-    }
-  }
-
-  private async runLogin(startup: StartupInfo): Promise<void> {
-    const inbox = this.inbox!;
-    try {
-      const reported = await loginClient(this.ctx, this.channel(inbox), startup, this.params, this.gone);
-      if (this.state !== "login") return;
-      this.greet(reported, true);
-      if (this.ctx.config.pool.mode === "session") this.pinReason = "session_mode";
-      this.transition("idle");
-      log.info("client_login", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, tls: this.tlsActive });
-      // Anything the client sent behind its last authentication message is ordinary traffic.
-      for (const f of inbox.drain()) {
-        const frame = encodeFrame(f.type, f.body);
-        this.onSessionFrame(f.type, frame, 0, frame.length);
-      }
-      if (this.queue.length > 0) this.pump();
-    } catch (e) {
-      this.loginFailed(e);
-    }
-  }
-
-  /** Whether the client has left (a login waiting at the gate then gives up its turn). */
-  private readonly gone = (): boolean => this.state === "closed";
-
-  private channel(inbox: Inbox): ClientChannel {
-    return { send: (b) => this.out.send(b), next: () => inbox.next() };
-  }
-
-  /** AuthenticationOk, the ParameterStatus set, our BackendKeyData, ReadyForQuery. */
-  private greet(reported: ReadonlyMap<string, string>, cancellable: boolean): void {
-    const key = this.ctx.issueKey();
-    this.processId = key.processId;
-    this.secretKey = key.secretKey;
-    if (cancellable) this.ctx.registerKey(this);
-    this.out.send(buildAuthenticationOk());
-    for (const [name, value] of reported) this.out.send(buildParameterStatus(name, value));
-    this.out.send(buildBackendKeyData(this.processId, this.secretKey));
-    this.out.send(buildReadyForQuery(TxStatus.Idle));
-    this.inbox = null;
-    // Authenticated: from now on the configured limit applies.
-    this.reader.maxMessageSize = this.ctx.config.listen.maxMessageSize;
-  }
-
-  private loginFailed(e: unknown): void {
-    if (this.state === "closed") return;
-    log.info("login_failed", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, reason: (e as Error).message });
-    if (e instanceof ServerError) {
-      // The server's own verdict (wrong password, unknown database, ...) reaches the client as sent.
-      this.ctx.stats.error(errorKind(e.code));
-      this.out.send(e.raw);
-      this.close();
-    } else {
-      this.failWith(e);
-    }
-  }
-
   /** A prepare-only batch (Parse..., Sync) of statements known to parse needs no server. */
   private answerPrepareLocally(count: number): boolean {
     if (this.txStatus !== TxStatus.Idle) return false;
-    const parsed = acceptPrepareOnly(this.queue, count, this.statements);
+    const parsed = acceptPrepareOnly(this.queue.frames, count, this.statements);
     if (parsed === 0) return false;
     for (let i = 0; i < parsed; i++) this.out.send(PARSE_COMPLETE);
     this.out.send(buildReadyForQuery(TxStatus.Idle));
@@ -917,22 +549,13 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
   }
 
   private answerPggateSet(name: "route" | "min_lsn", value: string): void {
-    if (name === "min_lsn") {
-      const lsn = parseLsn(value.replace(/^'|'$/g, ""));
-      if (lsn === null) {
-        this.fail(error(SqlState.InvalidParameterValue, `invalid value for parameter "pggate.min_lsn": "${value}"`, "Use a WAL position like 0/16B3748, e.g. a pggate.write_lsn seen on another connection."));
-        return;
-      }
-      this.floor.raise(lsn, false);
+    const setting = parsePggateSet(name, value);
+    if (setting instanceof PgError) {
+      this.fail(setting);
+      return;
     }
-    if (name === "route") {
-      const v = value.toLowerCase();
-      if (v !== "primary" && v !== "replica" && v !== "auto") {
-        this.fail(error(SqlState.InvalidParameterValue, `invalid value for parameter "pggate.route": "${value}"`, "Allowed values: primary, replica, auto."));
-        return;
-      }
-      this.sessionRoute = v;
-    }
+    if (setting.name === "min_lsn") this.floor.raise(setting.lsn, false);
+    else this.sessionRoute = setting.route;
     this.out.send(buildCommandComplete("SET"));
     this.out.send(buildReadyForQuery(this.txStatus));
   }
@@ -945,40 +568,11 @@ export class ClientSession implements LinkOwner, ServerConsumer, Cancellable, Cl
       this.fail(e);
       return;
     }
-    const len = batchLength(this.queue);
-    const extended = len > 0 && this.queue[len - 1].type === Frontend.Sync;
+    const len = this.queue.batchLength();
+    const extended = len > 0 && this.queue.frames[len - 1].type === Frontend.Sync;
     this.dropQueued(len);
     this.out.send(encodePgError(e));
     if (extended || len > 0) this.out.send(buildReadyForQuery(this.txStatus));
     if (this.queue.length > 0) this.pump();
   }
-
-  private failWith(e: unknown): void {
-    if (e instanceof PgError) this.fail(e);
-    else if (e instanceof ProtocolError) this.fail(Errors.protocolViolation(e.message));
-    else {
-      log.error("client_internal_error", { client: this.id, error: (e as Error).message, stack: (e as Error).stack?.split("\n")[1]?.trim() });
-      this.fail(fatal(SqlState.InternalError, `PgGate internal error: ${(e as Error).message}`));
-    }
-  }
-
-  /** Sends an error; FATAL also closes the connection, ERROR is followed by ReadyForQuery. */
-  fail(e: PgError): void {
-    if (this.state === "closed") return;
-    this.ctx.stats.error(errorKind(e.code));
-    this.out.send(encodePgError(e));
-    if (!e.isFatal) {
-      this.out.send(buildReadyForQuery(this.txStatus));
-      return;
-    }
-    this.close();
-  }
-
-  close(): void {
-    if (this.state === "closed") return;
-    this.transition("closed");
-    this.out.close();
-  }
 }
-
-

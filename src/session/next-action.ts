@@ -88,3 +88,33 @@ export function nextAction(s: BatchSituation): BatchAction {
   if (s.paused) return { kind: "wait_pause" };
   return { kind: "acquire", releaseFirst: a !== null, replica, ...placement };
 }
+
+/** What the last ReadyForQuery of a batch means for the attached connection. */
+export type AfterReady =
+  /** A write committed on the primary: learn its WAL position (the floor), then release. */
+  | "capture_floor"
+  /** Transaction pooling, nothing pinned: the connection goes back to its pool. */
+  | "release"
+  /** Session mode or pinned: the client keeps the connection; it is idle now. */
+  | "keep"
+  /** More batches are queued: route them (they may need another node). */
+  | "pump"
+  /** Inside a transaction (or COPY, or an open batch): nothing to do until the client speaks. */
+  | "none";
+
+export interface ReadySituation {
+  /** A write may have run, floors are kept, the connection is the primary's, and the server is idle. */
+  floorToCapture: boolean;
+  queued: boolean;
+  /** The connection must take the client's next message whatever it is (transaction, pin, COPY). */
+  sticky: boolean;
+  transactionPooling: boolean;
+  pinned: boolean;
+}
+
+export function afterReadyForQuery(s: ReadySituation): AfterReady {
+  if (s.floorToCapture) return "capture_floor";
+  if (!s.queued && !s.sticky) return s.transactionPooling && !s.pinned ? "release" : "keep";
+  // Replies of a new batch cannot overtake this ReadyForQuery: they come from later events.
+  return s.queued ? "pump" : "none";
+}

@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { classify, type Classification, type ClassifyContext } from "../../../src/router/index.ts";
 import type { NodeTarget } from "../../../src/server/node-target.ts";
-import { nextAction, wantsReplica, type BatchAction, type BatchSituation } from "../../../src/session/next-action.ts";
+import { afterReadyForQuery, nextAction, wantsReplica, type BatchAction, type BatchSituation } from "../../../src/session/next-action.ts";
 
 const cctx: ClassifyContext = { writeFunctions: new Set(), readFunctions: new Set(), volatility: () => undefined };
 const c = (sql: string): Classification => classify(sql, cctx);
@@ -85,4 +85,18 @@ describe("wantsReplica", () => {
     ["unclassifiable", null, true, false, false],
   ];
   for (const [name, cls, split, retry, expected] of rows) test(name, () => expect(wantsReplica(cls, split, retry)).toBe(expected));
+});
+
+describe("afterReadyForQuery", () => {
+  const base = { floorToCapture: false, queued: false, sticky: false, transactionPooling: true, pinned: false };
+  const rows: [string, Partial<typeof base>, string][] = [
+    ["transaction pooling, nothing queued: release", {}, "release"],
+    ["a write committed: capture its floor first", { floorToCapture: true, queued: true }, "capture_floor"],
+    ["session mode: keep", { transactionPooling: false }, "keep"],
+    ["pinned: keep", { pinned: true }, "keep"],
+    ["more batches queued: pump", { queued: true }, "pump"],
+    ["inside a transaction, more queued: pump (they stay on it)", { queued: true, sticky: true }, "pump"],
+    ["inside a transaction, nothing queued: wait for the client", { sticky: true }, "none"],
+  ];
+  for (const [name, over, expected] of rows) test(name, () => expect(afterReadyForQuery({ ...base, ...over })).toBe(expected as ReturnType<typeof afterReadyForQuery>));
 });

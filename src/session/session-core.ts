@@ -1,0 +1,255 @@
+// The life of one client connection, whatever it runs: its state machine (the single
+// transition()), inbound bytes to frames, the end of the startup phase (greeting), the admin
+// console hand-off, errors and closing. The query pump is the subclass (ClientSession); this
+// file never routes a batch or touches a server connection.
+import { buildAuthenticationOk, buildBackendKeyData, buildParameterStatus, buildReadyForQuery, FrameReader, ProtocolError, TxStatus } from "../protocol/index.ts";
+import { encodePgError, Errors, fatal, PgError, SqlState } from "../errors/index.ts";
+import { Link, type LinkOwner, type LinkSocket } from "../net/link.ts";
+import { log } from "../log/index.ts";
+import { errorKind } from "../metrics/stats.ts";
+import type { AdminSession, Cancellable, GatewayContext } from "./context.ts";
+import { ClientStartup, MAX_PRE_AUTH_MESSAGE, type ClientIdentity, type StartupHost } from "./client-startup.ts";
+
+export type ClientState =
+  /** Waiting for StartupMessage (possibly after SSLRequest / TLS handshake). */
+  | "startup"
+  /** Authenticating and opening the first server connection. */
+  | "login"
+  /** Logged in, nothing in flight. */
+  | "idle"
+  /** A batch is ready and waits for a pooled server connection. */
+  | "waiting"
+  /** A server connection is attached and owes replies, or holds an open transaction. */
+  | "active"
+  /** Logged into the admin console (database pggate): PgGate answers everything itself. */
+  | "admin"
+  | "closed";
+
+/** Unsent client bytes above which we stop reading from the client (it waits in the kernel). */
+export const QUEUE_HIGH_WATER = 1024 * 1024;
+/** While waiting for a server connection, a client may queue this much before it is paused. */
+export const WAIT_PAUSE_BYTES = 16 * 1024;
+
+let nextClientId = 1;
+
+export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable {
+  readonly id = nextClientId++;
+  state: ClientState = "startup";
+  readonly out: Link;
+  readonly remoteAddress: string;
+  readonly connectedAt = Date.now();
+  processId = 0;
+  secretKey = 0;
+  user = "";
+  database = "";
+  waitStartedAt = 0;
+  /** Transaction status the client last saw (from the server's ReadyForQuery). */
+  txStatus: number = TxStatus.Idle;
+  /** Last time the client sent anything (for the idle timeouts). */
+  lastActivityAt = Date.now();
+  readonly reader: FrameReader;
+  /** Session parameters from the startup packet, applied on every server connection. */
+  protected params = new Map<string, string>();
+  protected sessionRoute: "auto" | "primary" | "replica" = "auto";
+  protected readingPaused = false;
+  private readonly startup: ClientStartup;
+  private admin: AdminSession | null = null;
+  private readonly sink = (type: number, buf: Uint8Array, start: number, end: number): void => this.onFrame(type, buf, start, end);
+
+  constructor(socket: LinkSocket, protected readonly ctx: GatewayContext) {
+    this.out = new Link(socket, this);
+    this.remoteAddress = socket.remoteAddress;
+    // Until the client has authenticated, nothing it sends may be large: see MAX_PRE_AUTH_MESSAGE.
+    this.reader = new FrameReader(MAX_PRE_AUTH_MESSAGE, true);
+    this.startup = new ClientStartup(this, ctx);
+  }
+
+  // --- what the query pump provides -------------------------------------------------------
+
+  /** A frame after login, outside the admin console. */
+  protected abstract onSessionFrame(type: number, buf: Uint8Array, start: number, end: number): void;
+  /** Routes whatever is queued (after input, after login). */
+  protected abstract pumpQueued(): void;
+  /** Sends what the last input produced for the servers (one write per server per event). */
+  protected abstract flushOutput(): void;
+  /** Bytes queued and not yet forwarded. */
+  protected abstract get queuedBytes(): number;
+  /** The client is gone: leave the registry, give back the server connection, stop waiting. */
+  protected abstract releaseAll(): void;
+  /** For the close log line. */
+  protected abstract closeSummary(): { queries: number; pin?: string };
+  /** Logged in as a normal client: session-mode pinning and the like. */
+  protected abstract onLoggedIn(): void;
+  abstract cancelRunningQuery(): void;
+  abstract onBackpressure(backlogged: boolean): void;
+
+  /** The single place where state changes, with everything that must change along with it. */
+  protected transition(next: ClientState): void {
+    const prev = this.state;
+    if (prev === next || prev === "closed") return;
+    this.state = next;
+    if (next === "waiting") {
+      this.waitStartedAt = Date.now();
+      // A client waiting with a statement or two queued is simply not sent anything: it waits
+      // for our answer. Pausing (two epoll changes per wait) pays off only when it keeps sending.
+      if (this.queuedBytes > WAIT_PAUSE_BYTES) this.pauseReading(true);
+    } else if (prev === "waiting") {
+      this.waitStartedAt = 0;
+      this.pauseReading(this.queuedBytes > QUEUE_HIGH_WATER);
+    }
+    if (next === "closed") this.onClosed(prev);
+  }
+
+  private onClosed(prev: ClientState): void {
+    this.ctx.releaseKey(this);
+    this.startup.dispose();
+    this.releaseAll();
+    this.admin?.dispose();
+    if (prev !== "startup") {
+      log.info("client_close", {
+        client: this.id,
+        user: this.user,
+        db: this.database,
+        addr: this.remoteAddress,
+        duration_ms: Date.now() - this.connectedAt,
+        ...this.closeSummary(),
+      });
+    }
+  }
+
+  // --- inbound from the client ---------------------------------------------------------
+
+  onData(chunk: Uint8Array): void {
+    if (this.state === "closed") return;
+    this.lastActivityAt = Date.now();
+    try {
+      this.reader.push(chunk, this.sink);
+      this.pumpQueued();
+    } catch (e) {
+      this.flushOutput();
+      this.failWith(e);
+      return;
+    }
+    this.flushOutput();
+  }
+
+  private onFrame(type: number, buf: Uint8Array, start: number, end: number): void {
+    switch (this.state) {
+      case "idle":
+      case "active":
+      case "waiting":
+        this.onSessionFrame(type, buf, start, end);
+        return;
+      case "startup":
+        if (this.reader.expectUntyped) this.startup.onPacket(buf, start, end);
+        return;
+      case "login":
+        this.startup.onLoginFrame(type, buf, start, end);
+        return;
+      case "admin":
+        this.admin?.onFrame(type, buf, start, end);
+        return;
+      case "closed":
+        return;
+    }
+  }
+
+  send(buf: Uint8Array): void {
+    this.out.send(buf);
+  }
+
+  onClose(_error: Error | undefined): void {
+    this.transition("closed");
+  }
+
+  protected pauseReading(pause: boolean): void {
+    if (pause === this.readingPaused) return;
+    this.readingPaused = pause;
+    if (pause) this.out.pause();
+    else this.out.resume();
+  }
+
+  // --- StartupHost: the end of the startup phase ---------------------------------------------
+
+  get loggingIn(): boolean {
+    return this.state === "login";
+  }
+
+  get closed(): boolean {
+    return this.state === "closed";
+  }
+
+  beginLogin(id: ClientIdentity): void {
+    this.user = id.user;
+    this.database = id.database;
+    this.params = id.params;
+    this.sessionRoute = id.sessionRoute;
+    this.transition("login");
+  }
+
+  loggedIn(reported: ReadonlyMap<string, string>, pending: readonly { type: number; frame: Uint8Array }[]): void {
+    this.greet(reported, true);
+    this.onLoggedIn();
+    this.transition("idle");
+    log.info("client_login", { client: this.id, user: this.user, db: this.database, addr: this.remoteAddress, tls: this.startup.tlsActive });
+    for (const p of pending) this.onSessionFrame(p.type, p.frame, 0, p.frame.length);
+    this.pumpQueued();
+  }
+
+  adminLoggedIn(reported: ReadonlyMap<string, string>): void {
+    this.greet(reported, false);
+    const open = this.ctx.openAdmin;
+    if (!open) throw new Error("admin console not wired to a gateway");
+    this.admin = open((b) => this.out.send(b), () => this.close(), this.user);
+    this.transition("admin");
+    log.info("admin_login", { client: this.id, user: this.user, addr: this.remoteAddress });
+  }
+
+  endSilently(): void {
+    this.transition("closed");
+    this.out.destroy();
+  }
+
+  /** AuthenticationOk, the ParameterStatus set, our BackendKeyData, ReadyForQuery. */
+  private greet(reported: ReadonlyMap<string, string>, cancellable: boolean): void {
+    const key = this.ctx.issueKey();
+    this.processId = key.processId;
+    this.secretKey = key.secretKey;
+    if (cancellable) this.ctx.registerKey(this);
+    this.out.send(buildAuthenticationOk());
+    for (const [name, value] of reported) this.out.send(buildParameterStatus(name, value));
+    this.out.send(buildBackendKeyData(this.processId, this.secretKey));
+    this.out.send(buildReadyForQuery(TxStatus.Idle));
+    // Authenticated: from now on the configured limit applies.
+    this.reader.maxMessageSize = this.ctx.config.listen.maxMessageSize;
+  }
+
+  // --- errors and closing ----------------------------------------------------------------
+
+  failWith(e: unknown): void {
+    if (e instanceof PgError) this.fail(e);
+    else if (e instanceof ProtocolError) this.fail(Errors.protocolViolation(e.message));
+    else {
+      log.error("client_internal_error", { client: this.id, error: (e as Error).message, stack: (e as Error).stack?.split("\n")[1]?.trim() });
+      this.fail(fatal(SqlState.InternalError, `PgGate internal error: ${(e as Error).message}`));
+    }
+  }
+
+  /** Sends an error; FATAL also closes the connection, ERROR is followed by ReadyForQuery. */
+  fail(e: PgError): void {
+    if (this.state === "closed") return;
+    this.ctx.stats.error(errorKind(e.code));
+    this.out.send(encodePgError(e));
+    if (!e.isFatal) {
+      this.out.send(buildReadyForQuery(this.txStatus));
+      return;
+    }
+    this.close();
+  }
+
+  close(): void {
+    if (this.state === "closed") return;
+    this.transition("closed");
+    this.out.close();
+  }
+}
