@@ -2,9 +2,7 @@
 // to whichever client is attached. Owns the server-side FrameReader; never decides routing.
 import {
   Backend,
-  buildCopyFail,
   buildQuery,
-  buildSync,
   buildSSLRequest,
   buildStartupMessage,
   buildTerminate,
@@ -19,7 +17,7 @@ import {
 } from "../protocol/index.ts";
 import { log } from "../log/index.ts";
 import type { NodeStats } from "../metrics/stats.ts";
-import { sendCancel } from "./cancel.ts";
+import { Settle, type Settleable } from "./settle.ts";
 import type { NodeTarget } from "./node-target.ts";
 import { statementNames } from "./statement-names.ts";
 import { Inbox, type InboxFrame } from "../net/inbox.ts";
@@ -41,12 +39,10 @@ interface ParseEntry {
   swallow: boolean;
 }
 
-/** Bound on how long a connection may take to settle after its client vanished. */
-const SETTLE_TIMEOUT_MS = 5000;
 
 let nextServerId = 1;
 
-export class ServerConn implements LinkOwner {
+export class ServerConn implements LinkOwner, Settleable {
   readonly id = nextServerId++;
   readonly node: NodeTarget;
   state: ServerState = "connecting";
@@ -74,11 +70,6 @@ export class ServerConn implements LinkOwner {
   inCopyIn = false;
   /** Our own queries (parameter sync, resets) whose replies are swallowed. */
   private internalPending = 0;
-  /** An internal query of the current settle failed: the connection is closed, not reused. */
-  private settleFailed = false;
-  private readonly noteSettleStep = (ok: boolean): void => {
-    if (!ok) this.settleFailed = true;
-  };
   private afterInternal: (() => void) | null = null;
   /** Session parameters PgGate applied with SET, to compute the next client's minimal diff. */
   readonly applied = new Map<string, string>();
@@ -100,8 +91,6 @@ export class ServerConn implements LinkOwner {
   private parseQueue: ParseEntry[] = [];
   private seqSent = 0;
   private seqDone = 0;
-  private settleDone: ((reusable: boolean) => void) | null = null;
-  private settleTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly reader: FrameReader;
   private inbox: Inbox | null = new Inbox();
   private consumer: ServerConsumer | null = null;
@@ -347,63 +336,32 @@ export class ServerConn implements LinkOwner {
   private internalErrored = false;
 
   /**
-   * Brings a connection whose client is gone back to a clean state: finish or cancel what is
-   * running, roll back an open transaction, and (after session-level use) DISCARD ALL. Calls
+   * Brings a connection whose client is gone back to a clean state (see Settle). Calls
    * `done(true)` when it may return to the pool, `done(false)` when it was closed instead.
    */
   settle(openBatch: boolean, resetSession: boolean, done: (reusable: boolean) => void): void {
     this.consumer = null;
-    this.settleDone = done;
-    this.settleFailed = false;
-    this.settleTimer = setTimeout(() => this.finishSettle(false), SETTLE_TIMEOUT_MS);
-    // The vanished client may have paused our reads (backpressure); its replies are discarded
-    // now, and the cancel's ReadyForQuery must be read for the connection to come back.
-    this.resume();
-    if (this.inCopyIn) {
-      // The server waits for CopyData that will never come; CopyFail ends the COPY with an error.
-      this.link.send(buildCopyFail("client disconnected"));
-    } else if (openBatch) {
-      // An extended batch without its Sync: the server waits for more. Sync closes it.
-      this.link.send(buildSync());
-      this.expectReply();
-    }
-    if (this.pendingReplies > 0 && !this.inCopyIn) sendCancel(this.node, this.processId, this.secretKey);
-    if (resetSession) {
-      this.applied.clear();
-      this.prepared.clear();
-      this.unnamedOwner = null;
-    }
-    this.resetSession = resetSession;
-    this.continueSettle();
+    this.settling = new Settle(this, openBatch, resetSession, done);
   }
 
-  private resetSession = false;
+  private settling: Settle | null = null;
 
-  private continueSettle(): void {
-    if (!this.settleDone || this.pendingReplies > 0) return;
-    if (this.txStatus !== TxStatus.Idle) {
-      this.txStatus = TxStatus.Idle;
-      this.sendInternal("ROLLBACK", undefined, this.noteSettleStep);
-    }
-    if (this.resetSession) {
-      this.resetSession = false;
-      this.sendInternal("DISCARD ALL", undefined, this.noteSettleStep);
-    }
-    if (this.internalPending > 0) {
-      this.afterInternal = () => this.finishSettle(!this.settleFailed);
-      return;
-    }
-    this.finishSettle(true);
+  get isClosed(): boolean {
+    return this.state === "closed";
   }
 
-  private finishSettle(reusable: boolean): void {
-    const done = this.settleDone;
-    if (!done) return;
-    this.settleDone = null;
-    if (this.settleTimer) clearTimeout(this.settleTimer);
-    this.settleTimer = null;
-    if (!reusable) this.destroy();
-    done(reusable && this.state !== "closed");
+  get internalBusy(): boolean {
+    return this.internalPending > 0;
+  }
+
+  whenInternalIdle(fn: () => void): void {
+    this.afterInternal = fn;
+  }
+
+  forgetSessionState(): void {
+    this.applied.clear();
+    this.prepared.clear();
+    this.unnamedOwner = null;
   }
 
   pause(): void {
@@ -454,7 +412,7 @@ export class ServerConn implements LinkOwner {
 
   onClose(error: Error | undefined): void {
     this.state = "closed";
-    this.finishSettle(false);
+    this.settling?.finish(false);
     if (!this.consumer) this.onIdleClose?.();
     const e = error ?? new Error(`server ${this.node.name} closed the connection`);
     this.pendingByte?.reject(e);
@@ -589,8 +547,8 @@ export class ServerConn implements LinkOwner {
 
   /** Settling after a vanished client, or idle in a pool (where only a FATAL can arrive). */
   private onUnattachedFrame(type: number): void {
-    if (this.settleDone) {
-      if (type === Backend.ReadyForQuery) this.continueSettle();
+    if (this.settling?.active) {
+      if (type === Backend.ReadyForQuery) this.settling.continue();
       return;
     }
     if (type === Backend.ErrorResponse) this.destroy();
