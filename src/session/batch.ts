@@ -3,7 +3,7 @@
 // No sockets, no pools.
 import { decodeQuery, Frontend } from "../protocol/index.ts";
 import { mergeClassifications, type Classification } from "../router/index.ts";
-import type { GatewayContext } from "./context.ts";
+import type { Router } from "../router/index.ts";
 import { ClientStatements } from "./statements.ts";
 
 /** A frame received from the client and not yet sent to a server (a view; see FrameSink). */
@@ -12,6 +12,12 @@ export interface QueuedFrame {
   buf: Uint8Array;
   start: number;
   end: number;
+}
+
+/** What classifying a batch needs: the router, and a way to look up unknown functions. */
+export interface ClassifyDeps {
+  readonly router: Router;
+  learnVolatility(names: readonly string[], user: string, database: string): void;
 }
 
 /** Messages that end a batch: the point where a route can be chosen. */
@@ -34,7 +40,7 @@ export function classifyBatch(
   queue: readonly QueuedFrame[],
   count: number,
   statements: ClientStatements,
-  ctx: GatewayContext,
+  ctx: ClassifyDeps,
   user: string,
   database: string,
 ): Classification | null {

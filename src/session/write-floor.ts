@@ -4,7 +4,8 @@
 import { buildParameterStatus, decodeQuery, Frontend } from "../protocol/index.ts";
 import { formatLsn, parseLsn } from "../health/lsn.ts";
 import type { Classification } from "../router/index.ts";
-import type { GatewayContext } from "./context.ts";
+import type { Config } from "../config/types.ts";
+import type { Router } from "../router/index.ts";
 import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
 import { ClientStatements } from "./statements.ts";
 
@@ -28,6 +29,15 @@ export interface FloorHost {
   floorWaitOver(): void;
 }
 
+/** What the floor needs from the gateway: replica positions and the current config. */
+export interface FloorDeps {
+  readonly config: Config;
+  readonly router: Router;
+  allReplicasPast(floor: bigint): boolean;
+  pickReplica(user: string, database: string, floor?: bigint | null): NodeTarget | null;
+  readonly health: { waitForReplay(wake: () => void): () => void };
+}
+
 export class WriteFloor {
   /** Reads need a replica that replayed this far; null when nothing was written recently. */
   lsn: bigint | null = null;
@@ -40,7 +50,7 @@ export class WriteFloor {
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
-    private readonly ctx: GatewayContext,
+    private readonly ctx: FloorDeps,
     private readonly host: FloorHost,
   ) {}
 
