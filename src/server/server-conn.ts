@@ -19,7 +19,6 @@ import { log } from "../log/index.ts";
 import type { NodeStats } from "../metrics/stats.ts";
 import { Settle, type Settleable } from "./settle.ts";
 import type { NodeTarget } from "./node-target.ts";
-import { statementNames } from "./statement-names.ts";
 import { Inbox, type InboxFrame } from "../net/inbox.ts";
 import { ForwardRun } from "../net/forward-run.ts";
 import { Link, linkHandlers, type LinkData, type LinkOwner, type LinkSocket } from "../net/link.ts";
@@ -37,6 +36,8 @@ interface ParseEntry {
   serverName: string | null;
   /** Injected by PgGate, so the client must not see its ParseComplete. */
   swallow: boolean;
+  /** Told when the server accepted the text (the client's own Parse, never an injected one). */
+  accepted: (() => void) | null;
 }
 
 
@@ -311,9 +312,12 @@ export class ServerConn implements LinkOwner, Settleable {
     this.seqSent++;
   }
 
-  /** We are sending a Parse; its ParseComplete is forwarded or, if injected by us, swallowed. */
-  expectParse(serverName: string | null, swallow: boolean): void {
-    this.parseQueue.push({ seq: this.seqSent, serverName, swallow });
+  /**
+   * We are sending a Parse; its ParseComplete is forwarded or, if injected by us, swallowed.
+   * `accepted` runs at the ParseComplete (the server accepted the text for this client).
+   */
+  expectParse(serverName: string | null, swallow: boolean, accepted: (() => void) | null = null): void {
+    this.parseQueue.push({ seq: this.seqSent, serverName, swallow, accepted });
     if (serverName) this.touchPrepared(serverName);
   }
 
@@ -445,7 +449,7 @@ export class ServerConn implements LinkOwner, Settleable {
         break;
       case Backend.ParseComplete: {
         const entry = this.parseQueue.shift();
-        if (entry?.serverName) statementNames.confirm(entry.serverName);
+        entry?.accepted?.();
         if (entry?.swallow) {
           this.cutRun();
           return;

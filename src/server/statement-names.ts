@@ -5,17 +5,7 @@
 /** Process-wide: one server-side name per distinct statement, so connections share them. */
 export class StatementNames {
   private readonly names = new Map<string, string>();
-  /** Names some server accepted: their text is known to parse. */
-  private readonly confirmed = new Set<string>();
   private next = 1;
-
-  confirm(name: string): void {
-    this.confirmed.add(name);
-  }
-
-  isConfirmed(name: string): boolean {
-    return this.confirmed.has(name);
-  }
 
   nameFor(key: string): string {
     let n = this.names.get(key);
@@ -25,7 +15,6 @@ export class StatementNames {
       // them (they simply stop being reused), so correctness never depends on this map.
       if (this.names.size >= 100_000) {
         this.names.clear();
-        this.confirmed.clear();
       }
       this.names.set(key, n);
     }

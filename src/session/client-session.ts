@@ -2,7 +2,7 @@
 // and forwarded to a pooled server connection, and the replies are streamed back, with the
 // bookkeeping that keeps the client's view that of the primary alone (read-your-writes floors,
 // 25006 replays, pins). The connection's life (state machine, startup, errors) is SessionCore.
-import { Backend, buildCommandComplete, buildReadyForQuery, decodeErrorFields, ErrorField, Frontend, TxStatus } from "../protocol/index.ts";
+import { Backend, buildCommandComplete, buildReadyForQuery, decodeErrorFields, decodeQuery, ErrorField, Frontend, TxStatus } from "../protocol/index.ts";
 import { encodePgError, error, fatal, PgError, SqlState } from "../errors/index.ts";
 import { ForwardRun } from "../net/forward-run.ts";
 import type { LinkSocket } from "../net/link.ts";
@@ -116,7 +116,7 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
     }
     // Fast path: inside a transaction, a pinned session or a COPY, bytes go straight through.
     if (this.queue.length === 0 && this.isSticky()) {
-      if (this.rywTracking && this.serverTarget === "primary") this.floor.noteSticky(type, buf, start, end, this.statements);
+      this.noteSticky(type, buf, start, end);
       this.transmit(type, buf, start, end);
       return;
     }
@@ -173,9 +173,7 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
       const q = this.queue.frames;
       if (this.isSticky()) {
         const n = this.queue.batchLength();
-        if (this.rywTracking && this.serverTarget === "primary") {
-          for (let i = 0; i < n; i++) this.floor.noteSticky(q[i].type, q[i].buf, q[i].start, q[i].end, this.statements);
-        }
+        for (let i = 0; i < n; i++) this.noteSticky(q[i].type, q[i].buf, q[i].start, q[i].end);
         this.transmitQueued(n);
         continue;
       }
@@ -268,11 +266,40 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
     this.lastRoute = target;
     this.lastReason = reason;
     this.batchReason = reason;
-    if (pin && !this.pinReason) {
-      this.pinReason = pin;
-      this.pinnedLabel = `pinned:${pin}`;
-      log.debug("client_pinned", { client: this.id, reason: pin });
+    if (pin && !this.pinReason) this.pin(pin);
+  }
+
+  /** From now on this client keeps its primary connection (DISCARD ALL when it leaves). */
+  private pin(reason: string): void {
+    this.pinReason = reason;
+    this.pinnedLabel = `pinned:${reason}`;
+    log.debug("client_pinned", { client: this.id, reason });
+  }
+
+  /**
+   * A message for the attached connection inside a transaction, a pinned session or a COPY: not
+   * routed, but it may still change session state (SET, DECLARE … WITH HOLD, PREPARE, LISTEN,
+   * CREATE TEMP, advisory locks, SET ROLE inside BEGIN … COMMIT) — a pin for the rest of the
+   * session, kept even if the transaction rolls back (pinning more than needed is only slower) —
+   * or write, which read-your-writes must know. Classified through the route cache.
+   */
+  private noteSticky(type: number, buf: Uint8Array, start: number, end: number): void {
+    const watchPins = this.pinReason === null;
+    const watchWrites = this.rywTracking && this.serverTarget === "primary" && !this.floor.wrote;
+    if (!watchPins && !watchWrites) return;
+    let sql: string | undefined;
+    if (type === Frontend.Query) sql = decodeQuery(buf, start + 5, end);
+    else if (type === Frontend.Parse) sql = ClientStatements.parseInfo(buf, start, end).query;
+    else if (type === Frontend.Bind) {
+      if (watchWrites) sql = this.statements.queryOf(ClientStatements.bindStatement(buf, start, end));
+    } else if (type === Frontend.FunctionCall || type === Frontend.CopyData) {
+      if (watchWrites) this.floor.wrote = true;
+      return;
     }
+    if (sql === undefined) return;
+    const cls = this.ctx.router.classify(sql);
+    if (watchPins && cls.pin) this.pin(cls.pin);
+    if (watchWrites && mayWrite(cls)) this.floor.wrote = true;
   }
 
   /**

@@ -30,8 +30,18 @@ export interface PreparedCounters {
   preparedMisses: number;
 }
 
+/** Texts a client may have answered locally at most; past it, its set starts afresh. */
+const MAX_ACCEPTED = 10_000;
+
 export class ClientStatements {
   readonly named = new Map<string, ClientStatement>();
+  /**
+   * Server names whose text a server accepted for THIS client (its own Parse got ParseComplete).
+   * Only these may be answered locally: a text that parsed for another user or database can fail
+   * here (privileges, search_path, objects that exist only there), and answering it would also
+   * tell this client what others prepared.
+   */
+  private readonly accepted = new Set<string>();
 
   constructor(private readonly counters: PreparedCounters = { preparedHits: 0, preparedMisses: 0 }) {}
   /** The client's unnamed statement, re-parsed wherever a later Bind("") lands. */
@@ -64,9 +74,17 @@ export class ClientStatements {
     const rest = buf.subarray(end - r.remaining, end);
     const query = r.cstring();
     const serverName = statementNames.nameFor(statementKey(rest));
-    if (!statementNames.isConfirmed(serverName)) return false;
+    if (!this.accepted.has(serverName)) return false;
     this.named.set(name, { serverName, query, rest: rest.slice(), route: null });
     return true;
+  }
+
+  /** Remembers, at its ParseComplete, that a server accepted `serverName`'s text for this client. */
+  private acceptor(serverName: string): () => void {
+    return () => {
+      if (this.accepted.size >= MAX_ACCEPTED) this.accepted.clear();
+      this.accepted.add(serverName);
+    };
   }
 
   /** Decodes a Parse frame's name and query (for routing before a server is chosen). */
@@ -126,11 +144,11 @@ export class ClientStatements {
       // statement produces exactly one, without touching the shared named statement.
       server.touchPrepared(serverName);
       server.unnamedOwner = null;
-      server.expectParse(null, false);
+      server.expectParse(null, false, this.acceptor(serverName));
       out(...frame(Frontend.Parse, "", rest));
       return;
     }
-    server.expectParse(serverName, false);
+    server.expectParse(serverName, false, this.acceptor(serverName));
     out(...frame(Frontend.Parse, serverName, rest));
   }
 

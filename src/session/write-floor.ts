@@ -1,13 +1,11 @@
 // Read-your-writes for one client: whether its work may have written, the WAL floor learnt after
 // a write commits, and the choice of a replica that has replayed that floor. The client session
 // owns one and asks it before every read it routes to a replica.
-import { buildParameterStatus, decodeQuery, Frontend } from "../protocol/index.ts";
+import { buildParameterStatus } from "../protocol/index.ts";
 import { formatLsn, parseLsn } from "../health/lsn.ts";
 import type { Classification } from "../router/index.ts";
 import type { Config } from "../config/types.ts";
-import type { Router } from "../router/index.ts";
 import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
-import { ClientStatements } from "./statements.ts";
 
 /**
  * Whether a primary-bound statement may have written (and so needs a floor): not a read sent to
@@ -32,7 +30,6 @@ export interface FloorHost {
 /** What the floor needs from the gateway: replica positions and the current config. */
 export interface FloorDeps {
   readonly config: Config;
-  readonly router: Router;
   allReplicasPast(floor: bigint): boolean;
   pickReplica(user: string, database: string, floor?: bigint | null): NodeTarget | null;
   readonly health: { waitForReplay(wake: () => void): () => void };
@@ -54,16 +51,6 @@ export class WriteFloor {
     private readonly host: FloorHost,
   ) {}
 
-  /** Inside a transaction statements are not routed, but whether one wrote still matters. */
-  noteSticky(type: number, buf: Uint8Array, start: number, end: number, statements: ClientStatements): void {
-    if (this.wrote) return;
-    let sql: string | undefined;
-    if (type === Frontend.Query) sql = decodeQuery(buf, start + 5, end);
-    else if (type === Frontend.Parse) sql = ClientStatements.parseInfo(buf, start, end).query;
-    else if (type === Frontend.Bind) sql = statements.queryOf(ClientStatements.bindStatement(buf, start, end));
-    else if (type === Frontend.FunctionCall || type === Frontend.CopyData) this.wrote = true;
-    if (sql !== undefined && mayWrite(this.ctx.router.classify(sql))) this.wrote = true;
-  }
 
   /**
    * A replica for the next read: one that replayed the floor, "primary" when none caught up
