@@ -207,11 +207,12 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
       noReplica: routing.noReplica,
       sessionRoute: this.sessionRoute,
       // One replica choice per read batch: it decides availability and, if used, the node.
-      replica: wantsReplica(cls, routing.readWriteSplit, this.retryOnPrimary) ? this.ctx.pickReplica(this.user, this.database) : null,
+      replica: wantsReplica(cls, routing.readWriteSplit, this.retryOnPrimary, this.pinReason) ? this.ctx.pickReplica(this.user, this.database) : null,
       floorSet: this.floor.lsn !== null,
       floor: "unknown",
       attached: s && this.serverTarget ? { target: this.serverTarget, busy: s.pendingReplies > 0 } : null,
       paused: this.ctx.isPaused(this.database),
+      pinned: this.pinReason,
     };
     let action = nextAction(situation);
     if (action.kind === "consult_floor") {
@@ -466,6 +467,13 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
       else if (next === "keep") this.transition("idle");
       else if (next === "pump") this.schedulePump();
       return true;
+    }
+    if (type === Backend.ParameterStatus && this.pinReason === null) {
+      // The server reports a session setting that changed under the client's own traffic (PgGate's
+      // parameter sync is internal and never gets here). A SET would have pinned already; this is
+      // state changed where the router cannot see it (set_config() inside a function or DO block):
+      // the connection must not go to another client as it is, so it stays with this one.
+      this.pin("server_setting");
     }
     if (type === Backend.ErrorResponse && this.server && this.server.pendingReplies === 0) {
       // An error outside any request: the server is terminating the session (e.g. admin shutdown).

@@ -28,6 +28,11 @@ export interface BatchSituation {
   attached: { target: Target; busy: boolean } | null;
   /** PAUSE covers this client's database. */
   paused: boolean;
+  /**
+   * Why the client keeps one primary connection for life (session mode, or a pin), or null.
+   * Such a client's own connection is always the primary's: its session state lives there.
+   */
+  pinned: string | null;
 }
 
 export interface Placement {
@@ -53,15 +58,19 @@ export type BatchAction =
   | ({ kind: "acquire"; releaseFirst: boolean; replica: NodeTarget | null } & Placement);
 
 /** Whether a replica should be picked before deciding (one pick per read batch). */
-export function wantsReplica(cls: Classification | null, split: boolean, retryOnPrimary: boolean): boolean {
-  return cls !== null && cls.route === "replica" && !cls.pin && split && !retryOnPrimary;
+export function wantsReplica(cls: Classification | null, split: boolean, retryOnPrimary: boolean, pinned: string | null = null): boolean {
+  return cls !== null && cls.route === "replica" && !cls.pin && split && !retryOnPrimary && pinned === null;
 }
 
 export function nextAction(s: BatchSituation): BatchAction {
-  if (!s.retryOnPrimary && s.cls && s.cls.route === "replica" && !s.cls.pin && s.noReplica === "error" && s.split && s.replica === null) {
+  if (!s.retryOnPrimary && s.pinned === null && s.cls && s.cls.route === "replica" && !s.cls.pin && s.noReplica === "error" && s.split && s.replica === null) {
     return { kind: "fail_no_replica" };
   }
-  let placement: Placement = s.retryOnPrimary
+  // A pinned client (pool.mode session included) never reads on a replica: PgGate cannot know
+  // which of its reads would need the session state kept on its primary connection.
+  let placement: Placement = s.pinned !== null && !s.cls?.pin
+    ? { target: "primary", reason: `pinned:${s.pinned}`, pin: null }
+    : s.retryOnPrimary
     ? { target: "primary", reason: "retry_25006", pin: null }
     : s.cls
       ? route(s.cls, { split: s.split, sessionRoute: s.sessionRoute, replicaAvailable: s.replica !== null })

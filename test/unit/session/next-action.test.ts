@@ -28,6 +28,7 @@ function sit(over: Partial<BatchSituation>): BatchSituation {
     floor: "unknown",
     attached: null,
     paused: false,
+    pinned: null,
     ...over,
   };
 }
@@ -63,6 +64,11 @@ describe("nextAction", () => {
     ["attached replica takes the next read", { attached: { target: "replica", busy: true } }, forward("replica", "read")],
     ["attached busy replica, then a write: wait for it", { cls: write, replica: null, attached: { target: "replica", busy: true } }, { kind: "wait_attached" }],
     ["attached idle replica, then a write: release, then acquire", { cls: write, replica: null, attached: { target: "replica", busy: false } }, acquire("primary", "write", null, true)],
+    // Pinned clients (pool.mode session from the first statement) stay on their primary connection.
+    ["session mode: the first read goes to the primary, not a replica for life", { pinned: "session_mode" }, acquire("primary", "pinned:session_mode")],
+    ["session mode: no_replica = error does not apply", { pinned: "session_mode", replica: null, noReplica: "error" }, acquire("primary", "pinned:session_mode")],
+    ["pinned and attached to the primary: forward", { pinned: "set", attached: { target: "primary", busy: false } }, forward("primary", "pinned:set")],
+    ["session mode, a SET: still the pin's own reason", { pinned: "session_mode", cls: setWorkMem, replica: null }, acquire("primary", "pinned:set", null, false, "set")],
     // PAUSE holds only new work.
     ["paused: a new batch waits", { paused: true }, { kind: "wait_pause" }],
     ["paused: an attached primary still takes it", { paused: true, cls: write, replica: null, attached: { target: "primary", busy: false } }, forward("primary", "write")],
@@ -85,6 +91,7 @@ describe("wantsReplica", () => {
     ["unclassifiable", null, true, false, false],
   ];
   for (const [name, cls, split, retry, expected] of rows) test(name, () => expect(wantsReplica(cls, split, retry)).toBe(expected));
+  test("a pinned client never asks for a replica", () => expect(wantsReplica(read, true, false, "session_mode")).toBe(false));
 });
 
 describe("afterReadyForQuery", () => {
