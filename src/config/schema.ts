@@ -37,6 +37,8 @@ export interface EnumKey<P extends string = string, V extends string = string> e
   readonly kind: "enum";
   readonly values: readonly V[];
   readonly default: V;
+  /** Older spellings still accepted, e.g. `true` for `session` when a bool became an enum. */
+  readonly booleans?: { readonly true: V; readonly false: V };
 }
 /** A file path; relative paths resolve against the config file's directory. "" means unset. */
 export interface PathKey<P extends string = string> extends KeyCommon<P> {
@@ -195,7 +197,12 @@ export const SCHEMA = [
 
   // routing
   bool("routing.read_write_split", { default: true, reloadable: true, doc: "Send read-only statements to replicas; false sends everything to the primary." }),
-  bool("routing.read_your_writes", { default: true, reloadable: true, doc: "After a client's write commits, its reads go only to replicas that replayed it." }),
+  oneOf("routing.read_your_writes", ["off", "session", "user", "global"], {
+    default: "session",
+    booleans: { true: "session", false: "off" },
+    reloadable: true,
+    doc: "After a write commits, later reads go only to replicas that replayed it: for the writing client (session; true), every client of the same user and database (user), or every client (global); off (false) disables it.",
+  }),
   oneOf("routing.default_route", ["auto", "primary", "replica"], { default: "auto", reloadable: true, doc: "Session default before any override: auto (classify each statement), primary, or replica." }),
   oneOf("routing.no_replica", ["primary", "error"], { default: "primary", reloadable: true, doc: "When no replica can serve a read: send it to the primary, or fail it with an error." }),
   strings("routing.write_functions", { default: [], lowercase: true, reloadable: true, doc: "Functions that write: statements calling them go to the primary." }),
@@ -307,7 +314,7 @@ export function describeType(k: KeyDef): string {
     case "string":
       return "string";
     case "enum":
-      return k.values.join(" | ");
+      return k.booleans ? `${k.values.join(" | ")} (or true / false)` : k.values.join(" | ");
     case "path":
       return "file path";
     case "string-list":

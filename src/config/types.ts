@@ -62,7 +62,8 @@ export interface Config {
   };
   readonly routing: {
     readonly readWriteSplit: boolean;
-    readonly readYourWrites: boolean;
+    /** Whose writes a read must see: none, its own (session), its user's, or everyone's. */
+    readonly readYourWrites: "off" | "session" | "user" | "global";
     readonly defaultRoute: RouteDefault;
     readonly noReplica: "primary" | "error";
     readonly writeFunctions: readonly string[];

@@ -169,7 +169,8 @@ class Validator {
         return;
       }
       case "enum":
-        if (typeof v === "string" && key.values.includes(v)) this.values.set(key.path, v);
+        if (typeof v === "boolean" && key.booleans) this.values.set(key.path, v ? key.booleans.true : key.booleans.false);
+        else if (typeof v === "string" && key.values.includes(v)) this.values.set(key.path, v);
         else if (typeof v === "string") this.report(segs, `${JSON.stringify(v)} is not one of ${key.values.join(", ")}`);
         else this.report(segs, `must be one of ${key.values.join(", ")}, got ${describeGot(v)}`);
         return;

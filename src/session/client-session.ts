@@ -50,7 +50,7 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
   /** Whether read-your-writes floors are kept for this client (not for pinned sessions: they never read replicas). */
   private get rywTracking(): boolean {
     const r = this.ctx.config.routing;
-    return r.readYourWrites && r.readWriteSplit && this.pinReason === null;
+    return r.readYourWrites !== "off" && r.readWriteSplit && this.pinReason === null;
   }
 
   /** Read-your-writes: what this client wrote and how fresh its reads must be. */
@@ -208,7 +208,7 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
       sessionRoute: this.sessionRoute,
       // One replica choice per read batch: it decides availability and, if used, the node.
       replica: wantsReplica(cls, routing.readWriteSplit, this.retryOnPrimary, this.pinReason) ? this.ctx.pickReplica(this.user, this.database) : null,
-      floorSet: this.floor.lsn !== null,
+      floorSet: this.rywTracking && this.floor.current() !== null,
       floor: "unknown",
       attached: s && this.serverTarget ? { target: this.serverTarget, busy: s.pendingReplies > 0 } : null,
       paused: this.ctx.isPaused(this.database),
@@ -458,11 +458,18 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
         pinned: this.pinReason !== null,
       });
       if (next === "capture_floor") {
+        // The client's ReadyForQuery waits for the write's WAL position: pggate.write_lsn must
+        // precede it (a client reads what came before ReadyForQuery), and the floor must be in
+        // place before the client can send its next read — on this or, in user / global mode,
+        // any other connection. Costs one round trip to the primary per committed write.
+        const status = this.txStatus;
         this.floor.capture(s, () => {
           if (this.state === "closed") return;
+          this.out.send(buildReadyForQuery(status));
           if (this.server === s && s.pendingReplies === 0 && !this.isSticky()) this.releaseServer();
           if (this.queue.length > 0) this.schedulePump();
         });
+        return false;
       } else if (next === "release") this.releaseServer();
       else if (next === "keep") this.transition("idle");
       else if (next === "pump") this.schedulePump();

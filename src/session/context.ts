@@ -16,6 +16,7 @@ import { Stats } from "../metrics/stats.ts";
 import { HealthMonitor } from "../health/monitor.ts";
 import { log } from "../log/index.ts";
 import { PauseState } from "./pause.ts";
+import { SharedFloors } from "./shared-floors.ts";
 
 /** Process-level actions the admin console may take (implemented by the Gateway). */
 export interface GatewayControl {
@@ -82,6 +83,8 @@ export class GatewayContext {
   readonly loginGate = new LoginGate<NodeTarget>(() => this.config.listen.maxPendingLogins);
   readonly balancer = new ReplicaBalancer();
   readonly catalog = new FunctionCatalog();
+  /** read_your_writes user / global: floors shared between clients. */
+  readonly sharedFloors = new SharedFloors();
   readonly stats = new Stats();
   readonly health: HealthMonitor;
   /** PAUSE: databases (or all) whose new transactions wait. */

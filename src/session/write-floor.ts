@@ -6,6 +6,7 @@ import { formatLsn, parseLsn } from "../health/lsn.ts";
 import type { Classification } from "../router/index.ts";
 import type { Config } from "../config/types.ts";
 import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
+import type { SharedFloors, SharedScope } from "./shared-floors.ts";
 
 /**
  * Whether a primary-bound statement may have written (and so needs a floor): not a read sent to
@@ -33,6 +34,8 @@ export interface FloorDeps {
   allReplicasPast(floor: bigint): boolean;
   pickReplica(user: string, database: string, floor?: bigint | null): NodeTarget | null;
   readonly health: { waitForReplay(wake: () => void): () => void };
+  /** Floors of routing.read_your_writes user / global. */
+  readonly sharedFloors: SharedFloors;
 }
 
 export class WriteFloor {
@@ -51,6 +54,23 @@ export class WriteFloor {
     private readonly host: FloorHost,
   ) {}
 
+  /** user / global mode: the floor shared with other clients; null in session (or off) mode. */
+  private get scope(): SharedScope | null {
+    const m = this.ctx.config.routing.readYourWrites;
+    return m === "user" || m === "global" ? m : null;
+  }
+
+  /**
+   * The floor the next read must respect: this client's own, raised to the shared one in user
+   * and global mode. Null when nothing constrains it.
+   */
+  current(): bigint | null {
+    const scope = this.scope;
+    if (scope === null) return this.lsn;
+    const shared = this.ctx.sharedFloors.get(scope, this.host.user, this.host.database);
+    if (shared === null) return this.lsn;
+    return this.lsn === null || shared > this.lsn ? shared : this.lsn;
+  }
 
   /**
    * A replica for the next read: one that replayed the floor, "primary" when none caught up
@@ -58,10 +78,13 @@ export class WriteFloor {
    * host is told when to try again).
    */
   choose(): NodeTarget | "primary" | "wait" {
-    const floor = this.lsn!;
+    const floor = this.current()!;
     const { user, database } = this.host;
     if (this.ctx.allReplicasPast(floor)) {
-      this.lsn = null; // every replica has it: the floor no longer matters
+      // Every replica has it: the floor no longer matters, for this client or any other.
+      this.lsn = null;
+      const scope = this.scope;
+      if (scope !== null) this.ctx.sharedFloors.forget(scope, user, database, floor);
       this.stopWaiting();
       return this.ctx.pickReplica(user, database) ?? "primary";
     }
@@ -121,6 +144,10 @@ export class WriteFloor {
   /** Raises the floor (never lowers it); `report` tells the client with pggate.write_lsn. */
   raise(lsn: bigint, report: boolean): void {
     if (this.lsn === null || lsn > this.lsn) this.lsn = lsn;
+    // A write learnt here constrains the other clients in user / global mode (SET pggate.min_lsn
+    // is this client's own business: report === false).
+    const scope = this.scope;
+    if (report && scope !== null) this.ctx.sharedFloors.raise(scope, this.host.user, this.host.database, lsn);
     if (report) this.host.send(buildParameterStatus("pggate.write_lsn", formatLsn(this.lsn)));
   }
 }

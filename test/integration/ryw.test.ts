@@ -198,3 +198,110 @@ describe("lag-aware routing", () => {
     }
   }, 30_000);
 });
+
+/** Writes on one connection, reads on another (a pool handing requests different connections). */
+async function crossPairs(port: number, n: number): Promise<{ stale: number; replicaReads: number; ms: number }> {
+  const writer = client(port);
+  const reader = client(port);
+  await writer.connect();
+  await reader.connect();
+  let stale = 0;
+  let replicaReads = 0;
+  const started = Date.now();
+  try {
+    for (let i = 0; i < n; i++) {
+      const { rows } = await writer.query("INSERT INTO ryw (v) VALUES ($1) RETURNING id", [`cross ${i}`]);
+      const r = await reader.query("SELECT count(*)::int AS n, inet_server_port() AS port FROM ryw WHERE id = $1", [rows[0].id]);
+      if (r.rows[0].n !== 1) stale++;
+      if (r.rows[0].port !== c.primary.port) replicaReads++;
+    }
+  } finally {
+    await writer.end();
+    await reader.end();
+  }
+  return { stale, replicaReads, ms: Date.now() - started };
+}
+
+describe("read-your-writes across connections (routing.read_your_writes user / global)", () => {
+  test("session (the default): another connection may read stale rows — the gap user mode closes", async () => {
+    const g = gateway({ read_your_writes: "session" });
+    try {
+      const r = await crossPairs(g.port, 20);
+      console.log(`ryw session, cross-connection: ${r.stale}/20 stale, ${r.replicaReads} replica reads, ${r.ms} ms`);
+      expect(r.stale).toBeGreaterThan(0);
+    } finally {
+      await g.shutdown();
+    }
+  });
+
+  for (const mode of ["user", "global"] as const) {
+    test(`${mode}: a write on one connection is seen by the next read on another, and reads still reach a replica`, async () => {
+      const g = gateway({ read_your_writes: mode });
+      try {
+        const r = await crossPairs(g.port, 40);
+        console.log(`ryw ${mode}, cross-connection: ${r.stale}/40 stale, ${r.replicaReads} replica reads, ${r.ms} ms`);
+        expect(r.stale).toBe(0);
+        expect(r.replicaReads).toBeGreaterThan(0);
+      } finally {
+        await g.shutdown();
+      }
+    });
+  }
+
+  test("user mode does not hold back another user's reads; global does", async () => {
+    for (const [mode, expectConstrained] of [["user", false], ["global", true]] as const) {
+      const g = gateway({ read_your_writes: mode });
+      try {
+        const writer = client(g.port);
+        await writer.connect();
+        const md5 = new pg.Client({ host: "127.0.0.1", port: g.port, user: c.users.md5.user, password: c.users.md5.password, database: "app" });
+        md5.on("error", () => {});
+        await md5.connect();
+        try {
+          await md5.query("SELECT 1");
+          await writer.query("INSERT INTO ryw (v) VALUES ('other user')");
+          // The md5 user reads right after: under global it must avoid the delayed replica.
+          const ports: number[] = [];
+          for (let i = 0; i < 6; i++) ports.push((await md5.query("SELECT inet_server_port() AS port")).rows[0].port);
+          const sawDelayed = ports.includes(delayedPort());
+          if (expectConstrained) expect(sawDelayed).toBe(false);
+          else expect(sawDelayed).toBe(true);
+        } finally {
+          await writer.end();
+          await md5.end();
+        }
+      } finally {
+        await g.shutdown();
+      }
+    }
+  });
+});
+
+describe("pggate.write_lsn", () => {
+  test("arrives before the ReadyForQuery that ends the write, so a client holding it has the right one", async () => {
+    const g = gateway();
+    try {
+      const cl = client(g.port);
+      const events: string[] = [];
+      await cl.connect();
+      const conn = (cl as unknown as { connection: { on(e: string, f: (m: { parameterName?: string; parameterValue?: string }) => void): void } }).connection;
+      conn.on("parameterStatus", (m) => {
+        if (m.parameterName === "pggate.write_lsn") events.push(`lsn ${m.parameterValue}`);
+      });
+      conn.on("readyForQuery", () => events.push("Z"));
+      try {
+        for (let i = 0; i < 10; i++) {
+          events.length = 0;
+          await cl.query("INSERT INTO ryw (v) VALUES ('lsn order')");
+          expect(events.length).toBe(2);
+          expect(events[0]).toMatch(/^lsn [0-9A-F]+\/[0-9A-F]+$/);
+          expect(events[1]).toBe("Z");
+        }
+      } finally {
+        await cl.end();
+      }
+    } finally {
+      await g.shutdown();
+    }
+  });
+});

@@ -66,7 +66,7 @@ describe("defaults", () => {
       },
       routing: {
         readWriteSplit: true,
-        readYourWrites: true,
+        readYourWrites: "session",
         defaultRoute: "auto",
         noReplica: "primary",
         writeFunctions: [],
@@ -410,6 +410,14 @@ describe("auth", () => {
     expect(problems(`${MINIMAL}auth: { mode: auth_query, auth_user: a, auth_query: "SELECT 1" }\n`)).toEqual([
       "pggate.yaml:3:53: auth.auth_query: must take the user name as the parameter $1",
     ]);
+  });
+
+  test("routing.read_your_writes: off | session | user | global, and the old booleans", () => {
+    const ryw = (v: string) => parse(`${MINIMAL}routing: { read_your_writes: ${v} }\n`).routing.readYourWrites;
+    expect(ryw("true")).toBe("session");
+    expect(ryw("false")).toBe("off");
+    for (const v of ["off", "session", "user", "global"] as const) expect(ryw(v)).toBe(v);
+    expect(problems(`${MINIMAL}routing: { read_your_writes: everyone }\n`)[0]).toContain('"everyone" is not one of off, session, user, global');
   });
 
   test("nodes.require_auth takes libpq's method names, case-insensitively, and at least one", () => {
