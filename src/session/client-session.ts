@@ -15,6 +15,8 @@ import { ServerAttachment } from "./attachment.ts";
 import { acceptPrepareOnly, BatchQueue, classifyBatch, type QueuedFrame } from "./batch.ts";
 import type { ClientHandle, GatewayContext } from "./context.ts";
 import { parsePggateSet } from "./local-answers.ts";
+import { syncSql } from "./params.ts";
+import { discardsAll, resetTargets } from "./resets.ts";
 import { afterReadyForQuery, nextAction, wantsReplica, type BatchSituation } from "./next-action.ts";
 import { QUEUE_HIGH_WATER, SessionCore, WAIT_PAUSE_BYTES } from "./session-core.ts";
 import { ClientStatements } from "./statements.ts";
@@ -188,6 +190,7 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
         this.dropQueued(1);
         continue;
       }
+      if (cls !== null && (cls.pin === "set" || cls.reason === "session")) this.noteResets(count);
       if (!this.placeBatch(cls, count, complete)) break;
     }
     this.run.flush();
@@ -270,6 +273,51 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
     if (pin && !this.pinReason) this.pin(pin);
   }
 
+  /** RESET / DISCARD ALL seen in the batch being sent: startup parameters to apply again after it. */
+  private resetSeen: "all" | string[] | null = null;
+  /** Startup parameters to apply again before the next message on the attached connection. */
+  private reapply: "all" | string[] | null = null;
+
+  /** Scans the first `count` queued frames for RESET / DISCARD ALL (only batches that may hold one). */
+  private noteResets(count: number): void {
+    const q = this.queue.frames;
+    for (let i = 0; i < count; i++) {
+      const f = q[i];
+      if (f.type === Frontend.Query) this.noteResetIn(decodeQuery(f.buf, f.start + 5, f.end));
+      else if (f.type === Frontend.Parse) this.noteResetIn(ClientStatements.parseInfo(f.buf, f.start, f.end).query);
+    }
+  }
+
+  private noteResetIn(sql: string): void {
+    if (discardsAll(sql)) this.resetSeen = "all";
+    const t = resetTargets(sql, this.params);
+    if (t === null || this.resetSeen === "all") return;
+    this.resetSeen = t === "all" || this.resetSeen === null ? t : [...this.resetSeen, ...t];
+  }
+
+  /**
+   * The batch with the RESET / DISCARD ALL is on its way. DISCARD ALL also drops PgGate's
+   * prepared statements and applied parameters on that connection, so they are forgotten now;
+   * the startup values go back before the client's next message (as a dedicated connection's
+   * reset value would be them).
+   */
+  private afterReset(s: ServerConn): void {
+    const seen = this.resetSeen;
+    this.resetSeen = null;
+    if (seen === "all") s.forgetSessionState();
+    if (this.params.size > 0) this.reapply = seen;
+  }
+
+  private reapplyStartupParams(s: ServerConn): void {
+    const which = this.reapply;
+    this.reapply = null;
+    const wanted = new Map<string, string>();
+    for (const [k, v] of this.params) if (which === "all" || which!.includes(k)) wanted.set(k, v);
+    if (wanted.size === 0) return;
+    s.sendInternal(syncSql(new Map(), wanted));
+    for (const [k, v] of wanted) s.applied.set(k, v);
+  }
+
   /** From now on this client keeps its primary connection (DISCARD ALL when it leaves). */
   private pin(reason: string): void {
     this.pinReason = reason;
@@ -287,7 +335,8 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
   private noteSticky(type: number, buf: Uint8Array, start: number, end: number): void {
     const watchPins = this.pinReason === null;
     const watchWrites = this.rywTracking && this.serverTarget === "primary" && !this.floor.wrote;
-    if (!watchPins && !watchWrites) return;
+    // Pinned sessions are still watched for RESET / DISCARD ALL (Query and Parse only).
+    if (!watchPins && !watchWrites && type !== Frontend.Query && type !== Frontend.Parse) return;
     let sql: string | undefined;
     if (type === Frontend.Query) sql = decodeQuery(buf, start + 5, end);
     else if (type === Frontend.Parse) sql = ClientStatements.parseInfo(buf, start, end).query;
@@ -298,6 +347,8 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
       return;
     }
     if (sql === undefined) return;
+    if (type !== Frontend.Bind) this.noteResetIn(sql);
+    if (!watchPins && !watchWrites) return;
     const cls = this.ctx.router.classify(sql);
     if (watchPins && cls.pin) this.pin(cls.pin);
     if (watchWrites && mayWrite(cls)) this.floor.wrote = true;
@@ -329,13 +380,16 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
   /** Sends one client message to the attached server, accounting for the replies it will produce. */
   private transmit(type: number, buf: Uint8Array, start: number, end: number): void {
     const s = this.server!;
+    if (this.reapply !== null) this.reapplyStartupParams(s);
     switch (type) {
       case Frontend.Query:
       case Frontend.FunctionCall:
         this.countQuery(s);
+        if (this.resetSeen !== null) this.afterReset(s);
         break;
       case Frontend.Sync:
         this.countQuery(s);
+        if (this.resetSeen !== null) this.afterReset(s);
         this.openBatch = false;
         break;
       case Frontend.Parse:
@@ -430,6 +484,8 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
 
   /** Transaction pooling: the connection goes back as soon as the server says idle. */
   private releaseServer(): void {
+    // Another connection gets the startup parameters when it is attached.
+    this.reapply = null;
     this.att.release();
     if (this.state === "active") this.transition("idle");
   }
