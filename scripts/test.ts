@@ -1,6 +1,6 @@
 // `npm test` entry: starts ONE shared cluster, hands it to `bun test` in PGGATE_TEST_CLUSTER, always
-// stops it, and prints one plain `N passed, N failed` line for CI. Extra args go to `bun test`
-// (`npm test -- test/unit`). Owns no test logic.
+// stops it, and prints one plain `N passed, N failed` line for CI (unhandled errors between tests
+// count as failures). Extra args go to `bun test` (`npm test -- test/unit`). Owns no test logic.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { constants as osConstants, tmpdir } from "node:os";
@@ -26,6 +26,33 @@ function countJunit(xml: string): Counts {
     else counts.passed++;
   }
   return counts;
+}
+
+/**
+ * Copies `bun test`'s stderr through unchanged and returns how many unhandled errors between tests
+ * it reported. The junit report has no trace of those (an unhandled rejection after a test timed
+ * out, a FATAL arriving during afterAll): only bun's stderr says `# Unhandled error between tests`
+ * per error and ` N error(s)` in its closing summary.
+ */
+async function relayStderr(stream: ReadableStream<Uint8Array>): Promise<number> {
+  let markers = 0;
+  let summary: number | null = null;
+  const scan = (raw: string): void => {
+    const line = raw.replace(/\x1b\[[0-9;]*m/g, ""); // colours, when FORCE_COLOR is passed on
+    if (line.startsWith("# Unhandled error between tests")) markers++;
+    const m = /^ (\d+) errors?$/.exec(line.trimEnd());
+    if (m) summary = Number(m[1]);
+  };
+  const decoder = new TextDecoder();
+  let carry = "";
+  for await (const chunk of stream) {
+    process.stderr.write(chunk);
+    const lines = (carry + decoder.decode(chunk, { stream: true })).split("\n");
+    carry = lines.pop() ?? "";
+    for (const line of lines) scan(line);
+  }
+  scan(carry + decoder.decode());
+  return Math.max(summary ?? 0, markers);
 }
 
 async function main(): Promise<number> {
@@ -58,14 +85,20 @@ async function main(): Promise<number> {
     const workDir = mkdtempSync(join(tmpdir(), "pggate-test-"));
     process.on("exit", () => rmSync(workDir, { recursive: true, force: true }));
     const junitPath = join(workDir, "junit.xml");
-    child = Bun.spawn(
+    const proc = Bun.spawn(
       [process.execPath, "test", "--timeout", "60000", "--reporter=junit", `--reporter-outfile=${junitPath}`, ...process.argv.slice(2)],
       {
-        stdio: ["inherit", "inherit", "inherit"],
-        env: { ...process.env, PGGATE_TEST_CLUSTER: JSON.stringify(clusterInfo(cluster)) },
+        stdio: ["inherit", "inherit", "pipe"],
+        env: {
+          ...process.env,
+          // stderr is a pipe now: keep bun's colours when ours would have them.
+          ...(process.stderr.isTTY && !process.env.NO_COLOR ? { FORCE_COLOR: "1" } : {}),
+          PGGATE_TEST_CLUSTER: JSON.stringify(clusterInfo(cluster)),
+        },
       },
     );
-    const bunExit = await child.exited;
+    child = proc;
+    const [bunExit, unhandled] = await Promise.all([proc.exited, relayStderr(proc.stderr)]);
 
     let counts: Counts;
     try {
@@ -74,9 +107,11 @@ async function main(): Promise<number> {
       console.error(`bun test wrote no report (${junitPath}); exit code ${bunExit}`);
       counts = { passed: 0, failed: 0, skipped: 0 };
     }
-    console.log(`${counts.passed} passed, ${counts.failed} failed`);
+    const failed = counts.failed + unhandled;
+    const note = unhandled > 0 ? ` (${unhandled} unhandled error${unhandled === 1 ? "" : "s"} between tests)` : "";
+    console.log(`${counts.passed} passed, ${failed} failed${note}`);
     if (interruptedBy) return 128 + osConstants.signals[interruptedBy];
-    return bunExit !== 0 || counts.failed > 0 ? 1 : 0;
+    return bunExit !== 0 || failed > 0 ? 1 : 0;
   } finally {
     await cluster?.stop();
   }

@@ -124,12 +124,14 @@ async function becomeReady(
   }
 }
 
-/** Polls `SELECT pg_is_in_recovery()` through the proxy: proves reads reach a replica. */
+/** Polls `SELECT inet_server_port()` through the proxy: proves reads reach a replica. */
 async function readsReachReplica(port: number, ctx: StartContext, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      if ((await psqlVia(port, ctx.cluster.users.scram, ctx.database, "SELECT pg_is_in_recovery()")) === "t") return true;
+      // Not pg_is_in_recovery(): PgGate answers node-local state from the primary.
+      const served = Number(await psqlVia(port, ctx.cluster.users.scram, ctx.database, "SELECT inet_server_port()"));
+      if (ctx.cluster.replicas.some((r) => r.port === served)) return true;
     } catch {
       // not yet
     }
@@ -422,7 +424,7 @@ export async function startPggate(ctx: StartContext, opts: PggateOptions): Promi
   if (opts.split) {
     notes.push(
       (await readsReachReplica(port, ctx, 15_000))
-        ? "checked: SELECT pg_is_in_recovery() through PgGate returns t (reads reach a replica)"
+        ? "checked: SELECT inet_server_port() through PgGate names a replica (reads reach a replica)"
         : "WARNING: reads did not reach a replica within 15 s",
     );
   }

@@ -151,6 +151,12 @@ export class PoolManager {
       return;
     }
     pool.lastUsedAt = conn.lastUsedAt = Date.now();
+    if (reusable && conn.state === "idle" && conn.cancels.mayLand) {
+      // A cancel sent for the client that just gave it back may still land: nobody gets it, not
+      // even this pool's next waiter, until it cannot (CancelFence). It stays counted active.
+      conn.cancels.whenSpent((safe) => this.release(conn, safe));
+      return;
+    }
     const keep = reusable && conn.state === "idle" && !conn.retired && !this.ctx.shuttingDown && this.ctx.isCurrentNode(pool.node);
     const r = pool.core.release(conn, keep);
     if (r === "idle") return;

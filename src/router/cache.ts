@@ -1,10 +1,15 @@
-// createRouter(): classify() behind a bounded LRU keyed by the exact query text.
+// createRouter(): classify() behind a bounded cache keyed by (query text, database).
 // Owns only the cache; a hit returns the stored (frozen) Classification without lexing.
 
-import { classify, type Classification, type ClassifyContext } from "./classify.ts";
+import { awaitsCatalog, classify, type CatalogLookup, type Classification, type ClassifyContext } from "./classify.ts";
 
 export interface RouterOptions {
-  context: ClassifyContext;
+  /** Lower-case names from config routing.write_functions. */
+  writeFunctions: ReadonlySet<string>;
+  /** Lower-case names from config routing.read_functions. */
+  readFunctions: ReadonlySet<string>;
+  /** The primary's catalog facts (function volatility, relation kinds), per database. */
+  catalog: CatalogLookup;
   /** Maximum cached query strings; 0 disables caching. Default 10,000. */
   capacity?: number;
   /** Longer query strings are classified but not cached (one-off literals). Default 8,192. */
@@ -12,10 +17,14 @@ export interface RouterOptions {
 }
 
 export interface Router {
-  /** Classification of `sql`; cached results are frozen and shared, so treat them as read-only. */
-  classify(sql: string): Classification;
-  /** Drop every cached entry: call when write/read function config or catalog volatility changes. */
+  /**
+   * Classification of `sql` sent to `database`, whose catalog facts it is judged by; cached
+   * results are frozen and shared, so treat them as read-only.
+   */
+  classify(sql: string, database: string): Classification;
+  /** Drop every cached entry: call when write/read function config or catalog facts change. */
   clear(): void;
+  /** Cached (query text, database) entries. */
   readonly size: number;
 }
 
@@ -59,33 +68,55 @@ function isNumberChar(c: number): boolean {
 export function createRouter(opts: RouterOptions): Router {
   const capacity = Math.max(0, Math.floor(opts.capacity ?? 10_000));
   const maxQueryLength = opts.maxQueryLength ?? 8_192;
-  const ctx = opts.context;
-  // A Map iterates in insertion order: re-inserting on a hit keeps the oldest entry first.
-  const cache = new Map<string, Classification>();
+  const { writeFunctions, readFunctions, catalog } = opts;
+  // Query key -> database -> result, as nested maps (names are never joined into one string).
+  // Keyed by database because a verdict may rest on catalog facts (a function's volatility, a
+  // relation being a sequence) that hold only in the database they were learnt in; nearly every
+  // query reads a table, so caching only catalog-free verdicts across databases would save little.
+  // A Map iterates in insertion order: the first key is the oldest.
+  const cache = new Map<string, Map<string, Classification>>();
+  let entries = 0;
+  // Built on a miss only (a miss lexes the whole query anyway).
+  const contextFor = (database: string): ClassifyContext => ({
+    writeFunctions,
+    readFunctions,
+    volatility: (name) => catalog.volatility(database, name),
+    relationKind: (name) => catalog.relationKind(database, name),
+  });
   return {
-    classify(sql: string): Classification {
+    classify(sql: string, database: string): Classification {
       const key = cacheKey(sql);
-      const hit = cache.get(key);
+      const byDatabase = cache.get(key);
+      const hit = byDatabase?.get(database);
       // No LRU reordering on a hit (two more hash operations per query): eviction is FIFO, and
       // a hot statement evicted by a flood of new ones is simply classified again.
       if (hit !== undefined) return hit;
-      const result = classify(sql, ctx);
-      // Results waiting on a catalog lookup would be stale once the caller learns the volatility.
-      if (capacity === 0 || result.unknownFunctions.length > 0 || sql.length > maxQueryLength) return result;
-      if (cache.size >= capacity) {
-        const oldest = cache.keys().next();
-        if (oldest.done !== true) cache.delete(oldest.value);
+      const result = classify(sql, contextFor(database));
+      // Results waiting on a catalog lookup would be stale once the caller learns the answer.
+      if (capacity === 0 || awaitsCatalog(result) || sql.length > maxQueryLength) return result;
+      if (entries >= capacity) {
+        // The oldest query text goes, with its entries for every database.
+        const oldest = cache.entries().next();
+        if (oldest.done !== true) {
+          cache.delete(oldest.value[0]);
+          entries -= oldest.value[1].size;
+        }
       }
+      let slot = cache.get(key);
+      if (slot === undefined) cache.set(key, (slot = new Map()));
       Object.freeze(result.unknownFunctions);
+      Object.freeze(result.unknownRelations);
       if (result.pggateSet !== null) Object.freeze(result.pggateSet);
-      cache.set(key, Object.freeze(result));
+      slot.set(database, Object.freeze(result));
+      entries++;
       return result;
     },
     clear(): void {
       cache.clear();
+      entries = 0;
     },
     get size(): number {
-      return cache.size;
+      return entries;
     },
   };
 }

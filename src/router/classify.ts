@@ -6,7 +6,26 @@ import { classifyStatement, PIN_SET } from "./statement.ts";
 import type { State } from "./tokens.ts";
 import type { Classification, ClassifyContext, PggateSet, PinReason, Reason, Route, TxnEffect } from "./types.ts";
 
-export type { Classification, ClassifyContext, PggateSet, PinReason, Reason, Route, TxnEffect } from "./types.ts";
+export type {
+  CatalogLookup,
+  Classification,
+  ClassifyContext,
+  PggateSet,
+  PinReason,
+  Reason,
+  RelationKind,
+  Route,
+  TxnEffect,
+  Volatility,
+} from "./types.ts";
+
+/**
+ * Whether `c` names functions or relations the catalog does not know yet: the caller should
+ * have them looked up, and must not keep the verdict (it changes once they are known).
+ */
+export function awaitsCatalog(c: Classification): boolean {
+  return c.unknownFunctions.length > 0 || c.unknownRelations.length > 0;
+}
 
 /** A `pggate:primary` / `pggate:replica` hint in any comment; primary wins if both appear. */
 function findHint(comments: readonly { text: string }[]): "primary" | "replica" | null {
@@ -37,9 +56,13 @@ function isWordChar(c: number): boolean {
  *   READ ONLY and SET TRANSACTION READ ONLY are "replica"/"transaction". COMMIT, ROLLBACK and
  *   savepoint commands are "primary", except after a BEGIN READ ONLY earlier in the same string.
  * - Unknown functions: route "primary", reason "function", listed in unknownFunctions, only when
- *   nothing else already sends the string to the primary.
+ *   nothing else already sends the string to the primary. Relations of unknown kind likewise, in
+ *   unknownRelations, with reason "node_local" unless a function is unknown too.
+ * - Node-local reads (reason "node_local") go to the primary: the client must see what a primary
+ *   connection shows.
  * - A pggate:primary hint forces the primary; a pggate:replica hint relaxes only decisions made
- *   by function calls (not writes, DDL, pins, transaction control or unparsable input).
+ *   by function calls and node-local reads (someone watching a replica's pg_stat_* views asks for
+ *   it so), not writes, DDL, pins, transaction control or unparsable input.
  * - reason is that of the first statement that sent the string to the primary; pin is the first.
  */
 export function classify(sql: string, ctx: ClassifyContext): Classification {
@@ -48,16 +71,17 @@ export function classify(sql: string, ctx: ClassifyContext): Classification {
   const ranges = splitStatements(tokens);
   const count = ranges.length;
   if (unterminated) {
-    return { route: "primary", reason: "unknown", pin: null, txn: null, forced, unknownFunctions: [], pggateSet: null, statements: count };
+    return { route: "primary", reason: "unknown", pin: null, txn: null, forced, unknownFunctions: [], unknownRelations: [], pggateSet: null, statements: count };
   }
-  const s: State = { sql, toks: tokens, ctx, unknown: [] };
+  const s: State = { sql, toks: tokens, ctx, unknown: [], unknownRelations: [] };
   let route: Route = "replica";
   let reason: Reason | null = null;
   let replicaReason: Reason | null = null;
   let pin: PinReason | null = null;
   let txn: TxnEffect = null;
   let pggateSet: PggateSet | null = null;
-  let onlyFunctions = true;
+  // Whether every statement sent to the primary went there only for what a replica hint relaxes.
+  let relaxable = true;
   let readOnlyTxn = false;
   for (let k = 0; k < count; k++) {
     const r = ranges[k]!;
@@ -80,30 +104,39 @@ export function classify(sql: string, ctx: ClassifyContext): Classification {
     if (stmtRoute === "primary") {
       if (reason === null) reason = v.reason;
       route = "primary";
-      if (v.reason !== "function" || v.pin !== null) onlyFunctions = false;
+      if ((v.reason !== "function" && v.reason !== "node_local") || v.pin !== null) relaxable = false;
     } else if (replicaReason === null && v.reason !== "read") {
       replicaReason = v.reason;
     }
   }
   let unknownFunctions: string[] = [];
+  let unknownRelations: string[] = [];
   if (route === "replica") {
     reason = replicaReason ?? "read";
+    if (s.unknownRelations.length > 0) {
+      route = "primary";
+      reason = "node_local";
+      unknownRelations = s.unknownRelations;
+    }
     if (s.unknown.length > 0) {
       route = "primary";
       reason = "function";
       unknownFunctions = s.unknown;
     }
   }
+  const pending = unknownFunctions.length > 0 || unknownRelations.length > 0;
   if (forced === "primary" && route === "replica") {
     route = "primary";
     reason = "forced";
-  } else if (forced === "primary" && unknownFunctions.length > 0) {
+  } else if (forced === "primary" && pending) {
     reason = "forced";
     unknownFunctions = [];
-  } else if (forced === "replica" && route === "primary" && onlyFunctions && reason === "function") {
+    unknownRelations = [];
+  } else if (forced === "replica" && route === "primary" && relaxable && (reason === "function" || reason === "node_local")) {
     route = "replica";
     reason = "forced";
     unknownFunctions = [];
+    unknownRelations = [];
   }
-  return { route, reason: reason ?? "read", pin, txn, forced, unknownFunctions, pggateSet, statements: count };
+  return { route, reason: reason ?? "read", pin, txn, forced, unknownFunctions, unknownRelations, pggateSet, statements: count };
 }

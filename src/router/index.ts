@@ -2,14 +2,18 @@
 // Nothing here does I/O or tracks transaction state; the session layer owns that.
 
 export {
+  awaitsCatalog,
   classify,
+  type CatalogLookup,
   type Classification,
   type ClassifyContext,
   type PggateSet,
   type PinReason,
   type Reason,
+  type RelationKind,
   type Route,
   type TxnEffect,
+  type Volatility,
 } from "./classify.ts";
 export { createRouter, type Router, type RouterOptions } from "./cache.ts";
 export {

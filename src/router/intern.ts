@@ -3,6 +3,7 @@
 
 import { NOT_FUNCTION } from "./keywords.ts";
 import { BUILTIN_NAMES } from "./functions.ts";
+import { NODE_LOCAL_RELATIONS } from "./node-local.ts";
 
 const CLASSIFIER_WORDS = `
   select values table with insert update delete merge show explain copy create alter drop
@@ -15,7 +16,8 @@ const CLASSIFIER_WORDS = `
   pg_catalog atomic case true false off yes where and is null limit offset order by group having
   join left right inner outer using returning public isolation level serializable repeatable
   committed uncommitted deferrable chain program format csv header cursor scroll view sequence
-  function procedure index schema unlogged all id
+  function procedure index schema unlogged all id join lateral rows window fetch union intersect
+  except
 `;
 
 const SIZE = 4096;
@@ -45,6 +47,7 @@ function add(word: string): void {
 for (const w of CLASSIFIER_WORDS.split(/\s+/)) if (w.length > 0) add(w);
 for (const w of NOT_FUNCTION) add(w);
 for (const w of BUILTIN_NAMES) add(w);
+for (const w of NODE_LOCAL_RELATIONS) add(w);
 
 /**
  * The interned word equal to sql[start, end) folded to lower case, or undefined. `hash` is

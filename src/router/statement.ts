@@ -1,9 +1,11 @@
 // Per-statement routing verdicts: dispatch on the first keyword, then query scanning (writes at
-// any depth, locking clauses, function calls) and the utility statements. Pure over tokens.
+// any depth, locking clauses, function calls, relations read) and the utility statements. Pure
+// over tokens: catalog facts come from the ClassifyContext, unknown ones are only recorded.
 
 import { stringValue, TokenKind } from "./lexer.ts";
 import { NOT_FUNCTION } from "./keywords.ts";
 import { builtinEffect } from "./functions.ts";
+import { isNodeLocalRelation, isNodeLocalSetting } from "./node-local.ts";
 import {
   isName,
   isPunct,
@@ -38,6 +40,7 @@ const SESSION = verdict("primary", "session");
 const COPY_FROM = verdict("primary", "copy_from");
 const LOCKING = verdict("primary", "locking_read");
 const FUNCTION = verdict("primary", "function");
+const NODE_LOCAL = verdict("primary", "node_local");
 const TXN_OTHER = verdict("primary", "transaction");
 const BEGIN = verdict("primary", "transaction", null, "begin");
 const BEGIN_RO = verdict("replica", "transaction", null, "begin_read_only");
@@ -68,7 +71,7 @@ export function classifyStatement(s: State, from: number, to: number): Verdict {
     case "merge":
       return classifyQuery(s, from, to);
     case "show":
-      return hasOther(s, from, to) ? UNKNOWN : READ;
+      return hasOther(s, from, to) ? UNKNOWN : classifyShow(s, from + 1);
     case "explain":
       return classifyExplain(s, from, to);
     case "copy":
@@ -146,32 +149,103 @@ function hasOther(s: State, from: number, to: number): boolean {
   return false;
 }
 
+/** SHOW ALL and SHOW of a node-local setting (transaction_read_only, ...) ask the primary. */
+function classifyShow(s: State, i: number): Verdict {
+  const t = s.toks[i];
+  if (t === undefined || !isName(s, i)) return READ;
+  if (t.kind === TokenKind.Ident && t.value === "all") return NODE_LOCAL;
+  return !isPunct(s, i + 1, ".") && isNodeLocalSetting(t.value) ? NODE_LOCAL : READ;
+}
+
+/** What a parenthesis level of a query is, for finding the relations it reads. */
+const EXPR = 0;
+const QUERY = 1;
+const FROM_LIST = 2;
+
 /**
  * SELECT / VALUES / TABLE / WITH / parenthesised queries and DML. One pass finds writes at any
- * depth (writable CTEs), locking clauses, SELECT INTO, and function calls.
+ * depth (writable CTEs), locking clauses, SELECT INTO, function calls, and the relations read in
+ * FROM lists (JOINs, commas, parenthesised joins) and TABLE, for node-local ones.
  */
 function classifyQuery(s: State, from: number, to: number): Verdict {
   const toks = s.toks;
   let write = false;
   let locking = false;
   let fnWrite = false;
+  let nodeLocal = false;
   let pin: PinReason | null = null;
   let depth = 0;
+  // level[depth]: EXPR, QUERY (a FROM here starts a FROM list) or FROM_LIST. Function arguments
+  // are EXPR, so extract(year FROM x) or substring(s FROM 2) name no relation.
+  const level: number[] = [QUERY];
+  // The next token starts a FROM item (after FROM, JOIN, a comma in a FROM list, ONLY, TABLE).
+  let item = false;
+  // Commas inside ARRAY[a, b] separate no FROM items.
+  let brackets = 0;
   for (let i = from; i < to; i++) {
     const t = toks[i]!;
     const kind = t.kind;
+    const atItem: boolean = item;
+    item = false;
     if (kind === TokenKind.Punct) {
-      if (t.value === "(") depth++;
-      else if (t.value === ")" && --depth < 0) return UNKNOWN;
+      if (t.value === "(") {
+        depth++;
+        level[depth] = startsQuery(s, i + 1) ? QUERY : atItem ? FROM_LIST : EXPR;
+        item = level[depth] === FROM_LIST;
+      } else if (t.value === ")") {
+        if (--depth < 0) return UNKNOWN;
+      } else if (t.value === ",") {
+        item = brackets === 0 && level[depth] === FROM_LIST;
+      } else if (t.value === "[") {
+        brackets++;
+      } else if (t.value === "]") {
+        brackets--;
+      }
       continue;
     }
     if (kind === TokenKind.Other) return UNKNOWN;
     if (kind !== TokenKind.Ident && kind !== TokenKind.QuotedIdent) continue;
     const next = toks[i + 1];
     const isCall = next !== undefined && i + 1 < to && next.kind === TokenKind.Punct && next.value === "(";
+    if (atItem && !isCall && relationItem(s, i, to)) nodeLocal = true;
     if (kind === TokenKind.Ident) {
       const v = t.value;
       switch (v) {
+        case "from": {
+          // Not IS [NOT] DISTINCT FROM, nor ROWS FROM (functions).
+          const prev = word(s, i - 1);
+          const w2 = word(s, i - 2);
+          if (level[depth] !== EXPR && prev !== "rows" && !(prev === "distinct" && (w2 === "is" || w2 === "not"))) {
+            level[depth] = FROM_LIST;
+            item = true;
+          }
+          break;
+        }
+        case "join":
+          item = level[depth] === FROM_LIST;
+          break;
+        case "only":
+          item = atItem;
+          break;
+        case "table":
+          // TABLE name, as a statement or a set operation's operand.
+          item = level[depth] !== EXPR && !isPunct(s, i - 1, ".");
+          break;
+        case "where":
+        case "group":
+        case "having":
+        case "window":
+        case "order":
+        case "limit":
+        case "offset":
+        case "fetch":
+        case "for":
+        case "union":
+        case "intersect":
+        case "except":
+        case "returning":
+          if (level[depth] === FROM_LIST) level[depth] = QUERY;
+          break;
         case "insert":
         case "delete":
         case "merge":
@@ -203,6 +277,7 @@ function classifyQuery(s: State, from: number, to: number): Verdict {
     const effect = callEffect(s, i, from, to);
     if (effect === null) continue;
     if (effect === "write") fnWrite = true;
+    else if (effect === "node_local") nodeLocal = true;
     else if (effect !== "read") {
       fnWrite = true;
       if (pin === null) pin = effect;
@@ -212,7 +287,46 @@ function classifyQuery(s: State, from: number, to: number): Verdict {
   if (write) return pin === null ? WRITE : verdict("primary", "write", pin);
   if (locking) return pin === null ? LOCKING : verdict("primary", "locking_read", pin);
   if (fnWrite) return pin === null ? FUNCTION : verdict("primary", "function", pin);
+  // Pins come only with writes or writing functions, so none is pending here.
+  if (nodeLocal) return NODE_LOCAL;
   return READ;
+}
+
+/** `(` followed by this starts a subquery: its own FROM lists, not a parenthesised join. */
+function startsQuery(s: State, i: number): boolean {
+  const w = word(s, i);
+  return w === "select" || w === "with" || w === "values" || w === "table";
+}
+
+/**
+ * A FROM item at i that is not a call: `[schema.]name` is a relation (true when it must be read
+ * on the primary); LATERAL and ROWS FROM are syntax. Unknown kinds are recorded in the State.
+ */
+function relationItem(s: State, i: number, to: number): boolean {
+  const t = s.toks[i]!;
+  if (t.kind === TokenKind.Ident && (t.value === "lateral" || t.value === "only" || t.value === "rows")) return false;
+  let schema: string | null = null;
+  let name = t.value;
+  let j = i + 1;
+  while (j + 1 < to && isPunct(s, j, ".") && isName(s, j + 1)) {
+    schema = name;
+    name = s.toks[j + 1]!.value;
+    j += 2;
+  }
+  if (isPunct(s, j, "(")) return false; // schema.function(...): a call, see callEffect
+  return relationIsNodeLocal(s, schema, name);
+}
+
+/** Whether reading relation [schema.]name must happen on the primary, per built-ins and catalog. */
+function relationIsNodeLocal(s: State, schema: string | null, name: string): boolean {
+  if (isNodeLocalRelation(schema, name)) return true;
+  if (s.ctx.relationKind === undefined) return false;
+  const kind = s.ctx.relationKind(name);
+  if (kind === undefined) {
+    if (!s.unknownRelations.includes(name)) s.unknownRelations.push(name);
+    return false;
+  }
+  return kind !== "other";
 }
 
 /** After INTO: TEMP/TEMPORARY, LOCAL|GLOBAL TEMP, or a pg_temp-qualified name. */
@@ -222,7 +336,7 @@ function intoIsTemp(s: State, i: number): boolean {
   return w === "temp" || w === "temporary" || (w === "pg_temp" && isPunct(s, i + 1, "."));
 }
 
-type CallEffect = "read" | "write" | PinReason;
+type CallEffect = "read" | "write" | "node_local" | PinReason;
 
 /**
  * The routing effect of `name(` at index i, or null when the parenthesis is syntax: a keyword,
@@ -295,11 +409,36 @@ function functionEffect(s: State, schema: string | null, name: string, open: num
   const qualified = schema === null ? null : schema + "." + name;
   if (writeFunctions.has(name) || (qualified !== null && writeFunctions.has(qualified))) return "write";
   if (readFunctions.has(name) || (qualified !== null && readFunctions.has(qualified))) return "read";
-  if (builtin === "write" || builtin === "read") return builtin;
+  if (builtin === "write" || builtin === "read" || builtin === "node_local") return builtin;
+  if (builtin === "current_setting") return currentSettingIsNodeLocal(s, open, to) ? "node_local" : "read";
   const vol = s.ctx.volatility(name);
   if (vol === "v") return "write";
   if (vol === undefined && !s.unknown.includes(name)) s.unknown.push(name);
   return "read";
+}
+
+/**
+ * current_setting(name [, missing_ok]) of a node-local setting, or of a name that is not a
+ * literal (a parameter, an expression): that could be transaction_read_only.
+ */
+function currentSettingIsNodeLocal(s: State, open: number, to: number): boolean {
+  const close = matchParen(s, open, to);
+  if (close < 0) return true;
+  let end = open + 1;
+  let depth = 0;
+  for (; end < close; end++) {
+    const t = s.toks[end]!;
+    if (t.kind !== TokenKind.Punct) continue;
+    if (t.value === "(" || t.value === "[") depth++;
+    else if (t.value === ")" || t.value === "]") depth--;
+    else if (t.value === "," && depth === 0) break;
+  }
+  // 'name' or 'name'::text
+  if (end - open === 4 && isPunct(s, open + 2, "::") && isName(s, open + 3)) end = open + 2;
+  const t = s.toks[open + 1]!;
+  if (end !== open + 2) return true;
+  if (t.kind !== TokenKind.String && t.kind !== TokenKind.EscapeString && t.kind !== TokenKind.DollarString) return true;
+  return isNodeLocalSetting(stringValue(s.sql, t));
 }
 
 /** set_config(name, value, is_local) with a literal true third argument. */
@@ -388,7 +527,7 @@ function classifyExplain(s: State, from: number, to: number): Verdict {
   }
   if (i >= to) return UNKNOWN;
   if (analyze) return classifyStatement(s, i, to);
-  const inner = classifyStatement({ sql: s.sql, toks: s.toks, ctx: s.ctx, unknown: [] }, i, to);
+  const inner = classifyStatement({ sql: s.sql, toks: s.toks, ctx: s.ctx, unknown: [], unknownRelations: [] }, i, to);
   if (inner.reason === "unknown") return UNKNOWN;
   // EXPLAIN EXECUTE needs the prepared statement, which lives on the client's primary connection.
   if (word(s, i) === "execute") return SESSION;
@@ -407,8 +546,14 @@ function classifyCopy(s: State, from: number, to: number): Verdict {
     return word(s, close + 2) === "stdout" ? READ : UTILITY;
   }
   if (!isName(s, i)) return UNKNOWN;
+  let schema: string | null = null;
+  let name = s.toks[i]!.value;
   i++;
-  while (isPunct(s, i, ".") && isName(s, i + 1)) i += 2;
+  while (isPunct(s, i, ".") && isName(s, i + 1)) {
+    schema = name;
+    name = s.toks[i + 1]!.value;
+    i += 2;
+  }
   if (isPunct(s, i, "(")) {
     const close = matchParen(s, i, to);
     if (close < 0) return UNKNOWN;
@@ -416,8 +561,10 @@ function classifyCopy(s: State, from: number, to: number): Verdict {
   }
   const w = word(s, i);
   if (w === "from") return COPY_FROM;
-  if (w === "to") return word(s, i + 1) === "stdout" ? READ : UTILITY;
-  return UNKNOWN;
+  if (w !== "to") return UNKNOWN;
+  if (word(s, i + 1) !== "stdout") return UTILITY;
+  // An unlogged table's rows exist only on the primary.
+  return relationIsNodeLocal(s, schema, name) ? NODE_LOCAL : READ;
 }
 
 /**

@@ -11,6 +11,8 @@ export interface State {
   ctx: ClassifyContext;
   /** Unknown user functions, deduplicated, in order of appearance. */
   unknown: string[];
+  /** Relations of unknown kind, deduplicated, in order of appearance. */
+  unknownRelations: string[];
 }
 
 export function word(s: State, i: number): string {

@@ -18,6 +18,7 @@ import {
 import { log } from "../log/index.ts";
 import type { NodeStats } from "../metrics/stats.ts";
 import { Settle, type Settleable } from "./settle.ts";
+import { CancelFence, unwatchCancels, watchCancels } from "./cancel.ts";
 import type { NodeTarget } from "./node-target.ts";
 import { Inbox, type InboxFrame } from "../net/inbox.ts";
 import { ForwardRun } from "../net/forward-run.ts";
@@ -62,6 +63,8 @@ export class ServerConn implements LinkOwner, Settleable {
   retireAt = 0;
   /** Called when the connection closes while not attached to a client. */
   onIdleClose: (() => void) | null = null;
+  /** Cancels aimed at this backend: the pool lends the connection again only once they are spent. */
+  readonly cancels = new CancelFence(this);
   // Reply accounting: what the server still owes, learnt from the messages we sent.
   /** ReadyForQuery messages owed for client traffic (one per Query, Sync, FunctionCall). */
   pendingReplies = 0;
@@ -226,6 +229,7 @@ export class ServerConn implements LinkOwner, Settleable {
         case Backend.ReadyForQuery:
           this.inbox = null;
           this.state = "idle";
+          if (this.processId !== 0) watchCancels(this.node, this.processId, this.cancels);
           return;
         default:
           // NoticeResponse and anything else informational during startup is not the client's.
@@ -330,13 +334,14 @@ export class ServerConn implements LinkOwner, Settleable {
    * Sends a simple Query of PgGate's own ahead of the client's next message. Its replies are
    * swallowed; `onRow` sees its rows (text values), `done` runs at its ReadyForQuery.
    */
-  sendInternal(sql: string, onRow?: (values: (string | null)[]) => void, done?: (ok: boolean) => void): void {
+  sendInternal(sql: string, onRow?: (values: (string | null)[]) => void, done?: (ok: boolean) => void, expectedCode?: string): void {
     this.internalPending++;
-    this.internalHandlers.push(onRow || done ? { onRow, done } : null);
+    this.internalHandlers.push(onRow || done || expectedCode ? { onRow, done, expectedCode } : null);
     this.link.send(buildQuery(sql));
   }
 
-  private readonly internalHandlers: ({ onRow?: (values: (string | null)[]) => void; done?: (ok: boolean) => void } | null)[] = [];
+  /** Per internal query: its row and completion callbacks, and an error code that is no news (not logged). */
+  private readonly internalHandlers: ({ onRow?: (values: (string | null)[]) => void; done?: (ok: boolean) => void; expectedCode?: string } | null)[] = [];
   private internalErrored = false;
 
   /**
@@ -380,12 +385,14 @@ export class ServerConn implements LinkOwner, Settleable {
   terminate(): void {
     if (this.state === "closed") return;
     this.state = "closed";
+    unwatchCancels(this.node, this.processId, this.cancels);
     this.link.send(buildTerminate());
     this.link.close();
   }
 
   destroy(): void {
     this.state = "closed";
+    unwatchCancels(this.node, this.processId, this.cancels);
     this.link?.destroy();
   }
 
@@ -416,7 +423,9 @@ export class ServerConn implements LinkOwner, Settleable {
 
   onClose(error: Error | undefined): void {
     this.state = "closed";
+    unwatchCancels(this.node, this.processId, this.cancels);
     this.settling?.finish(false);
+    this.cancels.connectionClosed();
     if (!this.consumer) this.onIdleClose?.();
     const e = error ?? new Error(`server ${this.node.name} closed the connection`);
     this.pendingByte?.reject(e);
@@ -534,6 +543,8 @@ export class ServerConn implements LinkOwner, Settleable {
     } else if (type === Backend.ErrorResponse) {
       this.internalErrored = true;
       const fields = decodeErrorFields(buf, start + 5, end);
+      const expected = this.internalHandlers[0]?.expectedCode;
+      if (expected !== undefined && fields.get(ErrorField.Code) === expected) return;
       log.warn("internal_query_failed", { server: this.id, node: this.node.name, code: fields.get(ErrorField.Code), error: fields.get(ErrorField.Message) });
     } else if (type === Backend.ReadyForQuery) {
       this.txStatus = buf[start + 5];

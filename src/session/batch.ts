@@ -2,7 +2,7 @@
 // statements say about routing, and whether it is a prepare-only batch PgGate can answer itself.
 // No sockets, no pools.
 import { decodeQuery, Frontend } from "../protocol/index.ts";
-import { mergeClassifications, type Classification } from "../router/index.ts";
+import { awaitsCatalog, mergeClassifications, type Classification } from "../router/index.ts";
 import type { Router } from "../router/index.ts";
 import { ClientStatements } from "./statements.ts";
 
@@ -14,10 +14,10 @@ export interface QueuedFrame {
   end: number;
 }
 
-/** What classifying a batch needs: the router, and a way to look up unknown functions. */
+/** What classifying a batch needs: the router, and a way to look up unknown functions and relations. */
 export interface ClassifyDeps {
   readonly router: Router;
-  learnVolatility(names: readonly string[], user: string, database: string): void;
+  learnCatalog(functions: readonly string[], relations: readonly string[], user: string, database: string): void;
 }
 
 /** Messages that end a batch: the point where a route can be chosen. */
@@ -49,19 +49,19 @@ export function classifyBatch(
   for (let i = 0; i < count; i++) {
     const f = queue[i];
     let c: Classification | null = null;
-    if (f.type === Frontend.Query) c = router.classify(decodeQuery(f.buf, f.start + 5, f.end));
-    else if (f.type === Frontend.Parse) c = router.classify(ClientStatements.parseInfo(f.buf, f.start, f.end).query);
+    if (f.type === Frontend.Query) c = router.classify(decodeQuery(f.buf, f.start + 5, f.end), database);
+    else if (f.type === Frontend.Parse) c = router.classify(ClientStatements.parseInfo(f.buf, f.start, f.end).query, database);
     else if (f.type === Frontend.Bind) {
       const stmt = statements.statementOfBind(f.buf, f.start, f.end);
       if (!stmt) continue;
       if (stmt.route?.router === router) c = stmt.route.cls;
       else {
-        c = router.classify(stmt.query);
-        if (c.unknownFunctions.length === 0) stmt.route = { router, cls: c };
+        c = router.classify(stmt.query, database);
+        if (!awaitsCatalog(c)) stmt.route = { router, cls: c };
       }
     } else if (f.type === Frontend.FunctionCall) return null; // fast-path calls (large objects) write
     if (c === null) continue;
-    if (c.unknownFunctions.length > 0) ctx.learnVolatility(c.unknownFunctions, user, database);
+    if (awaitsCatalog(c)) ctx.learnCatalog(c.unknownFunctions, c.unknownRelations, user, database);
     merged = merged ? mergeClassifications(merged, c) : c;
   }
   return merged;
@@ -74,9 +74,8 @@ export function classifyBatch(
 export function acceptPrepareOnly(queue: readonly QueuedFrame[], count: number, statements: ClientStatements): number {
   if (count < 2 || queue[count - 1].type !== Frontend.Sync) return 0;
   for (let i = 0; i < count - 1; i++) if (queue[i].type !== Frontend.Parse) return 0;
-  // All or nothing: decide on a scratch copy first, then record.
-  const probe = new ClientStatements();
-  for (let i = 0; i < count - 1; i++) if (!probe.acceptLocally(queue[i].buf, queue[i].start, queue[i].end)) return 0;
+  // All or nothing: check every Parse first (against this client's accepted texts), then record.
+  for (let i = 0; i < count - 1; i++) if (!statements.mayAcceptLocally(queue[i].buf, queue[i].start, queue[i].end)) return 0;
   for (let i = 0; i < count - 1; i++) statements.acceptLocally(queue[i].buf, queue[i].start, queue[i].end);
   return count - 1;
 }

@@ -106,6 +106,7 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
   }
 
   protected onLoggedIn(): void {
+    this.statements.useAccepted(this.ctx.acceptedTexts.setFor(this.user, this.database, this.params));
     if (this.ctx.config.pool.mode === "session") this.pinReason = "session_mode";
   }
 
@@ -349,7 +350,7 @@ export class ClientSession extends SessionCore implements ServerConsumer, Client
     if (sql === undefined) return;
     if (type !== Frontend.Bind) this.noteResetIn(sql);
     if (!watchPins && !watchWrites) return;
-    const cls = this.ctx.router.classify(sql);
+    const cls = this.ctx.router.classify(sql, this.database);
     if (watchPins && cls.pin) this.pin(cls.pin);
     if (watchWrites && mayWrite(cls)) this.floor.wrote = true;
   }

@@ -11,12 +11,13 @@ import { ReplicaBalancer } from "../pool/balancer.ts";
 import { PoolManager } from "../pool/pools.ts";
 import { LoginGate } from "../pool/login-gate.ts";
 import { createRouter, type Router } from "../router/index.ts";
-import { FunctionCatalog } from "./catalog.ts";
+import { Catalog } from "./catalog.ts";
 import { Stats } from "../metrics/stats.ts";
 import { HealthMonitor } from "../health/monitor.ts";
 import { log } from "../log/index.ts";
 import { PauseState } from "./pause.ts";
 import { SharedFloors } from "./shared-floors.ts";
+import { AcceptedTexts } from "./accepted-texts.ts";
 
 /** Process-level actions the admin console may take (implemented by the Gateway). */
 export interface GatewayControl {
@@ -82,9 +83,11 @@ export class GatewayContext {
   /** Bounds server connections held for clients that have not authenticated yet, per node. */
   readonly loginGate = new LoginGate<NodeTarget>(() => this.config.listen.maxPendingLogins);
   readonly balancer = new ReplicaBalancer();
-  readonly catalog = new FunctionCatalog();
+  readonly catalog = new Catalog();
   /** read_your_writes user / global: floors shared between clients. */
   readonly sharedFloors = new SharedFloors();
+  /** Statement texts servers accepted, per (user, database, startup parameters). */
+  readonly acceptedTexts = new AcceptedTexts();
   readonly stats = new Stats();
   readonly health: HealthMonitor;
   /** PAUSE: databases (or all) whose new transactions wait. */
@@ -125,8 +128,7 @@ export class GatewayContext {
   private buildRouter(): Router {
     const writeFunctions = new Set(this.config.routing.writeFunctions);
     const readFunctions = new Set(this.config.routing.readFunctions);
-    const catalog = this.catalog;
-    return createRouter({ context: { writeFunctions, readFunctions, volatility: (n) => catalog.volatility(n) } });
+    return createRouter({ writeFunctions, readFunctions, catalog: this.catalog });
   }
 
   /** The node writes go to: the configured primary, or the node that took over after a failover. */
@@ -198,8 +200,8 @@ export class GatewayContext {
     return this.credentials.has(user) || this.pools.reachable(this.pools.pool(t, user, database));
   }
 
-  learnVolatility(names: readonly string[], user: string, database: string): void {
-    this.catalog.learn(names, this.pools, this.primary, user, database);
+  learnCatalog(functions: readonly string[], relations: readonly string[], user: string, database: string): void {
+    this.catalog.learn(functions, relations, this.pools, this.primary, user, database);
   }
 
   serverTls(node: NodeTarget): ServerTlsOptions {

@@ -6,6 +6,7 @@ import { BodyReader, Frontend, MessageWriter } from "../protocol/index.ts";
 import type { Classification, Router } from "../router/index.ts";
 import type { ServerConn } from "../server/server-conn.ts";
 import { statementNames } from "../server/statement-names.ts";
+import { BoundedSet } from "./accepted-texts.ts";
 
 export interface ClientStatement {
   /** PgGate's server-side name for this (query, types). */
@@ -30,18 +31,19 @@ export interface PreparedCounters {
   preparedMisses: number;
 }
 
-/** Texts a client may have answered locally at most; past it, its set starts afresh. */
-const MAX_ACCEPTED = 10_000;
-
 export class ClientStatements {
   readonly named = new Map<string, ClientStatement>();
   /**
-   * Server names whose text a server accepted for THIS client (its own Parse got ParseComplete).
-   * Only these may be answered locally: a text that parsed for another user or database can fail
-   * here (privileges, search_path, objects that exist only there), and answering it would also
-   * tell this client what others prepared.
+   * Server names whose text a server accepted for a client that sees what this one sees (same
+   * user, database and startup parameters; see AcceptedTexts). Only these may be answered
+   * locally. Until login binds the shared set, the client's own.
    */
-  private readonly accepted = new Set<string>();
+  private accepted = new BoundedSet();
+
+  /** Shares accepted texts with the clients of the same (user, database, startup parameters). */
+  useAccepted(set: BoundedSet): void {
+    this.accepted = set;
+  }
 
   constructor(private readonly counters: PreparedCounters = { preparedHits: 0, preparedMisses: 0 }) {}
   /** The client's unnamed statement, re-parsed wherever a later Bind("") lands. */
@@ -67,6 +69,14 @@ export class ClientStatements {
    * keeps clients that prepare synchronously (pgbench -M prepared) from needing a pooled
    * connection just to prepare. Returns false when a server must see it.
    */
+  /** Whether acceptLocally() would accept this Parse (records nothing). */
+  mayAcceptLocally(buf: Uint8Array, start: number, end: number): boolean {
+    const r = new BodyReader(buf, start + 5, end);
+    if (r.cstring() === "") return false;
+    const rest = buf.subarray(end - r.remaining, end);
+    return this.accepted.has(statementNames.nameFor(statementKey(rest)));
+  }
+
   acceptLocally(buf: Uint8Array, start: number, end: number): boolean {
     const r = new BodyReader(buf, start + 5, end);
     const name = r.cstring();
@@ -81,10 +91,7 @@ export class ClientStatements {
 
   /** Remembers, at its ParseComplete, that a server accepted `serverName`'s text for this client. */
   private acceptor(serverName: string): () => void {
-    return () => {
-      if (this.accepted.size >= MAX_ACCEPTED) this.accepted.clear();
-      this.accepted.add(serverName);
-    };
+    return () => this.accepted.add(serverName);
   }
 
   /** Decodes a Parse frame's name and query (for routing before a server is chosen). */

@@ -16,7 +16,8 @@ export function mayWrite(c: Classification): boolean {
   if (c.route === "replica") return false;
   if (c.statements > 1) return true;
   if (c.txn !== null) return false;
-  return c.reason !== "read";
+  // node_local: pg_stat_* views, sequences, pg_backend_pid() ... read on the primary: no WAL.
+  return c.reason !== "read" && c.reason !== "node_local";
 }
 
 /** What the floor needs from its client session. */

@@ -1,10 +1,8 @@
 // Issue 2 acceptance: every auth mode × every password method, through psql and pgbench.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import pg from "pg";
-import { cluster, connString, psql, run, startGateway, type RunningGateway } from "./harness.ts";
+import { cluster, connString, psql, run, scratchPath, startGateway, type RunningGateway } from "./harness.ts";
 
 type Method = "scram" | "md5" | "plain";
 const METHODS: Method[] = ["scram", "md5", "plain"];
@@ -24,7 +22,7 @@ beforeAll(async () => {
 
 async function userlistConfig(): Promise<string> {
   const c = cluster();
-  const path = join(mkdtempSync(join(tmpdir(), "pggate-userlist-")), "users.txt");
+  const path = scratchPath("users.txt");
   const scramSecret = await c.psql(c.primary, "SELECT passwd FROM pg_shadow WHERE usename = 'pggate_scram'");
   const md5Secret = await c.psql(c.primary, "SELECT passwd FROM pg_shadow WHERE usename = 'pggate_md5'");
   writeFileSync(
@@ -58,8 +56,9 @@ for (const mode of ["passthrough", "auth_query", "userlist"] as const) {
         expect(forced).toBe(`${u.user}|${cluster().primary.port}|f`);
         // passthrough relays SCRAM/MD5 without learning a reusable secret: reads stay on the primary.
         const canReachReplicas = mode !== "passthrough" || method === "plain";
-        const read = await psql(gw.port, u, "SELECT pg_is_in_recovery()");
-        expect(read).toBe(canReachReplicas ? "t" : "f");
+        // inet_server_port(), not pg_is_in_recovery(): that one is node-local, always the primary's answer.
+        const read = Number(await psql(gw.port, u, "SELECT inet_server_port()"));
+        expect(canReachReplicas ? cluster().replicas.map((r) => r.port) : [cluster().primary.port]).toContain(read);
       });
 
       test(`${method} user: pgbench simple/extended/prepared TPC-B, 8 clients, no failures`, async () => {

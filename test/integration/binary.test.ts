@@ -3,30 +3,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { Subprocess } from "bun";
-import { cluster, psql, run, writeConfig } from "./harness.ts";
+import { cluster, freePort, psql, run, waitForPort, writeConfig } from "./harness.ts";
 
 const BINARY = "dist/pggate";
-
-async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
-      s.end();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`nothing listening on ${port}`);
-      await Bun.sleep(50);
-    }
-  }
-}
-
-async function freePort(): Promise<number> {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = l.port;
-  l.stop(true);
-  return port;
-}
 
 /** Peak resident set size (VmHWM) of a process, in MB. */
 function peakRssMb(pid: number): number {
@@ -42,7 +21,7 @@ describe("dist/pggate", () => {
   beforeAll(async () => {
     const build = await run([process.execPath, "run", "build"], {}, 120_000);
     expect(build.code).toBe(0);
-    port = await freePort();
+    port = freePort();
     const config = writeConfig({ listen: { host: "127.0.0.1", port }, log: { level: "info" } });
     proc = Bun.spawn([BINARY, "--config", config], { stdout: "ignore", stderr: "pipe" });
     await waitForPort(port);

@@ -1,16 +1,14 @@
 // Issue 5 acceptance, on a throwaway cluster of its own (nodes get stopped and promoted here):
 // replica loss under load, replica return, failover, SIGHUP under load, hostile clients, SIGTERM.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 import pg from "pg";
 import { stringify } from "yaml";
 import { startCluster, type Cluster } from "../../scripts/cluster.ts";
 import { configFromObject } from "../../src/config/index.ts";
 import { Gateway } from "../../src/gateway.ts";
-import { run } from "./harness.ts";
+import { freePort, run, scratchPath, waitForPort, waitUntil } from "./harness.ts";
 
 let c: Cluster;
 
@@ -34,30 +32,31 @@ function gateway(overrides: Record<string, unknown> = {}): Gateway {
   return g;
 }
 
-async function freePort(): Promise<number> {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = l.port;
-  l.stop(true);
-  return p;
-}
-
 /** PgGate as a separate process (signals), from `bun src/main.ts --config FILE`. */
 async function processGateway(overrides: Record<string, unknown>): Promise<{ proc: Subprocess; port: number; metricsPort: number; path: string; stderr: () => Promise<string> }> {
-  const port = await freePort();
-  const metricsPort = await freePort();
-  const path = join(mkdtempSync(join(tmpdir(), "pggate-faults-")), "pggate.yaml");
+  const port = freePort();
+  // Worker i serves metrics on metricsPort + i: every one of those must be free.
+  const metricsPort = freePort(Number(overrides.workers ?? 1));
+  const path = scratchPath("pggate.yaml");
   writeFileSync(path, stringify(yamlFor({ ...overrides, listen: { host: "127.0.0.1", port, ...((overrides.listen as object) ?? {}) }, metrics: { enabled: true, port: metricsPort } })));
   const proc = Bun.spawn([process.execPath, "run", "src/main.ts", "--config", path], { stdout: "ignore", stderr: "pipe" });
-  for (let i = 0; i < 100; i++) {
-    try {
-      const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
-      s.end();
-      break;
-    } catch {
-      await Bun.sleep(50);
-    }
-  }
+  await waitForPort(port);
   return { proc, port, metricsPort, path, stderr: () => new Response(proc.stderr as ReadableStream).text() };
+}
+
+/** The /metrics text on `port` once it matches `expected` (worker i serves metrics port + i). */
+async function metricsMatching(port: number, expected: RegExp): Promise<string> {
+  return waitUntil(`/metrics on ${port} matching ${expected}`, async () => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return expected.test(text) ? text : "";
+  });
+}
+
+/** Workers never outlive their supervisor: soon no process has the config path in its command line. */
+async function expectNoneLeft(path: string): Promise<void> {
+  const left = () => Bun.spawnSync(["pgrep", "-f", path]).stdout.toString().trim();
+  await waitUntil(`no process left running with ${path}`, () => left() === "", 20_000, 100).catch(() => null);
+  expect(left()).toBe("");
 }
 
 const scram = () => c.users.scram;
@@ -126,18 +125,12 @@ describe("live configuration", () => {
       const r = await bench;
       expect(r.stdout).toMatch(/number of failed transactions: 0 \(/);
       expect(r.stderr).not.toContain("error");
-      let n = 99;
-      for (let i = 0; i < 30 && n > 3; i++) {
-        await Bun.sleep(100);
-        n = Number(await c.psql(c.primary, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pggate_scram' AND datname = 'app'"));
-      }
-      expect(n).toBeLessThanOrEqual(3);
+      const ours = async () => Number(await c.psql(c.primary, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pggate_scram' AND datname = 'app'"));
+      await waitUntil("at most 3 of our connections on the primary", async () => (await ours()) <= 3, 15_000, 100);
 
       writeFileSync(gw.path, "pool: { size: [oops\n");
       gw.proc.kill("SIGHUP");
-      await Bun.sleep(300);
-      const metrics = await (await fetch(`http://127.0.0.1:${gw.metricsPort}/metrics`)).text();
-      expect(metrics).toContain('pggate_config_reloads_total{result="error"} 1');
+      const metrics = await metricsMatching(gw.metricsPort, /pggate_config_reloads_total\{result="error"\} 1/);
       expect(metrics).toContain('pggate_config_reloads_total{result="success"} 1');
       const still = await run(["psql", conn(gw.port), "-Atc", "SELECT 'still serving'"], { PGPASSWORD: u.password });
       expect(still.stdout.trim()).toBe("still serving");
@@ -222,53 +215,43 @@ describe("workers", () => {
   test("workers: 2 share the port; cancels reach the right worker; SIGHUP and SIGTERM propagate", async () => {
     const gw = await processGateway({ workers: 2 } as Record<string, unknown>);
     try {
-      // Both workers answer their own metrics port, labelled (the second may start a bit later).
-      for (const i of [0, 1]) {
-        let m = "";
-        for (let t = 0; t < 100 && !m; t++) {
-          m = await fetch(`http://127.0.0.1:${gw.metricsPort + i}/metrics`).then((r) => r.text(), () => "");
-          if (!m) await Bun.sleep(100);
-        }
-        expect(m).toContain(`worker="${i}"`);
-      }
+      // Both workers answer their own metrics port, labelled (each starts when it starts).
+      for (const i of [0, 1]) await metricsMatching(gw.metricsPort + i, new RegExp(`worker="${i}"`));
       // Cancels: each CancelRequest is a new connection that may land on either worker.
       const u = scram();
+      const sleeping = "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pggate_scram' AND state = 'active' AND query = 'SELECT pg_sleep(20)'";
       for (let i = 0; i < 4; i++) {
         const proc = Bun.spawn(["psql", conn(gw.port), "-c", "SELECT pg_sleep(20)"], { env: { ...process.env, PGPASSWORD: u.password }, stdout: "ignore", stderr: "pipe" });
-        await Bun.sleep(600);
+        // Cancel only once the query runs (on a replica: it reads); earlier, SIGINT would just end psql.
+        await waitUntil("pg_sleep(20) running on a node", async () => (await Promise.all([c.primary, ...c.replicas].map((n) => c.psql(n, sleeping)))).includes("1"), 30_000, 100);
         const sent = Date.now();
         proc.kill("SIGINT");
         await proc.exited;
         expect(await new Response(proc.stderr).text()).toContain("canceling statement due to user request");
-        expect(Date.now() - sent).toBeLessThan(5000);
+        // A cancel that reached the wrong worker would leave the query running its full 20 s.
+        expect(Date.now() - sent).toBeLessThan(15_000);
       }
       gw.proc.kill("SIGHUP");
-      await Bun.sleep(400);
-      for (const i of [0, 1]) {
-        const m = await (await fetch(`http://127.0.0.1:${gw.metricsPort + i}/metrics`)).text();
-        expect(m).toMatch(/pggate_config_reloads_total\{result="success",worker="\d"\} 1/);
-      }
+      for (const i of [0, 1]) await metricsMatching(gw.metricsPort + i, /pggate_config_reloads_total\{result="success",worker="\d"\} 1/);
       gw.proc.kill("SIGTERM");
       expect(await gw.proc.exited).toBe(0);
+    } catch (e) {
+      gw.proc.kill("SIGKILL");
+      (e as Error).message += `\n--- PgGate stderr (supervisor and workers) ---\n${await gw.stderr()}`;
+      throw e;
     } finally {
       gw.proc.kill("SIGKILL");
     }
-    // Workers never outlive the supervisor.
-    const left = Bun.spawnSync(["pgrep", "-f", gw.path]).stdout.toString().trim();
-    expect(left).toBe("");
+    await expectNoneLeft(gw.path);
   }, 60_000);
 
   test("workers exit when their supervisor is killed with SIGKILL", async () => {
     const gw = await processGateway({ workers: 2 } as Record<string, unknown>);
-    await Bun.sleep(1000);
+    // Both workers up (not merely spawned) before their supervisor goes.
+    for (const i of [0, 1]) await metricsMatching(gw.metricsPort + i, new RegExp(`worker="${i}"`));
     gw.proc.kill("SIGKILL");
     await gw.proc.exited;
-    let left = "x";
-    for (let i = 0; i < 50 && left !== ""; i++) {
-      await Bun.sleep(100);
-      left = Bun.spawnSync(["pgrep", "-f", gw.path]).stdout.toString().trim();
-    }
-    expect(left).toBe("");
+    await expectNoneLeft(gw.path);
   }, 30_000);
 });
 

@@ -1,12 +1,13 @@
 // Starts PgGate for integration tests — in-process (fast, default) or as the built binary — on a
 // free port, in front of the shared test cluster; and runs psql/pgbench against it.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { configFromObject, loadConfig } from "../../src/config/index.ts";
 import { Gateway } from "../../src/gateway.ts";
 import { testCluster, type TestCluster } from "../../scripts/cluster.ts";
+import { scratchPath } from "../scratch.ts";
+
+export { scratchPath };
 
 export type YamlObject = Record<string, unknown>;
 
@@ -44,7 +45,7 @@ export interface RunningGateway {
 }
 
 export function startGateway(overrides: YamlObject = {}): RunningGateway {
-  const config = configFromObject(baseConfig(overrides), { source: join(mkdtempSync(join(tmpdir(), "pggate-cfg-")), "pggate.yaml"), env: {} });
+  const config = configFromObject(baseConfig(overrides), { source: scratchPath("pggate.yaml"), env: {} });
   const gateway = new Gateway(config);
   gateway.start();
   return {
@@ -56,10 +57,73 @@ export function startGateway(overrides: YamlObject = {}): RunningGateway {
 
 /** Writes a config file (for the binary, SIGHUP tests, `pggate check`). */
 export function writeConfig(overrides: YamlObject = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), "pggate-cfg-"));
-  const path = join(dir, "pggate.yaml");
+  const path = scratchPath("pggate.yaml");
   writeFileSync(path, stringify(baseConfig(overrides)));
   return path;
+}
+
+/**
+ * Polls `probe` every `intervalMs` until it returns something truthy, which is returned. A probe
+ * that throws counts as "not yet" (a port not listening yet). After `timeoutMs` it throws, naming
+ * `what` and the probe's last error. Wait on the real condition this way, never on a fixed sleep:
+ * under load everything takes longer, so deadlines are generous and cost nothing when things work.
+ */
+export async function waitUntil<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 30_000, intervalMs = 50): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = "";
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      lastError = `: ${(e as Error).message}`;
+    }
+    if (Date.now() >= deadline) throw new Error(`${what}: not within ${timeoutMs} ms${lastError}`);
+    await Bun.sleep(intervalMs);
+  }
+}
+
+/** Whether `port` can be listened on right now. */
+function canListen(port: number): boolean {
+  try {
+    Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Start of the kernel's ephemeral port range (what port 0 and outgoing connections use). */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * The first of `count` consecutive ports nothing listens on, for processes that need their ports
+ * up front (workers serve metrics on metrics.port + i). Taken below the ephemeral range: a port
+ * from it can be grabbed by any outgoing connection or port-0 listener before the process meant
+ * to listen there starts, which made worker 1's metrics port fail now and then.
+ */
+export function freePort(count = 1): number {
+  const high = ephemeralLow() - count;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 10_000 + Math.floor(Math.random() * (high - 10_000));
+    if (Array.from({ length: count }, (_, i) => base + i).every(canListen)) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports below ${high + count}`);
+}
+
+/** Waits until something accepts TCP connections on `port`. */
+export async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
+  await waitUntil(`a listener on port ${port}`, async () => {
+    const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+    s.end();
+    return true;
+  }, timeoutMs);
 }
 
 export interface CmdResult {

@@ -1,67 +1,18 @@
 // Issue 2 acceptance: TLS toward clients, cancel, COPY both ways, notifications, mid-session
 // ParameterStatus, FunctionCall, pipelining drivers, and every bad input answered precisely.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
 import pg from "pg";
 import postgres from "postgres";
-import { cluster, connString, psql, run, startGateway, type RunningGateway } from "./harness.ts";
+import { cancelRequest, sqlstateIn, startupMessage } from "../frames.ts";
+import { cluster, connString, psql, run, scratchPath, startGateway, type RunningGateway } from "./harness.ts";
+import { RawClient } from "./raw-client.ts";
 
 const scram = () => cluster().users.scram;
 
 function pgClient(port: number, extra: Partial<pg.ClientConfig> = {}): pg.Client {
   const u = scram();
   return new pg.Client({ host: "127.0.0.1", port, user: u.user, password: u.password, database: "app", ...extra });
-}
-
-/** Raw TCP client for malformed input: collects everything the server sends until it closes. */
-async function rawExchange(port: number, chunks: Uint8Array[], waitMs = 1500): Promise<{ bytes: Uint8Array; closed: boolean }> {
-  const received: number[] = [];
-  let closed = false;
-  const socket = await Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    socket: {
-      data(_s, d) {
-        received.push(...d);
-      },
-      close() {
-        closed = true;
-      },
-      error() {
-        closed = true;
-      },
-    },
-  });
-  for (const c of chunks) socket.write(c);
-  const deadline = Date.now() + waitMs;
-  while (!closed && Date.now() < deadline) await Bun.sleep(20);
-  socket.end();
-  return { bytes: new Uint8Array(received), closed };
-}
-
-function startupPacket(user: string, db: string): Uint8Array {
-  const enc = new TextEncoder();
-  const body = [...enc.encode(`user\0${user}\0database\0${db}\0\0`)];
-  const len = 8 + body.length;
-  return new Uint8Array([len >>> 24, (len >>> 16) & 255, (len >>> 8) & 255, len & 255, 0, 3, 0, 0, ...body]);
-}
-
-/** SQLSTATE ('C' field) of the first ErrorResponse in a byte stream. */
-function sqlstateIn(bytes: Uint8Array): string | null {
-  let off = 0;
-  while (off + 5 <= bytes.length) {
-    const type = bytes[off];
-    const len = (bytes[off + 1] << 24) | (bytes[off + 2] << 16) | (bytes[off + 3] << 8) | bytes[off + 4];
-    if (type === 0x45) {
-      const text = new TextDecoder().decode(bytes.subarray(off + 5, off + 1 + len));
-      const m = text.split("\0").find((f) => f.startsWith("C"));
-      return m ? m.slice(1) : null;
-    }
-    off += 1 + len;
-  }
-  return null;
 }
 
 describe("TLS toward clients", () => {
@@ -143,8 +94,7 @@ describe("forwarding", () => {
     try {
       const query = client.query("SELECT pg_sleep(0.5) AS slept");
       await Bun.sleep(100);
-      const bogus = new Uint8Array([0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e, 0, 0, 0, 1, 0, 0, 0, 2]);
-      await rawExchange(gw.port, [bogus], 200);
+      await RawClient.exchange(gw.port, [cancelRequest(1, 2)], 200);
       const res = await query;
       expect(res.rows[0].slept).toBe("");
     } finally {
@@ -153,9 +103,8 @@ describe("forwarding", () => {
   });
 
   test("COPY FROM STDIN of 5,000 rows and COPY TO STDOUT round-trip intact", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "pggate-copy-"));
-    const input = join(dir, "in.tsv");
-    const output = join(dir, "out.tsv");
+    const input = scratchPath("in.tsv");
+    const output = scratchPath("out.tsv");
     const lines: string[] = [];
     for (let i = 1; i <= 5000; i++) lines.push(`${i}\trow ${i} with tab\\tand unicode é ✓`);
     writeFileSync(input, lines.join("\n") + "\n");
@@ -217,9 +166,8 @@ describe("forwarding", () => {
   });
 
   test("FunctionCall (libpq large-object fast path via \\lo_import / \\lo_export)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "pggate-lo-"));
-    const src = join(dir, "blob.bin");
-    const dst = join(dir, "back.bin");
+    const src = scratchPath("blob.bin");
+    const dst = scratchPath("back.bin");
     const data = new Uint8Array(200_000).map((_, i) => (i * 7) & 255);
     writeFileSync(src, data);
     const u = scram();
@@ -283,20 +231,23 @@ describe("bad input gets a precise error and loses nothing", () => {
   });
 
   test("garbage instead of a startup packet: 08P01 and close", async () => {
-    const r = await rawExchange(gw.port, [new Uint8Array([0, 0, 0, 2, 1, 2, 3, 4])]);
+    const r = await RawClient.exchange(gw.port, [new Uint8Array([0, 0, 0, 2, 1, 2, 3, 4])]);
     expect(sqlstateIn(r.bytes)).toBe("08P01");
     expect(r.closed).toBe(true);
   });
 
   test("unsupported protocol major version: 08P01", async () => {
-    const r = await rawExchange(gw.port, [new Uint8Array([0, 0, 0, 8, 0, 2, 0, 0])]);
+    const r = await RawClient.exchange(gw.port, [new Uint8Array([0, 0, 0, 8, 0, 2, 0, 0])]);
     expect(sqlstateIn(r.bytes)).toBe("08P01");
   });
 
   test("a message with length < 4 after login: 08P01 and close; other clients unaffected", async () => {
     const client = pgClient(gw.port);
     await client.connect();
-    const raw = await rawExchange(gw.port, [startupPacket(scram().user, "app")], 300);
+    const raw = await RawClient.connect(gw.port);
+    await raw.write(startupMessage({ user: scram().user, database: "app" }));
+    expect(await raw.waitFor((b) => b.length > 0, 15_000)).toBe(true);
+    raw.close();
     expect(raw.bytes[0]).toBe(0x52); // an auth request: the startup was accepted
     // A logged-in session sending a broken frame: use pg's socket to inject bytes.
     const sock = (client as unknown as { connection: { stream: { write(b: Uint8Array): void } } }).connection.stream;
@@ -318,7 +269,7 @@ describe("bad input gets a precise error and loses nothing", () => {
   });
 
   test("a slow client that never finishes its startup is cut off by the handshake timeout", async () => {
-    const r = await rawExchange(gw.port, [new Uint8Array([0, 0, 0])], 2500);
+    const r = await RawClient.exchange(gw.port, [new Uint8Array([0, 0, 0])], 15_000);
     expect(r.closed).toBe(true);
     expect(sqlstateIn(r.bytes)).toBe("08P01");
   });

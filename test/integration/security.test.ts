@@ -2,13 +2,12 @@
 // pool keys forged from names, memory and connection slots taken before authentication, plaintext
 // smuggled behind a split SSLRequest, and the server leg downgraded because of the client's TLS.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 import { stringify } from "yaml";
-import { baseConfig, cluster, run, startGateway, type RunningGateway } from "./harness.ts";
-import { errorOf, frame, int32, messages, RawClient, SSL_REQUEST, startupPacket } from "./wire.ts";
+import { baseConfig, cluster, freePort, run, scratchPath, startGateway, waitForPort, type RunningGateway } from "./harness.ts";
+import { errorOf, i32, messages, sslRequest, startupMessage, typed } from "../frames.ts";
+import { RawClient } from "./raw-client.ts";
 
 const scram = () => cluster().users.scram;
 const authQuery = { mode: "auth_query" };
@@ -129,9 +128,9 @@ describe("before authentication", () => {
     const gw = startGateway({ auth: authQuery });
     try {
       const c = await RawClient.connect(gw.port);
-      await c.write(startupPacket("no_such_user_x", "app"));
+      await c.write(startupMessage({ user: "no_such_user_x", database: "app" }));
       expect(await c.waitFor((b) => messages(b).some((m) => m.type === "R"))).toBe(true);
-      await c.write(new Uint8Array([0x70, ...int32(256 << 20)]));
+      await c.write(new Uint8Array([0x70, ...i32(256 << 20)]));
       await c.write(new Uint8Array(1 << 20));
       expect(await c.waitClosed()).toBe(true);
       const err = messages(c.bytes).find((m) => m.type === "E");
@@ -145,8 +144,8 @@ describe("before authentication", () => {
     const gw = startGateway({ auth: authQuery });
     try {
       const c = await RawClient.connect(gw.port);
-      const chunk: number[] = [...startupPacket(scram().user, "app")];
-      for (let i = 0; i < 40; i++) chunk.push(...frame("p", new Uint8Array(4000)));
+      const chunk: number[] = [...startupMessage({ user: scram().user, database: "app" })];
+      for (let i = 0; i < 40; i++) chunk.push(...typed("p", new Uint8Array(4000)));
       await c.write(new Uint8Array(chunk));
       expect(await c.waitClosed()).toBe(true);
       const err = messages(c.bytes).find((m) => m.type === "E");
@@ -161,7 +160,7 @@ describe("before authentication", () => {
   /** Opens `n` logins with junk database names that stop after the server's first challenge. */
   async function heldStartups(port: number, n: number): Promise<RawClient[]> {
     const held = await Promise.all(Array.from({ length: n }, () => RawClient.connect(port)));
-    await Promise.all(held.map((c, i) => c.write(startupPacket(scram().user, `junk_${i}_${Math.random().toString(36).slice(2, 8)}`))));
+    await Promise.all(held.map((c, i) => c.write(startupMessage({ user: scram().user, database: `junk_${i}_${Math.random().toString(36).slice(2, 8)}` }))));
     return held;
   }
 
@@ -222,13 +221,6 @@ describe("before authentication", () => {
 // ---------------------------------------------------------------------------------------------
 // The acceptance soak: garbage + held startups at once, against PgGate as its own process.
 
-async function freePort(): Promise<number> {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = l.port;
-  l.stop(true);
-  return p;
-}
-
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : 0;
@@ -239,19 +231,12 @@ describe("pre-authentication soak", () => {
   let port = 0;
 
   beforeAll(async () => {
-    port = await freePort();
-    const path = join(mkdtempSync(join(tmpdir(), "pggate-sec-")), "pggate.yaml");
+    port = freePort();
+    const path = scratchPath("pggate.yaml");
     const cfg = baseConfig({ auth: authQuery, listen: { host: "127.0.0.1", port, max_pending_logins: 8, handshake_timeout_ms: 30_000 } });
     writeFileSync(path, stringify(cfg));
     proc = Bun.spawn([process.execPath, "run", "src/main.ts", "--config", path], { stdout: "ignore", stderr: "ignore" });
-    for (let i = 0; i < 200; i++) {
-      try {
-        (await RawClient.connect(port)).close();
-        break;
-      } catch {
-        await Bun.sleep(50);
-      }
-    }
+    await waitForPort(port);
   });
 
   afterAll(() => {
@@ -277,12 +262,13 @@ describe("pre-authentication soak", () => {
         // send, then more — each connection is cut off at the pre-authentication bound.
         for (let i = 0; i < 50; i++) streamers.push(await RawClient.connect(port));
         const junk = new Uint8Array(64 * 1024).map((_, i) => (i * 31) & 0xff);
+        const password = typed("p", junk.subarray(0, 6000));
         const streaming = streamers.map(async (c, i) => {
-          await c.write(i % 2 === 0 ? startupPacket(`nobody_${i}`, "app") : new Uint8Array([...int32(9000), 0, 3, 0, 0]));
-          for (let k = 0; k < 100 && !c.closed; k++) await c.write(i % 2 === 0 ? frame("p", junk.subarray(0, 6000)) : junk);
+          await c.write(i % 2 === 0 ? startupMessage({ user: `nobody_${i}`, database: "app" }) : new Uint8Array([...i32(9000), 0, 3, 0, 0]));
+          for (let k = 0; k < 100 && !c.closed; k++) await c.write(i % 2 === 0 ? password : junk);
         });
         held = await Promise.all(Array.from({ length: 300 }, () => RawClient.connect(port)));
-        await Promise.all(held.map((c, i) => c.write(startupPacket(scram().user, `soak_junk_${i}`))));
+        await Promise.all(held.map((c, i) => c.write(startupMessage({ user: scram().user, database: `soak_junk_${i}` }))));
         await Promise.all([...streaming, ...held.map((c) => c.waitFor((b) => b.length > 0, 15_000))]);
         const t0 = performance.now();
         const r = await psqlAs(port, scram().user, scram().password, "app", "SELECT 'in'");
@@ -310,7 +296,7 @@ describe("SSLRequest under listen.tls.mode require", () => {
   });
   afterAll(() => gw.stop());
 
-  const stream = () => new Uint8Array([...SSL_REQUEST, ...startupPacket(scram().user, "app")]);
+  const stream = () => new Uint8Array([...sslRequest, ...startupMessage({ user: scram().user, database: "app" })]);
 
   /** Sends `chunks` with pauses between them; returns what came back. */
   async function exchange(chunks: Uint8Array[]): Promise<RawClient> {
@@ -335,8 +321,8 @@ describe("SSLRequest under listen.tls.mode require", () => {
     let smuggled = false;
     for (const ch of chunks) {
       end += ch.length;
-      if (end >= SSL_REQUEST.length) {
-        smuggled = end > SSL_REQUEST.length;
+      if (end >= sslRequest.length) {
+        smuggled = end > sslRequest.length;
         break;
       }
     }

@@ -4,21 +4,10 @@
 import { describe, expect, test } from "bun:test";
 import { AdminConsole, type AdminBackend, type AdminCommand, type AdminResult } from "../../../src/admin/index.ts";
 import { PgError, error, fatal } from "../../../src/errors/index.ts";
-import {
-  Bind,
-  Close,
-  Describe,
-  Execute,
-  Flush,
-  Parse,
-  Query,
-  Sync,
-  Terminate,
-  decode,
-  frame,
-  settle,
-  type Msg,
-} from "./wire.ts";
+import { Bind, Close, Describe, Execute, Flush, Parse, Query, Sync, Terminate, decodeMessage, text, typed, type Msg } from "../../frames.ts";
+
+/** Lets queued microtasks and timers run so the console can finish what it can. */
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
 const POOLS: AdminResult = {
   columns: ["database", "cl_active"],
@@ -70,7 +59,7 @@ function harness<B extends AdminBackend>(backend: B) {
   const out: Msg[] = [];
   let closes = 0;
   const console = new AdminConsole(
-    (buf) => out.push(decode(buf)),
+    (buf) => out.push(decodeMessage(buf)),
     () => closes++,
     backend,
   );
@@ -445,7 +434,7 @@ describe("ordering and connection handling", () => {
 
   test("an unknown message type is FATAL 08P01 and closes", async () => {
     const h = harness(new FakeBackend());
-    h.feed(frame("z", new Uint8Array([1, 2])), Query("SHOW POOLS"));
+    h.feed(typed("z", new Uint8Array([1, 2])), Query("SHOW POOLS"));
     await settle();
     expect(h.take()).toEqual([
       {
@@ -461,7 +450,7 @@ describe("ordering and connection handling", () => {
 
   test("an unknown message type is FATAL even while skipping to Sync", async () => {
     const h = harness(new FakeBackend());
-    h.feed(Parse("", "nope"), frame("p", new Uint8Array([0])));
+    h.feed(Parse("", "nope"), typed("p", new Uint8Array([0])));
     await settle();
     expect(h.take().map((m) => (m.t === "ErrorResponse" ? m.severity : m.t))).toEqual(["ERROR", "FATAL"]);
     expect(h.closes()).toBe(1);
@@ -469,7 +458,7 @@ describe("ordering and connection handling", () => {
 
   test("a truncated body is FATAL 08P01", async () => {
     const h = harness(new FakeBackend());
-    h.feed(frame("Q", new TextEncoder().encode("SHOW POOLS")));
+    h.feed(typed("Q", text("SHOW POOLS")));
     await settle();
     expect(h.take()).toEqual([
       expect.objectContaining({ t: "ErrorResponse", severity: "FATAL", code: "08P01" }),
@@ -479,7 +468,7 @@ describe("ordering and connection handling", () => {
 
   test("CopyData/CopyDone/CopyFail outside COPY are ignored, as PostgreSQL does", async () => {
     const h = harness(new FakeBackend());
-    h.feed(frame("d", new Uint8Array([1])), frame("c"), frame("f", new Uint8Array([0])), Query("RELOAD"));
+    h.feed(typed("d", new Uint8Array([1])), typed("c"), typed("f", new Uint8Array([0])), Query("RELOAD"));
     await settle();
     expect(h.take()).toEqual([{ t: "CommandComplete", tag: "RELOAD" }, rfq]);
     expect(h.closes()).toBe(0);

@@ -1,37 +1,13 @@
-// encodeResult against frames built byte by byte with DataView, value formatting, and the shape
+// encodeResult against frames built with test/frames.ts (not src/protocol), value formatting, and the shape
 // checks that keep a malformed backend result off the wire.
 
 import { describe, expect, test } from "bun:test";
 import { encodeResult, formatValue } from "../../../src/admin/index.ts";
 import { PgError } from "../../../src/errors/index.ts";
+import { cat, cstr, dataRowBody, i16, i32, typed } from "../../frames.ts";
 
-/** Builds one message from a sequence of writes, back-patching the length by hand. */
-function handBuilt(type: string, write: (w: { i16(v: number): void; i32(v: number): void; str(s: string): void; raw(s: string): void }) => void): Uint8Array {
-  const buf = new Uint8Array(1024);
-  const v = new DataView(buf.buffer);
-  let off = 0;
-  buf[off++] = type.charCodeAt(0);
-  off += 4;
-  write({
-    i16: (x) => {
-      v.setInt16(off, x);
-      off += 2;
-    },
-    i32: (x) => {
-      v.setInt32(off, x);
-      off += 4;
-    },
-    str: (s) => {
-      for (const c of s) buf[off++] = c.charCodeAt(0);
-      buf[off++] = 0;
-    },
-    raw: (s) => {
-      for (const c of s) buf[off++] = c.charCodeAt(0);
-    },
-  });
-  v.setInt32(1, off - 1);
-  return buf.slice(0, off);
-}
+/** RowDescription column of type text: name, table OID 0, attnum 0, OID 25, typlen -1, typmod -1, text format. */
+const textColumn = (name: string): Uint8Array => cat(cstr(name), i32(0), i16(0), i32(25), i16(-1), i32(-1), i16(0));
 
 describe("encodeResult", () => {
   test("two text columns, two rows: exact RowDescription, DataRows, CommandComplete", () => {
@@ -43,48 +19,24 @@ describe("encodeResult", () => {
       ],
       tag: "SHOW",
     });
-    const textColumn = (w: { i16(v: number): void; i32(v: number): void; str(s: string): void }, name: string) => {
-      w.str(name);
-      w.i32(0); // table oid
-      w.i16(0); // column attnum
-      w.i32(25); // text
-      w.i16(-1); // typlen (varlena)
-      w.i32(-1); // typmod
-      w.i16(0); // text format
-    };
     const expected = [
-      handBuilt("T", (w) => {
-        w.i16(2);
-        textColumn(w, "name");
-        textColumn(w, "n");
-      }),
-      handBuilt("D", (w) => {
-        w.i16(2);
-        w.i32(1);
-        w.raw("a");
-        w.i32(1);
-        w.raw("1");
-      }),
-      handBuilt("D", (w) => {
-        w.i16(2);
-        w.i32(-1);
-        w.i32(1);
-        w.raw("t");
-      }),
-      handBuilt("C", (w) => w.str("SHOW")),
+      typed("T", i16(2), textColumn("name"), textColumn("n")),
+      typed("D", dataRowBody(["a", "1"])),
+      typed("D", dataRowBody([null, "t"])),
+      typed("C", cstr("SHOW")),
     ];
     expect(frames).toEqual(expected);
   });
 
   test("no columns: CommandComplete alone", () => {
-    expect(encodeResult({ tag: "RELOAD" })).toEqual([handBuilt("C", (w) => w.str("RELOAD"))]);
+    expect(encodeResult({ tag: "RELOAD" })).toEqual([typed("C", cstr("RELOAD"))]);
   });
 
   test("columns but no rows: RowDescription and CommandComplete", () => {
     const frames = encodeResult({ columns: ["x"], tag: "SHOW" });
     expect(frames.length).toBe(2);
     expect(String.fromCharCode(frames[0][0])).toBe("T");
-    expect(frames[1]).toEqual(handBuilt("C", (w) => w.str("SHOW")));
+    expect(frames[1]).toEqual(typed("C", cstr("SHOW")));
   });
 
   test("non-ASCII values are sent as UTF-8 with their byte length", () => {

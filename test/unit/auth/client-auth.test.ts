@@ -1,7 +1,7 @@
 // PgGate authenticating clients itself: an unknown user must be indistinguishable from a known one
 // by the method offered, the salt's stability and the iteration count (the census they follow),
 // and must fail exactly like a wrong password. Driven through a fake ClientChannel; frames are
-// built and read here by hand.
+// built with test/frames.ts and read here by hand.
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
@@ -12,6 +12,7 @@ import { ScramClient } from "../../../src/auth/scram.ts";
 import { parseVerifier, scramVerifierFromPassword, type Verifier } from "../../../src/auth/verifier.ts";
 import { PgError } from "../../../src/errors/index.ts";
 import type { InboxFrame } from "../../../src/net/inbox.ts";
+import { cat, cstr, i32, text } from "../../frames.ts";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -57,13 +58,9 @@ class FakeClient implements ClientChannel {
   }
 }
 
+/** SASLInitialResponse body: mechanism String, Int32 length, client-first-message. */
 function saslInitialResponse(data: string): Uint8Array {
-  const d = enc(data);
-  const out = new Uint8Array(14 + 4 + d.length);
-  out.set(enc("SCRAM-SHA-256\0"), 0);
-  new DataView(out.buffer).setInt32(14, d.length);
-  out.set(d, 18);
-  return out;
+  return cat(cstr("SCRAM-SHA-256"), i32(text(data).length), text(data));
 }
 
 interface Attempt {

@@ -1,5 +1,6 @@
-// Protocol fixtures built by hand, with a tiny DataView encoder that shares no code with
+// Protocol fixture streams built by hand with test/frames.ts, which shares no code with
 // src/protocol, so a codec bug cannot hide in both the code under test and its expectations.
+import { cat, cstr, dataRowBody, fieldsBody, i16, i32, i8, sslRequest, startupMessage, text, typed } from "../../frames.ts";
 
 /** One frame as it appears on the wire; `type` is 0 for an untyped startup-phase packet. */
 export interface FixtureFrame {
@@ -15,71 +16,6 @@ export interface FixtureStream {
   bytes: Uint8Array;
   /** How many leading frames are untyped startup packets (the sink flips to typed after them). */
   untypedPrefix: number;
-}
-
-const utf8 = new TextEncoder();
-
-// ---- the tiny encoder ------------------------------------------------------------------------
-
-export const i8 = (v: number): Uint8Array => Uint8Array.of(v & 0xff);
-
-export function i16(v: number): Uint8Array {
-  const b = new Uint8Array(2);
-  new DataView(b.buffer).setInt16(0, v);
-  return b;
-}
-
-export function i32(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, v);
-  return b;
-}
-
-/** The protocol's String: UTF-8 bytes then NUL. */
-export const cstr = (s: string): Uint8Array => cat(utf8.encode(s), Uint8Array.of(0));
-
-export const text = (s: string): Uint8Array => utf8.encode(s);
-
-export function cat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-/** A typed frame: type byte, Int32 length (itself included, type byte excluded), body. */
-export function typed(type: string, ...body: Uint8Array[]): Uint8Array {
-  const b = cat(...body);
-  return cat(Uint8Array.of(type.charCodeAt(0)), i32(b.length + 4), b);
-}
-
-/** An untyped startup-phase packet: Int32 length (itself included), body. */
-export function untyped(...body: Uint8Array[]): Uint8Array {
-  const b = cat(...body);
-  return cat(i32(b.length + 4), b);
-}
-
-/** A DataRow body: Int16 count, then Int32 length + bytes per value (-1 for NULL). */
-export function dataRowBody(values: readonly (string | null)[]): Uint8Array {
-  const parts: Uint8Array[] = [i16(values.length)];
-  for (const v of values) {
-    if (v === null) parts.push(i32(-1));
-    else {
-      const b = text(v);
-      parts.push(i32(b.length), b);
-    }
-  }
-  return cat(...parts);
-}
-
-/** Error/Notice field list: (type byte, String)*, then a zero byte. */
-export function fieldsBody(fields: readonly [string, string][]): Uint8Array {
-  return cat(...fields.flatMap(([t, v]) => [i8(t.charCodeAt(0)), cstr(v)]), i8(0));
 }
 
 function stream(name: string, frames: FixtureFrame[], untypedPrefix = 0): FixtureStream {
@@ -181,13 +117,7 @@ export const startupParams: [string, string][] = [
   ["client_encoding", "UTF8"],
 ];
 
-export const startupPacket = untyped(
-  i32(196608),
-  ...startupParams.flatMap(([k, v]) => [cstr(k), cstr(v)]),
-  i8(0),
-);
-
-export const sslRequest = Uint8Array.of(0, 0, 0, 8, 4, 210, 22, 47);
+export const startupPacket = startupMessage(startupParams);
 
 const frontendTyped: FixtureFrame[] = [
   f("Query", typed("Q", cstr("SELECT 1;"))),

@@ -4,22 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import { FrameReader, MAX_STARTUP_PACKET, ProtocolError, UNTYPED } from "../../../src/protocol/index.ts";
 import { INITIAL_PARTIAL_BYTES } from "../../../src/protocol/frame-reader.ts";
-import {
-  backend,
-  backendSmall,
-  cat,
-  frontend,
-  frontendAfterSsl,
-  i32,
-  prng,
-  randInt,
-  sameBytes,
-  sslRequest,
-  startupPacket,
-  typed,
-  cstr,
-  type FixtureStream,
-} from "./fixtures.ts";
+import { cat, cstr, i32, sslRequest, typed } from "../../frames.ts";
+import { backend, backendSmall, frontend, frontendAfterSsl, prng, randInt, sameBytes, startupPacket, type FixtureStream } from "./fixtures.ts";
 
 const MAX = 1 << 20;
 const streams = [backend, backendSmall, frontend, frontendAfterSsl];

@@ -18,7 +18,8 @@ import {
   ProtocolError,
   UNTYPED,
 } from "../../../src/protocol/index.ts";
-import { cat, cstr, i16, i32, prng, randInt, typed, untyped } from "./fixtures.ts";
+import { cat, cstr, i16, i32, typed, untyped } from "../../frames.ts";
+import { prng, randInt } from "./fixtures.ts";
 
 const CHUNKS = 10_000;
 const MAX = 4096;

@@ -47,23 +47,8 @@ import {
   UNTYPED,
   type ErrorFields,
 } from "../../../src/protocol/index.ts";
-import {
-  backend,
-  bigValue,
-  cat,
-  cstr,
-  errorFields,
-  frontend,
-  i32,
-  i8,
-  noticeFields,
-  parameterStatuses,
-  startupPacket,
-  startupParams,
-  text,
-  untyped,
-  type FixtureStream,
-} from "./fixtures.ts";
+import { cat, cstr, i32, i8, text, untyped } from "../../frames.ts";
+import { backend, bigValue, errorFields, frontend, noticeFields, parameterStatuses, startupPacket, startupParams, type FixtureStream } from "./fixtures.ts";
 
 type Body = [buf: Uint8Array, start: number, end: number];
 

@@ -1,5 +1,5 @@
 // MessageWriter and every message builder, checked byte for byte against frames written by hand
-// or with the fixtures' own encoder (never with the writer itself).
+// or with test/frames.ts, the tests' own encoder (never with the writer itself).
 
 import { describe, expect, test } from "bun:test";
 import {
@@ -35,7 +35,7 @@ import {
   MessageWriter,
   TxStatus,
 } from "../../../src/protocol/index.ts";
-import { cat, cstr, dataRowBody, fieldsBody, i16, i32, i8, text, typed, untyped } from "./fixtures.ts";
+import { cat, cstr, dataRowBody, fieldsBody, i16, i32, i8, text, typed, untyped } from "../../frames.ts";
 
 const bytes = (...b: number[]): number[] => b;
 const arr = (u: Uint8Array): number[] => [...u];
@@ -78,7 +78,7 @@ describe("exact bytes, computed by hand", () => {
   });
 });
 
-describe("every builder against the fixtures' independent encoder", () => {
+describe("every builder against the tests' independent encoder", () => {
   const salt = Uint8Array.of(1, 2, 3, 4);
   const data = text("r=abc,s=c2FsdA==,i=4096");
   const cases: [string, Uint8Array, Uint8Array][] = [

@@ -4,6 +4,7 @@ const ctx: ClassifyContext = {
   writeFunctions: new Set(),
   readFunctions: new Set(),
   volatility: () => "s",
+  relationKind: () => "other",
 };
 
 const cases: Array<[string, string]> = [
@@ -23,9 +24,9 @@ function bench(label: string, fn: () => unknown, iterations: number): void {
   console.log(`${label.padEnd(34)} ${best.toFixed(0).padStart(6)} ns/op (best of 5)`);
 }
 
-const router = createRouter({ context: ctx, capacity: 1000 });
+const router = createRouter({ ...ctx, catalog: { volatility: () => "s", relationKind: () => "other" }, capacity: 1000 });
 for (const [name, sql] of cases) {
   console.log(`${name} (${sql.length} chars)`);
   bench("  cold (classify)", () => classify(sql, ctx), 200_000);
-  bench("  cached (createRouter)", () => router.classify(sql), 2_000_000);
+  bench("  cached (createRouter)", () => router.classify(sql, "app"), 2_000_000);
 }

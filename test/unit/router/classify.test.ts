@@ -2,7 +2,7 @@
 // relies on (where it runs, why, what it pins). Rows are grouped by the rule they exercise.
 
 import { describe, expect, test } from "bun:test";
-import { classify, type Classification, type ClassifyContext } from "../../../src/router/index.ts";
+import { classify, type Classification, type ClassifyContext, type RelationKind } from "../../../src/router/index.ts";
 
 const volatilities: Record<string, "v" | "s" | "i"> = {
   vol_fn: "v",
@@ -14,10 +14,21 @@ const volatilities: Record<string, "v" | "s" | "i"> = {
   MixedCase: "v",
 };
 
+// Relation kinds the catalog knows; names listed as undefined are still being looked up, and
+// every other name is an ordinary relation.
+const relations: Record<string, RelationKind | undefined> = {
+  a_seq: "sequence",
+  "Mixed Seq": "sequence",
+  ulog: "unlogged",
+  pending_rel: undefined,
+  other_rel: undefined,
+};
+
 const ctx: ClassifyContext = {
   writeFunctions: new Set(["audit_log", "app.bump"]),
   readFunctions: new Set(["safe_volatile", "app.cached_lookup"]),
   volatility: (name) => volatilities[name],
+  relationKind: (name) => (name in relations ? relations[name] : "other"),
 };
 
 type Expected = Partial<Classification> & Pick<Classification, "route" | "reason">;
@@ -45,6 +56,8 @@ const txn = (effect: Classification["txn"], route: Classification["route"] = "pr
 });
 const pinned = (reason: Classification["reason"], pin: Classification["pin"]): Expected => primary(reason, { pin });
 const unknownFns = (...names: string[]): Expected => primary("function", { unknownFunctions: names });
+const nodeLocal = primary("node_local");
+const unknownRels = (...names: string[]): Expected => primary("node_local", { unknownRelations: names });
 
 const cases: Record<string, Row[]> = {
   "plain reads": [
@@ -151,10 +164,9 @@ const cases: Record<string, Row[]> = {
 
   "built-in reads": [
     ["SELECT now(), current_timestamp, current_date, localtime", read],
-    ["SELECT pg_is_in_recovery(), inet_server_port(), inet_server_addr()", read],
-    ["SELECT version(), current_setting('server_version'), pg_backend_pid()", read],
+    ["SELECT inet_server_port(), inet_server_addr()", read],
+    ["SELECT version(), current_setting('server_version')", read],
     ["SELECT random(), clock_timestamp(), gen_random_uuid(), pg_sleep(0.1)", read],
-    ["SELECT pg_last_wal_replay_lsn(), pg_last_xact_replay_timestamp()", read],
     ["SELECT lower(name), upper(name), length(name), format('%s', name), to_char(now(), 'YYYY') FROM t", read],
     ["SELECT json_build_object('a', 1), jsonb_agg(x), to_jsonb(t) FROM t", read],
     ["SELECT array_agg(x), string_agg(x, ',') FROM t", read],
@@ -164,7 +176,7 @@ const cases: Record<string, Row[]> = {
     ["SELECT pg_size_pretty(pg_total_relation_size('t'))", read],
     ["SELECT date(now()), text(1), int4('1')", read],
     ["SELECT lo_get(123)", read],
-    ["SELECT txid_current_snapshot(), pg_current_snapshot()", read],
+    ["SELECT txid_snapshot_xmin($1::txid_snapshot), pg_visible_in_snapshot($1, $2)", read],
     ["SELECT row_number() OVER (), rank() OVER (ORDER BY a), lag(a) OVER w FROM t WINDOW w AS (ORDER BY a)", read],
     ['SELECT "count"(*) FROM t', read],
     ["SELECT uuid_generate_v4(), to_tsvector('english', body) @@ to_tsquery('x') FROM t", read],
@@ -445,7 +457,7 @@ const cases: Record<string, Row[]> = {
 
   SHOW: [
     ["SHOW search_path", read],
-    ["SHOW ALL", read],
+    ["SHOW work_mem", read],
     ["show transaction isolation level", read],
     ["SHOW server_version", read],
     ["SHOW {", unknown],
@@ -588,16 +600,12 @@ const cases: Record<string, Row[]> = {
     ["SELECT pg_terminate_backend(123)", fn],
     ["SELECT pg_cancel_backend(123)", fn],
     ["SELECT pg_reload_conf()", fn],
-    ["SELECT pg_stat_reset()", fn],
-    ["SELECT pg_stat_reset_shared('bgwriter')", fn],
     ["SELECT lo_import('/tmp/x')", fn],
     ["SELECT lo_create(0)", fn],
     ["SELECT lo_unlink(123)", fn],
     ["SELECT lo_put(1, 0, 'x')", fn],
     ["SELECT lo_from_bytea(0, 'x')", fn],
     ["SELECT dblink_exec('c', 'insert into t values (1)')", fn],
-    // Raises "recovery is in progress" on a standby, so it cannot be served there.
-    ["SELECT pg_current_wal_lsn()", fn],
     ["SELECT id, nextval('s') FROM t", fn],
     ["SELECT * FROM t WHERE id = currval('s')", fn],
     ['SELECT "nextval"(\'s\')', fn],
@@ -764,6 +772,204 @@ const cases: Record<string, Row[]> = {
     ["/* traceparent='00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' */ SELECT * FROM t WHERE id = $1", read],
   ],
 
+  // What a primary connection shows, whichever node would serve a read (issue 12).
+  "node-local functions": [
+    ["SELECT pg_backend_pid()", nodeLocal],
+    ["SELECT pg_catalog.pg_backend_pid()", nodeLocal],
+    ["SELECT PG_BACKEND_PID()", nodeLocal],
+    ["SELECT pg_is_in_recovery()", nodeLocal],
+    ["SELECT pg_postmaster_start_time(), pg_conf_load_time()", nodeLocal],
+    // pg_current_wal_*() raise "recovery is in progress" on a standby.
+    ["SELECT pg_current_wal_lsn()", nodeLocal],
+    ["SELECT pg_current_wal_insert_lsn(), pg_current_wal_flush_lsn()", nodeLocal],
+    ["SELECT pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), pg_last_xact_replay_timestamp()", nodeLocal],
+    ["SELECT pg_is_wal_replay_paused()", nodeLocal],
+    ["SELECT pg_walfile_name(pg_current_wal_lsn())", nodeLocal],
+    ["SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')", nodeLocal],
+    ["SELECT txid_current_snapshot()", nodeLocal],
+    ["SELECT pg_snapshot_xmin(pg_current_snapshot())", nodeLocal],
+    ["SELECT txid_status(123), pg_xact_status('123')", nodeLocal],
+    ["SELECT pg_xact_commit_timestamp('123'), pg_last_committed_xact()", nodeLocal],
+    ["SELECT pg_stat_get_db_xact_commit(16384)", nodeLocal],
+    ["SELECT pg_stat_get_activity(NULL)", nodeLocal],
+    ["SELECT pg_stat_reset()", nodeLocal],
+    ["SELECT pg_stat_reset_shared('bgwriter')", nodeLocal],
+    ["SELECT pg_stat_statements_reset()", nodeLocal],
+    ["SELECT pg_stat_clear_snapshot()", nodeLocal],
+    ["SELECT * FROM pg_stat_statements(true)", nodeLocal],
+    ["SELECT pg_blocking_pids(123), pg_safe_snapshot_blocking_pids(123)", nodeLocal],
+    ["SELECT pg_listening_channels(), pg_notification_queue_usage()", nodeLocal],
+    ["SELECT pg_my_temp_schema()", nodeLocal],
+    ["SELECT pg_sequence_last_value('s'::regclass)", nodeLocal],
+    ["SELECT * FROM pg_ls_waldir()", nodeLocal],
+    ["SELECT * FROM pg_control_checkpoint()", nodeLocal],
+    ["SELECT pg_get_wal_replay_pause_state()", nodeLocal],
+    ["SELECT * FROM pg_show_all_settings()", nodeLocal],
+    ["SELECT * FROM pg_lock_status()", nodeLocal],
+    ["SELECT id FROM t WHERE owner = pg_backend_pid()", nodeLocal],
+    ["SELECT 1; SELECT pg_backend_pid()", primary("node_local", { statements: 2 })],
+    // Writes and writing functions take precedence in the reason.
+    ["SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()", fn],
+    ["SELECT nextval('s'), pg_backend_pid()", fn],
+    ["INSERT INTO t VALUES (pg_backend_pid())", write],
+    // These name the node that ran the query: they differ by design and are how routing is
+    // observed, so they stay plain reads.
+    ["SELECT inet_server_port()", read],
+    ["SELECT inet_server_addr(), inet_server_port(), inet_client_addr(), inet_client_port()", read],
+    ["SELECT pg_get_viewdef('v'::regclass), pg_get_indexdef(1)", read],
+    ["SELECT pg_relation_size('t'), pg_database_size(current_database())", read],
+    ["SELECT now(), version()", read],
+  ],
+
+  "node-local settings": [
+    ["SELECT current_setting('transaction_read_only')", nodeLocal],
+    ["SELECT current_setting('TRANSACTION_READ_ONLY')", nodeLocal],
+    ["SELECT current_setting('transaction_read_only'::text)", nodeLocal],
+    ["SELECT current_setting(E'transaction_read_only')", nodeLocal],
+    ["SELECT current_setting('in_hot_standby')", nodeLocal],
+    ["SELECT current_setting('default_transaction_read_only', true)", nodeLocal],
+    ["SELECT current_setting('primary_conninfo'), current_setting('recovery_min_apply_delay')", nodeLocal],
+    ["SELECT pg_catalog.current_setting('hot_standby')", nodeLocal],
+    // Not a literal: it could name any setting.
+    ["SELECT current_setting($1)", nodeLocal],
+    ["SELECT current_setting(lower('X'))", nodeLocal],
+    ["SELECT current_setting('work_mem')", read],
+    ["SELECT current_setting('app.tenant_id', true)", read],
+    ["SELECT current_setting('port'), current_setting('cluster_name')", read],
+    ["SHOW transaction_read_only", nodeLocal],
+    ["SHOW TRANSACTION_READ_ONLY", nodeLocal],
+    ['SHOW "transaction_read_only"', nodeLocal],
+    ["SHOW in_hot_standby", nodeLocal],
+    ["SHOW default_transaction_read_only", nodeLocal],
+    ["SHOW hot_standby_feedback", nodeLocal],
+    ["SHOW wal_receiver_timeout", nodeLocal],
+    ["SHOW ALL", nodeLocal],
+    ["SHOW port", read],
+    ["SHOW app.transaction_read_only", read],
+    ["SHOW transaction isolation level", read],
+    ["SHOW", read],
+  ],
+
+  "node-local relations": [
+    ["SELECT * FROM pg_stat_activity", nodeLocal],
+    ["SELECT pid FROM pg_stat_activity WHERE pid = $1", nodeLocal],
+    ["SELECT * FROM pg_catalog.pg_stat_bgwriter", nodeLocal],
+    ["SELECT * FROM pg_stat_wal", nodeLocal],
+    ["SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()", nodeLocal],
+    ["SELECT * FROM pg_stat_replication", nodeLocal],
+    ["SELECT status FROM pg_stat_wal_receiver", nodeLocal],
+    ["SELECT * FROM pg_stat_user_tables", nodeLocal],
+    ["SELECT * FROM pg_statio_user_tables", nodeLocal],
+    ["SELECT * FROM public.pg_stat_statements", nodeLocal],
+    ["SELECT count(*) FROM pg_locks", nodeLocal],
+    ["SELECT setting FROM pg_settings WHERE name = 'transaction_read_only'", nodeLocal],
+    ["SELECT * FROM pg_replication_slots", nodeLocal],
+    ["SELECT * FROM pg_prepared_xacts", nodeLocal],
+    ["SELECT * FROM pg_prepared_statements", nodeLocal],
+    ["SELECT last_value FROM pg_sequences WHERE sequencename = 's'", nodeLocal],
+    ["SELECT * FROM pg_file_settings", nodeLocal],
+    ["SELECT * FROM t JOIN pg_locks l ON l.pid = t.pid", nodeLocal],
+    ["SELECT * FROM t, pg_stat_activity", nodeLocal],
+    ["SELECT (SELECT count(*) FROM pg_stat_activity)", nodeLocal],
+    ["SELECT 1 WHERE EXISTS (SELECT 1 FROM pg_locks)", nodeLocal],
+    ["WITH a AS (SELECT * FROM pg_stat_activity) SELECT * FROM a", nodeLocal],
+    ["TABLE pg_stat_activity", nodeLocal],
+    ["SELECT * FROM (pg_stat_activity a JOIN t ON true)", nodeLocal],
+    ["SELECT * FROM ONLY pg_locks", nodeLocal],
+    ["SELECT * FROM t UNION SELECT * FROM pg_locks", nodeLocal],
+    ["SELECT * FROM t LEFT JOIN u USING (id) CROSS JOIN pg_locks", nodeLocal],
+    ["COPY (SELECT * FROM pg_stat_activity) TO STDOUT", nodeLocal],
+    ["SELECT * FROM pg_locks FOR UPDATE", locking],
+    // Planner statistics and other catalogs are replicated rows.
+    ["SELECT * FROM pg_stats WHERE tablename = 't'", read],
+    ["SELECT * FROM pg_statistic", read],
+    ["SELECT * FROM pg_stat", read],
+    ["SELECT * FROM pg_class, pg_namespace", read],
+    // A user's relation of that name in its own schema is asked about like any other.
+    ["SELECT * FROM app.pg_locks", read],
+    ["SELECT pg_locks, t.pg_stat_activity FROM t", read],
+    ["SELECT 'pg_stat_activity', x FROM t WHERE name = 'pg_locks'", read],
+    ["EXPLAIN SELECT * FROM pg_stat_activity", read],
+  ],
+
+  "sequences and unlogged tables (catalog)": [
+    ["SELECT last_value FROM a_seq", nodeLocal],
+    ["SELECT last_value, is_called FROM public.a_seq", nodeLocal],
+    ["SELECT * FROM A_SEQ", nodeLocal],
+    ['SELECT * FROM "a_seq"', nodeLocal],
+    ['SELECT * FROM "Mixed Seq"', nodeLocal],
+    ["TABLE a_seq", nodeLocal],
+    ["SELECT 1 UNION TABLE a_seq", nodeLocal],
+    ["SELECT x FROM t JOIN a_seq ON true", nodeLocal],
+    ["SELECT x FROM t, a_seq", nodeLocal],
+    ["SELECT x FROM t LEFT JOIN u USING (id), a_seq s", nodeLocal],
+    ["SELECT x FROM t x(a, b), generate_series(1, 2) g, a_seq", nodeLocal],
+    ["SELECT * FROM t WHERE id > (SELECT last_value FROM a_seq)", nodeLocal],
+    ["SELECT * FROM t WHERE id IN (SELECT 1 FROM u, a_seq)", nodeLocal],
+    ["SELECT * FROM ((a_seq))", nodeLocal],
+    ["SELECT * FROM ulog WHERE id = 1", nodeLocal],
+    ["COPY ulog TO STDOUT", nodeLocal],
+    ["COPY public.ulog (a, b) TO STDOUT", nodeLocal],
+    ["COPY (SELECT * FROM a_seq) TO STDOUT", nodeLocal],
+    ["COPY public.t (a) TO STDOUT", read],
+    // A CTE shadowing a sequence's name is taken for the sequence: the primary is always right.
+    ["WITH a_seq AS (SELECT 1) SELECT * FROM a_seq", nodeLocal],
+    ["SELECT nextval('a_seq')", fn],
+    ["INSERT INTO t SELECT last_value FROM a_seq", write],
+    ["SELECT * FROM a_seq FOR SHARE", locking],
+    // The same words outside a FROM item name no relation.
+    ["SELECT a_seq FROM t", read],
+    ["SELECT a_seq.last_value FROM t", read],
+    ["SELECT * FROM t a_seq", read],
+    ["SELECT * FROM t AS a_seq", read],
+    ["SELECT * FROM t x(a_seq)", read],
+    ["SELECT extract(year FROM a_seq) FROM t", read],
+    ["SELECT substring(s FROM 2 FOR 3), trim(both 'x' FROM a_seq) FROM t", read],
+    ["SELECT overlay(a placing b FROM 2 FOR 1) FROM t", read],
+    ["SELECT * FROM t WHERE a IS DISTINCT FROM a_seq", read],
+    ["SELECT * FROM t JOIN u ON t.a IS NOT DISTINCT FROM a_seq", read],
+    ["SELECT * FROM t WHERE x IN (a_seq, 2)", read],
+    ["SELECT * FROM t JOIN u ON u.x = ARRAY[1, a_seq]", read],
+    ["SELECT * FROM t ORDER BY a, a_seq", read],
+    ["SELECT * FROM t GROUP BY a, a_seq HAVING true", read],
+    ["SELECT * FROM t WINDOW w AS (PARTITION BY a, a_seq)", read],
+    ["SELECT * FROM t, LATERAL (SELECT a_seq FROM u) x", read],
+    ["SELECT * FROM ROWS FROM (generate_series(1, 2), unnest(ARRAY[1])) AS a_seq(a, b)", read],
+    ["SELECT * FROM t LIMIT 1 OFFSET 2 FETCH FIRST 1 ROWS ONLY", read],
+    ["EXPLAIN SELECT * FROM a_seq", read],
+    ["SELECT * FROM a_seq()", unknownFns("a_seq")],
+  ],
+
+  "relations of unknown kind": [
+    ["SELECT * FROM pending_rel", unknownRels("pending_rel")],
+    ["SELECT * FROM app.pending_rel WHERE id = $1", unknownRels("pending_rel")],
+    ["SELECT * FROM pending_rel p JOIN pending_rel q ON true, other_rel", unknownRels("pending_rel", "other_rel")],
+    ["SELECT * FROM pending_rel; SELECT * FROM other_rel", primary("node_local", { unknownRelations: ["pending_rel", "other_rel"], statements: 2 })],
+    ["SELECT my_unknown() FROM pending_rel", primary("function", { unknownFunctions: ["my_unknown"], unknownRelations: ["pending_rel"] })],
+    ["COPY pending_rel TO STDOUT", unknownRels("pending_rel")],
+    // Already bound for the primary: nothing to look up.
+    ["SELECT * FROM pg_locks, pending_rel", nodeLocal],
+    ["SELECT * FROM pending_rel, a_seq", nodeLocal],
+    ["SELECT vol_fn() FROM pending_rel", fn],
+    ["INSERT INTO t SELECT * FROM pending_rel", write],
+    ["DELETE FROM pending_rel", write],
+    ["SELECT * FROM pending_rel FOR UPDATE", locking],
+    ["SELECT * FROM pending_rel; DELETE FROM t", primary("write", { statements: 2 })],
+    ["COPY pending_rel FROM STDIN", copyFrom],
+  ],
+
+  "node-local reads and hints": [
+    ["/* pggate:primary */ SELECT * FROM pending_rel", primary("forced", { forced: "primary" })],
+    ["/* pggate:primary */ SELECT pg_backend_pid()", primary("node_local", { forced: "primary" })],
+    // A replica hint is how someone watches a replica's own state.
+    ["/* pggate:replica */ SELECT * FROM pending_rel", replica("forced", { forced: "replica" })],
+    ["/* pggate:replica */ SELECT status FROM pg_stat_wal_receiver", replica("forced", { forced: "replica" })],
+    ["/* pggate:replica */ SELECT pg_last_wal_replay_lsn(), pg_backend_pid()", replica("forced", { forced: "replica" })],
+    ["/* pggate:replica */ SHOW transaction_read_only", replica("forced", { forced: "replica" })],
+    ["/* pggate:replica */ SELECT pg_backend_pid(); SELECT vol_fn()", replica("forced", { forced: "replica", statements: 2 })],
+    ["/* pggate:replica */ SELECT pg_backend_pid(); INSERT INTO t VALUES (1)", primary("node_local", { forced: "replica", statements: 2 })],
+  ],
+
   "garbage and unterminated input": [
     ["FOO BAR", unknown],
     ["123", unknown],
@@ -800,6 +1006,7 @@ function full(e: Expected): Classification {
     txn: null,
     forced: null,
     unknownFunctions: [],
+    unknownRelations: [],
     pggateSet: null,
     statements: 1,
     ...e,
@@ -852,6 +1059,44 @@ describe("context use", () => {
     expect(classify("SELECT report_fn(1)", live)).toMatchObject({ route: "primary", reason: "function", unknownFunctions: [] });
   });
 
+  test("relationKind() is asked about FROM items and TABLE only, by unqualified name", () => {
+    const asked: string[] = [];
+    const spy: ClassifyContext = { ...ctx, relationKind: (n) => (asked.push(n), "other") };
+    classify(
+      'SELECT extract(year FROM d), substring(s FROM 2), a IS DISTINCT FROM b, x.col, (SELECT 1 FROM w) ' +
+        'FROM app.Orders o JOIN "Line Items" li ON li.o = o.id AND li.k = ARRAY[o.a, o.b], ' +
+        "LATERAL (SELECT * FROM u) z, generate_series(1, 2) g, ONLY base, (p JOIN q ON true) " +
+        "WHERE o.id IN (SELECT id FROM v) GROUP BY a, b ORDER BY a, b; TABLE last",
+      spy,
+    );
+    expect(asked).toEqual(["w", "orders", "Line Items", "u", "base", "p", "q", "v", "last"]);
+  });
+
+  test("built-in node-local relations never reach relationKind()", () => {
+    const asked: string[] = [];
+    const spy: ClassifyContext = { ...ctx, relationKind: (n) => (asked.push(n), undefined) };
+    expect(classify("SELECT * FROM pg_stat_activity a JOIN pg_catalog.pg_locks l ON l.pid = a.pid", spy)).toEqual(full(nodeLocal));
+    expect(asked).toEqual([]);
+  });
+
+  test("without relationKind() (no catalog) only the built-in node-local relations count", () => {
+    const bare: ClassifyContext = { writeFunctions: new Set(), readFunctions: new Set(), volatility: () => "s" };
+    expect(classify("SELECT * FROM a_seq", bare)).toEqual(full(read));
+    expect(classify("SELECT * FROM pg_locks", bare)).toEqual(full(nodeLocal));
+  });
+
+  test("reclassifying after the caller learns a relation kind settles the route", () => {
+    const learned = new Map<string, RelationKind>();
+    const live: ClassifyContext = { ...ctx, relationKind: (n) => learned.get(n) };
+    expect(classify("SELECT * FROM r1", live)).toEqual(full(unknownRels("r1")));
+    learned.set("r1", "other");
+    expect(classify("SELECT * FROM r1", live)).toEqual(full(read));
+    learned.set("r1", "sequence");
+    expect(classify("SELECT * FROM r1", live)).toEqual(full(nodeLocal));
+    learned.set("r1", "unlogged");
+    expect(classify("SELECT * FROM r1", live)).toEqual(full(nodeLocal));
+  });
+
   test("classify never throws on random input", () => {
     let seed = 12345;
     const rand = (n: number): number => {
@@ -860,7 +1105,8 @@ describe("context use", () => {
     };
     const pieces = ["SELECT", "INSERT", "WITH", "(", ")", ";", "'", "$$", "/*", "*/", "--\n", "EXPLAIN", "ANALYZE",
       "COPY", "TO", "STDOUT", "SET", "pggate", ".", "route", "=", "f", "::", ",", "BEGIN", "READ", "ONLY", "AS",
-      "FOR", "UPDATE", "set_config", "nextval", "\"", "1", " ", "INTO", "TEMP", "DECLARE", "HOLD", "CREATE"];
+      "FOR", "UPDATE", "set_config", "nextval", "\"", "1", " ", "INTO", "TEMP", "DECLARE", "HOLD", "CREATE",
+      "FROM", "JOIN", "TABLE", "ONLY", "LATERAL", "[", "]", "a_seq", "pending_rel", "pg_locks", "SHOW", "current_setting"];
     for (let n = 0; n < 3000; n++) {
       let sql = "";
       const len = rand(25);

@@ -1,7 +1,8 @@
 // authenticateToServer against fake PostgreSQL servers (a Bun.listen socket speaking the server side
 // of startup and authentication): impostors that skip or forge the SCRAM proof, ask for secrets we
 // must not send, or ask for ruinous iteration counts are refused; honest servers still get in.
-// The fake builds and parses its frames by hand, not with src/protocol, so a codec bug cannot hide.
+// The fake builds its frames with test/frames.ts and parses them by hand, not with src/protocol, so a
+// codec bug cannot hide.
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHmac, pbkdf2Sync } from "node:crypto";
@@ -11,50 +12,26 @@ import { ScramServer } from "../../../src/auth/scram.ts";
 import { authenticateToServer, DEFAULT_SERVER_AUTH_POLICY, ServerAuthError, type ServerAuthPolicy } from "../../../src/server/server-auth.ts";
 import { scramVerifierFromPassword } from "../../../src/auth/verifier.ts";
 import { ServerConn } from "../../../src/server/server-conn.ts";
+import { cat, cstr, i32, i8, text, typed } from "../../frames.ts";
 
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 
-// --- frames, by hand (PostgreSQL docs, "Message Formats") ------------------------------------
-
-function frame(type: string, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + body.length);
-  out[0] = type.charCodeAt(0);
-  new DataView(out.buffer).setInt32(1, 4 + body.length);
-  out.set(body, 5);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function int32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, n);
-  return b;
-}
+// --- frames, from test/frames.ts (independent of src/protocol) -------------------------------
 
 /** Authentication request 'R' with its int32 code and optional payload. */
 const authRequest = (code: number, data: Uint8Array | string = new Uint8Array(0)) =>
-  frame("R", concat(int32(code), typeof data === "string" ? enc(data) : data));
+  typed("R", i32(code), typeof data === "string" ? text(data) : data);
 const AUTH_OK = authRequest(0);
 const CLEARTEXT = authRequest(3);
 const md5Request = () => authRequest(5, new Uint8Array([1, 2, 3, 4]));
-const SASL = authRequest(10, enc("SCRAM-SHA-256\0\0"));
-const saslContinue = (text: string) => authRequest(11, text);
-const saslFinal = (text: string) => authRequest(12, text);
+const SASL = authRequest(10, cat(cstr("SCRAM-SHA-256"), i8(0)));
+const saslContinue = (message: string) => authRequest(11, message);
+const saslFinal = (message: string) => authRequest(12, message);
 /** What a real server sends after AuthenticationOk, up to ReadyForQuery (idle). */
-const STARTUP_TAIL = concat(
-  frame("S", enc("server_version\u000015.0\u0000")),
-  frame("K", concat(int32(4242), int32(99))),
-  frame("Z", enc("I")),
+const STARTUP_TAIL = cat(
+  typed("S", cstr("server_version"), cstr("15.0")),
+  typed("K", i32(4242), i32(99)),
+  typed("Z", text("I")),
 );
 
 /** SASLInitialResponse body: mechanism cstring, int32 length, client-first-message. */
@@ -88,7 +65,7 @@ class Peer {
   }
 
   send(...frames: Uint8Array[]): void {
-    this.socket.write(concat(...frames));
+    this.socket.write(cat(...frames));
   }
 
   /** The next typed frame from PgGate; null once it closed the connection. */
@@ -100,7 +77,7 @@ class Peer {
   }
 
   push(chunk: Uint8Array): void {
-    this.buf = concat(this.buf, chunk);
+    this.buf = cat(this.buf, chunk);
     for (;;) {
       // The StartupMessage is untyped: int32 length (itself included), then the body.
       const headerLength = this.startupSeen ? 5 : 4;
@@ -184,7 +161,7 @@ const SCRAM_CREDS: ServerCredentials = { kind: "scram", clientKey, serverKey: ve
 const PASSWORD_CREDS: ServerCredentials = { kind: "password", password: PASSWORD };
 
 /** An honest SCRAM server up to its SASLFinal; `final` may tamper with the server-final-message. */
-function scramServer(final: (serverFinal: string) => string = (s) => s, after: Uint8Array = concat(AUTH_OK, STARTUP_TAIL)): Script {
+function scramServer(final: (serverFinal: string) => string = (s) => s, after: Uint8Array = cat(AUTH_OK, STARTUP_TAIL)): Script {
   return async (peer) => {
     peer.send(SASL);
     const init = await peer.next();

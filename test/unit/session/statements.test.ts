@@ -1,77 +1,20 @@
 // ClientStatements against a fake server connection: what bytes reach the server for each client
 // Parse/Bind/Describe/Close, and which Parse replies the server connection is told to expect.
-// Frames are built and read here with DataView, independently of src/protocol.
+// Frames are built with test/frames.ts and read here, independently of src/protocol.
 
 import { describe, expect, test } from "bun:test";
 import { ClientStatements } from "../../../src/session/statements.ts";
-import { statementNames } from "../../../src/server/statement-names.ts";
+import { AcceptedTexts, BoundedSet } from "../../../src/session/accepted-texts.ts";
 import type { ServerConn } from "../../../src/server/server-conn.ts";
+import { Bind as bind, Close as closeMsg, Describe as describeMsg, Execute, Parse as parse, Sync } from "../../frames.ts";
 
-// --- frames, built by hand ---------------------------------------------------------------
+// --- frames, from test/frames.ts -----------------------------------------------------------
 
 const enc = new TextEncoder();
 const PARSE = 0x50; // 'P'
-const BIND = 0x42; // 'B'
-const DESCRIBE = 0x44; // 'D'
-const CLOSE = 0x43; // 'C'
-const EXECUTE = 0x45; // 'E'
-const SYNC = 0x53; // 'S'
 
-type Part = Uint8Array | string | { i16: number } | { i32: number };
-
-function bytes(parts: Part[]): Uint8Array {
-  const chunks = parts.map((p) => {
-    if (p instanceof Uint8Array) return p;
-    if (typeof p === "string") return new Uint8Array([...enc.encode(p), 0]);
-    if ("i16" in p) {
-      const b = new Uint8Array(2);
-      new DataView(b.buffer).setInt16(0, p.i16);
-      return b;
-    }
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setInt32(0, p.i32);
-    return b;
-  });
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
-
-function frame(type: number, ...body: Part[]): Uint8Array {
-  const b = bytes(body);
-  const f = new Uint8Array(5 + b.length);
-  f[0] = type;
-  new DataView(f.buffer).setInt32(1, 4 + b.length);
-  f.set(b, 5);
-  return f;
-}
-
-/** The query as raw bytes (NUL added), for texts that are not UTF-8. */
-const raw = (...b: number[]): Uint8Array => new Uint8Array([...b, 0]);
-
-function parse(name: string, query: string | Uint8Array, types: number[] = []): Uint8Array {
-  return frame(PARSE, name, query, { i16: types.length }, ...types.map((t) => ({ i32: t })));
-}
-
-/** Bind with text-format parameters given as strings (null = SQL NULL). */
-function bind(portal: string | Uint8Array, stmt: string, params: (string | null)[] = []): Uint8Array {
-  const ps: Part[] = [];
-  for (const p of params) {
-    if (p === null) ps.push({ i32: -1 });
-    else {
-      const b = enc.encode(p);
-      ps.push({ i32: b.length }, b);
-    }
-  }
-  return frame(BIND, portal, stmt, { i16: 0 }, { i16: params.length }, ...ps, { i16: 0 });
-}
-
-const describeMsg = (kind: "S" | "P", name: string): Uint8Array => frame(DESCRIBE, new Uint8Array([kind.charCodeAt(0)]), name);
-const closeMsg = (kind: "S" | "P", name: string): Uint8Array => frame(CLOSE, new Uint8Array([kind.charCodeAt(0)]), name);
+/** Raw bytes, for texts and names that are not UTF-8 (the builders add the NUL). */
+const raw = (...b: number[]): Uint8Array => new Uint8Array(b);
 
 /** Reads a frame's NUL-terminated strings after `skip` body bytes (independent decoder). */
 function cstrings(f: Uint8Array, skip = 0, n = 2): string[] {
@@ -92,7 +35,9 @@ interface FakeServer {
   unnamedOwner: object | null;
   parses: [string | null, boolean][];
   touched: string[];
-  expectParse(name: string | null, swallow: boolean): void;
+  /** ParseComplete callbacks, in order: call one to play the server accepting that Parse. */
+  acceptors: ((() => void) | null)[];
+  expectParse(name: string | null, swallow: boolean, accepted?: (() => void) | null): void;
   touchPrepared(name: string): void;
 }
 
@@ -102,9 +47,11 @@ function fakeServer(): FakeServer & ServerConn {
     unnamedOwner: null,
     parses: [],
     touched: [],
+    acceptors: [],
     // Like ServerConn: a named Parse counts as prepared from the moment it is sent.
-    expectParse(name, swallow) {
+    expectParse(name, swallow, accepted = null) {
       s.parses.push([name, swallow]);
+      s.acceptors.push(accepted);
       if (name) s.prepared.set(name, true);
     },
     touchPrepared(name) {
@@ -237,8 +184,8 @@ describe("Parse", () => {
   test("other messages are left to the caller", () => {
     const st = new ClientStatements();
     const rec = recorder();
-    expect(rec.forward(st, fakeServer(), frame(EXECUTE, "", { i32: 0 }))).toBe(false);
-    expect(rec.forward(st, fakeServer(), frame(SYNC))).toBe(false);
+    expect(rec.forward(st, fakeServer(), Execute(""))).toBe(false);
+    expect(rec.forward(st, fakeServer(), Sync())).toBe(false);
     expect(rec.sent).toEqual([]);
   });
 
@@ -485,7 +432,7 @@ describe("Close", () => {
 describe("acceptLocally (Parse answered without a server)", () => {
   const accept = (st: ClientStatements, f: Uint8Array): boolean => st.acceptLocally(f, 0, f.length);
 
-  test("only a named statement whose text and types a server already accepted", () => {
+  test("only a named statement whose text and types a server already accepted for this client", () => {
     const st = new ClientStatements();
     const text = q();
     expect(accept(st, parse("", text))).toBe(false);
@@ -493,9 +440,12 @@ describe("acceptLocally (Parse answered without a server)", () => {
     expect(st.size).toBe(0);
 
     const rec = recorder();
-    rec.forward(new ClientStatements(), fakeServer(), parse("x", text, [23]));
+    const first = fakeServer();
+    rec.forward(st, first, parse("x", text, [23]));
     const name = serverNameOf(rec.sent[0]);
-    statementNames.confirm(name);
+    // Sent but not yet accepted: nothing is answered locally.
+    expect(accept(st, parse("s", text, [23]))).toBe(false);
+    first.acceptors[0]!();
     expect(accept(st, parse("s", text, [20]))).toBe(false);
     expect(accept(st, parse("s", text, [23]))).toBe(true);
     expect(st.queryOf("s")).toBe(text);
@@ -506,6 +456,59 @@ describe("acceptLocally (Parse answered without a server)", () => {
     rec.forward(st, server, bind("", "s", ["1"]));
     expect(rec.sent).toEqual([parse(name, text, [23]), bind("", name, ["1"])]);
     expect(server.parses).toEqual([[name, true]]);
+    // An injected Parse is PgGate's, not the client's: nothing to accept for it.
+    expect(server.acceptors).toEqual([null]);
+  });
+
+  test("a text another client had accepted is not answered locally for this one", () => {
+    // The review's leak: one user's accepted text made PgGate answer ParseComplete to another
+    // (other user, other database) for a statement PostgreSQL would reject there.
+    const text = q();
+    const other = new ClientStatements();
+    const server = fakeServer();
+    recorder().forward(other, server, parse("s1", text));
+    server.acceptors[0]!();
+    expect(accept(other, parse("s2", text))).toBe(true);
+    const me = new ClientStatements();
+    expect(accept(me, parse("s1", text))).toBe(false);
+  });
+
+  test("clients sharing one accepted set (same user, database, parameters) answer each other's texts", () => {
+    const text = q();
+    const shared = new BoundedSet();
+    const a = new ClientStatements();
+    const b = new ClientStatements();
+    a.useAccepted(shared);
+    b.useAccepted(shared);
+    const server = fakeServer();
+    recorder().forward(a, server, parse("s", text));
+    expect(accept(b, parse("s", text))).toBe(false);
+    server.acceptors[0]!();
+    expect(accept(b, parse("s", text))).toBe(true);
+  });
+
+  test("AcceptedTexts keys by database, user and parameters, never by a joined string", () => {
+    const t = new AcceptedTexts();
+    const p = new Map([["application_name", "x"]]);
+    t.setFor("app", "x/c", p).add("pggate_1");
+    expect(t.setFor("app", "x/c", p).has("pggate_1")).toBe(true);
+    expect(t.setFor("app/x", "c", p).has("pggate_1")).toBe(false);
+    expect(t.setFor("app", "x/c", new Map()).has("pggate_1")).toBe(false);
+    expect(t.setFor("app", "x/c", new Map([["application_name", "y"]])).has("pggate_1")).toBe(false);
+  });
+
+  test("a Parse re-sent as unnamed on a connection that has the statement still counts as accepted", () => {
+    const text = q();
+    const a = new ClientStatements();
+    const b = new ClientStatements();
+    const server = fakeServer();
+    const rec = recorder();
+    rec.forward(a, server, parse("s", text));
+    server.acceptors[0]!();
+    rec.forward(b, server, parse("t", text)); // prepared here already: sent as unnamed Parse
+    expect(accept(b, parse("u", text))).toBe(false);
+    server.acceptors[1]!();
+    expect(accept(b, parse("u", text))).toBe(true);
   });
 });
 
@@ -519,7 +522,7 @@ describe("texts and names that are not UTF-8 (client_encoding LATIN1 and the lik
     const server = fakeServer();
     const rec = recorder();
     const cafe = raw(...enc.encode(`SELECT 'caf`), 0xe9, ...enc.encode(`' /* ${++uniq} */`));
-    const cafe2 = raw(...cafe.subarray(0, cafe.length - 1));
+    const cafe2 = raw(...cafe);
     cafe2[cafe2.indexOf(0xe9)] = 0xe8;
     const a = new ClientStatements();
     const b = new ClientStatements();

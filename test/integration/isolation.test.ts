@@ -1,0 +1,270 @@
+// Issue 12 regressions: nothing one client does may reach another, and each client sees what a
+// dedicated primary connection would show. Real clients against the shared test cluster.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import pg from "pg";
+import { cat, cstr, errorOf, messages, Parse, startupMessage, Sync, typed } from "../frames.ts";
+import { cluster, startGateway, type RunningGateway } from "./harness.ts";
+import { RawClient } from "./raw-client.ts";
+
+const users = () => cluster().users;
+
+function client(port: number, who: "scram" | "md5" = "scram", database = "app", extra: Partial<pg.ClientConfig> = {}): pg.Client {
+  const u = users()[who];
+  const c = new pg.Client({ host: "127.0.0.1", port, user: u.user, password: u.password, database, ...extra });
+  c.on("error", () => {});
+  return c;
+}
+
+const md5hex = (s: string | Uint8Array): string => createHash("md5").update(s).digest("hex");
+
+/** Logs in with MD5 over a raw socket (the md5 test user), ready for hand-built frames. */
+async function rawMd5Login(port: number, database: string): Promise<RawClient> {
+  const u = users().md5;
+  const c = await RawClient.connect(port);
+  await c.write(startupMessage({ user: u.user, database }));
+  expect(await c.waitFor((b) => messages(b).some((m) => m.type === "R"))).toBe(true);
+  const req = messages(c.bytes).find((m) => m.type === "R")!;
+  const code = new DataView(req.body.buffer, req.body.byteOffset).getInt32(0);
+  expect(code).toBe(5); // AuthenticationMD5Password
+  const salt = req.body.subarray(4, 8);
+  const inner = md5hex(u.password + u.user);
+  const response = "md5" + md5hex(cat(new TextEncoder().encode(inner), salt));
+  c.received.length = 0;
+  await c.write(typed("p", cstr(response)));
+  expect(await c.waitFor((b) => messages(b).some((m) => m.type === "Z"))).toBe(true);
+  c.received.length = 0;
+  return c;
+}
+
+/** Sends frames and waits for the ReadyForQuery that ends them; returns the messages and clears. */
+async function roundTrip(c: RawClient, ...frames: Uint8Array[]): Promise<ReturnType<typeof messages>> {
+  await c.write(cat(...frames));
+  expect(await c.waitFor((b) => messages(b).some((m) => m.type === "Z"))).toBe(true);
+  const out = messages(c.bytes);
+  c.received.length = 0;
+  return out;
+}
+
+let gw: RunningGateway;
+
+beforeAll(async () => {
+  const c = cluster();
+  await c.psql(c.primary, "DROP TABLE IF EXISTS iso_secret; CREATE TABLE iso_secret (ssn text); INSERT INTO iso_secret VALUES ('123-45-6789'); GRANT SELECT ON iso_secret TO PUBLIC;", "app");
+  await c.waitForReplay();
+  gw = startGateway({ auth: { mode: "auth_query" }, pool: { size: 4 } });
+});
+
+afterAll(async () => {
+  await gw.stop();
+});
+
+describe("prepared statement texts do not cross users and databases", () => {
+  test("a Parse that failed in one database fails again after another user prepared the same text elsewhere", async () => {
+    const text = `SELECT ssn FROM iso_secret /* ${Math.random()} */`;
+    const probe = await rawMd5Login(gw.port, "postgres");
+    try {
+      const first = await roundTrip(probe, Parse("s1", text), Sync());
+      expect(first.map((m) => m.type)).toEqual(["E", "Z"]);
+      expect(errorOf(first[0].body).code).toBe("42P01");
+      // Another user, in the database where the table exists, prepares the very same text.
+      const app = client(gw.port, "scram", "app");
+      await app.connect();
+      try {
+        expect((await app.query({ name: "s1", text })).rows).toEqual([{ ssn: "123-45-6789" }]);
+      } finally {
+        await app.end();
+      }
+      // PostgreSQL still rejects it in "postgres"; PgGate must not answer ParseComplete for it.
+      const again = await roundTrip(probe, Parse("s1", text), Sync());
+      expect(again.map((m) => m.type)).toEqual(["E", "Z"]);
+      expect(errorOf(again[0].body).code).toBe("42P01");
+    } finally {
+      probe.close();
+    }
+  });
+
+  test("the same client re-preparing a text it had accepted is still answered (pgbench -M prepared relies on it)", async () => {
+    const text = `SELECT 1 AS one /* ${Math.random()} */`;
+    const c = await rawMd5Login(gw.port, "app");
+    try {
+      expect((await roundTrip(c, Parse("a", text), Sync())).map((m) => m.type)).toEqual(["1", "Z"]);
+      expect((await roundTrip(c, Parse("b", text), Sync())).map((m) => m.type)).toEqual(["1", "Z"]);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+
+
+describe("session state set inside a transaction pins, as it would on a dedicated connection", () => {
+  let one: RunningGateway;
+  beforeAll(() => {
+    one = startGateway({ auth: { mode: "auth_query" }, pool: { size: 1 } });
+  });
+  afterAll(() => one.stop());
+
+  test("a WITH HOLD cursor and a SET inside BEGIN…COMMIT stay with the client, and the next client sees neither", async () => {
+    const a = client(one.port);
+    await a.connect();
+    try {
+      await a.query("BEGIN");
+      await a.query("DECLARE iso_c1 CURSOR WITH HOLD FOR SELECT 1");
+      await a.query("SET work_mem = '7MB'");
+      await a.query("COMMIT");
+      // A plain read after the transaction: it must run where the cursor and the setting live.
+      expect((await a.query("SELECT count(*)::int AS n FROM pg_cursors WHERE name = 'iso_c1'")).rows[0].n).toBe(1);
+      expect((await a.query("SHOW work_mem")).rows[0].work_mem).toBe("7MB");
+    } finally {
+      await a.end();
+    }
+    const b = client(one.port);
+    await b.connect();
+    try {
+      const r = await b.query("/* pggate:primary */ SELECT current_setting('work_mem') AS wm, (SELECT count(*)::int FROM pg_cursors) AS cursors");
+      expect(r.rows[0]).toEqual({ wm: "4MB", cursors: 0 });
+    } finally {
+      await b.end();
+    }
+  });
+
+  test("a pool library's SET default_transaction_read_only inside a transaction does not make others' writes fail", async () => {
+    const a = client(one.port);
+    await a.connect();
+    try {
+      await a.query("BEGIN");
+      await a.query("SET default_transaction_read_only TO on");
+      await a.query("COMMIT");
+    } finally {
+      await a.end();
+    }
+    const b = client(one.port);
+    await b.connect();
+    try {
+      await b.query("CREATE TEMP TABLE IF NOT EXISTS iso_w (x int)");
+      await b.query("INSERT INTO iso_w VALUES (1)");
+    } finally {
+      await b.end();
+    }
+  });
+
+  for (const [what, sql, check] of [
+    ["SQL PREPARE", "PREPARE iso_p AS SELECT 1", "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name = 'iso_p'"],
+    ["CREATE TEMP TABLE", "CREATE TEMP TABLE iso_t (x int)", "SELECT count(*)::int AS n FROM pg_class WHERE relname = 'iso_t' AND relpersistence = 't'"],
+    ["LISTEN", "LISTEN iso_chan", "SELECT count(*)::int AS n FROM pg_listening_channels() c WHERE c = 'iso_chan'"],
+    ["a session advisory lock", "SELECT pg_advisory_lock(4242)", "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND pid = pg_backend_pid()"],
+  ] as const) {
+    test(`${what} inside a transaction stays visible to its client and never to the next one`, async () => {
+      const a = client(one.port);
+      await a.connect();
+      try {
+        await a.query("BEGIN");
+        await a.query(sql);
+        await a.query("COMMIT");
+        expect((await a.query(check)).rows[0].n).toBe(1);
+      } finally {
+        await a.end();
+      }
+      const b = client(one.port);
+      await b.connect();
+      try {
+        expect((await b.query(`/* pggate:primary */ ${check}`)).rows[0].n).toBe(0);
+      } finally {
+        await b.end();
+      }
+    });
+  }
+});
+
+describe("state the router cannot see", () => {
+  let one: RunningGateway;
+  beforeAll(() => {
+    one = startGateway({ auth: { mode: "auth_query" }, pool: { size: 1 } });
+  });
+  afterAll(() => one.stop());
+
+  test("a setting changed inside a DO block stays with its client; the next client of the same user has the default", async () => {
+    const a = client(one.port);
+    await a.connect();
+    try {
+      await a.query("DO $$ BEGIN PERFORM set_config('DateStyle', 'SQL, DMY', false); END $$");
+      expect((await a.query("SHOW DateStyle")).rows[0].DateStyle).toBe("SQL, DMY");
+    } finally {
+      await a.end();
+    }
+    const b = client(one.port);
+    await b.connect();
+    try {
+      expect((await b.query("/* pggate:primary */ SHOW DateStyle")).rows[0].DateStyle).toBe("ISO, MDY");
+    } finally {
+      await b.end();
+    }
+  });
+});
+
+describe("pool.mode session with read/write splitting", () => {
+  let sess: RunningGateway;
+  beforeAll(() => {
+    sess = startGateway({ auth: { mode: "auth_query" }, pool: { mode: "session", size: 4 } });
+  });
+  afterAll(() => sess.stop());
+
+  test("a session whose first statement is a read can still write: it lives on the primary", async () => {
+    const c = client(sess.port);
+    await c.connect();
+    try {
+      const first = await c.query("SELECT inet_server_port() AS port");
+      expect(first.rows[0].port).toBe(cluster().primary.port);
+      await c.query("CREATE TEMP TABLE iso_sess (x int)");
+      await c.query("INSERT INTO iso_sess VALUES (1)");
+      expect((await c.query("SELECT count(*)::int AS n FROM iso_sess")).rows[0].n).toBe(1);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+describe("RESET returns to the client's startup values, as on a dedicated connection", () => {
+  const startup = { options: "-c DateStyle=Postgres,MDY -c TimeZone=PST8PDT" };
+  for (const [what, sql] of [
+    ["RESET datestyle", "SET datestyle = ISO; RESET datestyle"],
+    ["RESET ALL", "SET datestyle = ISO; SET timezone = UTC; RESET ALL"],
+    ["DISCARD ALL", "SET datestyle = ISO; SET timezone = UTC"],
+  ] as const) {
+    test(`${what}`, async () => {
+      const c = client(gw.port, "scram", "app", startup);
+      await c.connect();
+      try {
+        expect((await c.query("SHOW datestyle")).rows[0].DateStyle).toBe("Postgres, MDY");
+        for (const stmt of sql.split("; ")) await c.query(stmt);
+        if (what === "DISCARD ALL") await c.query("DISCARD ALL");
+        expect((await c.query("SHOW datestyle")).rows[0].DateStyle).toBe("Postgres, MDY");
+        expect((await c.query("SHOW timezone")).rows[0].TimeZone).toBe("PST8PDT");
+      } finally {
+        await c.end();
+      }
+    });
+  }
+
+  test("DISCARD ALL by an unpinned client does not break prepared statements for the next client on that connection", async () => {
+    const one = startGateway({ auth: { mode: "auth_query" }, pool: { size: 1 } });
+    try {
+      const a = client(one.port);
+      await a.connect();
+      await a.query({ name: "iso_q", text: "SELECT 41 + 1 AS v" });
+      await a.query("DISCARD ALL");
+      expect((await a.query({ name: "iso_q", text: "SELECT 41 + 1 AS v" })).rows[0].v).toBe(42);
+      await a.end();
+      const b = client(one.port);
+      await b.connect();
+      try {
+        expect((await b.query({ name: "iso_q2", text: "SELECT 41 + 1 AS v" })).rows[0].v).toBe(42);
+      } finally {
+        await b.end();
+      }
+    } finally {
+      await one.stop();
+    }
+  });
+});
