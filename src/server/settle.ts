@@ -11,6 +11,8 @@ export const SETTLE_TIMEOUT_MS = 5000;
 
 /** What settling needs of a server connection (ServerConn implements it). */
 export interface Settleable {
+  /** Cancels sent toward this backend that may still land (see CancelFence). */
+  readonly cancels: { readonly mayLand: boolean; whenSpent(done: (reusable: boolean) => void): void };
   readonly node: NodeTarget;
   readonly processId: number;
   readonly secretKey: number;
@@ -69,6 +71,11 @@ export class Settle {
   continue(): void {
     const conn = this.conn;
     if (!this.done || conn.pendingReplies > 0) return;
+    if (conn.cancels.mayLand) {
+      // The cancel we sent must be spent before our own ROLLBACK / DISCARD ALL could be its victim.
+      conn.cancels.whenSpent((ok) => (ok ? this.continue() : this.finish(false)));
+      return;
+    }
     if (conn.txStatus !== TxStatus.Idle) {
       conn.txStatus = TxStatus.Idle;
       conn.sendInternal("ROLLBACK", undefined, this.noteStep);
