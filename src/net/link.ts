@@ -143,6 +143,11 @@ export class Link {
    */
   close(): void {
     if (this.closed) return;
+    // Stop reading: nothing the peer sends now is wanted, and a client that keeps streaming
+    // (hostile, before authentication) must not cost us its bytes while we drain and half-close.
+    // A peer that already stopped sending sees our FIN as usual; one still sending may get a
+    // reset when the timer below closes the socket.
+    this.socket.pause();
     this.flush();
     // Wait (up to 2 s) for the queue to drain, then half-close; the peer's EOF or a timer ends it.
     const deadline = Date.now() + 2000;
