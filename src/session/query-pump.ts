@@ -1,0 +1,453 @@
+// The query pump of a logged-in client: each batch it sends is queued, classified, routed
+// (nextAction) and forwarded to its server connection, with the bookkeeping that keeps the
+// client's view that of the primary alone (pins, read-your-writes floors, startup values after
+// RESET, answers PgGate gives itself). Getting connections and handling their replies is the
+// subclass (ClientSession); the connection's life is SessionCore.
+import { buildCommandComplete, buildReadyForQuery, decodeQuery, Frontend, TxStatus } from "../protocol/index.ts";
+import { encodePgError, error, PgError, SqlState } from "../errors/index.ts";
+import { ForwardRun } from "../net/forward-run.ts";
+import type { LinkSocket } from "../net/link.ts";
+import { log } from "../log/index.ts";
+import type { Classification, Target } from "../router/index.ts";
+import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
+import { ServerAttachment } from "./attachment.ts";
+import { acceptPrepareOnly, BatchQueue, classifyBatch, type QueuedFrame } from "./batch.ts";
+import type { GatewayContext } from "./context.ts";
+import { parsePggateSet } from "./local-answers.ts";
+import { syncSql } from "./params.ts";
+import { discardsAll, resetTargets } from "./resets.ts";
+import { nextAction, wantsReplica, type BatchSituation } from "./next-action.ts";
+import { QUEUE_HIGH_WATER, SessionCore, WAIT_PAUSE_BYTES } from "./session-core.ts";
+import { ClientStatements } from "./statements.ts";
+import { mayWrite, WriteFloor, type FloorHost } from "./write-floor.ts";
+
+const PARSE_COMPLETE = new Uint8Array([0x31, 0, 0, 0, 4]);
+
+export abstract class QueryPump extends SessionCore implements FloorHost {
+  queries = 0;
+
+  /** Why this client holds its primary connection for life (SET, LISTEN, session mode, ...). */
+  pinReason: string | null = null;
+
+  /** Route and reason of the last batch, for SHOW CLIENTS and metrics. */
+  lastRoute: Target | null = null;
+
+  lastReason = "";
+
+  /** The server connection this client holds (and the pools it comes from). */
+  protected readonly att: ServerAttachment;
+
+  protected get server(): ServerConn | null {
+    return this.att.conn;
+  }
+
+  protected get serverTarget(): Target | null {
+    return this.att.target;
+  }
+
+  /** An extended-protocol batch was started on the server and its Sync not yet sent. */
+  protected openBatch = false;
+
+  protected readonly queue = new BatchQueue();
+
+  /** A replica batch whose replies are held: replayed on the primary if the replica says 25006. */
+  protected replay: QueuedFrame[] | null = null;
+
+  /** The next batch goes to the primary: a replayed 25006 batch. */
+  protected retryOnPrimary = false;
+
+  /** Deadline for writes held while no primary is reachable; 0 when not waiting. */
+  protected primaryWaitUntil = 0;
+
+  /** Whether read-your-writes floors are kept for this client (not for pinned sessions: they never read replicas). */
+  protected get rywTracking(): boolean {
+    const r = this.ctx.config.routing;
+    return r.readYourWrites !== "off" && r.readWriteSplit && this.pinReason === null;
+  }
+
+  /** Read-your-writes: what this client wrote and how fresh its reads must be. */
+  readonly floor: WriteFloor;
+
+  /** Waiting because of PAUSE (not for a pool). */
+  protected pausedWait = false;
+
+  protected readonly statements: ClientStatements;
+
+  /** Route reason of the batch being transmitted; null inside transactions and pinned sessions. */
+  protected batchReason: string | null = null;
+
+  protected pinnedLabel = "";
+
+  /** When the oldest reply still owed was requested (performance.now()), 0 when none. */
+  protected inflightSince = 0;
+
+  protected readonly run = new ForwardRun();
+
+  protected readonly transmitOut = (buf: Uint8Array, start: number, end: number): void => {
+    this.run.add(this.server!.link, buf, start, end);
+  };
+
+  protected pumpQueued(): void {
+    if (this.queue.length > 0) this.pump();
+  }
+
+  protected flushOutput(): void {
+    this.run.flush();
+  }
+
+  protected get queuedBytes(): number {
+    return this.queue.bytes;
+  }
+
+  protected onSessionFrame(type: number, buf: Uint8Array, start: number, end: number): void {
+    if (type === Frontend.Terminate) {
+      this.close();
+      return;
+    }
+    // Fast path: inside a transaction, a pinned session or a COPY, bytes go straight through.
+    if (this.queue.length === 0 && this.isSticky()) {
+      this.noteSticky(type, buf, start, end);
+      this.transmit(type, buf, start, end);
+      return;
+    }
+    this.queue.push(type, buf, start, end);
+    if (this.queue.bytes > QUEUE_HIGH_WATER || (this.state === "waiting" && this.queue.bytes > WAIT_PAUSE_BYTES)) this.pauseReading(true);
+  }
+
+  /** Whether the attached connection must take the client's next message whatever it is. */
+  protected isSticky(): boolean {
+    const s = this.server;
+    if (!s) return false;
+    return (
+      this.pinReason !== null ||
+      this.openBatch ||
+      s.inCopyIn ||
+      (s.pendingReplies === 0 && s.txStatus !== TxStatus.Idle)
+    );
+  }
+
+  /**
+   * Sends queued batches wherever they belong, as far as possible without waiting. Called after
+   * client data, after a ReadyForQuery, and when a pooled connection is granted.
+   */
+  protected pump(): void {
+    while (this.queue.length > 0 && this.state !== "closed" && this.state !== "waiting") {
+      // Nothing may overtake a batch that might still be replayed elsewhere, nor a read the
+      // floor of the write before it (still being learnt).
+      if (this.replay || this.floor.pending) break;
+      const q = this.queue.frames;
+      if (this.isSticky()) {
+        const n = this.queue.batchLength();
+        for (let i = 0; i < n; i++) this.noteSticky(q[i].type, q[i].buf, q[i].start, q[i].end);
+        this.transmitQueued(n);
+        continue;
+      }
+      const len = this.queue.batchLength();
+      const complete = this.queue.isComplete(len);
+      if (!complete && this.queue.bytes <= QUEUE_HIGH_WATER) break;
+      const count = complete ? len : q.length;
+      if (!this.server && complete && this.answerPrepareLocally(count)) continue;
+      const cls = classifyBatch(q, count, this.statements, this.ctx, this.user, this.database);
+      if (cls?.pggateSet && count === 1 && q[0].type === Frontend.Query) {
+        this.answerPggateSet(cls.pggateSet.name, cls.pggateSet.value);
+        this.dropQueued(1);
+        continue;
+      }
+      if (cls !== null && (cls.pin === "set" || cls.reason === "session")) this.noteResets(count);
+      if (!this.placeBatch(cls, count, complete)) break;
+    }
+    this.run.flush();
+  }
+
+  /**
+   * Routes one batch: gathers the situation, lets nextAction() decide, and carries the action
+   * out. Returns false when the client now waits (pool, floor, PAUSE, a busy replica).
+   */
+  protected placeBatch(cls: Classification | null, count: number, complete: boolean): boolean {
+    const routing = this.ctx.config.routing;
+    const s = this.server;
+    const situation: BatchSituation = {
+      cls,
+      retryOnPrimary: this.retryOnPrimary,
+      split: routing.readWriteSplit,
+      noReplica: routing.noReplica,
+      sessionRoute: this.sessionRoute,
+      // One replica choice per read batch: it decides availability and, if used, the node.
+      replica: wantsReplica(cls, routing.readWriteSplit, this.retryOnPrimary, this.pinReason) ? this.ctx.pickReplica(this.user, this.database) : null,
+      floorSet: this.rywTracking && this.floor.current() !== null,
+      floor: "unknown",
+      attached: s && this.serverTarget ? { target: this.serverTarget, busy: s.pendingReplies > 0 } : null,
+      paused: this.ctx.isPaused(this.database),
+      pinned: this.pinReason,
+    };
+    let action = nextAction(situation);
+    if (action.kind === "consult_floor") {
+      const f = this.floor.choose();
+      situation.floor = f === "wait" || f === "primary" ? f : { replica: f };
+      action = nextAction(situation);
+    }
+    switch (action.kind) {
+      case "fail_no_replica":
+        this.retryOnPrimary = false;
+        this.failQueuedBatch(error(SqlState.CannotConnectNow, "no replica is available for this read (routing.no_replica = error)", "Retry later, or set routing.no_replica: primary."));
+        return true;
+      case "consult_floor":
+        throw new Error("nextAction asked for the floor twice");
+      case "wait_floor":
+        this.retryOnPrimary = false;
+        this.transition("waiting");
+        return false;
+      case "wait_attached":
+        this.retryOnPrimary = false;
+        return false;
+      case "wait_pause":
+        this.retryOnPrimary = false;
+        this.notePossibleWrite(cls, "primary");
+        if (s) this.releaseServer();
+        this.pausedWait = true;
+        this.transition("waiting");
+        return false;
+      case "forward":
+        this.retryOnPrimary = false;
+        this.notePossibleWrite(cls, action.target);
+        this.noteRoute(action.target, action.reason, action.pin);
+        this.transmitBatch(count, complete);
+        return true;
+      case "acquire":
+        this.retryOnPrimary = false;
+        this.notePossibleWrite(cls, action.target);
+        if (action.releaseFirst) this.releaseServer();
+        if (!this.acquire(action.target, action.replica)) return false;
+        this.noteRoute(action.target, action.reason, action.pin);
+        this.transmitBatch(count, complete);
+        return true;
+    }
+  }
+
+  /** A batch bound for the primary that may write: its commit position becomes the floor. */
+  protected notePossibleWrite(cls: Classification | null, target: Target): void {
+    if (target === "primary" && (cls === null || mayWrite(cls))) this.floor.wrote = true;
+  }
+
+  protected noteRoute(target: Target, reason: string, pin: string | null): void {
+    this.lastRoute = target;
+    this.lastReason = reason;
+    this.batchReason = reason;
+    if (pin && !this.pinReason) this.pin(pin);
+  }
+
+  /** RESET / DISCARD ALL seen in the batch being sent: startup parameters to apply again after it. */
+  protected resetSeen: "all" | string[] | null = null;
+
+  /** Startup parameters to apply again before the next message on the attached connection. */
+  protected reapply: "all" | string[] | null = null;
+
+  /** Scans the first `count` queued frames for RESET / DISCARD ALL (only batches that may hold one). */
+  protected noteResets(count: number): void {
+    const q = this.queue.frames;
+    for (let i = 0; i < count; i++) {
+      const f = q[i];
+      if (f.type === Frontend.Query) this.noteResetIn(decodeQuery(f.buf, f.start + 5, f.end));
+      else if (f.type === Frontend.Parse) this.noteResetIn(ClientStatements.parseInfo(f.buf, f.start, f.end).query);
+    }
+  }
+
+  protected noteResetIn(sql: string): void {
+    if (discardsAll(sql)) this.resetSeen = "all";
+    const t = resetTargets(sql, this.params);
+    if (t === null || this.resetSeen === "all") return;
+    this.resetSeen = t === "all" || this.resetSeen === null ? t : [...this.resetSeen, ...t];
+  }
+
+  /**
+   * The batch with the RESET / DISCARD ALL is on its way. DISCARD ALL also drops PgGate's
+   * prepared statements and applied parameters on that connection, so they are forgotten now;
+   * the startup values go back before the client's next message (as a dedicated connection's
+   * reset value would be them).
+   */
+  protected afterReset(s: ServerConn): void {
+    const seen = this.resetSeen;
+    this.resetSeen = null;
+    if (seen === "all") s.forgetSessionState();
+    if (this.params.size > 0) this.reapply = seen;
+  }
+
+  protected reapplyStartupParams(s: ServerConn): void {
+    const which = this.reapply;
+    this.reapply = null;
+    const wanted = new Map<string, string>();
+    for (const [k, v] of this.params) if (which === "all" || which!.includes(k)) wanted.set(k, v);
+    if (wanted.size === 0) return;
+    s.sendInternal(syncSql(new Map(), wanted));
+    for (const [k, v] of wanted) s.applied.set(k, v);
+  }
+
+  /** From now on this client keeps its primary connection (DISCARD ALL when it leaves). */
+  protected pin(reason: string): void {
+    this.pinReason = reason;
+    this.pinnedLabel = `pinned:${reason}`;
+    log.debug("client_pinned", { client: this.id, reason });
+  }
+
+  /**
+   * A message for the attached connection inside a transaction, a pinned session or a COPY: not
+   * routed, but it may still change session state (SET, DECLARE … WITH HOLD, PREPARE, LISTEN,
+   * CREATE TEMP, advisory locks, SET ROLE inside BEGIN … COMMIT) — a pin for the rest of the
+   * session, kept even if the transaction rolls back (pinning more than needed is only slower) —
+   * or write, which read-your-writes must know. Classified through the route cache.
+   */
+  protected noteSticky(type: number, buf: Uint8Array, start: number, end: number): void {
+    const watchPins = this.pinReason === null;
+    const watchWrites = this.rywTracking && this.serverTarget === "primary" && !this.floor.wrote;
+    // Pinned sessions are still watched for RESET / DISCARD ALL (Query and Parse only).
+    if (!watchPins && !watchWrites && type !== Frontend.Query && type !== Frontend.Parse) return;
+    let sql: string | undefined;
+    if (type === Frontend.Query) sql = decodeQuery(buf, start + 5, end);
+    else if (type === Frontend.Parse) sql = ClientStatements.parseInfo(buf, start, end).query;
+    else if (type === Frontend.Bind) {
+      if (watchWrites) sql = this.statements.queryOf(ClientStatements.bindStatement(buf, start, end));
+    } else if (type === Frontend.FunctionCall || type === Frontend.CopyData) {
+      if (watchWrites) this.floor.wrote = true;
+      return;
+    }
+    if (sql === undefined) return;
+    if (type !== Frontend.Bind) this.noteResetIn(sql);
+    if (!watchPins && !watchWrites) return;
+    const cls = this.ctx.router.classify(sql, this.database);
+    if (watchPins && cls.pin) this.pin(cls.pin);
+    if (watchWrites && mayWrite(cls)) this.floor.wrote = true;
+  }
+
+  /**
+   * Sends a freshly routed batch. An autocommit batch to a replica, first in flight, is kept
+   * until it produces output, so a 25006 can be replayed on the primary invisibly.
+   */
+  protected transmitBatch(count: number, complete: boolean): void {
+    const s = this.server!;
+    const terminator = this.queue.frames[count - 1].type;
+    if (this.serverTarget === "replica" && complete && s.pendingReplies === 0 && (terminator === Frontend.Sync || terminator === Frontend.Query)) {
+      this.replay = this.queue.frames.slice(0, count);
+      s.holdReplies();
+    }
+    this.transmitQueued(count);
+  }
+
+  protected transmitQueued(count: number): void {
+    for (const f of this.queue.take(count)) this.transmit(f.type, f.buf, f.start, f.end);
+    if (this.readingPaused && this.queue.bytes <= QUEUE_HIGH_WATER && this.state !== "waiting") this.pauseReading(false);
+  }
+
+  protected dropQueued(count: number): void {
+    this.queue.take(count);
+  }
+
+  /** Sends one client message to the attached server, accounting for the replies it will produce. */
+  protected transmit(type: number, buf: Uint8Array, start: number, end: number): void {
+    const s = this.server!;
+    if (this.reapply !== null) this.reapplyStartupParams(s);
+    switch (type) {
+      case Frontend.Query:
+      case Frontend.FunctionCall:
+        this.countQuery(s);
+        if (this.resetSeen !== null) this.afterReset(s);
+        break;
+      case Frontend.Sync:
+        this.countQuery(s);
+        if (this.resetSeen !== null) this.afterReset(s);
+        this.openBatch = false;
+        break;
+      case Frontend.Parse:
+      case Frontend.Bind:
+      case Frontend.Describe:
+      case Frontend.Close:
+        this.openBatch = true;
+        if (this.statements.forward(type, buf, start, end, s, this.transmitOut)) return;
+        break;
+      case Frontend.Execute:
+      case Frontend.Flush:
+        this.openBatch = true;
+        break;
+    }
+    this.transition("active");
+    if (s.stats) s.stats.bytesOut += end - start;
+    this.run.add(s.link, buf, start, end);
+  }
+
+  /** A message that ends in ReadyForQuery: reply accounting and the per-route counters. */
+  protected countQuery(s: ServerConn): void {
+    s.expectReply();
+    this.queries++;
+    if (this.inflightSince === 0) this.inflightSince = performance.now();
+    const reason = this.batchReason ?? (this.pinReason ? this.pinnedLabel || `pinned:${this.pinReason}` : "transaction");
+    this.batchReason = null;
+    this.ctx.stats.query(this.serverTarget ?? "primary", reason);
+    if (s.stats) s.stats.queries++;
+  }
+
+  /** Transaction pooling: the connection goes back as soon as the server says idle. */
+  protected releaseServer(): void {
+    // Another connection gets the startup parameters when it is attached.
+    this.reapply = null;
+    this.att.release();
+    if (this.state === "active") this.transition("idle");
+  }
+
+  protected schedulePump(): void {
+    queueMicrotask(() => {
+      if (this.state === "closed") return;
+      try {
+        this.pump();
+      } catch (e) {
+        this.failWith(e);
+      }
+    });
+  }
+
+  /** A prepare-only batch (Parse..., Sync) of statements known to parse needs no server. */
+  protected answerPrepareLocally(count: number): boolean {
+    if (this.txStatus !== TxStatus.Idle) return false;
+    const parsed = acceptPrepareOnly(this.queue.frames, count, this.statements);
+    if (parsed === 0) return false;
+    for (let i = 0; i < parsed; i++) this.out.send(PARSE_COMPLETE);
+    this.out.send(buildReadyForQuery(TxStatus.Idle));
+    this.dropQueued(count);
+    return true;
+  }
+
+  protected answerPggateSet(name: "route" | "min_lsn", value: string): void {
+    const setting = parsePggateSet(name, value);
+    if (setting instanceof PgError) {
+      this.fail(setting);
+      return;
+    }
+    if (setting.name === "min_lsn") this.floor.raise(setting.lsn, false);
+    else this.sessionRoute = setting.route;
+    this.out.send(buildCommandComplete("SET"));
+    this.out.send(buildReadyForQuery(this.txStatus));
+  }
+
+  /** The batch at the head of the queue cannot run: answer it with an error and skip it. */
+  protected failQueuedBatch(e: PgError): void {
+    if (e.isFatal) {
+      this.fail(e);
+      return;
+    }
+    const len = this.queue.batchLength();
+    const extended = len > 0 && this.queue.frames[len - 1].type === Frontend.Sync;
+    this.dropQueued(len);
+    this.out.send(encodePgError(e));
+    if (extended || len > 0) this.out.send(buildReadyForQuery(this.txStatus));
+    if (this.queue.length > 0) this.pump();
+  }
+
+  constructor(socket: LinkSocket, ctx: GatewayContext) {
+    super(socket, ctx);
+    this.statements = new ClientStatements(ctx.stats);
+    this.floor = new WriteFloor(ctx, this);
+    this.att = new ServerAttachment(ctx.pools, ctx.balancer, () => this.user, () => this.database);
+  }
+
+  /** Attaches a connection for `target`; false when the client now waits for one. */
+  protected abstract acquire(target: Target, replica?: NodeTarget | null): boolean;
+  abstract floorWaitOver(): void;
+}
