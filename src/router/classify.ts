@@ -2,7 +2,8 @@
 // transaction state it touches. Pure: no I/O, no caching (cache.ts), no transaction tracking.
 
 import { lex, splitStatements } from "./lexer.ts";
-import { classifyStatement, PIN_SET } from "./statement.ts";
+import { classifyStatement } from "./statement.ts";
+import { PIN_SET } from "./verdicts.ts";
 import type { State } from "./tokens.ts";
 import type { Classification, ClassifyContext, PggateSet, PinReason, Reason, Route, TxnEffect } from "./types.ts";
 

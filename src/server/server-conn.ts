@@ -10,14 +10,13 @@ import {
   decodeErrorFields,
   decodeParameterStatus,
   encodeFrame,
-  decodeDataRow,
   ErrorField,
   FrameReader,
   TxStatus,
 } from "../protocol/index.ts";
-import { log } from "../log/index.ts";
 import type { NodeStats } from "../metrics/stats.ts";
 import { Settle, type Settleable } from "./settle.ts";
+import { InternalQueries } from "./internal-queries.ts";
 import { CancelFence, unwatchCancels, watchCancels } from "./cancel.ts";
 import type { NodeTarget } from "./node-target.ts";
 import { Inbox, type InboxFrame } from "../net/inbox.ts";
@@ -73,8 +72,8 @@ export class ServerConn implements LinkOwner, Settleable {
   /** Between CopyInResponse and the next ReadyForQuery: the server waits for CopyData. */
   inCopyIn = false;
   /** Our own queries (parameter sync, resets) whose replies are swallowed. */
-  private internalPending = 0;
-  private afterInternal: (() => void) | null = null;
+  /** PgGate's own queries outstanding on this connection. */
+  private readonly internal: InternalQueries;
   /** Session parameters PgGate applied with SET, to compute the next client's minimal diff. */
   readonly applied = new Map<string, string>();
   /** Server-side prepared statement names, least recently used first. */
@@ -106,6 +105,7 @@ export class ServerConn implements LinkOwner, Settleable {
   private constructor(node: NodeTarget, maxMessageSize: number) {
     this.node = node;
     this.reader = new FrameReader(maxMessageSize);
+    this.internal = new InternalQueries(this);
   }
 
   /**
@@ -335,14 +335,9 @@ export class ServerConn implements LinkOwner, Settleable {
    * swallowed; `onRow` sees its rows (text values), `done` runs at its ReadyForQuery.
    */
   sendInternal(sql: string, onRow?: (values: (string | null)[]) => void, done?: (ok: boolean) => void, expectedCode?: string): void {
-    this.internalPending++;
-    this.internalHandlers.push(onRow || done || expectedCode ? { onRow, done, expectedCode } : null);
+    this.internal.add(onRow, done, expectedCode);
     this.link.send(buildQuery(sql));
   }
-
-  /** Per internal query: its row and completion callbacks, and an error code that is no news (not logged). */
-  private readonly internalHandlers: ({ onRow?: (values: (string | null)[]) => void; done?: (ok: boolean) => void; expectedCode?: string } | null)[] = [];
-  private internalErrored = false;
 
   /**
    * Brings a connection whose client is gone back to a clean state (see Settle). Calls
@@ -360,11 +355,11 @@ export class ServerConn implements LinkOwner, Settleable {
   }
 
   get internalBusy(): boolean {
-    return this.internalPending > 0;
+    return this.internal.pending > 0;
   }
 
   whenInternalIdle(fn: () => void): void {
-    this.afterInternal = fn;
+    this.internal.whenIdle(fn);
   }
 
   forgetSessionState(): void {
@@ -442,7 +437,7 @@ export class ServerConn implements LinkOwner, Settleable {
       this.inbox.push({ type, body: buf.subarray(start + 5, end) });
       return;
     }
-    if (this.internalPending > 0) {
+    if (this.internal.pending > 0) {
       this.onInternalFrame(type, buf, start, end);
       return;
     }
@@ -538,26 +533,9 @@ export class ServerConn implements LinkOwner, Settleable {
   }
 
   private onInternalFrame(type: number, buf: Uint8Array, start: number, end: number): void {
-    if (type === Backend.DataRow) {
-      this.internalHandlers[0]?.onRow?.(decodeDataRow(buf, start + 5, end));
-    } else if (type === Backend.ErrorResponse) {
-      this.internalErrored = true;
-      const fields = decodeErrorFields(buf, start + 5, end);
-      const expected = this.internalHandlers[0]?.expectedCode;
-      if (expected !== undefined && fields.get(ErrorField.Code) === expected) return;
-      log.warn("internal_query_failed", { server: this.id, node: this.node.name, code: fields.get(ErrorField.Code), error: fields.get(ErrorField.Message) });
-    } else if (type === Backend.ReadyForQuery) {
-      this.txStatus = buf[start + 5];
-      const handler = this.internalHandlers.shift();
-      const ok = !this.internalErrored;
-      this.internalErrored = false;
-      handler?.done?.(ok);
-      if (--this.internalPending === 0 && this.afterInternal) {
-        const next = this.afterInternal;
-        this.afterInternal = null;
-        next();
-      }
-    }
+    // The status is read before any callback runs: a done() may send the next internal query.
+    if (type === Backend.ReadyForQuery) this.txStatus = buf[start + 5];
+    this.internal.onFrame(type, buf, start, end);
   }
 
   /** Settling after a vanished client, or idle in a pool (where only a FATAL can arrive). */

@@ -1,0 +1,62 @@
+// PgGate's own queries on a server connection (parameter sync, resets, WAL positions, cancel
+// fences): sent ahead of the client's next message, their replies swallowed and handed to
+// per-query callbacks in order. Knows nothing of clients; the connection routes frames here
+// while any is outstanding.
+import { Backend, decodeDataRow, decodeErrorFields, ErrorField } from "../protocol/index.ts";
+import { log } from "../log/index.ts";
+
+interface Handler {
+  onRow?: (values: (string | null)[]) => void;
+  done?: (ok: boolean) => void;
+  /** An error code that is no news (not logged), e.g. 57014 on a cancel fence's probe. */
+  expectedCode?: string;
+}
+
+export class InternalQueries {
+  /** Queries sent whose ReadyForQuery has not arrived. */
+  pending = 0;
+  private readonly handlers: (Handler | null)[] = [];
+  private errored = false;
+  private afterIdle: (() => void) | null = null;
+
+  constructor(private readonly where: { readonly id: number; readonly node: { readonly name: string } }) {}
+
+  /** Records one more query; the caller sends it. */
+  add(onRow?: Handler["onRow"], done?: Handler["done"], expectedCode?: string): void {
+    this.pending++;
+    this.handlers.push(onRow || done || expectedCode ? { onRow, done, expectedCode } : null);
+  }
+
+  /** Runs `fn` once every query sent so far has been answered. */
+  whenIdle(fn: () => void): void {
+    this.afterIdle = fn;
+  }
+
+  /** One reply frame of the oldest outstanding query. Returns the transaction status at its ReadyForQuery, else -1. */
+  onFrame(type: number, buf: Uint8Array, start: number, end: number): number {
+    if (type === Backend.DataRow) {
+      this.handlers[0]?.onRow?.(decodeDataRow(buf, start + 5, end));
+    } else if (type === Backend.ErrorResponse) {
+      this.errored = true;
+      const fields = decodeErrorFields(buf, start + 5, end);
+      const expected = this.handlers[0]?.expectedCode;
+      if (expected === undefined || fields.get(ErrorField.Code) !== expected) {
+        log.warn("internal_query_failed", { server: this.where.id, node: this.where.node.name, code: fields.get(ErrorField.Code), error: fields.get(ErrorField.Message) });
+      }
+    } else if (type === Backend.ReadyForQuery) {
+      const status = buf[start + 5];
+      const handler = this.handlers.shift();
+      const ok = !this.errored;
+      this.errored = false;
+      this.pending--;
+      handler?.done?.(ok);
+      if (this.pending === 0 && this.afterIdle) {
+        const next = this.afterIdle;
+        this.afterIdle = null;
+        next();
+      }
+      return status;
+    }
+    return -1;
+  }
+}
