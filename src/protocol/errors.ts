@@ -4,3 +4,10 @@
 export class ProtocolError extends Error {
   override readonly name = "ProtocolError";
 }
+
+/**
+ * A startup packet whose length is impossible. PostgreSQL answers it with nothing (it logs the
+ * error as COMMERROR and closes): the peer may not speak the protocol at all — or is a driver that
+ * sent Terminate before its StartupMessage (node-postgres connect() then end()).
+ */
+export class StartupLengthError extends ProtocolError {}

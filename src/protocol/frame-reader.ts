@@ -1,6 +1,6 @@
 // Chunks in, complete frames out: the only place that knows where one message ends and the next
 // begins. Keeps at most one partial frame; never decodes bodies.
-import { ProtocolError } from "./errors.ts";
+import { ProtocolError, StartupLengthError } from "./errors.ts";
 
 /** Startup-phase packets have no type byte (StartupMessage, SSLRequest, CancelRequest, ...). */
 export const UNTYPED = 0;
@@ -87,7 +87,7 @@ export class FrameReader {
     if (this.expectUntyped) {
       const len = readInt32(buf, off);
       if (len < 8 || len > MAX_STARTUP_PACKET) {
-        throw new ProtocolError(`invalid startup packet length ${len}`);
+        throw new StartupLengthError(`invalid startup packet length ${len}`);
       }
       return len;
     }

@@ -2,7 +2,7 @@
 // transition()), inbound bytes to frames, the end of the startup phase (greeting), the admin
 // console hand-off, errors and closing. The query pump is the subclass (ClientSession); this
 // file never routes a batch or touches a server connection.
-import { buildAuthenticationOk, buildBackendKeyData, buildParameterStatus, buildReadyForQuery, FrameReader, ProtocolError, TxStatus } from "../protocol/index.ts";
+import { buildAuthenticationOk, buildBackendKeyData, buildParameterStatus, buildReadyForQuery, FrameReader, ProtocolError, StartupLengthError, TxStatus } from "../protocol/index.ts";
 import { encodePgError, Errors, fatal, PgError, SqlState } from "../errors/index.ts";
 import { Link, type LinkOwner, type LinkSocket } from "../net/link.ts";
 import { log } from "../log/index.ts";
@@ -227,6 +227,13 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
   // --- errors and closing ----------------------------------------------------------------
 
   failWith(e: unknown): void {
+    if (e instanceof StartupLengthError) {
+      // As PostgreSQL: logged, nothing sent (see StartupLengthError).
+      log.info("startup_rejected", { client: this.id, addr: this.remoteAddress, reason: e.message });
+      this.ctx.stats.error(errorKind(SqlState.ProtocolViolation));
+      this.endSilently();
+      return;
+    }
     if (e instanceof PgError) this.fail(e);
     else if (e instanceof ProtocolError) this.fail(Errors.protocolViolation(e.message));
     else {

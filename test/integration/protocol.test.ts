@@ -230,9 +230,15 @@ describe("bad input gets a precise error and loses nothing", () => {
     await gw.stop();
   });
 
-  test("garbage instead of a startup packet: 08P01 and close", async () => {
+  test("garbage instead of a startup packet: closed without a reply, as PostgreSQL does", async () => {
     const r = await RawClient.exchange(gw.port, [new Uint8Array([0, 0, 0, 2, 1, 2, 3, 4])]);
-    expect(sqlstateIn(r.bytes)).toBe("08P01");
+    expect(r.bytes.length).toBe(0);
+    expect(r.closed).toBe(true);
+  });
+
+  test("Terminate before the StartupMessage (node-postgres connect() then end()): closed silently", async () => {
+    const r = await RawClient.exchange(gw.port, [new Uint8Array([0x58, 0, 0, 0, 4])]);
+    expect(r.bytes.length).toBe(0);
     expect(r.closed).toBe(true);
   });
 
