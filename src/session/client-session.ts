@@ -171,10 +171,16 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
       // the connection must not go to another client as it is, so it stays with this one.
       this.pin("server_setting");
     }
-    if (type === Backend.ErrorResponse && this.server && this.server.pendingReplies === 0) {
-      // An error outside any request: the server is terminating the session (e.g. admin shutdown).
+    if (type === Backend.ErrorResponse) {
       const f = decodeErrorFields(buf, start + 5, end);
-      log.warn("server_error_unsolicited", { client: this.id, code: f.get(ErrorField.Code), error: f.get(ErrorField.Message) });
+      // A FATAL the client receives from the server is the end of its session: when the
+      // connection then closes, nothing more is said (a second error event crashes drivers).
+      const severity = f.get(ErrorField.SeverityV) ?? f.get(ErrorField.Severity);
+      if (severity === "FATAL" || severity === "PANIC") this.serverEndedSession = true;
+      if (this.server && this.server.pendingReplies === 0) {
+        // An error outside any request: the server is terminating the session (e.g. admin shutdown).
+        log.warn("server_error_unsolicited", { client: this.id, code: f.get(ErrorField.Code), error: f.get(ErrorField.Message) });
+      }
     }
     return true;
   }
@@ -224,6 +230,9 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
     this.pauseReading(backlogged);
   }
 
+  /** The server sent this client a FATAL: its closing needs no error of ours. */
+  private serverEndedSession = false;
+
   onServerClose(conn: ServerConn, err: Error | undefined): void {
     if (this.state === "closed" || this.server !== conn) return;
     if (this.replay) {
@@ -232,6 +241,10 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
       return;
     }
     this.att.drop();
+    if (this.serverEndedSession) {
+      this.close();
+      return;
+    }
     this.fail(
       fatal(
         SqlState.ConnectionFailure,

@@ -268,3 +268,22 @@ describe("RESET returns to the client's startup values, as on a dedicated connec
     }
   });
 });
+
+describe("one death, one FATAL", () => {
+  test("a terminated backend's 57P01 reaches the client, and nothing after it", async () => {
+    const c = client(gw.port);
+    const errors: { code?: string; message: string }[] = [];
+    c.on("error", (e: Error & { code?: string }) => errors.push({ code: e.code, message: e.message }));
+    await c.connect();
+    // Pinned (SET), so the backend is this client's for the test's duration.
+    await c.query("SET application_name = 'iso_victim'");
+    const pid = (await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
+    const cl = cluster();
+    await cl.psql(cl.primary, `SELECT pg_terminate_backend(${pid})`);
+    await Bun.sleep(300);
+    await c.query("SELECT 1").catch((e: Error & { code?: string }) => errors.push({ code: e.code, message: e.message }));
+    await Bun.sleep(200);
+    expect(errors.map((e) => e.code)).toEqual(["57P01"]);
+    await c.end().catch(() => {});
+  });
+});
