@@ -4,6 +4,7 @@ import { Backend, ErrorField, encodeErrorFields, type ErrorFields } from "../pro
 
 export const SqlState = {
   ProtocolViolation: "08P01",
+  InvalidSqlStatementName: "26000",
   ConnectionFailure: "08006",
   ConnectionException: "08000",
   SqlclientUnableToEstablishSqlconnection: "08001",

@@ -362,6 +362,12 @@ export class ServerConn implements LinkOwner, Settleable {
     this.internal.whenIdle(fn);
   }
 
+  /** The server dropped every prepared statement (DEALLOCATE ALL): they are prepared again on use. */
+  forgetPrepared(): void {
+    this.prepared.clear();
+    this.unnamedOwner = null;
+  }
+
   forgetSessionState(): void {
     this.applied.clear();
     this.prepared.clear();

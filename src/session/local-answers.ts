@@ -21,3 +21,15 @@ export function parsePggateSet(name: "route" | "min_lsn", value: string): Pggate
   }
   return { name, route: v };
 }
+
+/**
+ * `DEALLOCATE [PREPARE] name | ALL` as the only statement of a Query, or null. Unquoted names
+ * fold to lower case as PostgreSQL folds them; a quoted name keeps its spelling.
+ */
+export function parseDeallocate(sql: string): { all: true } | { name: string } | null {
+  const m = /^\s*deallocate\s+(?:prepare\s+)?(?:(all)|"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*))\s*;?\s*$/i.exec(sql);
+  if (!m) return null;
+  if (m[1]) return { all: true };
+  if (m[2] !== undefined) return { name: m[2].replace(/""/g, '"') };
+  return { name: m[3].toLowerCase() };
+}

@@ -13,7 +13,7 @@ import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
 import { ServerAttachment } from "./attachment.ts";
 import { acceptPrepareOnly, BatchQueue, classifyBatch, type QueuedFrame } from "./batch.ts";
 import type { GatewayContext } from "./context.ts";
-import { parsePggateSet } from "./local-answers.ts";
+import { parseDeallocate, parsePggateSet } from "./local-answers.ts";
 import { syncSql } from "./params.ts";
 import { discardsAll, resetTargets } from "./resets.ts";
 import { nextAction, wantsReplica, type BatchSituation } from "./next-action.ts";
@@ -106,6 +106,8 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     }
     // Fast path: inside a transaction, a pinned session or a COPY, bytes go straight through.
     if (this.queue.length === 0 && this.isSticky()) {
+      // A DEALLOCATE answered here must not overtake replies still owed: only when none are.
+      if (type === Frontend.Query && this.server!.pendingReplies === 0 && !this.openBatch && this.answerDeallocate(decodeQuery(buf, start + 5, end), true)) return;
       this.noteSticky(type, buf, start, end);
       this.transmit(type, buf, start, end);
       return;
@@ -150,6 +152,10 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
       const cls = classifyBatch(q, count, this.statements, this.ctx, this.user, this.database);
       if (cls?.pggateSet && count === 1 && q[0].type === Frontend.Query) {
         this.answerPggateSet(cls.pggateSet.name, cls.pggateSet.value);
+        this.dropQueued(1);
+        continue;
+      }
+      if (cls?.reason === "session" && count === 1 && q[0].type === Frontend.Query && !this.server && this.answerDeallocate(decodeQuery(q[0].buf, q[0].start + 5, q[0].end), false)) {
         this.dropQueued(1);
         continue;
       }
@@ -411,6 +417,39 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     for (let i = 0; i < parsed; i++) this.out.send(PARSE_COMPLETE);
     this.out.send(buildReadyForQuery(TxStatus.Idle));
     this.dropQueued(count);
+    return true;
+  }
+
+  /**
+   * SQL DEALLOCATE of the client's protocol-level statements: their names are the client's own
+   * (the servers hold PgGate's pggate_* names, shared), so PgGate answers with PostgreSQL's
+   * replies. Returns false when the server must see it: a name PgGate does not know in a pinned
+   * session (SQL PREPARE'd there) or inside a transaction (the error must abort it there), and
+   * DEALLOCATE ALL in a pinned session (it drops SQL-prepared statements too — and PgGate's,
+   * which are then prepared again on use).
+   */
+  protected answerDeallocate(sql: string, sticky: boolean): boolean {
+    const d = parseDeallocate(sql);
+    if (d === null) return false;
+    const pinned = this.pinReason !== null;
+    if ("all" in d) {
+      this.statements.deallocateAll();
+      if (sticky && pinned) {
+        this.server?.forgetPrepared();
+        return false;
+      }
+      this.out.send(buildCommandComplete("DEALLOCATE ALL"));
+      this.out.send(buildReadyForQuery(this.txStatus));
+      return true;
+    }
+    if (this.statements.deallocate(d.name)) {
+      this.out.send(buildCommandComplete("DEALLOCATE"));
+      this.out.send(buildReadyForQuery(this.txStatus));
+      return true;
+    }
+    if (pinned || this.txStatus !== TxStatus.Idle) return false;
+    this.out.send(encodePgError(error(SqlState.InvalidSqlStatementName, `prepared statement "${d.name}" does not exist`)));
+    this.out.send(buildReadyForQuery(this.txStatus));
     return true;
   }
 

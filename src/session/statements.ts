@@ -69,6 +69,17 @@ export class ClientStatements {
    * keeps clients that prepare synchronously (pgbench -M prepared) from needing a pooled
    * connection just to prepare. Returns false when a server must see it.
    */
+  /** SQL DEALLOCATE of a protocol-level statement: forgets it (server copies stay for reuse). */
+  deallocate(name: string): boolean {
+    return this.named.delete(name);
+  }
+
+  /** SQL DEALLOCATE ALL: forgets every protocol-level statement of this client. */
+  deallocateAll(): void {
+    this.named.clear();
+    this.unnamed = null;
+  }
+
   /** Whether acceptLocally() would accept this Parse (records nothing). */
   mayAcceptLocally(buf: Uint8Array, start: number, end: number): boolean {
     const r = new BodyReader(buf, start + 5, end);

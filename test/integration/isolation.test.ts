@@ -287,3 +287,53 @@ describe("one death, one FATAL", () => {
     await c.end().catch(() => {});
   });
 });
+
+describe("SQL DEALLOCATE acts on the client's own protocol-level statements", () => {
+  test("DEALLOCATE name and DEALLOCATE ALL (psycopg sends it after a ROLLBACK) answer as PostgreSQL does, and nobody else's statements break", async () => {
+    const one = startGateway({ auth: { mode: "auth_query" }, pool: { size: 1 } });
+    try {
+      const a = client(one.port);
+      const b = client(one.port);
+      await a.connect();
+      await b.connect();
+      try {
+        await a.query({ name: "iso_d1", text: "SELECT 1 AS v" });
+        await b.query({ name: "iso_b1", text: "SELECT 2 AS v" });
+        const r = await a.query("DEALLOCATE iso_d1");
+        expect(r.command).toBe("DEALLOCATE");
+        const unknown = await a.query("DEALLOCATE no_such_stmt").catch((e: Error & { code?: string }) => e);
+        expect((unknown as { code?: string }).code).toBe("26000");
+        await a.query("BEGIN");
+        await a.query("ROLLBACK");
+        expect((await a.query("DEALLOCATE ALL")).command).toBe("DEALLOCATE");
+        // b's statement, prepared on the same (only) server connection, still works.
+        expect((await b.query({ name: "iso_b1", text: "SELECT 2 AS v" })).rows[0].v).toBe(2);
+        // a can prepare again.
+        expect((await a.query({ name: "iso_d2", text: "SELECT 3 AS v" })).rows[0].v).toBe(3);
+      } finally {
+        await a.end();
+        await b.end();
+      }
+    } finally {
+      await one.stop();
+    }
+  });
+});
+
+describe("SQL DEALLOCATE ALL in a pinned session", () => {
+  test("drops SQL-prepared statements on the server, and the client's protocol-level ones are prepared again on use", async () => {
+    const c = client(gw.port);
+    await c.connect();
+    try {
+      await c.query("PREPARE iso_sql AS SELECT 7 AS v"); // pins
+      await c.query({ name: "iso_proto", text: "SELECT 8 AS v" });
+      await c.query("DEALLOCATE ALL");
+      const gone = await c.query("EXECUTE iso_sql").catch((e: Error & { code?: string }) => e);
+      expect((gone as { code?: string }).code).toBe("26000");
+      // A statement prepared after DEALLOCATE ALL works (PgGate prepares its copy again).
+      expect((await c.query({ name: "iso_proto2", text: "SELECT 8 AS v" })).rows[0].v).toBe(8);
+    } finally {
+      await c.end();
+    }
+  });
+});
