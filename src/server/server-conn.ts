@@ -80,8 +80,11 @@ export class ServerConn implements LinkOwner, Settleable {
   readonly prepared = new Map<string, true>();
   /** The client (and statement text) whose unnamed statement this connection holds. */
   unnamedOwner: object | null = null;
-  /** A "cached plan must not change result type" error invalidated every prepared statement. */
-  needsDeallocateAll = false;
+  /**
+   * PgGate's statements a "cached plan must not change result type" error invalidated: dropped
+   * (by name, so a pinned client's own SQL-PREPARE'd statements survive) before the next message.
+   */
+  private stale: string[] = [];
   /**
    * A replica batch's replies are held back until its first result, so a 25006 can still be
    * replayed on the primary. Within one received chunk they simply wait in the unflushed run;
@@ -362,13 +365,26 @@ export class ServerConn implements LinkOwner, Settleable {
     this.internal.whenIdle(fn);
   }
 
+  /**
+   * Drops the invalidated statements ahead of whatever is sent next, whoever holds the connection
+   * (transaction pooling: at attach; session mode and pins: before the client's next message).
+   */
+  dropStaleStatements(): void {
+    if (this.stale.length === 0) return;
+    const sql = this.stale.map((n) => `DEALLOCATE "${n}"`).join("; ");
+    this.stale = [];
+    this.sendInternal(sql);
+  }
+
   /** The server dropped every prepared statement (DEALLOCATE ALL): they are prepared again on use. */
   forgetPrepared(): void {
+    this.stale = [];
     this.prepared.clear();
     this.unnamedOwner = null;
   }
 
   forgetSessionState(): void {
+    this.stale = [];
     this.applied.clear();
     this.prepared.clear();
     this.unnamedOwner = null;
@@ -532,8 +548,8 @@ export class ServerConn implements LinkOwner, Settleable {
     const fields = decodeErrorFields(buf, start + 5, end);
     if (fields.get(ErrorField.Code) === "0A000" && (fields.get(ErrorField.Message) ?? "").startsWith("cached plan must not change result type")) {
       // A table changed under our prepared statements: re-prepare everything on next use.
+      for (const name of this.prepared.keys()) this.stale.push(name);
       this.prepared.clear();
-      this.needsDeallocateAll = true;
     }
     return fields.get(ErrorField.Code) ?? "";
   }

@@ -69,10 +69,7 @@ export class ServerAttachment {
     this.conn = conn;
     this.target = target;
     conn.attach(consumer);
-    if (conn.needsDeallocateAll) {
-      conn.needsDeallocateAll = false;
-      conn.sendInternal("DEALLOCATE ALL");
-    }
+    conn.dropStaleStatements();
     if (conn.prepared.size > preparedCap) {
       const evict: string[] = [];
       for (const name of conn.prepared.keys()) {

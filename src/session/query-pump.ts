@@ -351,6 +351,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
   protected transmit(type: number, buf: Uint8Array, start: number, end: number): void {
     const s = this.server!;
     if (this.reapply !== null) this.reapplyStartupParams(s);
+    s.dropStaleStatements();
     switch (type) {
       case Frontend.Query:
       case Frontend.FunctionCall:

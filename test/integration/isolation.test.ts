@@ -337,3 +337,27 @@ describe("SQL DEALLOCATE ALL in a pinned session", () => {
     }
   });
 });
+
+describe("pool.mode session after a schema change under a prepared statement", () => {
+  test("after 'cached plan must not change result type' the client can prepare the text again (no 42P05)", async () => {
+    const cl = cluster();
+    await cl.psql(cl.primary, "DROP TABLE IF EXISTS iso_ddl; CREATE TABLE iso_ddl (x int); INSERT INTO iso_ddl VALUES (1); GRANT ALL ON iso_ddl TO PUBLIC;", "app");
+    const sess = startGateway({ auth: { mode: "auth_query" }, pool: { mode: "session", size: 2 } });
+    try {
+      const c = client(sess.port);
+      await c.connect();
+      try {
+        const text = "SELECT * FROM iso_ddl";
+        expect((await c.query({ name: "ddl1", text })).rows).toEqual([{ x: 1 }]);
+        await cl.psql(cl.primary, "ALTER TABLE iso_ddl ALTER COLUMN x TYPE text", "app");
+        const stale = await c.query({ name: "ddl1", text }).catch((e: Error & { code?: string }) => e);
+        expect((stale as { code?: string }).code).toBe("0A000");
+        expect((await c.query({ name: "ddl2", text })).rows).toEqual([{ x: "1" }]);
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await sess.stop();
+    }
+  });
+});
