@@ -177,7 +177,9 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
       // connection then closes, nothing more is said (a second error event crashes drivers).
       const severity = f.get(ErrorField.SeverityV) ?? f.get(ErrorField.Severity);
       if (severity === "FATAL" || severity === "PANIC") this.serverEndedSession = true;
-      if (this.server && this.server.pendingReplies === 0) {
+      // Unsolicited only if nothing could have asked for it: no reply owed, and no extended batch
+      // sent without its Sync (Parse/Bind/Execute + Flush gets its error before any Sync).
+      if (this.server && this.server.pendingReplies === 0 && !this.openBatch) {
         // An error outside any request: the server is terminating the session (e.g. admin shutdown).
         log.warn("server_error_unsolicited", { client: this.id, code: f.get(ErrorField.Code), error: f.get(ErrorField.Message) });
       }

@@ -361,3 +361,43 @@ describe("pool.mode session after a schema change under a prepared statement", (
     }
   });
 });
+
+describe("errors inside pipelines are the client's, not unsolicited", () => {
+  test("an error in every position of a pipelined extended batch, with Sync or with Flush: replies stay in step and nothing is logged as unsolicited", async () => {
+    const { log } = await import("../../src/log/index.ts");
+    const warned: string[] = [];
+    const original = log.warn;
+    log.warn = (event: string, fields = {}) => {
+      if (event === "server_error_unsolicited") warned.push(JSON.stringify(fields));
+      original(event, fields);
+    };
+    const { Bind, Execute, Flush } = await import("../frames.ts");
+    const c = await rawMd5Login(gw.port, "app");
+    try {
+      const good = (n: number) => [Parse("", `SELECT ${n}`), Bind("", ""), Execute("")];
+      const bad = () => [Parse("", "SELEC oops"), Bind("", ""), Execute("")];
+      const div0 = () => [Parse("", "SELECT 1/0"), Bind("", ""), Execute("")];
+      for (let pos = 0; pos < 3; pos++) {
+        const batches = [0, 1, 2].map((i) => (i === pos ? (pos === 1 ? div0() : bad()) : good(i)));
+        const frames = batches.flatMap((b) => [...b, Sync()]);
+        await c.write(cat(...frames));
+        expect(await c.waitFor((b) => messages(b).filter((m) => m.type === "Z").length === 3)).toBe(true);
+        const ms = messages(c.bytes);
+        expect(ms.filter((m) => m.type === "E").length).toBe(1);
+        c.received.length = 0;
+      }
+      // Flush instead of Sync: the error arrives before any Sync was sent, then Sync ends it.
+      await c.write(cat(...bad(), Flush()));
+      expect(await c.waitFor((b) => messages(b).some((m) => m.type === "E"))).toBe(true);
+      await c.write(Sync());
+      expect(await c.waitFor((b) => messages(b).some((m) => m.type === "Z"))).toBe(true);
+      c.received.length = 0;
+      const after = await roundTrip(c, ...good(5), Sync());
+      expect(after.map((m) => m.type)).toEqual(["1", "2", "D", "C", "Z"]);
+    } finally {
+      c.close();
+      log.warn = original;
+    }
+    expect(warned).toEqual([]);
+  });
+});
