@@ -328,7 +328,9 @@ describe("pools", () => {
     const after = await Promise.all([primaryPort(), ...replicaPorts()].map(counts));
     const delta = after.map((a, i) => a - before[i]);
     const onReplicas = delta.slice(1).reduce((x, y) => x + y, 0);
-    expect(onReplicas).toBeGreaterThanOrEqual(1600);
+    // Every one of the 1600 selects ran somewhere we counted, nearly all on replicas.
+    expect(onReplicas + delta[0]).toBeGreaterThanOrEqual(1600);
+    expect(onReplicas).toBeGreaterThanOrEqual(1400);
     // Until the catalog lookup says pgbench_accounts is a plain table (not a sequence or an
     // unlogged table), its reads go to the primary: a few dozen in a fresh database.
     expect(delta[0]).toBeLessThan(200);
