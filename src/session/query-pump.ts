@@ -106,9 +106,10 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     }
     // Fast path: inside a transaction, a pinned session or a COPY, bytes go straight through.
     if (this.queue.length === 0 && this.isSticky()) {
+      const sql = this.stickySql(type, buf, start, end);
       // A DEALLOCATE answered here must not overtake replies still owed: only when none are.
-      if (type === Frontend.Query && this.server!.pendingReplies === 0 && !this.openBatch && this.answerDeallocate(decodeQuery(buf, start + 5, end), true)) return;
-      this.noteSticky(type, buf, start, end);
+      if (type === Frontend.Query && this.server!.pendingReplies === 0 && !this.openBatch && this.answerDeallocate(sql!, true)) return;
+      this.noteSticky(type, sql);
       this.transmit(type, buf, start, end);
       return;
     }
@@ -140,7 +141,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
       const q = this.queue.frames;
       if (this.isSticky()) {
         const n = this.queue.batchLength();
-        for (let i = 0; i < n; i++) this.noteSticky(q[i].type, q[i].buf, q[i].start, q[i].end);
+        for (let i = 0; i < n; i++) this.noteSticky(q[i].type, this.stickySql(q[i].type, q[i].buf, q[i].start, q[i].end));
         this.transmitQueued(n);
         continue;
       }
@@ -245,6 +246,9 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
   /** RESET / DISCARD ALL seen in the batch being sent: startup parameters to apply again after it. */
   protected resetSeen: "all" | string[] | null = null;
 
+  /** DISCARD ALL seen in the batch being sent: it also drops the connection's prepared statements. */
+  protected discardSeen = false;
+
   /** Startup parameters to apply again before the next message on the attached connection. */
   protected reapply: "all" | string[] | null = null;
 
@@ -259,7 +263,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
   }
 
   protected noteResetIn(sql: string): void {
-    if (discardsAll(sql)) this.resetSeen = "all";
+    if (discardsAll(sql)) this.discardSeen = true;
     const t = resetTargets(sql, this.params);
     if (t === null || this.resetSeen === "all") return;
     this.resetSeen = t === "all" || this.resetSeen === null ? t : [...this.resetSeen, ...t];
@@ -272,10 +276,13 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
    * reset value would be them).
    */
   protected afterReset(s: ServerConn): void {
+    if (this.discardSeen) {
+      this.discardSeen = false;
+      s.forgetSessionState();
+    }
     const seen = this.resetSeen;
     this.resetSeen = null;
-    if (seen === "all") s.forgetSessionState();
-    if (this.params.size > 0) this.reapply = seen;
+    if (seen !== null) this.reapply = seen;
   }
 
   protected reapplyStartupParams(s: ServerConn): void {
@@ -302,26 +309,33 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
    * session, kept even if the transaction rolls back (pinning more than needed is only slower) —
    * or write, which read-your-writes must know. Classified through the route cache.
    */
-  protected noteSticky(type: number, buf: Uint8Array, start: number, end: number): void {
+  protected noteSticky(type: number, sql: string | undefined): void {
     const watchPins = this.pinReason === null;
     const watchWrites = this.rywTracking && this.serverTarget === "primary" && !this.floor.wrote;
-    // Pinned sessions are still watched for RESET / DISCARD ALL (Query and Parse only).
-    if (!watchPins && !watchWrites && type !== Frontend.Query && type !== Frontend.Parse) return;
-    let sql: string | undefined;
-    if (type === Frontend.Query) sql = decodeQuery(buf, start + 5, end);
-    else if (type === Frontend.Parse) sql = ClientStatements.parseInfo(buf, start, end).query;
-    else if (type === Frontend.Bind) {
-      if (watchWrites) sql = this.statements.queryOf(ClientStatements.bindStatement(buf, start, end));
-    } else if (type === Frontend.FunctionCall || type === Frontend.CopyData) {
+    if (type === Frontend.FunctionCall || type === Frontend.CopyData) {
       if (watchWrites) this.floor.wrote = true;
       return;
     }
     if (sql === undefined) return;
+    // Pinned sessions are still watched for RESET / DISCARD ALL (Query and Parse only).
     if (type !== Frontend.Bind) this.noteResetIn(sql);
     if (!watchPins && !watchWrites) return;
     const cls = this.ctx.router.classify(sql, this.database);
     if (watchPins && cls.pin) this.pin(cls.pin);
     if (watchWrites && mayWrite(cls)) this.floor.wrote = true;
+  }
+
+  /**
+   * The SQL text a sticky message carries, decoded once for every check on it: Query and Parse
+   * always (pins, RESET, DEALLOCATE), a Bind's statement text only while writes are watched.
+   */
+  protected stickySql(type: number, buf: Uint8Array, start: number, end: number): string | undefined {
+    if (type === Frontend.Query) return decodeQuery(buf, start + 5, end);
+    if (type === Frontend.Parse) return ClientStatements.parseInfo(buf, start, end).query;
+    if (type === Frontend.Bind && this.rywTracking && this.serverTarget === "primary" && !this.floor.wrote) {
+      return this.statements.queryOf(ClientStatements.bindStatement(buf, start, end));
+    }
+    return undefined;
   }
 
   /**
@@ -356,11 +370,11 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
       case Frontend.Query:
       case Frontend.FunctionCall:
         this.countQuery(s);
-        if (this.resetSeen !== null) this.afterReset(s);
+        if (this.resetSeen !== null || this.discardSeen) this.afterReset(s);
         break;
       case Frontend.Sync:
         this.countQuery(s);
-        if (this.resetSeen !== null) this.afterReset(s);
+        if (this.resetSeen !== null || this.discardSeen) this.afterReset(s);
         this.openBatch = false;
         break;
       case Frontend.Parse:

@@ -247,6 +247,22 @@ describe("RESET returns to the client's startup values, as on a dedicated connec
     });
   }
 
+  test("RESET ALL keeps the client's prepared statements working (RESET ALL does not drop them)", async () => {
+    // No replicas: the statement is prepared on the very connection the RESET ALL then runs on.
+    const one = startGateway({ auth: { mode: "auth_query" }, pool: { size: 1 }, nodes: { replicas: [] } });
+    const c = client(one.port, "scram", "app", startup);
+    await c.connect();
+    try {
+      expect((await c.query({ name: "iso_keep", text: "SELECT 6 AS v" })).rows[0].v).toBe(6);
+      await c.query("RESET ALL");
+      expect((await c.query({ name: "iso_keep", text: "SELECT 6 AS v" })).rows[0].v).toBe(6);
+      expect((await c.query("SHOW datestyle")).rows[0].DateStyle).toBe("Postgres, MDY");
+    } finally {
+      await c.end();
+      await one.stop();
+    }
+  });
+
   test("DISCARD ALL by an unpinned client does not break prepared statements for the next client on that connection", async () => {
     const one = startGateway({ auth: { mode: "auth_query" }, pool: { size: 1 } });
     try {
