@@ -281,7 +281,7 @@ export class HealthMonitor {
     ]);
     const conn = await ServerConn.connect(target, params, this.ctx.serverTls(target), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
     try {
-      await authenticateToServer(conn, login.user, login.creds, undefined, serverAuthPolicy(cfg));
+      await authenticateToServer(conn, login.user, login.creds, serverAuthPolicy(cfg));
     } catch (e) {
       conn.destroy();
       throw e;

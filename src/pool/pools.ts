@@ -252,7 +252,7 @@ export class PoolManager {
     ]);
     const conn = await ServerConn.connect(pool.node, params, this.ctx.serverTls(pool.node), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
     try {
-      await authenticateToServer(conn, pool.user, creds, undefined, serverAuthPolicy(cfg));
+      await authenticateToServer(conn, pool.user, creds, serverAuthPolicy(cfg));
     } catch (e) {
       conn.destroy();
       throw e;

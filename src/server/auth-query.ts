@@ -86,11 +86,6 @@ export class AuthQuery {
     this.cache.set(user, entry);
   }
 
-  /** Entries held (for tests and SHOW). */
-  get cached(): number {
-    return this.cache.size;
-  }
-
   invalidate(user: string): void {
     this.cache.delete(user);
   }
@@ -109,7 +104,7 @@ export class AuthQuery {
     ]);
     const conn = await ServerConn.connect(this.primary(), params, cfg.nodes.tls, cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
     try {
-      await authenticateToServer(conn, authUser, { kind: "password", password: authPassword }, undefined, serverAuthPolicy(cfg));
+      await authenticateToServer(conn, authUser, { kind: "password", password: authPassword }, serverAuthPolicy(cfg));
       const frames = await conn.internalQuery(buildExtendedQuery(authQuery, [user]));
       const rows: (string | null)[][] = [];
       for (const f of frames) {

@@ -80,8 +80,7 @@ const EXPECTED: Record<Exclude<Step, "start">, string> = {
 };
 
 /**
- * Answers the server's requests until AuthenticationOk, then reads the rest of the startup.
- * `first` is a request already read (login reads it to pick the client-side method). Throws
+ * Answers the server's requests until AuthenticationOk, then reads the rest of the startup. Throws
  * ServerAuthError when our credentials cannot answer, when `policy` forbids the method, or when
  * the server does not prove itself: after SCRAM has started, AuthenticationOk counts only behind
  * an AuthenticationSASLFinal whose server signature verified (libpq checks the same).
@@ -90,10 +89,9 @@ export async function authenticateToServer(
   conn: ServerConn,
   user: string,
   creds: ServerCredentials,
-  first?: AuthenticationRequest,
   policy: ServerAuthPolicy = DEFAULT_SERVER_AUTH_POLICY,
 ): Promise<void> {
-  let req = first ?? (await nextAuthRequest(conn));
+  let req = await nextAuthRequest(conn);
   let step: Step = "start";
   let scram: ScramClient | null = null;
   for (;;) {

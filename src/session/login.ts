@@ -62,7 +62,7 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
   // First login of the pair: the client is authenticated now, so this connection is its own.
   const server = await openPrimary(ctx, startup);
   try {
-    await authenticateToServer(server, startup.user, creds, undefined, serverAuthPolicy(ctx.config));
+    await authenticateToServer(server, startup.user, creds, serverAuthPolicy(ctx.config));
   } catch (e) {
     server.destroy();
     if (e instanceof ServerAuthError) {

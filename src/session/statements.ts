@@ -82,22 +82,25 @@ export class ClientStatements {
 
   /** Whether acceptLocally() would accept this Parse (records nothing). */
   mayAcceptLocally(buf: Uint8Array, start: number, end: number): boolean {
-    const r = new BodyReader(buf, start + 5, end);
-    if (r.cstring() === "") return false;
-    const rest = buf.subarray(end - r.remaining, end);
-    return this.accepted.has(statementNames.nameFor(statementKey(rest)));
+    return this.localCandidate(buf, start, end) !== null;
   }
 
   acceptLocally(buf: Uint8Array, start: number, end: number): boolean {
+    const c = this.localCandidate(buf, start, end);
+    if (!c) return false;
+    this.named.set(c.name, { serverName: c.serverName, query: c.query, rest: c.rest.slice(), route: null });
+    return true;
+  }
+
+  /** A named Parse whose text a server already accepted for this client's kind, or null. */
+  private localCandidate(buf: Uint8Array, start: number, end: number): { name: string; query: string; rest: Uint8Array; serverName: string } | null {
     const r = new BodyReader(buf, start + 5, end);
     const name = r.cstring();
-    if (name === "") return false;
+    if (name === "") return null;
     const rest = buf.subarray(end - r.remaining, end);
-    const query = r.cstring();
     const serverName = statementNames.nameFor(statementKey(rest));
-    if (!this.accepted.has(serverName)) return false;
-    this.named.set(name, { serverName, query, rest: rest.slice(), route: null });
-    return true;
+    if (!this.accepted.has(serverName)) return null;
+    return { name, query: r.cstring(), rest, serverName };
   }
 
   /** Remembers, at its ParseComplete, that a server accepted `serverName`'s text for this client. */

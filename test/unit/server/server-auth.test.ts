@@ -143,7 +143,7 @@ async function loginTo(script: Script, creds: ServerCredentials, policy: ServerA
   const scripted = script(peer).catch(() => undefined);
   let error: Error | null = null;
   try {
-    await authenticateToServer(conn, "alice", creds, undefined, policy);
+    await authenticateToServer(conn, "alice", creds, policy);
   } catch (e) {
     error = e as Error;
   }
