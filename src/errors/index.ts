@@ -35,6 +35,8 @@ export class PgError extends Error {
     message: string,
     readonly detail?: string,
     readonly hint?: string,
+    /** PostgreSQL's source routine, for errors drivers recognise by it. */
+    readonly routine?: string,
   ) {
     super(message);
   }
@@ -58,12 +60,18 @@ export function encodePgError(e: PgError): Uint8Array {
   fields.set(ErrorField.Message, e.message);
   if (e.detail) fields.set(ErrorField.Detail, e.detail);
   if (e.hint) fields.set(ErrorField.Hint, e.hint);
+  if (e.routine) fields.set(ErrorField.Routine, e.routine);
   const type = e.severity === "WARNING" || e.severity === "NOTICE" ? Backend.NoticeResponse : Backend.ErrorResponse;
   return encodeErrorFields(type, fields);
 }
 
 /** Named constructors for the errors raised in more than one place. */
 export const Errors = {
+  /**
+   * What PostgreSQL raises when a prepared statement's result (here also parameter) types
+   * changed since it was described; drivers re-prepare on it (postgres.js by the routine).
+   */
+  cachedPlanChanged: () => new PgError("ERROR", SqlState.FeatureNotSupported, "cached plan must not change result type", undefined, undefined, "RevalidateCachedQuery"),
   protocolViolation: (what: string) => fatal(SqlState.ProtocolViolation, `protocol violation: ${what}`),
   tooManyClients: (max: number) =>
     fatal(SqlState.TooManyConnections, `sorry, too many clients already (listen.max_client_connections = ${max})`),

@@ -72,7 +72,7 @@ export function classify(sql: string, ctx: ClassifyContext): Classification {
   const ranges = splitStatements(tokens);
   const count = ranges.length;
   if (unterminated) {
-    return { route: "primary", reason: "unknown", pin: null, txn: null, forced, unknownFunctions: [], unknownRelations: [], pggateSet: null, statements: count };
+    return { route: "primary", reason: "unknown", pin: null, txn: null, forced, unknownFunctions: [], unknownRelations: [], pggateSet: null, schema: false, statements: count };
   }
   const s: State = { sql, toks: tokens, ctx, unknown: [], unknownRelations: [] };
   let route: Route = "replica";
@@ -81,12 +81,14 @@ export function classify(sql: string, ctx: ClassifyContext): Classification {
   let pin: PinReason | null = null;
   let txn: TxnEffect = null;
   let pggateSet: PggateSet | null = null;
+  let schema = false;
   // Whether every statement sent to the primary went there only for what a replica hint relaxes.
   let relaxable = true;
   let readOnlyTxn = false;
   for (let k = 0; k < count; k++) {
     const r = ranges[k]!;
     let v = classifyStatement(s, r.from, r.to);
+    if (v.schema) schema = true;
     if (v.pggateSet !== null) {
       if (count === 1) pggateSet = v.pggateSet;
       else v = PIN_SET;
@@ -139,5 +141,5 @@ export function classify(sql: string, ctx: ClassifyContext): Classification {
     unknownFunctions = [];
     unknownRelations = [];
   }
-  return { route, reason: reason ?? "read", pin, txn, forced, unknownFunctions, unknownRelations, pggateSet, statements: count };
+  return { route, reason: reason ?? "read", pin, txn, forced, unknownFunctions, unknownRelations, pggateSet, schema, statements: count };
 }

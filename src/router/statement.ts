@@ -13,6 +13,7 @@ import {
   COMMIT,
   COPY_FROM,
   DDL,
+  DDL_SAME_TYPES,
   NODE_LOCAL,
   PIN_HOLD,
   PIN_LISTEN,
@@ -57,6 +58,8 @@ export function classifyStatement(s: State, from: number, to: number): Verdict {
       return classifyCreate(s, from, to);
     case "alter":
     case "drop":
+    case "import":
+      return DDL;
     case "truncate":
     case "comment":
     case "grant":
@@ -64,9 +67,8 @@ export function classifyStatement(s: State, from: number, to: number): Verdict {
     case "reindex":
     case "cluster":
     case "security":
-    case "import":
     case "reassign":
-      return DDL;
+      return DDL_SAME_TYPES;
     case "vacuum":
     case "analyze":
     case "analyse":
@@ -270,7 +272,7 @@ function classifySet(s: State, from: number, to: number, isReset: boolean): Verd
   if (pggate !== null && !local) {
     const value = isReset ? "default" : pggateValue(s, pggate.next, to, pggate.name);
     if (value === null) return UNKNOWN;
-    return { route: "primary", reason: "session", pin: null, txn: null, pggateSet: { name: pggate.name, value } };
+    return { route: "primary", reason: "session", pin: null, txn: null, pggateSet: { name: pggate.name, value }, schema: false };
   }
   return local ? SESSION : PIN_SET;
 }

@@ -110,5 +110,10 @@ export interface Classification {
   unknownRelations: string[];
   /** `SET pggate.route|min_lsn ...` as the sole statement: answered by the proxy, never forwarded. */
   pggateSet: PggateSet | null;
+  /**
+   * A statement may change what names resolve to or the types queries yield (CREATE, ALTER,
+   * DROP): prepared statements parsed before it may no longer match a fresh parse.
+   */
+  schema: boolean;
   statements: number;
 }

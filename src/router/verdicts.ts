@@ -10,15 +10,19 @@ export interface Verdict {
   pin: PinReason | null;
   txn: TxnEffect;
   pggateSet: PggateSet | null;
+  /** It may change what names resolve to or the types a query yields (see Classification.schema). */
+  schema: boolean;
 }
 
-export function verdict(route: Route, reason: Reason, pin: PinReason | null = null, txn: TxnEffect = null): Verdict {
-  return { route, reason, pin, txn, pggateSet: null };
+export function verdict(route: Route, reason: Reason, pin: PinReason | null = null, txn: TxnEffect = null, schema = false): Verdict {
+  return { route, reason, pin, txn, pggateSet: null, schema };
 }
 
 export const READ = verdict("replica", "read");
 export const WRITE = verdict("primary", "write");
-export const DDL = verdict("primary", "ddl");
+export const DDL = verdict("primary", "ddl", null, null, true);
+/** DDL that changes no query's types (TRUNCATE, GRANT, COMMENT, REINDEX, ...). */
+export const DDL_SAME_TYPES = verdict("primary", "ddl");
 export const UTILITY = verdict("primary", "utility");
 export const UNKNOWN = verdict("primary", "unknown");
 export const SESSION = verdict("primary", "session");
@@ -39,4 +43,4 @@ export const PIN_PREPARE = verdict("primary", "session", "prepare");
 export const PIN_LISTEN = verdict("primary", "session", "listen");
 export const PIN_HOLD = verdict("primary", "session", "hold_cursor");
 export const PIN_LOAD = verdict("primary", "session", "dblink_or_other");
-export const TEMP_DDL = verdict("primary", "ddl", "temp_table");
+export const TEMP_DDL = verdict("primary", "ddl", "temp_table", null, true);

@@ -6,6 +6,8 @@ import { Backend, decodeDataRow, decodeErrorFields, ErrorField } from "../protoc
 import { log } from "../log/index.ts";
 
 interface Handler {
+  /** The connection's client batch count when it was sent: it is answered after those batches. */
+  seq: number;
   onRow?: (values: (string | null)[]) => void;
   done?: (ok: boolean) => void;
   /** An error code that is no news (not logged), e.g. 57014 on a cancel fence's probe. */
@@ -15,16 +17,21 @@ interface Handler {
 export class InternalQueries {
   /** Queries sent whose ReadyForQuery has not arrived. */
   pending = 0;
-  private readonly handlers: (Handler | null)[] = [];
+  private readonly handlers: Handler[] = [];
   private errored = false;
   private afterIdle: (() => void) | null = null;
 
   constructor(private readonly where: { readonly id: number; readonly node: { readonly name: string } }) {}
 
-  /** Records one more query; the caller sends it. */
-  add(onRow?: Handler["onRow"], done?: Handler["done"], expectedCode?: string): void {
+  /** Records one more query, sent after `seq` client batches; the caller sends it. */
+  add(seq: number, onRow?: Handler["onRow"], done?: Handler["done"], expectedCode?: string): void {
     this.pending++;
-    this.handlers.push(onRow || done || expectedCode ? { onRow, done, expectedCode } : null);
+    this.handlers.push({ seq, onRow, done, expectedCode });
+  }
+
+  /** Client batches sent before the oldest outstanding query (its replies follow theirs). */
+  get headSeq(): number {
+    return this.handlers.length > 0 ? this.handlers[0].seq : -1;
   }
 
   /** Runs `fn` once every query sent so far has been answered. */

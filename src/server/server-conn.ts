@@ -16,6 +16,7 @@ import {
 } from "../protocol/index.ts";
 import type { NodeStats } from "../metrics/stats.ts";
 import { Settle, type Settleable } from "./settle.ts";
+import type { StatementShape } from "./statement-shape.ts";
 import { InternalQueries } from "./internal-queries.ts";
 import { CancelFence, unwatchCancels, watchCancels } from "./cancel.ts";
 import type { NodeTarget } from "./node-target.ts";
@@ -38,6 +39,27 @@ interface ParseEntry {
   swallow: boolean;
   /** Told when the server accepted the text (the client's own Parse, never an injected one). */
   accepted: (() => void) | null;
+}
+
+/** A Describe of a statement whose ParameterDescription and RowDescription/NoData are to come. */
+interface DescribeEntry {
+  seq: number;
+  /** PgGate's statement name (its shape is recorded), or null for the unnamed or a client-named one. */
+  serverName: string | null;
+  /** Injected by PgGate to learn the shape: the client must not see the replies. */
+  swallow: boolean;
+  /** Told the shape, or null when the Describe was skipped (an error earlier in the batch). */
+  done: ((shape: StatementShape | null, conn: ServerConn) => void) | null;
+  /** The ParameterDescription body, once it arrived. */
+  params: Uint8Array | null;
+}
+
+/** A message PgGate made fail on purpose (see expectForcedError): its error is replaced. */
+interface ForcedError {
+  seq: number;
+  /** The statement name the server's "does not exist" error names. */
+  marker: string;
+  substitute: Uint8Array;
 }
 
 
@@ -76,8 +98,11 @@ export class ServerConn implements LinkOwner, Settleable {
   private readonly internal: InternalQueries;
   /** Session parameters PgGate applied with SET, to compute the next client's minimal diff. */
   readonly applied = new Map<string, string>();
-  /** Server-side prepared statement names, least recently used first. */
-  readonly prepared = new Map<string, true>();
+  /**
+   * Server-side prepared statement names, least recently used first, with their shape once a
+   * Describe of them passed (null until then).
+   */
+  readonly prepared = new Map<string, StatementShape | null>();
   /** The client (and statement text) whose unnamed statement this connection holds. */
   unnamedOwner: object | null = null;
   /**
@@ -95,6 +120,10 @@ export class ServerConn implements LinkOwner, Settleable {
   /** Discarding a failed held batch's replies up to its ReadyForQuery (and why it failed). */
   private discarding: HeldFailure | null = null;
   private parseQueue: ParseEntry[] = [];
+  private describeQueue: DescribeEntry[] = [];
+  private forced: ForcedError[] = [];
+  /** Batch whose ErrorResponse arrived last: while it is the batch being sent, the server skips to Sync. */
+  private erroredSeq = -1;
   private seqSent = 0;
   private seqDone = 0;
   private readonly reader: FrameReader;
@@ -329,8 +358,33 @@ export class ServerConn implements LinkOwner, Settleable {
   }
 
   touchPrepared(serverName: string): void {
+    const shape = this.prepared.get(serverName) ?? null;
     this.prepared.delete(serverName);
-    this.prepared.set(serverName, true);
+    this.prepared.set(serverName, shape);
+  }
+
+  /**
+   * We are sending a Describe of a statement ('S'); its ParameterDescription and RowDescription
+   * or NoData are forwarded or, if `swallow`, kept from the client. `done` gets the shape (also
+   * recorded for `serverName`), or null when the server skipped the Describe.
+   */
+  expectDescribe(serverName: string | null, swallow: boolean, done: DescribeEntry["done"]): void {
+    this.describeQueue.push({ seq: this.seqSent, serverName, swallow, done, params: null });
+  }
+
+  /**
+   * We are sending a message that fails with "prepared statement <marker> does not exist": the
+   * client sees `substitute` instead. It makes the server fail the batch (abort the transaction,
+   * skip to Sync) exactly where the client's own message would have failed on a dedicated
+   * connection. If an earlier error already made the server skip it, nothing is replaced.
+   */
+  expectForcedError(marker: string, substitute: Uint8Array): void {
+    this.forced.push({ seq: this.seqSent, marker, substitute });
+  }
+
+  /** An error arrived in the batch being sent: the server ignores everything up to its Sync. */
+  get skippingToSync(): boolean {
+    return this.erroredSeq === this.seqSent;
   }
 
   /**
@@ -338,7 +392,7 @@ export class ServerConn implements LinkOwner, Settleable {
    * swallowed; `onRow` sees its rows (text values), `done` runs at its ReadyForQuery.
    */
   sendInternal(sql: string, onRow?: (values: (string | null)[]) => void, done?: (ok: boolean) => void, expectedCode?: string): void {
-    this.internal.add(onRow, done, expectedCode);
+    this.internal.add(this.seqSent, onRow, done, expectedCode);
     this.link.send(buildQuery(sql));
   }
 
@@ -379,12 +433,14 @@ export class ServerConn implements LinkOwner, Settleable {
   /** The server dropped every prepared statement (DEALLOCATE ALL): they are prepared again on use. */
   forgetPrepared(): void {
     this.stale = [];
+    this.describeQueue.length = 0;
     this.prepared.clear();
     this.unnamedOwner = null;
   }
 
   forgetSessionState(): void {
     this.stale = [];
+    this.describeQueue.length = 0;
     this.applied.clear();
     this.prepared.clear();
     this.unnamedOwner = null;
@@ -459,7 +515,8 @@ export class ServerConn implements LinkOwner, Settleable {
       this.inbox.push({ type, body: buf.subarray(start + 5, end) });
       return;
     }
-    if (this.internal.pending > 0) {
+    // Our own queries are answered in the order they were sent among the client's batches.
+    if (this.internal.pending > 0 && this.internal.headSeq === this.seqDone) {
       this.onInternalFrame(type, buf, start, end);
       return;
     }
@@ -470,9 +527,36 @@ export class ServerConn implements LinkOwner, Settleable {
         this.pendingReplies--;
         this.seqDone++;
         this.inCopyIn = false;
-        // Parses of a batch that failed never get their ParseComplete.
+        // Parses and Describes of a batch that failed never get their replies.
         while (this.parseQueue.length > 0 && this.parseQueue[0].seq < this.seqDone) this.dropParse(this.parseQueue.shift()!);
+        this.dropDescribes(this.seqDone);
+        while (this.forced.length > 0 && this.forced[0].seq < this.seqDone) this.forced.shift();
         break;
+      case Backend.ParameterDescription: {
+        const entry = this.describeQueue[0];
+        if (entry && entry.params === null) {
+          entry.params = buf.slice(start + 5, end);
+          if (entry.swallow) {
+            this.cutRun();
+            return;
+          }
+        }
+        break;
+      }
+      case Backend.RowDescription:
+      case Backend.NoData: {
+        // Only right after a ParameterDescription is this the answer to a statement Describe.
+        const entry = this.describeQueue[0];
+        if (entry && entry.params !== null) {
+          this.describeQueue.shift();
+          const shape: StatementShape = { params: entry.params, row: type === Backend.RowDescription ? buf.slice(start + 5, end) : null };
+          if (entry.serverName !== null && this.prepared.has(entry.serverName)) this.prepared.set(entry.serverName, shape);
+          if (entry.swallow) this.cutRun();
+          entry.done?.(shape, this);
+          if (entry.swallow) return;
+        }
+        break;
+      }
       case Backend.ParseComplete: {
         const entry = this.parseQueue.shift();
         entry?.accepted?.();
@@ -482,9 +566,16 @@ export class ServerConn implements LinkOwner, Settleable {
         }
         break;
       }
-      case Backend.ErrorResponse:
-        errorCode = this.onErrorResponse(buf, start, end);
+      case Backend.ErrorResponse: {
+        const substitute = this.forcedErrorFor(buf, start, end);
+        if (substitute !== null) {
+          buf = substitute;
+          start = 0;
+          end = substitute.length;
+        }
+        errorCode = this.onErrorResponse(buf, start, end, substitute === null);
         break;
+      }
       case Backend.CopyInResponse:
         this.inCopyIn = true;
         break;
@@ -541,12 +632,29 @@ export class ServerConn implements LinkOwner, Settleable {
     if (entry.serverName) this.prepared.delete(entry.serverName);
   }
 
-  /** Bookkeeping for a server ErrorResponse; returns its SQLSTATE. */
-  private onErrorResponse(buf: Uint8Array, start: number, end: number): string {
-    // The server skips to the next Sync: Parses of the current batch not yet completed are lost.
-    while (this.parseQueue.length > 0 && this.parseQueue[0].seq === this.seqDone) this.dropParse(this.parseQueue.shift()!);
+  /** Describes sent before batch `seq` (or in it, after its error) that will never be answered. */
+  private dropDescribes(seq: number): void {
+    while (this.describeQueue.length > 0 && this.describeQueue[0].seq < seq) this.describeQueue.shift()!.done?.(null, this);
+  }
+
+  /** The substitute for an error a forced failure of ours caused, or null. */
+  private forcedErrorFor(buf: Uint8Array, start: number, end: number): Uint8Array | null {
+    const f = this.forced[0];
+    if (!f || f.seq !== this.seqDone) return null;
+    // The first error of the batch ends it: a later forced message of ours is skipped either way.
+    while (this.forced.length > 0 && this.forced[0].seq === this.seqDone) this.forced.shift();
     const fields = decodeErrorFields(buf, start + 5, end);
-    if (fields.get(ErrorField.Code) === "0A000" && (fields.get(ErrorField.Message) ?? "").startsWith("cached plan must not change result type")) {
+    return fields.get(ErrorField.Code) === "26000" && (fields.get(ErrorField.Message) ?? "").includes(`"${f.marker}"`) ? f.substitute : null;
+  }
+
+  /** Bookkeeping for a server ErrorResponse; returns its SQLSTATE. */
+  private onErrorResponse(buf: Uint8Array, start: number, end: number, fromServer: boolean): string {
+    // The server skips to the next Sync: Parses and Describes of the current batch not yet answered are lost.
+    this.erroredSeq = this.seqDone;
+    while (this.parseQueue.length > 0 && this.parseQueue[0].seq === this.seqDone) this.dropParse(this.parseQueue.shift()!);
+    this.dropDescribes(this.seqDone + 1);
+    const fields = decodeErrorFields(buf, start + 5, end);
+    if (fromServer && fields.get(ErrorField.Code) === "0A000" && (fields.get(ErrorField.Message) ?? "").startsWith("cached plan must not change result type")) {
       // A table changed under our prepared statements: re-prepare everything on next use.
       for (const name of this.prepared.keys()) this.stale.push(name);
       this.prepared.clear();

@@ -21,6 +21,16 @@ export class StatementNames {
     return n;
   }
 
+  /**
+   * Schema changed (DDL passed through PgGate): statements prepared from now on get new names,
+   * so a client's fresh Parse never lands on a server copy parsed against the old schema (the
+   * server would fail it with 0A000, or with the old parameter types, where a dedicated
+   * connection parses afresh). Copies under the old names stay with the clients that hold them.
+   */
+  invalidate(): void {
+    this.names.clear();
+  }
+
   get size(): number {
     return this.names.size;
   }

@@ -43,6 +43,7 @@ export function classifyBatch(
   ctx: ClassifyDeps,
   user: string,
   database: string,
+  seen: { schema: boolean } = { schema: false },
 ): Classification | null {
   const router = ctx.router;
   let merged: Classification | null = null;
@@ -61,6 +62,8 @@ export function classifyBatch(
       }
     } else if (f.type === Frontend.FunctionCall) return null; // fast-path calls (large objects) write
     if (c === null) continue;
+    // Merging keeps one statement's classification: a schema change anywhere is noted apart.
+    if (c.schema) seen.schema = true;
     if (awaitsCatalog(c)) ctx.learnCatalog(c.unknownFunctions, c.unknownRelations, user, database);
     merged = merged ? mergeClassifications(merged, c) : c;
   }

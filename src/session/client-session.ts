@@ -129,6 +129,10 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
     if (type === Backend.ReadyForQuery) {
       const s = this.server;
       this.txStatus = buf[start + 5];
+      if (this.schemaChanging) {
+        this.noteSchemaChange();
+        if (this.txStatus === TxStatus.Idle) this.schemaChanging = false;
+      }
       if (!s || s.pendingReplies > 0) return true;
       if (this.inflightSince !== 0) {
         const seconds = (performance.now() - this.inflightSince) / 1000;
@@ -206,6 +210,8 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
     const s = this.server;
     this.replay = null;
     if (!frames) return;
+    // The batch is sent again whole: messages held for its connection go with it.
+    this.dropShapeHeld();
     log.debug("replica_batch_replayed", { client: this.id, why, node: s?.node.name });
     this.queue.requeue(frames);
     if (why === "read_only") {
@@ -237,6 +243,7 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
 
   onServerClose(conn: ServerConn, err: Error | undefined): void {
     if (this.state === "closed" || this.server !== conn) return;
+    this.dropShapeHeld();
     if (this.replay) {
       // The replica went away before answering: nothing reached the client, run it elsewhere.
       this.replayHeld("connection_lost");

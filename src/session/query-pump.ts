@@ -18,7 +18,8 @@ import { syncSql } from "./params.ts";
 import { discardsAll, resetTargets } from "./resets.ts";
 import { nextAction, wantsReplica, type BatchSituation } from "./next-action.ts";
 import { QUEUE_HIGH_WATER, SessionCore, WAIT_PAUSE_BYTES } from "./session-core.ts";
-import { ClientStatements } from "./statements.ts";
+import { ClientStatements, Forwarded } from "./statements.ts";
+import { statementNames } from "../server/statement-names.ts";
 import { mayWrite, WriteFloor, type FloorHost } from "./write-floor.ts";
 
 const PARSE_COMPLETE = new Uint8Array([0x31, 0, 0, 0, 4]);
@@ -82,6 +83,13 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
   protected inflightSince = 0;
 
   protected readonly run = new ForwardRun();
+
+  /**
+   * Client messages held, in order, while the attached connection describes a re-prepared
+   * statement (ClientStatements' Hold); null when nothing is held. Copies: the frames may be
+   * views into buffers that are reused.
+   */
+  private shapeHeld: QueuedFrame[] | null = null;
 
   protected readonly transmitOut = (buf: Uint8Array, start: number, end: number): void => {
     this.run.add(this.server!.link, buf, start, end);
@@ -150,7 +158,8 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
       if (!complete && this.queue.bytes <= QUEUE_HIGH_WATER) break;
       const count = complete ? len : q.length;
       if (!this.server && complete && this.answerPrepareLocally(count)) continue;
-      const cls = classifyBatch(q, count, this.statements, this.ctx, this.user, this.database);
+      const cls = classifyBatch(q, count, this.statements, this.ctx, this.user, this.database, this.schemaSeen);
+      if (this.schemaSeen.schema) this.noteSchemaChange();
       if (cls?.pggateSet && count === 1 && q[0].type === Frontend.Query) {
         this.answerPggateSet(cls.pggateSet.name, cls.pggateSet.value);
         this.dropQueued(1);
@@ -252,6 +261,23 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
   /** Startup parameters to apply again before the next message on the attached connection. */
   protected reapply: "all" | string[] | null = null;
 
+  /** Set by classifyBatch when a batch may change the schema. */
+  private readonly schemaSeen = { schema: false };
+
+  /** DDL was sent and its transaction has not ended: each ReadyForQuery renames statements again. */
+  protected schemaChanging = false;
+
+  /**
+   * DDL is on its way: statements parsed from now on, by anyone, get new server names (see
+   * StatementNames.invalidate); again at each ReadyForQuery until its transaction ends, since
+   * other connections see the change only once it commits.
+   */
+  protected noteSchemaChange(): void {
+    this.schemaSeen.schema = false;
+    this.schemaChanging = true;
+    statementNames.invalidate();
+  }
+
   /** Scans the first `count` queued frames for RESET / DISCARD ALL (only batches that may hold one). */
   protected noteResets(count: number): void {
     const q = this.queue.frames;
@@ -319,8 +345,10 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     if (sql === undefined) return;
     // Pinned sessions are still watched for RESET / DISCARD ALL (Query and Parse only).
     if (type !== Frontend.Bind) this.noteResetIn(sql);
-    if (!watchPins && !watchWrites) return;
+    // Query and Parse are always classified (through the route cache): DDL must be seen.
+    if (!watchPins && !watchWrites && type === Frontend.Bind) return;
     const cls = this.ctx.router.classify(sql, this.database);
+    if (cls.schema) this.noteSchemaChange();
     if (watchPins && cls.pin) this.pin(cls.pin);
     if (watchWrites && mayWrite(cls)) this.floor.wrote = true;
   }
@@ -363,9 +391,14 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
 
   /** Sends one client message to the attached server, accounting for the replies it will produce. */
   protected transmit(type: number, buf: Uint8Array, start: number, end: number): void {
+    if (this.shapeHeld !== null) {
+      this.shapeHeld.push({ type, buf: buf.slice(start, end), start: 0, end: end - start });
+      return;
+    }
     const s = this.server!;
     if (this.reapply !== null) this.reapplyStartupParams(s);
-    s.dropStaleStatements();
+    // Our own queries go between batches only: inside one they would end its implicit transaction.
+    if (!this.openBatch) s.dropStaleStatements();
     switch (type) {
       case Frontend.Query:
       case Frontend.FunctionCall:
@@ -380,10 +413,17 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
       case Frontend.Parse:
       case Frontend.Bind:
       case Frontend.Describe:
-      case Frontend.Close:
+      case Frontend.Close: {
         this.openBatch = true;
-        if (this.statements.forward(type, buf, start, end, s, this.transmitOut)) return;
+        const r = this.statements.forward(type, buf, start, end, s, this.transmitOut);
+        if (r === Forwarded.Hold) {
+          this.shapeHeld = [{ type, buf: buf.slice(start, end), start: 0, end: end - start }];
+          this.run.flush();
+          return;
+        }
+        if (r === Forwarded.Sent) return;
         break;
+      }
       case Frontend.Execute:
       case Frontend.Flush:
         this.openBatch = true;
@@ -392,6 +432,33 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     this.transition("active");
     if (s.stats) s.stats.bytesOut += end - start;
     this.run.add(s.link, buf, start, end);
+  }
+
+  /**
+   * The attached connection answered the Describe a Hold waited for: the held messages go on,
+   * in order (one of them may start another Hold).
+   */
+  protected onShapeLearnt(conn: ServerConn): void {
+    const held = this.shapeHeld;
+    if (held === null || this.server !== conn || this.state === "closed") return;
+    this.shapeHeld = null;
+    for (let i = 0; i < held.length; i++) {
+      const f = held[i];
+      this.transmit(f.type, f.buf, f.start, f.end);
+      // transmit() may have started another Hold.
+      const again = this.shapeHeld as QueuedFrame[] | null;
+      if (again !== null) {
+        for (let j = i + 1; j < held.length; j++) again.push(held[j]);
+        return;
+      }
+    }
+    this.run.flush();
+    if (this.queue.length > 0) this.schedulePump();
+  }
+
+  /** The connection the held messages waited for is gone (they are replayed or the client fails). */
+  protected dropShapeHeld(): void {
+    this.shapeHeld = null;
   }
 
   /** A message that ends in ReadyForQuery: reply accounting and the per-route counters. */
@@ -496,7 +563,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
 
   constructor(socket: LinkSocket, ctx: GatewayContext) {
     super(socket, ctx);
-    this.statements = new ClientStatements(ctx.stats);
+    this.statements = new ClientStatements(ctx.stats, (conn) => this.onShapeLearnt(conn));
     this.floor = new WriteFloor(ctx, this);
     this.att = new ServerAttachment(ctx.pools, ctx.balancer, () => this.user, () => this.database);
   }

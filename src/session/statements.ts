@@ -2,10 +2,19 @@
 // its own; on the servers each distinct (query, parameter types) gets one PgGate name, prepared
 // lazily on whichever connection a Bind or Describe lands on. Rewrites Parse, Bind, Describe and
 // Close; everything else passes untouched.
+//
+// A statement prepared again elsewhere is parsed against the schema of now, which may differ
+// from what the client was told when it described the statement. A dedicated connection would
+// fail every use of such a statement with 0A000 "cached plan must not change result type"; so
+// does PgGate: before a described statement's first use on a connection, the copy there is
+// described too (the client's messages wait for the answer), and a different shape makes the
+// client's statement stale for good.
+import { encodePgError, Errors } from "../errors/index.ts";
 import { BodyReader, Frontend, MessageWriter } from "../protocol/index.ts";
 import type { Classification, Router } from "../router/index.ts";
 import type { ServerConn } from "../server/server-conn.ts";
 import { statementNames } from "../server/statement-names.ts";
+import { sameShape, type StatementShape } from "../server/statement-shape.ts";
 import { BoundedSet } from "./accepted-texts.ts";
 
 export interface ClientStatement {
@@ -16,7 +25,30 @@ export interface ClientStatement {
   route: { router: Router; cls: Classification } | null;
   /** Parse body after the name: query, NUL, parameter count and type OIDs. */
   readonly rest: Uint8Array;
+  /** The parameter and result types the client was told by a Describe of it; null until it asked. */
+  told: StatementShape | null;
+  /** Its types changed since the client was told them: every use fails as on a dedicated connection. */
+  stale: boolean;
 }
+
+/** What forward() did with a message. */
+export const Forwarded = {
+  /** Not a statement message: the caller forwards it as it is. */
+  NotMine: 0,
+  /** Sent (rewritten as needed). */
+  Sent: 1,
+  /**
+   * Not sent: the statement's shape on this connection is being learnt. The caller holds this
+   * and every later message, then forwards them again when the server answered (onShapeLearnt).
+   */
+  Hold: 2,
+} as const;
+export type Forwarded = (typeof Forwarded)[keyof typeof Forwarded];
+
+/** The substitute error frame for uses of a stale statement. */
+const CACHED_PLAN_CHANGED = encodePgError(Errors.cachedPlanChanged());
+
+let nextMarker = 1;
 
 
 /** A name no server statement has: closing it is a harmless no-op that still yields CloseComplete. */
@@ -45,7 +77,13 @@ export class ClientStatements {
     this.accepted = set;
   }
 
-  constructor(private readonly counters: PreparedCounters = { preparedHits: 0, preparedMisses: 0 }) {}
+  constructor(
+    private readonly counters: PreparedCounters = { preparedHits: 0, preparedMisses: 0 },
+    /** Called when a connection answered the Describe a Hold waited for. */
+    private readonly onShapeLearnt: (conn: ServerConn) => void = () => {},
+  ) {}
+
+  private readonly shapeLearnt = (_shape: StatementShape | null, conn: ServerConn): void => this.onShapeLearnt(conn);
   /** The client's unnamed statement, re-parsed wherever a later Bind("") lands. */
   private unnamed: { rest: Uint8Array; owner: object } | null = null;
 
@@ -88,7 +126,7 @@ export class ClientStatements {
   acceptLocally(buf: Uint8Array, start: number, end: number): boolean {
     const c = this.localCandidate(buf, start, end);
     if (!c) return false;
-    this.named.set(c.name, { serverName: c.serverName, query: c.query, rest: c.rest.slice(), route: null });
+    this.named.set(c.name, { serverName: c.serverName, query: c.query, rest: c.rest.slice(), route: null, told: null, stale: false });
     return true;
   }
 
@@ -126,20 +164,18 @@ export class ClientStatements {
    * preceded by an injected Parse when the connection lacks the statement. Returns false for
    * other message types (the caller forwards those as they are).
    */
-  forward(type: number, buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): boolean {
+  forward(type: number, buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): Forwarded {
     switch (type) {
       case Frontend.Parse:
         this.forwardParse(buf, start, end, server, out);
-        return true;
+        return Forwarded.Sent;
       case Frontend.Bind:
-        this.forwardBind(buf, start, end, server, out);
-        return true;
+        return this.forwardBind(buf, start, end, server, out);
       case Frontend.Describe:
       case Frontend.Close:
-        this.forwardDescribeOrClose(type, buf, start, end, server, out);
-        return true;
+        return this.forwardDescribeOrClose(type, buf, start, end, server, out);
       default:
-        return false;
+        return Forwarded.NotMine;
     }
   }
 
@@ -158,7 +194,7 @@ export class ClientStatements {
     }
     const query = r.cstring();
     const serverName = statementNames.nameFor(statementKey(rest));
-    this.named.set(name, { serverName, query, rest: rest.slice(), route: null });
+    this.named.set(name, { serverName, query, rest: rest.slice(), route: null, told: null, stale: false });
     if (server.prepared.has(serverName)) {
       // Already prepared here (by this or another client). The client still expects a
       // ParseComplete at this point of the reply stream: parsing the same text as the unnamed
@@ -173,7 +209,7 @@ export class ClientStatements {
     out(...frame(Frontend.Parse, serverName, rest));
   }
 
-  private forwardBind(buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): void {
+  private forwardBind(buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): Forwarded {
     const r = new BodyReader(buf, start + 5, end);
     r.cstring();
     // The portal name is copied as raw bytes: decoding and re-encoding could alter it.
@@ -182,35 +218,43 @@ export class ClientStatements {
     if (name === "") {
       this.ensureUnnamed(server, out);
       out(buf, start, end);
-      return;
+      return Forwarded.Sent;
     }
     const stmt = this.named.get(name);
     if (!stmt) {
       // Unknown to us: the server answers "prepared statement ... does not exist", as it should.
       out(buf, start, end);
-      return;
+      return Forwarded.Sent;
     }
-    this.ensurePrepared(stmt, server, out);
+    if (this.ensurePrepared(stmt, server, out) === Forwarded.Hold) return Forwarded.Hold;
+    if (stmt.stale && !server.skippingToSync) {
+      failStale(server, out);
+      return Forwarded.Sent;
+    }
     const rest = buf.subarray(end - r.remaining, end);
     const w = new MessageWriter(rest.length + portal.length + stmt.serverName.length + 8);
     w.begin(Frontend.Bind).bytes(portal).cstring(stmt.serverName).bytes(rest).finish();
     const b = w.take();
     out(b, 0, b.length);
+    return Forwarded.Sent;
   }
 
-  private forwardDescribeOrClose(type: number, buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): void {
+  private forwardDescribeOrClose(type: number, buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): Forwarded {
     const kind = buf[start + 5];
     if (kind !== 0x53 /* 'S' */) {
       out(buf, start, end);
-      return;
+      return Forwarded.Sent;
     }
     const name = new BodyReader(buf, start + 6, end).cstring();
     if (name === "") {
-      if (type === Frontend.Describe) this.ensureUnnamed(server, out);
+      if (type === Frontend.Describe) {
+        this.ensureUnnamed(server, out);
+        server.expectDescribe(null, false, null);
+      }
       // After a Close of the unnamed statement, nobody's unnamed statement lives there.
       else server.unnamedOwner = null;
       out(buf, start, end);
-      return;
+      return Forwarded.Sent;
     }
     const stmt = this.named.get(name);
     if (type === Frontend.Close) {
@@ -219,26 +263,58 @@ export class ClientStatements {
       this.named.delete(name);
       const f = new MessageWriter(24).begin(Frontend.Close).int8(0x53).cstring(NOOP_NAME).finish().take();
       out(f, 0, f.length);
-      return;
+      return Forwarded.Sent;
     }
     if (!stmt) {
+      // Not ours (a pinned session's SQL PREPARE, or unknown): the server answers as it is.
+      server.expectDescribe(null, false, null);
       out(buf, start, end);
-      return;
+      return Forwarded.Sent;
     }
-    this.ensurePrepared(stmt, server, out);
+    if (this.ensurePrepared(stmt, server, out) === Forwarded.Hold) return Forwarded.Hold;
+    if (stmt.stale && !server.skippingToSync) {
+      failStale(server, out);
+      return Forwarded.Sent;
+    }
+    // What the client is told now is what its later uses are held to.
+    server.expectDescribe(stmt.serverName, false, (shape) => {
+      if (shape !== null && this.named.get(name) === stmt) stmt.told = shape;
+    });
     const f = new MessageWriter(stmt.serverName.length + 8).begin(Frontend.Describe).int8(0x53).cstring(stmt.serverName).finish().take();
     out(f, 0, f.length);
+    return Forwarded.Sent;
   }
 
-  private ensurePrepared(stmt: ClientStatement, server: ServerConn, out: FrameOut): void {
-    if (server.prepared.has(stmt.serverName)) {
+  /**
+   * Makes `stmt` usable on `server`: prepares it there if missing and, when the client was told
+   * its shape, checks the copy there has that shape — at once when the shape is known here,
+   * else by describing it (Hold: the client's messages wait for the answer). A copy of another
+   * shape marks the client's statement stale.
+   */
+  private ensurePrepared(stmt: ClientStatement, server: ServerConn, out: FrameOut): Forwarded {
+    // The server ignores everything up to the Sync: whatever is sent is skipped unanswered.
+    if (server.skippingToSync) return Forwarded.Sent;
+    let shape = server.prepared.get(stmt.serverName);
+    if (shape !== undefined) {
       this.counters.preparedHits++;
       server.touchPrepared(stmt.serverName);
-      return;
+    } else {
+      this.counters.preparedMisses++;
+      server.expectParse(stmt.serverName, true);
+      out(...frame(Frontend.Parse, stmt.serverName, stmt.rest));
+      shape = null;
     }
-    this.counters.preparedMisses++;
-    server.expectParse(stmt.serverName, true);
-    out(...frame(Frontend.Parse, stmt.serverName, stmt.rest));
+    if (stmt.told === null || stmt.stale) return Forwarded.Sent;
+    if (shape === null) {
+      server.expectDescribe(stmt.serverName, true, this.shapeLearnt);
+      const d = new MessageWriter(stmt.serverName.length + 8).begin(Frontend.Describe).int8(0x53).cstring(stmt.serverName).finish().take();
+      out(d, 0, d.length);
+      // Flush: the answer must come now, not at the Sync still to be sent.
+      out(FLUSH, 0, FLUSH.length);
+      return Forwarded.Hold;
+    }
+    if (!sameShape(stmt.told, shape)) stmt.stale = true;
+    return Forwarded.Sent;
   }
 
   private ensureUnnamed(server: ServerConn, out: FrameOut): void {
@@ -256,6 +332,20 @@ export class ClientStatements {
  */
 function statementKey(rest: Uint8Array): string {
   return Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength).toString("latin1");
+}
+
+const FLUSH = new Uint8Array([Frontend.Flush, 0, 0, 0, 4]);
+
+/**
+ * In place of a use of a stale statement: a Describe of a name that does not exist, so the server
+ * fails the batch right there (the transaction aborts, the rest is skipped to Sync, as with the
+ * 0A000 a dedicated connection raises), and the client is shown the 0A000 instead.
+ */
+function failStale(server: ServerConn, out: FrameOut): void {
+  const marker = `pggate_stale_${(nextMarker++).toString(36)}`;
+  server.expectForcedError(marker, CACHED_PLAN_CHANGED);
+  const f = new MessageWriter(marker.length + 8).begin(Frontend.Describe).int8(0x53).cstring(marker).finish().take();
+  out(f, 0, f.length);
 }
 
 function frame(type: number, name: string, rest: Uint8Array): [Uint8Array, number, number] {

@@ -1,11 +1,10 @@
 // Issue 12 regressions: nothing one client does may reach another, and each client sees what a
 // dedicated primary connection would show. Real clients against the shared test cluster.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
 import pg from "pg";
-import { cat, cstr, errorOf, messages, Parse, startupMessage, Sync, typed } from "../frames.ts";
+import { cat, errorOf, messages, Parse, Sync } from "../frames.ts";
 import { cluster, startGateway, type RunningGateway } from "./harness.ts";
-import { RawClient } from "./raw-client.ts";
+import { rawMd5Login, roundTrip } from "./raw-login.ts";
 
 const users = () => cluster().users;
 
@@ -14,36 +13,6 @@ function client(port: number, who: "scram" | "md5" = "scram", database = "app", 
   const c = new pg.Client({ host: "127.0.0.1", port, user: u.user, password: u.password, database, ...extra });
   c.on("error", () => {});
   return c;
-}
-
-const md5hex = (s: string | Uint8Array): string => createHash("md5").update(s).digest("hex");
-
-/** Logs in with MD5 over a raw socket (the md5 test user), ready for hand-built frames. */
-async function rawMd5Login(port: number, database: string): Promise<RawClient> {
-  const u = users().md5;
-  const c = await RawClient.connect(port);
-  await c.write(startupMessage({ user: u.user, database }));
-  expect(await c.waitFor((b) => messages(b).some((m) => m.type === "R"))).toBe(true);
-  const req = messages(c.bytes).find((m) => m.type === "R")!;
-  const code = new DataView(req.body.buffer, req.body.byteOffset).getInt32(0);
-  expect(code).toBe(5); // AuthenticationMD5Password
-  const salt = req.body.subarray(4, 8);
-  const inner = md5hex(u.password + u.user);
-  const response = "md5" + md5hex(cat(new TextEncoder().encode(inner), salt));
-  c.received.length = 0;
-  await c.write(typed("p", cstr(response)));
-  expect(await c.waitFor((b) => messages(b).some((m) => m.type === "Z"))).toBe(true);
-  c.received.length = 0;
-  return c;
-}
-
-/** Sends frames and waits for the ReadyForQuery that ends them; returns the messages and clears. */
-async function roundTrip(c: RawClient, ...frames: Uint8Array[]): Promise<ReturnType<typeof messages>> {
-  await c.write(cat(...frames));
-  expect(await c.waitFor((b) => messages(b).some((m) => m.type === "Z"))).toBe(true);
-  const out = messages(c.bytes);
-  c.received.length = 0;
-  return out;
 }
 
 let gw: RunningGateway;

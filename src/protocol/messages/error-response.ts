@@ -12,6 +12,7 @@ export const ErrorField = {
   Message: 0x4d, // 'M'
   Detail: 0x44, // 'D'
   Hint: 0x48, // 'H'
+  Routine: 0x52, // 'R' (drivers such as postgres.js re-prepare on RevalidateCachedQuery)
 } as const;
 
 export type ErrorFields = Map<number, string>;

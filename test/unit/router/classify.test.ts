@@ -42,7 +42,9 @@ function replica(reason: Classification["reason"], extra: Partial<Classification
   return { route: "replica", reason, ...extra };
 }
 const write = primary("write");
-const ddl = primary("ddl");
+const ddl = primary("ddl", { schema: true });
+/** DDL that changes no query's types. */
+const ddlSameTypes = primary("ddl");
 const utility = primary("utility");
 const unknown = primary("unknown");
 const session = primary("session");
@@ -54,7 +56,7 @@ const txn = (effect: Classification["txn"], route: Classification["route"] = "pr
   reason: "transaction",
   txn: effect,
 });
-const pinned = (reason: Classification["reason"], pin: Classification["pin"]): Expected => primary(reason, { pin });
+const pinned = (reason: Classification["reason"], pin: Classification["pin"]): Expected => primary(reason, reason === "ddl" ? { pin, schema: true } : { pin });
 const unknownFns = (...names: string[]): Expected => primary("function", { unknownFunctions: names });
 const nodeLocal = primary("node_local");
 const unknownRels = (...names: string[]): Expected => primary("node_local", { unknownRelations: names });
@@ -397,7 +399,7 @@ const cases: Record<string, Row[]> = {
     ["CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$", ddl],
     ["CREATE OR REPLACE FUNCTION f() RETURNS trigger AS $body$ BEGIN INSERT INTO log VALUES (1); RETURN NEW; END $body$ LANGUAGE plpgsql", ddl],
     ["CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END", ddl],
-    ["CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); SELECT CASE WHEN true THEN 1 ELSE 2 END; END; SELECT 1", primary("ddl", { statements: 2 })],
+    ["CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); SELECT CASE WHEN true THEN 1 ELSE 2 END; END; SELECT 1", primary("ddl", { statements: 2, schema: true })],
     ["CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()", ddl],
     ["CREATE ROLE r LOGIN", ddl],
     ["CREATE DATABASE d", ddl],
@@ -411,16 +413,16 @@ const cases: Record<string, Row[]> = {
     ["DROP TABLE t", ddl],
     ["DROP TABLE IF EXISTS t CASCADE", ddl],
     ["DROP INDEX CONCURRENTLY i", ddl],
-    ["TRUNCATE t", ddl],
-    ["TRUNCATE TABLE t RESTART IDENTITY", ddl],
-    ["COMMENT ON TABLE t IS 'x'", ddl],
-    ["GRANT SELECT ON t TO r", ddl],
-    ["REVOKE ALL ON t FROM r", ddl],
-    ["REINDEX TABLE t", ddl],
-    ["CLUSTER t USING i", ddl],
-    ["SECURITY LABEL ON TABLE t IS 'x'", ddl],
+    ["TRUNCATE t", ddlSameTypes],
+    ["TRUNCATE TABLE t RESTART IDENTITY", ddlSameTypes],
+    ["COMMENT ON TABLE t IS 'x'", ddlSameTypes],
+    ["GRANT SELECT ON t TO r", ddlSameTypes],
+    ["REVOKE ALL ON t FROM r", ddlSameTypes],
+    ["REINDEX TABLE t", ddlSameTypes],
+    ["CLUSTER t USING i", ddlSameTypes],
+    ["SECURITY LABEL ON TABLE t IS 'x'", ddlSameTypes],
     ["IMPORT FOREIGN SCHEMA s FROM SERVER srv INTO local_schema", ddl],
-    ["REASSIGN OWNED BY a TO b", ddl],
+    ["REASSIGN OWNED BY a TO b", ddlSameTypes],
     ["drop view v", ddl],
   ],
 
@@ -706,7 +708,7 @@ const cases: Record<string, Row[]> = {
     ["SELECT 1; SET search_path = x", primary("session", { pin: "set", statements: 2 })],
     ["INSERT INTO t VALUES (1); SELECT pg_advisory_lock(1)", primary("write", { pin: "advisory_lock", statements: 2 })],
     ["SELECT 1; garbage stuff", primary("unknown", { statements: 2 })],
-    ["SELECT 1; CREATE TEMP TABLE x (a int)", primary("ddl", { pin: "temp_table", statements: 2 })],
+    ["SELECT 1; CREATE TEMP TABLE x (a int)", primary("ddl", { pin: "temp_table", statements: 2, schema: true })],
     ["SELECT 1; LISTEN c", primary("session", { pin: "listen", statements: 2 })],
     ["SELECT 1; SELECT my_unknown()", primary("function", { unknownFunctions: ["my_unknown"], statements: 2 })],
     ["SELECT 1; SELECT nextval('s')", primary("function", { statements: 2 })],
@@ -1008,6 +1010,7 @@ function full(e: Expected): Classification {
     unknownFunctions: [],
     unknownRelations: [],
     pggateSet: null,
+    schema: false,
     statements: 1,
     ...e,
   };

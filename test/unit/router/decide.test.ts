@@ -22,7 +22,7 @@ const c = (sql: string): Classification => classify(sql, cctx);
 
 /** A hand-built classification for shapes classify() may not produce today. */
 function cls(over: Partial<Classification>): Classification {
-  return { route: "replica", reason: "read", pin: null, txn: null, forced: null, unknownFunctions: [], unknownRelations: [], pggateSet: null, statements: 1, ...over };
+  return { route: "replica", reason: "read", pin: null, txn: null, forced: null, unknownFunctions: [], unknownRelations: [], pggateSet: null, schema: false, statements: 1, ...over };
 }
 
 const SESSION_ROUTES = ["auto", "primary", "replica"] as const;

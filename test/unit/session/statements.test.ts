@@ -3,7 +3,8 @@
 // Frames are built with test/frames.ts and read here, independently of src/protocol.
 
 import { describe, expect, test } from "bun:test";
-import { ClientStatements } from "../../../src/session/statements.ts";
+import { ClientStatements, Forwarded } from "../../../src/session/statements.ts";
+import type { StatementShape } from "../../../src/server/statement-shape.ts";
 import { AcceptedTexts, BoundedSet } from "../../../src/session/accepted-texts.ts";
 import type { ServerConn } from "../../../src/server/server-conn.ts";
 import { Bind as bind, Close as closeMsg, Describe as describeMsg, Execute, Parse as parse, Sync } from "../../frames.ts";
@@ -31,7 +32,13 @@ function cstrings(f: Uint8Array, skip = 0, n = 2): string[] {
 // --- fake server connection and output -----------------------------------------------------
 
 interface FakeServer {
-  prepared: Map<string, true>;
+  prepared: Map<string, StatementShape | null>;
+  skippingToSync: boolean;
+  /** Describes PgGate registered: [server name, swallow, done]. */
+  describes: [string | null, boolean, ((shape: StatementShape | null, conn: ServerConn) => void) | null][];
+  forcedErrors: string[];
+  expectDescribe(name: string | null, swallow: boolean, done: ((shape: StatementShape | null, conn: ServerConn) => void) | null): void;
+  expectForcedError(marker: string, substitute: Uint8Array): void;
   unnamedOwner: object | null;
   parses: [string | null, boolean][];
   touched: string[];
@@ -44,6 +51,15 @@ interface FakeServer {
 function fakeServer(): FakeServer & ServerConn {
   const s: FakeServer = {
     prepared: new Map(),
+    skippingToSync: false,
+    describes: [],
+    forcedErrors: [],
+    expectDescribe(name, swallow, done) {
+      s.describes.push([name, swallow, done]);
+    },
+    expectForcedError(marker) {
+      s.forcedErrors.push(marker);
+    },
     unnamedOwner: null,
     parses: [],
     touched: [],
@@ -52,7 +68,7 @@ function fakeServer(): FakeServer & ServerConn {
     expectParse(name, swallow, accepted = null) {
       s.parses.push([name, swallow]);
       s.acceptors.push(accepted);
-      if (name) s.prepared.set(name, true);
+      if (name) s.prepared.set(name, null);
     },
     touchPrepared(name) {
       s.touched.push(name);
@@ -75,6 +91,9 @@ function recorder() {
     },
     /** Forwards one client frame, embedded at an offset in a larger chunk like a real read. */
     forward(st: ClientStatements, server: ServerConn, f: Uint8Array): boolean {
+      return this.forwardAs(st, server, f) !== Forwarded.NotMine;
+    },
+    forwardAs(st: ClientStatements, server: ServerConn, f: Uint8Array): Forwarded {
       const chunk = new Uint8Array(f.length + 10);
       chunk.fill(0xee);
       chunk.set(f, 3);
@@ -570,5 +589,98 @@ describe("texts and names that are not UTF-8 (client_encoding LATIN1 and the lik
     rec.clear();
     rec.forward(st, fakeServer(), bind("", "s"));
     expect(rec.sent[0]).toEqual(parse(name, text, [25]));
+  });
+});
+
+describe("statements the client described, used on another connection", () => {
+  const shape = (types: number[], row: Uint8Array | null): StatementShape => ({ params: new Uint8Array([0, types.length, ...types.flatMap((t) => [0, 0, 0, t])]), row });
+  const rowOf = (name: string, type: number, tableOid = 1000): Uint8Array => {
+    const n = enc.encode(name);
+    const b = new Uint8Array(2 + n.length + 1 + 18);
+    const dv = new DataView(b.buffer);
+    dv.setInt16(0, 1);
+    b.set(n, 2);
+    let o = 2 + n.length + 1;
+    dv.setInt32(o, tableOid);
+    dv.setInt16(o + 4, 1);
+    dv.setInt32(o + 6, type);
+    dv.setInt16(o + 10, 4);
+    dv.setInt32(o + 12, -1);
+    return b;
+  };
+  /** Prepares and describes `s1` on `first`, playing the server's description `told`. */
+  function described(told: StatementShape) {
+    const learnt: ServerConn[] = [];
+    const st = new ClientStatements(undefined, (conn) => learnt.push(conn));
+    const first = fakeServer();
+    const rec = recorder();
+    rec.forward(st, first, parse("s1", q("SELECT v FROM t"), []));
+    const name = serverNameOf(rec.sent[0]);
+    rec.forward(st, first, describeMsg("S", "s1"));
+    const [, swallow, done] = first.describes.at(-1)!;
+    expect(swallow).toBe(false);
+    first.prepared.set(name, told);
+    done!(told, first);
+    rec.clear();
+    return { st, rec, name, learnt };
+  }
+
+  test("a connection lacking it: Parse and Describe injected with a Flush, and the Bind held until the shape is known", () => {
+    const told = shape([], rowOf("v", 23));
+    const { st, rec, name, learnt } = described(told);
+    const second = fakeServer();
+    expect(rec.forwardAs(st, second, bind("", "s1"))).toBe(Forwarded.Hold);
+    expect(rec.sent.map((f) => String.fromCharCode(f[0]))).toEqual(["P", "D", "H"]);
+    expect(second.describes).toEqual([[name, true, expect.any(Function)]]);
+    // The server answers with the same types: the held Bind now goes out, rewritten.
+    second.prepared.set(name, shape([], rowOf("v", 23, 2000)));
+    second.describes[0][2]!(second.prepared.get(name)!, second);
+    expect(learnt).toEqual([second]);
+    rec.clear();
+    expect(rec.forwardAs(st, second, bind("", "s1"))).toBe(Forwarded.Sent);
+    expect(rec.sent).toEqual([bind("", name)]);
+  });
+
+  test("a copy of another shape makes the statement stale: each use becomes a forced failure shown as 0A000, on every connection", () => {
+    const { st, rec, name } = described(shape([], rowOf("v", 23)));
+    const second = fakeServer();
+    second.prepared.set(name, shape([], rowOf("v", 20)));
+    expect(rec.forwardAs(st, second, bind("", "s1"))).toBe(Forwarded.Sent);
+    expect(rec.sent.length).toBe(1);
+    expect(String.fromCharCode(rec.sent[0][0])).toBe("D");
+    expect(second.forcedErrors.length).toBe(1);
+    expect(cstrings(rec.sent[0], 1, 1)[0]).toBe(second.forcedErrors[0]);
+    rec.clear();
+    const first = fakeServer();
+    first.prepared.set(name, shape([], rowOf("v", 23)));
+    rec.forward(st, first, describeMsg("S", "s1"));
+    expect(first.forcedErrors.length).toBe(1);
+    // Closing and preparing again starts afresh.
+    rec.forward(st, first, closeMsg("S", "s1"));
+    rec.forward(st, first, parse("s1", q("SELECT v FROM t"), []));
+    rec.clear();
+    rec.forward(st, first, bind("", "s1"));
+    expect(first.forcedErrors.length).toBe(1);
+  });
+
+  test("different parameter types are a different shape too; the same types and columns from another table are not", () => {
+    const { st, rec, name } = described(shape([23], rowOf("v", 23)));
+    const other = fakeServer();
+    other.prepared.set(name, shape([23], rowOf("v", 23, 4242)));
+    expect(rec.forwardAs(st, other, bind("", "s1", ["1"]))).toBe(Forwarded.Sent);
+    expect(other.forcedErrors).toEqual([]);
+    const third = fakeServer();
+    third.prepared.set(name, shape([25], rowOf("v", 23)));
+    rec.forward(st, third, bind("", "s1", ["1"]));
+    expect(third.forcedErrors.length).toBe(1);
+  });
+
+  test("while the server skips to Sync after an error, nothing is injected: the Bind goes as it is, to be skipped", () => {
+    const { st, rec, name } = described(shape([], rowOf("v", 23)));
+    const skipping = fakeServer();
+    skipping.skippingToSync = true;
+    expect(rec.forwardAs(st, skipping, bind("", "s1"))).toBe(Forwarded.Sent);
+    expect(rec.sent).toEqual([bind("", name)]);
+    expect(skipping.parses).toEqual([]);
   });
 });
