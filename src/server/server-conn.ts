@@ -423,6 +423,10 @@ export class ServerConn implements LinkOwner, Settleable {
    * Drops the invalidated statements ahead of whatever is sent next, whoever holds the connection
    * (transaction pooling: at attach; session mode and pins: before the client's next message).
    */
+  get hasStaleStatements(): boolean {
+    return this.stale.length > 0;
+  }
+
   dropStaleStatements(): void {
     if (this.stale.length === 0) return;
     const sql = this.stale.map((n) => `DEALLOCATE "${n}"`).join("; ");

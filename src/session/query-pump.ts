@@ -396,9 +396,16 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
       return;
     }
     const s = this.server!;
-    if (this.reapply !== null) this.reapplyStartupParams(s);
-    // Our own queries go between batches only: inside one they would end its implicit transaction.
-    if (!this.openBatch) s.dropStaleStatements();
+    // Our own queries are written at once: what this client sent before them must go first. And
+    // they go between batches only: inside one they would end its implicit transaction.
+    if (this.reapply !== null) {
+      this.run.flush();
+      this.reapplyStartupParams(s);
+    }
+    if (!this.openBatch && s.hasStaleStatements) {
+      this.run.flush();
+      s.dropStaleStatements();
+    }
     switch (type) {
       case Frontend.Query:
       case Frontend.FunctionCall:

@@ -386,3 +386,21 @@ describe("errors inside pipelines are the client's, not unsolicited", () => {
     expect(warned).toEqual([]);
   });
 });
+
+describe("PgGate's own queries between pipelined batches", () => {
+  test("RESET ALL pipelined with the next query: the startup values PgGate applies again never take the client's replies", async () => {
+    const { Query } = await import("../frames.ts");
+    const c = await rawMd5Login(gw.port, "app", { application_name: "iso_pipelined_reset" });
+    try {
+      await c.write(cat(Query("RESET ALL"), Query("SELECT current_setting('application_name') AS a"), Query("SELECT 2 AS b")));
+      expect(await c.waitFor((b) => messages(b).filter((m) => m.type === "Z").length === 3)).toBe(true);
+      const ms = messages(c.bytes);
+      const tags = ms.filter((m) => m.type === "C").map((m) => new TextDecoder().decode(m.body.subarray(0, -1)));
+      expect(tags).toEqual(["RESET", "SELECT 1", "SELECT 1"]);
+      const values = ms.filter((m) => m.type === "D").map((m) => new TextDecoder().decode(m.body.subarray(6)));
+      expect(values).toEqual(["iso_pipelined_reset", "2"]);
+    } finally {
+      c.close();
+    }
+  });
+});

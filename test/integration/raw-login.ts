@@ -11,10 +11,10 @@ const users = () => cluster().users;
 const md5hex = (s: string | Uint8Array): string => createHash("md5").update(s).digest("hex");
 
 /** Logs in with MD5 over a raw socket (the md5 test user), ready for hand-built frames. */
-export async function rawMd5Login(port: number, database: string): Promise<RawClient> {
+export async function rawMd5Login(port: number, database: string, startup: Record<string, string> = {}): Promise<RawClient> {
   const u = users().md5;
   const c = await RawClient.connect(port);
-  await c.write(startupMessage({ user: u.user, database }));
+  await c.write(startupMessage({ user: u.user, database, ...startup }));
   expect(await c.waitFor((b) => messages(b).some((m) => m.type === "R"))).toBe(true);
   const req = messages(c.bytes).find((m) => m.type === "R")!;
   const code = new DataView(req.body.buffer, req.body.byteOffset).getInt32(0);
