@@ -38,18 +38,30 @@ try {
         replicas: cluster.replicas.map((r) => ({ host: r.host, port: r.port })),
         tls: { mode: "disable" },
       },
-      auth: { mode: "passthrough" },
+      // passthrough keeps the primary the authority; the auth_user lets PgGate reuse what the
+      // primary accepted, so SCRAM users' reads reach the replica too.
+      auth: { mode: "passthrough", auth_user: cluster.authUser.user, auth_password: cluster.authUser.password, auth_query: cluster.authQuery },
     },
     { source: "", env: {} },
   );
+  // A table for the write half of the demo.
+  await cluster.psql(cluster.primary, "CREATE TABLE IF NOT EXISTS demo (id serial PRIMARY KEY, note text); GRANT ALL ON demo, demo_id_seq TO PUBLIC;", "app");
   gateway = new Gateway(config);
   gateway.start();
   const { user, password } = cluster.users.scram;
+  const url = `postgresql://${user}:${password}@127.0.0.1:${gateway.port}/app`;
+  const replicaPort = cluster.replicas[0].port;
   console.log(`
-PgGate is running in front of a throwaway cluster (primary :${cluster.primary.port}, replica :${cluster.replicas[0].port}).
+PgGate is running in front of a throwaway cluster (primary :${cluster.primary.port}, replica :${replicaPort}).
 
-  psql "postgresql://${user}:${password}@127.0.0.1:${gateway.port}/app"
-  metrics: ${gateway.metricsUrl}/metrics
+  psql "${url}"
+
+Reads go to the replica, writes to the primary:
+  psql "${url}" -Atc "select inet_server_port()"                                  # ${replicaPort} (the replica)
+  psql "${url}" -Atc "insert into demo (note) values ('hi') returning inet_server_port()"   # ${cluster.primary.port} (the primary)
+
+  admin console: psql "postgresql://${cluster.superuser}@127.0.0.1:${gateway.port}/pggate" -c "show nodes"
+  metrics:       ${gateway.metricsUrl}/metrics
 
 Also available: users pggate_md5 / md5_pw and pggate_plain / plain_pw. Ctrl-C stops everything.
 `);

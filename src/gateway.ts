@@ -3,6 +3,7 @@
 import type { TCPSocketListener } from "bun";
 import { AuthQuery } from "./server/auth-query.ts";
 import { loadUserlist } from "./auth/userlist.ts";
+import { loadHbaFile } from "./auth/hba.ts";
 import { diffConfig, loadConfig, type Config } from "./config/index.ts";
 import { Errors, fatal, SqlState } from "./errors/index.ts";
 import { configureLog, log } from "./log/index.ts";
@@ -66,6 +67,13 @@ export class Gateway {
       auth: cfg.auth.mode,
       tls: cfg.listen.tls.mode,
     });
+    this.warnReplicaCaveat();
+  }
+
+  /** Says loudly, at start and on reload, when configured replicas will not serve most users. */
+  private warnReplicaCaveat(): void {
+    const why = this.ctx.replicaCaveat;
+    if (why) log.warn("replicas_unused", { reason: why });
   }
 
   private idleTimer: ReturnType<typeof setInterval> | null = null;
@@ -141,18 +149,23 @@ export class Gateway {
     }
   }
 
-  /** Loads the userlist / auth_query machinery for `cfg`; throws on a broken userlist. */
+  /** Loads the userlist, hba rules and auth_query machinery for `cfg`; throws on a broken file. */
   private applyAuth(cfg: Config): void {
+    // Parsed before anything changes: a broken file keeps the running rules (and config).
+    const hba = cfg.auth.hba === "" ? null : loadHbaFile(cfg.auth.hba);
     if (cfg.auth.mode === "userlist") this.ctx.userlist = loadUserlist(cfg.auth.userlist, cfg.auth.maxScramIterations);
-    if (cfg.auth.mode === "auth_query") {
+    // auth_query mode looks users up; so does passthrough with an auth_user (to reach replicas).
+    if (cfg.auth.mode === "auth_query" || (cfg.auth.mode === "passthrough" && cfg.auth.authUser !== "")) {
       if (!this.ctx.authQuery) {
-        // Lookups run for clients that have not authenticated: their connections count against
-        // listen.max_pending_logins like the other pre-authentication ones.
         const ctx = this.ctx;
-        this.ctx.authQuery = new AuthQuery(() => ctx.config, () => ctx.primary, (work) => ctx.loginGate.run(ctx.primary, () => false, work));
-      }
-      else this.ctx.authQuery.clear();
+        this.ctx.authQuery = new AuthQuery(() => ctx.config, () => ctx.primary);
+      } else this.ctx.authQuery.clear();
+    } else if (this.ctx.authQuery) {
+      this.ctx.authQuery.clear();
+      this.ctx.authQuery = null;
     }
+    this.ctx.hba = hba;
+    this.ctx.authMethods.clear();
   }
 
   /** Re-reads the config file; on any error keeps the running config and says why. */
@@ -170,6 +183,7 @@ export class Gateway {
       configureLog(next.log.level, next.log.format);
       this.ctx.stats.reloads.success++;
       log.info("config_reloaded", { changed: diff.changed.join(",") || "none", restart_required: diff.restartRequired.join(",") || undefined });
+      this.warnReplicaCaveat();
       return null;
     } catch (e) {
       this.ctx.stats.reloads.error++;

@@ -127,7 +127,7 @@ export class GatewayAdmin implements AdminBackend {
         const weights = new Map(ctx.config.nodes.replicas.map((r) => [`${r.host}:${r.port}`, r.weight]));
         return {
           tag: "SHOW",
-          columns: ["node", "host", "port", "configured_role", "role", "up", "weight", "lag_s", "lag_bytes", "lsn", "checked_ms_ago", "failures", "last_error"],
+          columns: ["node", "host", "port", "configured_role", "role", "up", "weight", "lag_s", "lag_bytes", "lsn", "checked_ms_ago", "failures", "last_error", "reason"],
           rows: ctx.health.all().map((h) => [
             h.target.name,
             h.target.host,
@@ -142,6 +142,7 @@ export class GatewayAdmin implements AdminBackend {
             h.lastCheckAt ? now - h.lastCheckAt : null,
             h.failures,
             h.lastError || null,
+            h.configuredRole === "replica" ? ctx.replicaCaveat : null,
           ]),
         };
       }

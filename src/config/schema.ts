@@ -187,10 +187,12 @@ export const SCHEMA = [
 
   // auth
   oneOf("auth.mode", ["passthrough", "auth_query", "userlist"], { default: "passthrough", reloadable: false, doc: "passthrough: the primary authenticates; auth_query: PgGate looks up verifiers with auth_user; userlist: users from a file." }),
-  str("auth.auth_user", { default: "", nonEmpty: false, reloadable: true, doc: "Role PgGate uses to run auth_query; required for auth_query mode." }),
+  str("auth.auth_user", { default: "", nonEmpty: false, reloadable: true, doc: "Role PgGate uses to run auth_query: required for auth_query mode; in passthrough it lets SCRAM/MD5 users reach replicas (PgGate reuses what the primary accepted)." }),
   str("auth.auth_password", { default: "", nonEmpty: false, reloadable: true, secret: true, doc: "Password of auth_user; env PGGATE_AUTH_PASSWORD overrides it." }),
   str("auth.auth_query", { default: "SELECT usename, passwd FROM pg_shadow WHERE usename = $1", nonEmpty: true, reloadable: true, doc: "Query returning (user, verifier) for $1." }),
-  str("auth.auth_database", { default: "postgres", nonEmpty: true, reloadable: true, doc: "Database auth_query runs in." }),
+  str("auth.auth_database", { default: "", nonEmpty: false, reloadable: true, doc: "Database auth_query runs in; empty = the client's own database (as PgBouncer's auth_dbname)." }),
+  int("auth.max_concurrent_lookups", { default: 4, min: 1, max: 1000, reloadable: true, doc: "auth_query lookups running at once (each on a kept lookup connection); further ones wait." }),
+  file("auth.hba", { reloadable: true, doc: "pg_hba.conf-style client access rules PgGate applies to every client in every mode (host/hostssl/hostnossl; trust, reject, scram-sha-256, md5, password). Empty = no rules of its own. Relative to the config file." }),
   int("auth.cache_ttl_ms", { default: 60000, min: 0, max: MAX_MS, reloadable: true, doc: "How long a fetched verifier is reused; 0 fetches on every login." }),
   int("auth.max_scram_iterations", { default: DEFAULT_MAX_SCRAM_ITERATIONS, min: 4096, max: 2_147_483_647, reloadable: true, doc: "Most SCRAM iterations PgGate computes (PBKDF2, off the event loop): a stored verifier above it cannot log in (logged as a warning), a node asking for more is refused. PostgreSQL's default is 4096." }),
   file("auth.userlist", { reloadable: true, doc: "File of `\"user\" \"password-or-verifier\"` lines; required for userlist mode. Relative to the config file." }),
@@ -225,6 +227,7 @@ export const SCHEMA = [
 
   // admin, log, process
   strings("admin.users", { default: ["postgres"], lowercase: false, reloadable: true, doc: "Users allowed into the admin console (database pggate)." }),
+  str("admin.password", { default: "", nonEmpty: false, reloadable: true, secret: true, doc: "If set, admin users log in to the console with this password (SCRAM), checked by PgGate, in every auth mode; empty = they authenticate like any user. Env PGGATE_ADMIN_PASSWORD overrides it." }),
   oneOf("log.level", ["debug", "info", "warn", "error"], { default: "info", reloadable: true, doc: "Least severe level logged." }),
   oneOf("log.format", ["logfmt", "json"], { default: "logfmt", reloadable: true, doc: "One line per event, as logfmt or JSON." }),
   int("workers", { default: 1, min: 1, max: 64, reloadable: false, doc: "Worker processes sharing listen.port (SO_REUSEPORT) under a small supervisor; metrics of worker i are on metrics.port + i." }),

@@ -59,6 +59,9 @@ export interface Config {
     readonly cacheTtlMs: number;
     readonly maxScramIterations: number;
     readonly userlist: string;
+    readonly maxConcurrentLookups: number;
+    /** pg_hba-style rules file ("" = none). */
+    readonly hba: string;
   };
   readonly routing: {
     readonly readWriteSplit: boolean;
@@ -83,7 +86,7 @@ export interface Config {
     readonly primaryWaitMs: number;
   };
   readonly retry: { readonly connectAttempts: number; readonly backoffMs: number };
-  readonly admin: { readonly users: readonly string[] };
+  readonly admin: { readonly users: readonly string[]; readonly password: string };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   readonly shutdownTimeoutMs: number;
   readonly workers: number;

@@ -26,6 +26,7 @@ import { suggest } from "./suggest.ts";
 import type { Config, NodeConfig } from "./types.ts";
 
 export const AUTH_PASSWORD_ENV = "PGGATE_AUTH_PASSWORD";
+export const ADMIN_PASSWORD_ENV = "PGGATE_ADMIN_PASSWORD";
 
 export type Segment = string | number;
 /** Finds where a key (or its value) sits in the source text; nearest existing ancestor if absent. */
@@ -315,6 +316,8 @@ class Validator {
   private applyEnv(): void {
     const fromEnv = this.ctx.env[AUTH_PASSWORD_ENV];
     if (fromEnv !== undefined && fromEnv !== "") this.values.set("auth.auth_password", fromEnv);
+    const admin = this.ctx.env[ADMIN_PASSWORD_ENV];
+    if (admin !== undefined && admin !== "") this.values.set("admin.password", admin);
   }
 
   /** Rules that span keys. Each runs only when the keys it reads are individually valid. */
@@ -447,6 +450,8 @@ class Validator {
         cacheTtlMs: m("auth.cache_ttl_ms"),
         maxScramIterations: m("auth.max_scram_iterations"),
         userlist: m("auth.userlist"),
+        maxConcurrentLookups: m("auth.max_concurrent_lookups"),
+        hba: m("auth.hba"),
       },
       routing: {
         readWriteSplit: m("routing.read_write_split"),
@@ -473,7 +478,7 @@ class Validator {
         connectAttempts: m("retry.connect_attempts"),
         backoffMs: m("retry.backoff_ms"),
       },
-      admin: { users: m("admin.users") },
+      admin: { users: m("admin.users"), password: m("admin.password") },
       log: { level: m("log.level"), format: m("log.format") },
       shutdownTimeoutMs: m("shutdown_timeout_ms"),
       workers: m("workers"),

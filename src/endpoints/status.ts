@@ -14,6 +14,7 @@ export function statusSummary(ctx: GatewayContext): unknown {
       lag_seconds: h.lagSeconds,
       lag_bytes: h.lagBytes,
       last_error: h.lastError || null,
+      reason: h.configuredRole === "replica" ? ctx.replicaCaveat : null,
     })),
     pools: [...ctx.pools.pools.values()].map((p) => ({
       node: p.node.name,

@@ -6,6 +6,11 @@
 export interface Waiter<C> {
   readonly enqueuedAt: number;
   readonly deadline: number;
+  /**
+   * A login that opens its own connection wants room, not a connection: granted null without an
+   * error once a slot is reserved for it (see reserveSlot), or handed a connection to close.
+   */
+  readonly wantsSlot?: boolean;
   grant(conn: C | null, error?: Error): void;
 }
 
@@ -110,6 +115,40 @@ export class PoolCore<C> {
     if (this.waiters.length === 0 || this.total >= this.size) return null;
     this.connecting++;
     return this.waiters.shift() ?? null;
+  }
+
+  /**
+   * Room for a connection a login opens itself: a free slot (counted connecting), else the
+   * coldest idle connection taken out to make room (the caller closes it), else null (queue a
+   * wantsSlot waiter with acquire()). Nobody queued is overtaken.
+   */
+  reserveSlot(): "slot" | { evict: C } | null {
+    if (this.waiters.length > 0) return null;
+    if (this.total < this.size) {
+      this.connecting++;
+      return "slot";
+    }
+    const conn = this.idle.shift();
+    if (conn === undefined) return null;
+    this.connecting++;
+    return { evict: conn };
+  }
+
+  /** A wantsSlot waiter was handed an active connection: it closes it and keeps its slot. */
+  slotFromActive(): void {
+    this.active--;
+    this.connecting++;
+  }
+
+  /** A login's slot produced an authenticated connection: to the head waiter, or idle. */
+  slotAdopt(conn: C): Waiter<C> | null {
+    this.connecting--;
+    return this.adopt(conn);
+  }
+
+  /** A login's slot is given up (the login failed); call reserveForWaiter() next. */
+  slotRelease(): void {
+    this.connecting--;
   }
 
   /** Reserves a slot to open a connection nobody waits for yet (pool.min_idle). */

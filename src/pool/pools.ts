@@ -13,6 +13,12 @@ import { PoolIndex } from "./pool-index.ts";
 
 export type Grant = (conn: ServerConn | null, err?: PgError) => void;
 
+/** Room in a pool for a connection a login opens itself: adopt what it produced, or give it up. */
+export interface LoginSlot {
+  adopt(conn: ServerConn): void;
+  release(): void;
+}
+
 /**
  * What the pools need from the gateway, declared here so this layer imports nothing above it.
  * Read on every use: `config` and `primary` change on reload and failover.
@@ -200,6 +206,66 @@ export class PoolManager {
     };
   }
 
+  /**
+   * Waits for room in `pool` for a connection a login opens itself (a passthrough relay, the
+   * first login of a pair): pool.size bounds what each node sees in every phase. An idle
+   * connection is closed to make room; otherwise the login queues FIFO with the pool's clients
+   * and gets 53300 after pool.acquire_timeout_ms.
+   */
+  loginSlot(pool: ServerPool): Promise<LoginSlot> {
+    const slot = (): LoginSlot => {
+      let done = false;
+      return {
+        adopt: (conn) => {
+          if (done) return conn.terminate();
+          done = true;
+          this.join(pool, conn);
+          pool.core.slotAdopt(conn)?.grant(conn);
+        },
+        release: () => {
+          if (done) return;
+          done = true;
+          pool.core.slotRelease();
+          const w = pool.core.reserveForWaiter();
+          if (w) void this.open(pool, w);
+        },
+      };
+    };
+    pool.lastUsedAt = Date.now();
+    const r = pool.core.reserveSlot();
+    if (r === "slot") return Promise.resolve(slot());
+    if (r !== null) {
+      this.leave(pool, r.evict);
+      r.evict.terminate();
+      return Promise.resolve(slot());
+    }
+    return new Promise((resolve, reject) => {
+      const now = Date.now();
+      const waiter: Waiter<ServerConn> = {
+        enqueuedAt: now,
+        deadline: now + this.ctx.config.pool.acquireTimeoutMs,
+        wantsSlot: true,
+        grant: (conn, err) => {
+          if (conn) {
+            // Handed a connection that was given back: close it, its slot is ours.
+            pool.core.slotFromActive();
+            this.leave(pool, conn);
+            conn.terminate();
+            resolve(slot());
+          } else if (err) reject(err);
+          else resolve(slot());
+        },
+      };
+      if (pool.core.acquire(waiter).kind !== "queued") throw new Error("reserveSlot found no room, but acquire did");
+    });
+  }
+
+  /** A pool that a failed login created and nothing else uses is forgotten: no pool for a name nobody proved. */
+  forgetIfUnused(pool: ServerPool): void {
+    if (pool.removed || pool.members.size > 0 || pool.core.total > 0 || pool.core.waiting > 0 || pool.authCode !== null || pool.serverParams !== null) return;
+    this.forget(pool);
+  }
+
   /** Promise form of acquire() for code off the hot path (logins, lookups). */
   acquireAsync(pool: ServerPool): Promise<ServerConn> {
     return new Promise((resolve, reject) => {
@@ -210,6 +276,8 @@ export class PoolManager {
 
   /** Opens a connection for a reserved slot and hands it to `waiter`. */
   private async open(pool: ServerPool, waiter: Waiter<ServerConn>): Promise<void> {
+    // A login waiting for room opens its connection itself.
+    if (waiter.wantsSlot) return waiter.grant(null);
     try {
       const conn = await this.connect(pool);
       pool.core.opened();

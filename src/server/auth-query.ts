@@ -1,13 +1,15 @@
-// auth_query mode: fetch a user's verifier from the primary with PgGate's one credential, and
-// cache it for auth.cache_ttl_ms. A failed login drops the entry so a changed password is seen.
+// auth_query (and passthrough with an auth_user): fetch a user's verifier from the primary with
+// PgGate's one credential, and cache it for auth.cache_ttl_ms. A failed login drops the entry so
+// a changed password is seen.
 // Rows that do not name exactly the requested user are a configuration error, never a login.
-import { Backend, buildExtendedQuery, decodeDataRow } from "../protocol/index.ts";
+import { Backend, buildExtendedQuery, decodeDataRow, TxStatus } from "../protocol/index.ts";
 import type { Config } from "../config/types.ts";
 import { log } from "../log/index.ts";
-import { ServerConn, type NodeTarget } from "./server-conn.ts";
+import { ServerConn, ServerError, type NodeTarget } from "./server-conn.ts";
 import { verifierCensus } from "../auth/census.ts";
 import { authenticateToServer, serverAuthPolicy } from "./server-auth.ts";
 import { parseVerifier, verifierProblem, type Verifier } from "../auth/verifier.ts";
+import { PairCache } from "../auth/pair-cache.ts";
 
 /** What auth_query's rows say about one login name. */
 export type AuthQueryVerdict =
@@ -40,85 +42,173 @@ export function verifierFromRows(user: string, rows: readonly (readonly (string 
   return problem === null ? { verifier, problem: null } : { verifier: null, problem };
 }
 
-interface CacheEntry {
-  verifier: Verifier | null;
-  expiresAt: number;
-}
-
 /**
  * Cached answers at most: names are chosen by unauthenticated clients (unknown users are cached
  * too, as null), so the cache must not grow with every name tried. Oldest entries go first.
  */
 export const MAX_CACHED_VERIFIERS = 10_000;
 
-/** Runs a lookup's server connection under the login gate (it is opened before anyone authenticated). */
-export type LookupGate = <T>(work: () => Promise<T>) => Promise<T>;
+/** A kept lookup connection closes after this long unused. */
+const LOOKUP_IDLE_MS = 60_000;
 
+/** Where a lookup failed, for the operator (the client is told only that it could not log in). */
+export class LookupError extends Error {
+  override readonly name = "LookupError";
+  constructor(
+    readonly database: string,
+    message: string,
+    /** The server's SQLSTATE when it refused the lookup connection. */
+    readonly code = "",
+  ) {
+    super(`auth_query in database "${database}" failed: ${message}`);
+  }
+}
+
+/**
+ * Looks up verifiers with auth.auth_query as auth.auth_user, in auth.auth_database or, when that
+ * is empty, the client's own database. At most auth.max_concurrent_lookups run at once, each on a
+ * kept connection (one per database, reused for the next lookup), so a login storm costs the
+ * primary a few connections, not one per login.
+ */
 export class AuthQuery {
-  private readonly cache = new Map<string, CacheEntry>();
-  /** Lookups in flight, so a login storm for one user costs one query. */
-  private readonly inflight = new Map<string, Promise<Verifier | null>>();
+  /** Verifiers by (database, user); null = no such user. Concurrent lookups of one pair share a query. */
+  private readonly cache = new PairCache<Verifier | null>(MAX_CACHED_VERIFIERS, () => this.config().auth.cacheTtlMs);
+  /** Idle lookup connections by database, with the timer that closes each. */
+  private readonly idle = new Map<string, { conn: ServerConn; timer: ReturnType<typeof setTimeout> }[]>();
+  private running = 0;
+  private readonly queue: (() => void)[] = [];
 
   constructor(
     private config: () => Config,
     private primary: () => NodeTarget,
-    private readonly gate: LookupGate = (work) => work(),
   ) {}
 
-  /** The user's verifier, or null when the user does not exist (or may not log in). */
-  async lookup(user: string): Promise<Verifier | null> {
-    const hit = this.cache.get(user);
-    if (hit && hit.expiresAt > Date.now()) return hit.verifier;
-    const running = this.inflight.get(user);
-    if (running) return running;
-    const p = this.gate(() => this.fetch(user)).finally(() => this.inflight.delete(user));
-    this.inflight.set(user, p);
-    return p;
+  /** The database auth_query runs in for a client of `database`. */
+  databaseFor(database: string): string {
+    return this.config().auth.authDatabase || database;
   }
 
-  /** Bounded insert: Map iteration order is insertion order, so the first key is the oldest. */
-  private remember(user: string, entry: CacheEntry): void {
-    this.cache.delete(user);
-    if (this.cache.size >= MAX_CACHED_VERIFIERS) {
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
-    }
-    this.cache.set(user, entry);
+  /** The user's verifier, or null when the user does not exist (or may not log in). Throws LookupError. */
+  lookup(user: string, clientDatabase: string): Promise<Verifier | null> {
+    const db = this.databaseFor(clientDatabase);
+    return this.cache.get(db, user, () =>
+      this.limited(() => this.fetch(user, db)).catch((e: unknown) => {
+        // The client's own database does not exist: pg_shadow is the same everywhere, so ask in
+        // postgres; the client then hears 3D000 from the server after authenticating, as from
+        // PostgreSQL itself.
+        if (e instanceof LookupError && e.code === "3D000" && db === clientDatabase && db !== "postgres") return this.limited(() => this.fetch(user, "postgres"));
+        throw e;
+      }),
+    );
   }
 
-  invalidate(user: string): void {
-    this.cache.delete(user);
+  /** Drops the user's entry (a failed login: a changed password is seen at the next attempt). */
+  invalidate(user: string, clientDatabase: string): void {
+    this.cache.delete(this.databaseFor(clientDatabase), user);
   }
 
+  /** Forgets every entry and closes the kept connections (reload: the query or role may have changed). */
   clear(): void {
     this.cache.clear();
+    for (const list of this.idle.values()) {
+      for (const { conn, timer } of list) {
+        clearTimeout(timer);
+        conn.terminate();
+      }
+    }
+    this.idle.clear();
   }
 
-  private async fetch(user: string): Promise<Verifier | null> {
-    const cfg = this.config();
-    const { authUser, authPassword, authQuery, authDatabase } = cfg.auth;
-    const params = new Map([
-      ["user", authUser],
-      ["database", authDatabase],
-      ["application_name", "pggate_auth_query"],
-    ]);
-    const conn = await ServerConn.connect(this.primary(), params, cfg.nodes.tls, cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
+  /** Runs `work` when fewer than auth.max_concurrent_lookups run; FIFO otherwise. */
+  private async limited<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.config().auth.maxConcurrentLookups) await new Promise<void>((resolve) => this.queue.push(resolve));
+    else this.running++;
     try {
-      await authenticateToServer(conn, authUser, { kind: "password", password: authPassword }, serverAuthPolicy(cfg));
-      const frames = await conn.internalQuery(buildExtendedQuery(authQuery, [user]));
+      return await work();
+    } finally {
+      // The slot passes straight to the next waiter, so the count never dips in between.
+      const next = this.queue.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+
+  private async fetch(user: string, db: string): Promise<Verifier | null> {
+    const cfg = this.config();
+    const conn = await this.connection(db);
+    let reusable = false;
+    try {
+      const frames = await conn.internalQuery(buildExtendedQuery(cfg.auth.authQuery, [user]));
       const rows: (string | null)[][] = [];
       for (const f of frames) {
-        if (f.type === Backend.ErrorResponse) throw conn.serverError(f);
+        if (f.type === Backend.ErrorResponse) throw new LookupError(db, conn.serverError(f).message);
         if (f.type === Backend.DataRow) rows.push(decodeDataRow(f.body, 0, f.body.length));
       }
+      reusable = conn.txStatus === TxStatus.Idle;
       const { verifier, problem } = verifierFromRows(user, rows, cfg.auth.maxScramIterations);
       // The user name is the one the client claimed; the operator needs it to find the role.
-      if (problem !== null) log.warn("auth_query_unusable", { user, error: problem });
+      if (problem !== null) log.warn("auth_query_unusable", { user, db, error: problem });
       verifierCensus.observe(user, verifier);
-      this.remember(user, { verifier, expiresAt: Date.now() + cfg.auth.cacheTtlMs });
+      this.cache.set(db, user, verifier);
       return verifier;
+    } catch (e) {
+      if (e instanceof LookupError) {
+        // A query error leaves the connection usable; only the connection failing is fatal to it.
+        reusable = conn.state === "idle";
+        throw e;
+      }
+      throw new LookupError(db, (e as Error).message);
     } finally {
-      conn.terminate();
+      if (reusable) this.keep(db, conn);
+      else conn.terminate();
     }
+  }
+
+  /** A kept connection for `db`, or a new one authenticated as auth_user. */
+  private async connection(db: string): Promise<ServerConn> {
+    const list = this.idle.get(db);
+    while (list && list.length > 0) {
+      const { conn, timer } = list.pop()!;
+      clearTimeout(timer);
+      if (list.length === 0) this.idle.delete(db);
+      if (conn.state === "idle") return conn;
+      conn.destroy();
+    }
+    const cfg = this.config();
+    const params = new Map([
+      ["user", cfg.auth.authUser],
+      ["database", db],
+      ["application_name", "pggate_auth_query"],
+    ]);
+    let conn: ServerConn;
+    try {
+      conn = await ServerConn.connect(this.primary(), params, cfg.nodes.tls, cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
+    } catch (e) {
+      throw new LookupError(db, (e as Error).message);
+    }
+    try {
+      await authenticateToServer(conn, cfg.auth.authUser, { kind: "password", password: cfg.auth.authPassword }, serverAuthPolicy(cfg));
+    } catch (e) {
+      conn.destroy();
+      throw new LookupError(db, `logging in as auth.auth_user "${cfg.auth.authUser}": ${(e as Error).message}`, e instanceof ServerError ? e.code : "");
+    }
+    return conn;
+  }
+
+  private keep(db: string, conn: ServerConn): void {
+    let list = this.idle.get(db);
+    if (!list) this.idle.set(db, (list = []));
+    const entry = {
+      conn,
+      timer: setTimeout(() => {
+        const l = this.idle.get(db);
+        const i = l?.indexOf(entry) ?? -1;
+        if (i >= 0) l!.splice(i, 1);
+        if (l && l.length === 0) this.idle.delete(db);
+        conn.terminate();
+      }, LOOKUP_IDLE_MS),
+    };
+    entry.timer.unref?.();
+    list.push(entry);
   }
 }

@@ -14,16 +14,21 @@ import {
 import { Errors } from "../errors/index.ts";
 import type { ServerConn } from "./server-conn.ts";
 import type { ClientChannel } from "../auth/client-channel.ts";
-import type { ServerCredentials } from "../auth/credentials.ts";
+import { clientFirstBare, type RelayTranscript } from "../auth/relayed-credentials.ts";
 import { ServerAuthError } from "./server-auth.ts";
+
+const text = new TextDecoder();
 
 /**
  * Relays until the server says AuthenticationOk (then reads the rest of its startup). A server
- * ErrorResponse is thrown as ServerError for the caller to forward. Returns what was learnt: the
- * password when the server asked for cleartext, else nothing reusable.
+ * ErrorResponse is thrown as ServerError for the caller to forward. Returns what the exchange
+ * showed (see credentialsFromRelay): the password when the server asked for cleartext, the SCRAM
+ * messages, or that it was MD5 or no exchange at all.
  */
-export async function relayAuthentication(ch: ClientChannel, conn: ServerConn): Promise<{ creds: ServerCredentials; server: ServerConn }> {
-  let creds: ServerCredentials = { kind: "none" };
+export async function relayAuthentication(ch: ClientChannel, conn: ServerConn): Promise<{ transcript: RelayTranscript; server: ServerConn }> {
+  let transcript: RelayTranscript = { kind: "none" };
+  let bare: string | null = null;
+  let serverFirst: string | null = null;
   for (;;) {
     const f = await conn.nextStartupFrame();
     if (f.type === Backend.ErrorResponse) throw conn.serverError(f);
@@ -39,13 +44,19 @@ export async function relayAuthentication(ch: ClientChannel, conn: ServerConn): 
     } else {
       ch.send(encodeFrame(Backend.Authentication, f.body));
     }
+    if (req.code === AuthCode.SASLContinue) serverFirst = text.decode(req.data);
+    if (req.code === AuthCode.MD5Password) transcript = { kind: "md5" };
     if (req.code === AuthCode.SASLFinal) continue;
     const answer = await ch.next();
     if (answer.type !== Frontend.PasswordMessage) {
       throw Errors.protocolViolation(`expected password response, got message type 0x${answer.type.toString(16)}`);
     }
     if (req.code === AuthCode.CleartextPassword) {
-      creds = { kind: "password", password: decodePasswordMessage(answer.body, 0, answer.body.length) };
+      transcript = { kind: "password", password: decodePasswordMessage(answer.body, 0, answer.body.length) };
+    } else if (req.code === AuthCode.SASL) {
+      bare = clientFirstBare(text.decode(decodeSASLInitialResponse(answer.body, 0, answer.body.length).data));
+    } else if (req.code === AuthCode.SASLContinue && bare !== null && serverFirst !== null) {
+      transcript = { kind: "scram", clientFirstBare: bare, serverFirst, clientFinal: text.decode(answer.body) };
     }
     if (req.code === AuthCode.SASL && conn.tlsActive && clientClaimsBindingSupport(answer.body)) {
       // gs2 flag 'y' = "I support channel binding but you did not offer it". A TLS server
@@ -60,7 +71,7 @@ export async function relayAuthentication(ch: ClientChannel, conn: ServerConn): 
     conn.send(encodeFrame(Frontend.PasswordMessage, answer.body));
   }
   await conn.completeStartup();
-  return { creds, server: conn };
+  return { transcript, server: conn };
 }
 
 /** Reads the gs2 channel-binding flag of a SASLInitialResponse body (RFC 5802 section 7). */

@@ -10,7 +10,8 @@ import type { ClientChannel } from "../auth/client-channel.ts";
 import { ServerError } from "../server/server-conn.ts";
 import { errorKind } from "../metrics/stats.ts";
 import type { GatewayContext } from "./context.ts";
-import { loginAdmin, loginClient } from "./login.ts";
+import { loginAdmin, loginClient, type HbaVerdict } from "./login.ts";
+import { matchHba, noEntryMessage, rejectMessage } from "../auth/hba.ts";
 import { sessionParams } from "./params.ts";
 
 /** The database name that reaches the admin console instead of a server. */
@@ -150,9 +151,24 @@ export class ClientStartup {
     else void this.runLogin(identity, startupParams);
   }
 
+  /**
+   * auth.hba: the first rule matching this client decides, as pg_hba.conf does on a server; no
+   * rule, or `reject`, refuses it before anything else happens. Returns the rule's method.
+   */
+  private checkHba(id: ClientIdentity): HbaVerdict {
+    const rules = this.ctx.hba;
+    if (rules === null) return null;
+    const client = { address: this.host.remoteAddress, ssl: this.tlsActive, database: id.database, user: id.user };
+    const rule = matchHba(rules, client);
+    if (rule === null) throw fatal(SqlState.InvalidAuthorizationSpecification, noEntryMessage(client));
+    if (rule.method === "reject") throw fatal(SqlState.InvalidAuthorizationSpecification, rejectMessage(client));
+    return rule.method;
+  }
+
   /** The admin console: only admin.users; then PgGate answers every query itself. */
   private async runAdminLogin(id: ClientIdentity, startupParams: Map<string, string>): Promise<void> {
     try {
+      this.checkHba(id);
       const reported = await loginAdmin(this.ctx, this.channel(), id.user, startupParams, id.params.get("application_name") ?? "", this.gone);
       if (!this.host.loggingIn) return;
       this.inbox = null;
@@ -164,7 +180,8 @@ export class ClientStartup {
 
   private async runLogin(id: ClientIdentity, startupParams: Map<string, string>): Promise<void> {
     try {
-      const reported = await loginClient(this.ctx, this.channel(), { user: id.user, database: id.database, params: startupParams }, id.params, this.gone);
+      const hba = this.checkHba(id);
+      const reported = await loginClient(this.ctx, this.channel(), { user: id.user, database: id.database, params: startupParams }, id.params, this.gone, hba);
       if (!this.host.loggingIn) return;
       // Anything the client sent behind its last authentication message is ordinary traffic.
       const pending = (this.inbox?.drain() ?? []).map((f) => ({ type: f.type, frame: encodeFrame(f.type, f.body) }));

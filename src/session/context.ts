@@ -4,6 +4,8 @@ import { randomInt } from "node:crypto";
 import type { Config } from "../config/types.ts";
 import type { PgError } from "../errors/index.ts";
 import type { AuthQuery } from "../server/auth-query.ts";
+import { AuthMethods } from "./auth-methods.ts";
+import type { HbaRule } from "../auth/hba.ts";
 import type { ServerCredentials } from "../auth/credentials.ts";
 import type { Verifier } from "../auth/verifier.ts";
 import type { NodeTarget, ServerTlsOptions } from "../server/server-conn.ts";
@@ -74,6 +76,20 @@ export class GatewayContext {
   config: Config;
   authQuery: AuthQuery | null = null;
   userlist: Map<string, Verifier> | null = null;
+  /**
+   * Why replicas may be unreachable for most users whatever their health: passthrough without an
+   * auth_user can only reuse what a client typed in cleartext. Null when nothing stands in the way.
+   */
+  get replicaCaveat(): string | null {
+    const { auth, nodes } = this.config;
+    if (auth.mode !== "passthrough" || auth.authUser !== "" || nodes.replicas.length === 0) return null;
+    return "auth.mode passthrough without auth.auth_user: reads of SCRAM and MD5 users stay on the primary (set auth.auth_user so PgGate can reuse what the primary accepted)";
+  }
+
+  /** How the primary authenticates each (database, user), as probes learnt it. */
+  readonly authMethods = new AuthMethods(() => this.config.auth.cacheTtlMs);
+  /** auth.hba rules, or null when no file is configured. */
+  hba: readonly HbaRule[] | null = null;
   /** What PgGate may use to open server connections per user (learnt at login, latest wins). */
   readonly credentials = new Map<string, ServerCredentials>();
   shuttingDown = false;

@@ -1,15 +1,19 @@
 // The login phase of a client, per auth.mode: authenticate the client (or relay its exchange),
 // and open the primary connection that will serve it. Async by design; the hot path starts after.
-import { authenticateClient, chooseClientMethod, chooseMockMethod } from "../auth/client-auth.ts";
+import { authenticateClient, chooseClientMethod, chooseMockMethod, type ClientMethod } from "../auth/client-auth.ts";
 import type { ClientChannel } from "../auth/client-channel.ts";
 import type { ServerCredentials } from "../auth/credentials.ts";
 import { relayAuthentication } from "../server/passthrough.ts";
 import { authenticateToServer, nextAuthRequest, ServerAuthError, serverAuthPolicy } from "../server/server-auth.ts";
+import { credentialsFromRelay, type RelayTranscript } from "../auth/relayed-credentials.ts";
+import type { HbaMethod } from "../auth/hba.ts";
+import type { LoginSlot } from "../pool/pools.ts";
+import { log } from "../log/index.ts";
 import type { Verifier } from "../auth/verifier.ts";
 import { Errors, fatal, PgError, SqlState } from "../errors/index.ts";
 import type { GatewayContext } from "./context.ts";
 import { ServerConn } from "../server/server-conn.ts";
-import { Backend, buildQuery } from "../protocol/index.ts";
+import { AuthCode, Backend, buildQuery } from "../protocol/index.ts";
 import { syncSql } from "./params.ts";
 
 export interface StartupInfo {
@@ -22,98 +26,187 @@ export interface StartupInfo {
 export interface LoginResult {
   /** A fresh authenticated primary connection, or null when the pool already vouches for the server. */
   server: ServerConn | null;
+  /** The pool slot `server` occupies (it joins the pool through it). */
+  slot: LoginSlot | null;
   creds: ServerCredentials;
 }
+
+/** How an auth.hba rule (if any) says this client must authenticate. */
+export type HbaVerdict = HbaMethod | null;
 
 /**
  * Authenticates the client per auth.mode. Server connections opened before the client has
  * proven who it is (the passthrough relay, the auth-method probe) go through ctx.loginGate, so
  * clients that never finish logging in cannot take the primary's connection slots; `gone` says
- * whether the client has left (its turn at the gate is then skipped).
+ * whether the client has left (its turn at the gate is then skipped). Every connection a login
+ * keeps counts against pool.size (LoginSlot).
  */
-export async function login(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, gone: () => boolean): Promise<LoginResult> {
+export async function login(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, gone: () => boolean, hba: HbaVerdict = null): Promise<LoginResult> {
   const mode = ctx.config.auth.mode;
-  if (mode === "passthrough") return ctx.loginGate.run(ctx.primary, gone, () => relayLogin(ctx, ch, startup));
+  if (mode === "passthrough") return relayLogin(ctx, ch, startup, gone);
 
-  const verifier = await findVerifier(ctx, startup.user);
-  if (!verifier) {
-    // Unknown user: a complete exchange against a mock verifier, failing like a wrong password,
-    // so probing for user names learns nothing (PostgreSQL behaves the same).
-    await authenticateClient(ch, startup.user, null, chooseMockMethod(startup.user));
-    throw Errors.passwordFailed(startup.user);
-  }
-  // How the server authenticates this (user, database) decides what to ask the client for.
-  // Known once some client of the pair logged in; otherwise asked of the server by a probe that
-  // is closed at once, before the client is challenged: an unauthenticated client never holds a
-  // server connection while it thinks (or never answers).
-  const pool = ctx.pools.find(ctx.primary, startup.user, startup.database);
-  const known = pool !== undefined && pool.authCode !== null && pool.serverParams !== null;
-  const serverCode = known ? pool.authCode! : await ctx.loginGate.run(ctx.primary, gone, () => probeAuthMethod(ctx, startup));
+  // The verifier and the server's method are fetched together, for known and unknown users
+  // alike: a wrong password and an unknown user take the same steps, and the same time.
+  const [verifier, serverCode] = await Promise.all([findVerifier(ctx, startup), authMethodOf(ctx, startup, gone)]);
   let creds: ServerCredentials;
   try {
-    creds = await authenticateClient(ch, startup.user, verifier, chooseClientMethod(serverCode, verifier));
+    if (hba === "trust") creds = trustedCredentials(verifier);
+    else if (!verifier) {
+      // Unknown user: a complete exchange against a mock verifier, failing like a wrong password,
+      // so probing for user names learns nothing (PostgreSQL behaves the same).
+      await authenticateClient(ch, startup.user, null, hba === "password" ? "cleartext" : chooseMockMethod(startup.user));
+      throw Errors.passwordFailed(startup.user);
+    } else creds = await authenticateClient(ch, startup.user, verifier, clientMethodFor(hba, serverCode, verifier));
   } catch (e) {
-    ctx.authQuery?.invalidate(startup.user);
+    ctx.authQuery?.invalidate(startup.user, startup.database);
     throw e;
   }
   // Once a pool knows how its server authenticates and what it reports, later logins need no
   // server connection at all, so a connection storm does not become one on the primary.
-  if (known) return { server: null, creds };
-  // First login of the pair: the client is authenticated now, so this connection is its own.
-  const server = await openPrimary(ctx, startup);
+  const known = (): boolean => {
+    const pool = ctx.pools.find(ctx.primary, startup.user, startup.database);
+    return pool !== undefined && pool.authCode !== null && pool.serverParams !== null;
+  };
+  if (known()) return { server: null, slot: null, creds };
+  // First login of the pair: the client is authenticated now, so a connection is opened for it,
+  // in a slot of its pool (a storm of first logins waits for room instead of flooding the node).
+  const pool = ctx.pools.pool(ctx.primary, startup.user, startup.database);
+  const slot = await ctx.pools.loginSlot(pool);
+  if (known()) {
+    slot.release();
+    return { server: null, slot: null, creds };
+  }
+  let server: ServerConn;
   try {
-    await authenticateToServer(server, startup.user, creds, serverAuthPolicy(ctx.config));
+    server = await openPrimary(ctx, startup);
+    try {
+      await authenticateToServer(server, startup.user, creds, serverAuthPolicy(ctx.config));
+    } catch (e) {
+      server.destroy();
+      throw e;
+    }
   } catch (e) {
-    server.destroy();
+    slot.release();
     if (e instanceof ServerAuthError) {
-      ctx.authQuery?.invalidate(startup.user);
-      throw fatal(SqlState.InvalidAuthorizationSpecification, e.message);
+      ctx.authQuery?.invalidate(startup.user, startup.database);
+      // The client proved its password; the server refusing PgGate is configuration, for the log.
+      log.error("server_login_failed", { user: startup.user, db: startup.database, node: ctx.primary.name, error: e.message });
+      throw loginUnavailable(startup.user);
     }
     throw e;
   }
-  const learnt = ctx.pools.pool(ctx.primary, startup.user, startup.database);
-  learnt.authCode = serverCode;
-  learnt.serverParams ??= new Map(server.params);
-  return { server, creds };
+  pool.authCode = serverCode;
+  pool.serverParams ??= new Map(server.params);
+  return { server, slot, creds };
 }
 
-/** passthrough: relays the client's exchange to a primary connection opened for it. */
-async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo): Promise<LoginResult> {
-  const server = await openPrimary(ctx, startup);
+/** What PgGate uses toward the server for a client an hba `trust` line lets in unchallenged. */
+function trustedCredentials(verifier: Verifier | null): ServerCredentials {
+  if (verifier?.kind === "plain") return { kind: "password", password: verifier.password };
+  if (verifier?.kind === "md5") return { kind: "md5", hash: verifier.hash };
+  // A SCRAM verifier cannot answer a server's challenge: only a server that trusts PgGate will do.
+  return { kind: "none" };
+}
+
+/** The challenge for a known user: what an hba line names, else what the server's method needs. */
+function clientMethodFor(hba: HbaVerdict, serverCode: number, verifier: Verifier): ClientMethod {
+  if (hba === "password") return "cleartext";
+  // As in PostgreSQL, md5 with a SCRAM verifier means SCRAM.
+  if (hba === "md5" && verifier.kind !== "scram") return "md5";
+  if (hba === "scram-sha-256" || hba === "md5") return serverCode === AuthCode.CleartextPassword || (verifier.kind === "md5" && serverCode === AuthCode.SASL) ? "cleartext" : verifier.kind === "md5" ? "md5" : "scram";
+  return chooseClientMethod(serverCode, verifier);
+}
+
+/** The generic refusal for logins that failed for reasons of configuration or infrastructure. */
+function loginUnavailable(user: string): PgError {
+  return fatal(SqlState.InvalidAuthorizationSpecification, `PgGate could not log in user "${user}" (the reason is in the PgGate log)`);
+}
+
+/**
+ * passthrough: relays the client's exchange to a primary connection opened for it (in a slot of
+ * its pool: the relay is a connection the primary sees). With an auth_user, what the exchange
+ * showed plus the role's verifier give credentials for more connections, to replicas too.
+ */
+async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, gone: () => boolean): Promise<LoginResult> {
+  const pool = ctx.pools.pool(ctx.primary, startup.user, startup.database);
+  let slot: LoginSlot | null = null;
   try {
-    return await relayAuthentication(ch, server);
+    slot = await ctx.pools.loginSlot(pool);
+    const held = slot;
+    const { server, transcript } = await ctx.loginGate.run(ctx.primary, gone, async () => {
+      const conn = await openPrimary(ctx, startup);
+      try {
+        return await relayAuthentication(ch, conn);
+      } catch (e) {
+        conn.destroy();
+        if (e instanceof ServerAuthError) throw fatal(SqlState.InvalidAuthorizationSpecification, e.message);
+        throw e;
+      }
+    });
+    pool.serverParams ??= new Map(server.params);
+    return { server, slot: held, creds: await relayedCredentials(ctx, startup, transcript) };
   } catch (e) {
-    server.destroy();
-    if (e instanceof ServerAuthError) throw fatal(SqlState.InvalidAuthorizationSpecification, e.message);
+    slot?.release();
+    ctx.pools.forgetIfUnused(pool);
     throw e;
   }
 }
 
-/**
- * The server's first authentication request for (user, database), from a connection closed as
- * soon as it is read. A server ErrorResponse (pg_hba reject, too many clients) is thrown as is.
- */
-async function probeAuthMethod(ctx: GatewayContext, startup: StartupInfo): Promise<number> {
-  const conn = await openPrimary(ctx, startup);
-  try {
-    return (await nextAuthRequest(conn)).code;
-  } finally {
-    conn.destroy();
+/** Credentials from a relayed exchange (see credentialsFromRelay); none when there is no auth_user. */
+async function relayedCredentials(ctx: GatewayContext, startup: StartupInfo, transcript: RelayTranscript): Promise<ServerCredentials> {
+  if (transcript.kind === "password") return { kind: "password", password: transcript.password };
+  if (!ctx.authQuery || transcript.kind === "none") return { kind: "none" };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let verifier: Verifier | null;
+    try {
+      verifier = await ctx.authQuery.lookup(startup.user, startup.database);
+    } catch (e) {
+      log.warn("passthrough_replicas_unavailable", { user: startup.user, db: startup.database, error: (e as Error).message });
+      return { kind: "none" };
+    }
+    const r = credentialsFromRelay(transcript, verifier);
+    if ("creds" in r) return r.creds;
+    // A cached verifier may predate a password change the server already knows: look again once.
+    if (attempt === 0 && verifier !== null) {
+      ctx.authQuery.invalidate(startup.user, startup.database);
+      continue;
+    }
+    log.warn("passthrough_replicas_unavailable", { user: startup.user, db: startup.database, error: r.why });
   }
+  return { kind: "none" };
 }
 
-async function findVerifier(ctx: GatewayContext, user: string): Promise<Verifier | null> {
+/**
+ * The server's first authentication request for (user, database): cached (auth.cache_ttl_ms,
+ * bounded), else from a connection closed as soon as it is read, one at a time per pair. A
+ * server ErrorResponse (pg_hba reject, too many clients) is thrown as is.
+ */
+async function authMethodOf(ctx: GatewayContext, startup: StartupInfo, gone: () => boolean): Promise<number> {
+  const pool = ctx.pools.find(ctx.primary, startup.user, startup.database);
+  if (pool && pool.authCode !== null) return pool.authCode;
+  return ctx.authMethods.get(startup.database, startup.user, () =>
+    ctx.loginGate.run(ctx.primary, gone, async () => {
+      const conn = await openPrimary(ctx, startup);
+      try {
+        return (await nextAuthRequest(conn)).code;
+      } finally {
+        conn.destroy();
+      }
+    }),
+  );
+}
+
+async function findVerifier(ctx: GatewayContext, startup: StartupInfo): Promise<Verifier | null> {
+  const user = startup.user;
   if (ctx.config.auth.mode === "userlist") return ctx.userlist?.get(user) ?? null;
   if (!ctx.authQuery) throw new Error("auth_query mode without an AuthQuery");
   try {
-    return await ctx.authQuery.lookup(user);
+    return await ctx.authQuery.lookup(user, startup.database);
   } catch (e) {
     if (e instanceof PgError) throw e;
-    throw fatal(
-      SqlState.InvalidAuthorizationSpecification,
-      `PgGate could not look up user "${user}" with auth.auth_query: ${(e as Error).message}`,
-      "Check auth.auth_user, auth.auth_password and auth.auth_query in the PgGate config.",
-    );
+    // Details are for the operator; an unauthenticated client learns only that it cannot log in.
+    log.error("auth_lookup_failed", { user, db: startup.database, error: (e as Error).message });
+    throw loginUnavailable(user);
   }
 }
 
@@ -147,14 +240,21 @@ export async function loginClient(
   startup: StartupInfo,
   params: ReadonlyMap<string, string>,
   gone: () => boolean,
+  hba: HbaVerdict = null,
 ): Promise<ReadonlyMap<string, string>> {
-  const { server, creds } = await login(ctx, ch, startup, gone);
+  const { server, slot, creds } = await login(ctx, ch, startup, gone, hba);
   if (creds.kind !== "none") ctx.credentials.set(startup.user, creds);
   const pool = ctx.pools.pool(ctx.primary, startup.user, startup.database);
   if (server) {
-    if (params.size > 0) await applyStartupParams(server, params);
+    try {
+      if (params.size > 0) await applyStartupParams(server, params);
+    } catch (e) {
+      slot?.release();
+      throw e;
+    }
     const reported = new Map(server.params);
-    ctx.pools.adopt(pool, server);
+    if (slot) slot.adopt(server);
+    else ctx.pools.adopt(pool, server);
     return reported;
   }
   if (params.size === 0) return pool.serverParams ?? new Map();
@@ -169,8 +269,10 @@ export async function loginClient(
 }
 
 /**
- * The admin console's login: only admin.users, authenticated like any user (in passthrough
- * against auth.auth_database on the primary). Returns the ParameterStatus set to report.
+ * The admin console's login: only admin.users. With admin.password, PgGate checks it itself
+ * (SCRAM), in every mode and with no server involved — the way in for a superuser without a
+ * password of its own. Else authenticated like any user (in passthrough against the primary),
+ * in auth.auth_database or "postgres". Returns the ParameterStatus set to report.
  */
 export async function loginAdmin(
   ctx: GatewayContext,
@@ -183,13 +285,30 @@ export async function loginAdmin(
   if (!ctx.config.admin.users.includes(user)) {
     throw fatal(SqlState.InvalidAuthorizationSpecification, `user "${user}" may not use the PgGate admin console`, "Admin users are listed in admin.users.");
   }
-  const database = ctx.config.auth.authDatabase;
-  const { server } = await login(ctx, ch, { user, database, params: startupParams }, gone);
+  const adminPassword = ctx.config.admin.password;
+  if (adminPassword !== "") {
+    await authenticateClient(ch, user, { kind: "plain", password: adminPassword }, "scram");
+    return new Map([...ADMIN_PARAMS, ["application_name", applicationName]]);
+  }
+  const database = ctx.config.auth.authDatabase || "postgres";
+  const { server, slot } = await login(ctx, ch, { user, database, params: startupParams }, gone);
   const reported = new Map(server?.params ?? ctx.pools.find(ctx.primary, user, database)?.serverParams ?? []);
+  slot?.release();
   server?.terminate();
   reported.set("application_name", applicationName);
   return reported;
 }
+
+/** What the admin console reports at login when no server was asked. */
+const ADMIN_PARAMS: readonly [string, string][] = [
+  ["server_version", "15.0 (PgGate admin console)"],
+  ["server_encoding", "UTF8"],
+  ["client_encoding", "UTF8"],
+  ["DateStyle", "ISO, MDY"],
+  ["integer_datetimes", "on"],
+  ["standard_conforming_strings", "on"],
+  ["TimeZone", "UTC"],
+];
 
 /** Applies session parameters with SET on a connection; a bad value is FATAL, as in PostgreSQL. */
 async function applyStartupParams(server: ServerConn, params: ReadonlyMap<string, string>): Promise<void> {

@@ -93,6 +93,17 @@ test("npm run dev prints a URL that psql can use, and Ctrl-C cleans up", async (
   expect(url).not.toBe("");
   const r = await run(["psql", url, "-Atc", "SELECT current_user"]);
   expect(r.stdout.trim()).toBe("pggate_scram");
+  // The demo it prints: a SELECT answers with the replica's port, the INSERT with the primary's.
+  const ports = out.match(/primary :(\d+), replica :(\d+)/)!;
+  const read = await run(["psql", url, "-Atc", "select inet_server_port()"]);
+  expect(read.stdout.trim()).toBe(ports[2]);
+  const write = await run(["psql", url, "-Atc", "insert into demo (note) values ('hi') returning inet_server_port()"]);
+  expect(write.stdout.trim().split("\n")[0]).toBe(ports[1]);
+  const metricsUrl = out.match(/metrics: +(\S+)/)![1];
+  const metrics = await (await fetch(metricsUrl)).text();
+  expect(metrics).toMatch(/pggate_queries_total\{[^}]*route="replica"[^}]*\} [1-9]/);
+  const admin = out.match(/admin console: psql "([^"]+)"/)![1];
+  expect((await run(["psql", admin, "-Atc", "show version"])).code).toBe(0);
   const dir = out.match(/throwaway cluster/) ? true : false;
   expect(dir).toBe(true);
   dev.kill("SIGINT");

@@ -28,7 +28,8 @@ export function baseConfig(overrides: YamlObject = {}): YamlObject {
       replicas: c.replicas.map((r) => ({ host: r.host, port: r.port })),
       tls: { mode: "disable" },
     },
-    auth: { mode: "passthrough", auth_user: c.authUser.user, auth_password: c.authUser.password, auth_query: c.authQuery },
+    // auth_query runs in postgres: tests create databases without the cluster's lookup function.
+    auth: { mode: "passthrough", auth_user: c.authUser.user, auth_password: c.authUser.password, auth_query: c.authQuery, auth_database: "postgres" },
     log: { level: "warn" },
   };
   for (const [k, v] of Object.entries(overrides)) {

@@ -582,3 +582,45 @@ describe("random operations (seeded)", () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe("login slots (connections a login opens itself count against size)", () => {
+  test("full with idle connections: the coldest is taken out; full with active ones: null", () => {
+    const core = new PoolCore<Conn>(1);
+    expect(core.reserveSlot()).toBe("slot");
+    const a = { id: 1 };
+    core.slotAdopt(a);
+    expect(core.idleCount).toBe(1);
+    expect(core.reserveSlot()).toEqual({ evict: a });
+    expect(core.idleCount).toBe(0);
+    expect(core.total).toBe(1);
+    expect(core.reserveSlot()).toBeNull();
+    core.slotRelease();
+    expect(core.total).toBe(0);
+  });
+
+  test("a queued login handed a returned connection turns it into its slot; the total never exceeds size", () => {
+    const core = new PoolCore<Conn>(1);
+    const r = core.acquire(waiter());
+    expect(r.kind).toBe("open");
+    core.opened();
+    const login = { ...waiter(), wantsSlot: true as const };
+    expect(core.reserveSlot()).toBeNull();
+    expect(core.acquire(login).kind).toBe("queued");
+    const c = { id: 7 };
+    expect(core.release(c, true)).toBe(login);
+    core.slotFromActive();
+    expect(core.active).toBe(0);
+    expect(core.connecting).toBe(1);
+    expect(core.total).toBe(1);
+    expect(core.slotAdopt({ id: 8 })).toBeNull();
+    expect(core.idleCount).toBe(1);
+  });
+
+  test("nobody queued is overtaken by a login", () => {
+    const core = new PoolCore<Conn>(1);
+    core.acquire(waiter());
+    core.opened();
+    core.acquire(waiter());
+    expect(core.reserveSlot()).toBeNull();
+  });
+});

@@ -1,0 +1,545 @@
+// Client access rules in PostgreSQL's pg_hba.conf syntax (docs: "The pg_hba.conf File"), like
+// PgBouncer's auth_hba_file: parseHba turns the text into rules, matchHba picks the first rule
+// that fits a client, the way PostgreSQL's check_hba does, and the two message functions word the
+// refusals as PostgreSQL does (SQLSTATE 28000, invalid_authorization_specification).
+//
+// Supported: record types local (parsed, never matches: PgGate only has TCP clients), host,
+// hostssl, hostnossl; comma lists with quoting; the keywords all, sameuser and replication (which
+// never matches, PgGate has no replication connections); PostgreSQL 16's /regex names and
+// backslash line continuation; IPv4 and IPv6 addresses as CIDR or with a netmask column;
+// methods trust, reject, scram-sha-256, md5 and password. Options after the method are checked
+// to be name=value and kept on the rule, but PgGate acts on none of them.
+//
+// Refused with an HbaParseError (rather than silently never matching, which would hide a
+// misconfiguration until someone cannot log in): hostgssenc/hostnogssenc, samerole/samegroup,
+// +group, @file includes and include directives, samehost/samenet, host names, and every method
+// PgGate cannot carry out (peer, ident, cert, gss, ldap, ...). Unlike PostgreSQL the first bad
+// line stops the parse, and an unterminated quote is an error rather than running to end of line.
+//
+// No I/O except loadHbaFile. Client names are attacker-chosen: they are only ever compared with
+// === or tested against the administrator's regexes, never compiled or used as object keys.
+
+import { readFileSync } from "node:fs";
+
+export type HbaMethod = "trust" | "reject" | "scram-sha-256" | "md5" | "password";
+export type HbaConnectionType = "local" | "host" | "hostssl" | "hostnossl";
+
+/** One entry of a database or user field. `sameuser` and `replication` occur only for databases. */
+export type HbaNameMatcher =
+  | { readonly kind: "all" }
+  | { readonly kind: "sameuser" }
+  | { readonly kind: "replication" }
+  | { readonly kind: "name"; readonly name: string }
+  | { readonly kind: "regex"; readonly regex: RegExp };
+
+/** A host rule's address field. `address` and `mask` are network-order bytes (4 or 16 of them). */
+export type HbaAddress =
+  | { readonly kind: "all" }
+  | { readonly kind: "net"; readonly family: 4 | 6; readonly address: readonly number[]; readonly mask: readonly number[] };
+
+/** An option after the method, kept as written; PgGate acts on none (and refuses clientcert other than no-verify). */
+export interface HbaOption {
+  readonly name: string;
+  readonly value: string;
+}
+
+export interface HbaRule {
+  /** The line the record starts on (a continued record spans more). */
+  readonly line: number;
+  readonly type: HbaConnectionType;
+  readonly databases: readonly HbaNameMatcher[];
+  readonly users: readonly HbaNameMatcher[];
+  /** null for local records, which have no address field. */
+  readonly address: HbaAddress | null;
+  readonly method: HbaMethod;
+  readonly options: readonly HbaOption[];
+}
+
+export interface HbaClient {
+  /** The peer address as the socket reports it: IPv4, IPv6, or IPv4-mapped IPv6; a %zone is ignored. */
+  address: string;
+  ssl: boolean;
+  /** As PostgreSQL sees it: a client that sends no database name gets its user name. */
+  database: string;
+  user: string;
+}
+
+export class HbaParseError extends Error {
+  override readonly name = "HbaParseError";
+
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super(message);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lines and tokens
+
+interface LogicalLine {
+  readonly line: number;
+  readonly text: string;
+}
+
+/** A token as PostgreSQL's next_token lexes it; `quoted` means it began with a double quote. */
+interface Token {
+  readonly text: string;
+  readonly quoted: boolean;
+}
+
+/** A whitespace-separated field: one token, or several joined by commas. */
+type Field = readonly Token[];
+
+function fail(line: number, detail: string): never {
+  throw new HbaParseError(`line ${line}: ${detail}`, line);
+}
+
+/**
+ * Physical lines joined at a trailing backslash, as PostgreSQL 16 does it: the backslash must be
+ * the very last character, it is removed, and nothing is put in its place, so the next line
+ * continues the same token unless there is whitespace before the backslash. Numbered by the
+ * line the record starts on.
+ */
+function logicalLines(text: string): LogicalLine[] {
+  const physical = text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
+  const out: LogicalLine[] = [];
+  let start = 0;
+  let pending: string | null = null; // the record so far, while its lines end in a backslash
+  for (let i = 0; i < physical.length; i++) {
+    const l = physical[i];
+    if (pending === null) {
+      start = i + 1;
+      pending = "";
+    }
+    if (l.endsWith("\\")) {
+      pending += l.slice(0, -1);
+      continue;
+    }
+    out.push({ line: start, text: pending + l });
+    pending = null;
+  }
+  // A backslash on the last line continues into the end of the file: PostgreSQL keeps the text.
+  if (pending !== null) out.push({ line: start, text: pending });
+  return out;
+}
+
+/** PostgreSQL's pg_isblank: the characters that separate fields. */
+function isBlank(ch: string): boolean {
+  return ch === " " || ch === "\t" || ch === "\n" || ch === "\r";
+}
+
+interface Lexed {
+  readonly token: Token | null;
+  readonly comma: boolean;
+  readonly end: number;
+}
+
+/**
+ * One token from `pos`, following hba.c's next_token: leading blanks and commas are skipped, an
+ * unquoted blank or comma ends the token, an unquoted # ends the line, "" inside quotes is a
+ * literal quote, and quotes may cover part of a token.
+ */
+function lexToken(text: string, pos: number, line: number): Lexed {
+  while (pos < text.length && (isBlank(text[pos]) || text[pos] === ",")) pos++;
+  let value = "";
+  let inQuote = false;
+  let sawQuote = false;
+  let initialQuote = false;
+  let comma = false;
+  while (pos < text.length && (inQuote || !isBlank(text[pos]))) {
+    const ch = text[pos];
+    if (ch === "#" && !inQuote) {
+      pos = text.length;
+      break;
+    }
+    if (ch === "," && !inQuote) {
+      comma = true;
+      pos++;
+      break;
+    }
+    if (ch === '"') {
+      if (inQuote && text[pos + 1] === '"') {
+        value += '"';
+        pos += 2;
+        continue;
+      }
+      if (!inQuote && value === "" && !sawQuote) initialQuote = true;
+      inQuote = !inQuote;
+      sawQuote = true;
+    } else {
+      value += ch;
+    }
+    pos++;
+  }
+  if (inQuote) fail(line, "unterminated quoted string");
+  const token = sawQuote || value !== "" ? { text: value, quoted: initialQuote } : null;
+  return { token, comma, end: pos };
+}
+
+/** Splits a logical line into fields of comma-joined tokens; [] for a blank or comment line. */
+function tokenizeLine(text: string, line: number): Field[] {
+  const fields: Field[] = [];
+  let pos = 0;
+  for (;;) {
+    const field: Token[] = [];
+    let lexed: Lexed;
+    do {
+      lexed = lexToken(text, pos, line);
+      pos = lexed.end;
+      if (lexed.token !== null) field.push(lexed.token);
+    } while (lexed.comma && lexed.token !== null);
+    if (field.length === 0) return fields;
+    fields.push(field);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fields
+
+const CONNECTION_TYPES: readonly HbaConnectionType[] = ["local", "host", "hostssl", "hostnossl"];
+const METHODS: readonly HbaMethod[] = ["trust", "reject", "scram-sha-256", "md5", "password"];
+/** Methods PostgreSQL knows that need something PgGate does not have (a Unix socket, a client certificate, an external service). */
+const FOREIGN_METHODS: readonly string[] = ["peer", "ident", "cert", "gss", "sspi", "ldap", "radius", "pam", "bsd"];
+
+function isKeyword(token: Token, word: string): boolean {
+  return !token.quoted && token.text === word;
+}
+
+/** The field's only token; PostgreSQL refuses a list where one value belongs. */
+function single(field: Field, what: string, line: number): Token {
+  if (field.length !== 1) fail(line, `multiple values specified for ${what}`);
+  return field[0];
+}
+
+function required(field: Field | undefined, what: string, line: number): Field {
+  if (field === undefined) fail(line, `end-of-line before ${what} specification`);
+  return field;
+}
+
+/** PostgreSQL would read the named file in place of an unquoted @name token. */
+function refuseIncludes(fields: readonly Field[], line: number): void {
+  for (const field of fields) {
+    for (const token of field) {
+      if (!token.quoted && token.text.length > 1 && token.text.startsWith("@")) {
+        fail(line, `file inclusion (${token.text}) is not supported by PgGate`);
+      }
+    }
+  }
+}
+
+function parseConnectionType(token: Token, line: number): HbaConnectionType {
+  const type = CONNECTION_TYPES.find((t) => t === token.text);
+  if (type !== undefined) return type;
+  if (token.text === "hostgssenc" || token.text === "hostnogssenc") {
+    fail(line, `connection type "${token.text}" is not supported by PgGate (it has no GSSAPI encryption)`);
+  }
+  if (token.text === "include" || token.text === "include_if_exists" || token.text === "include_dir") {
+    fail(line, `"${token.text}" directives are not supported by PgGate`);
+  }
+  return fail(line, `invalid connection type "${token.text}"`);
+}
+
+/**
+ * PostgreSQL 16: a name beginning with / is a regular expression over the rest, unanchored unless
+ * written with ^ and $, even when quoted (quoting is how a regex gets a comma). The "u" flag makes
+ * the syntax strict and matches by code point. An empty one would match every name, so it is
+ * refused as a likely mistake.
+ */
+function regexMatcher(token: Token, line: number): HbaNameMatcher {
+  const source = token.text.slice(1);
+  if (source === "") fail(line, `empty regular expression "${token.text}"`);
+  try {
+    return { kind: "regex", regex: new RegExp(source, "u") };
+  } catch (e) {
+    return fail(line, `invalid regular expression "${source}": ${(e as Error).message}`);
+  }
+}
+
+function parseDatabases(field: Field, line: number): HbaNameMatcher[] {
+  return field.map((token): HbaNameMatcher => {
+    if (isKeyword(token, "all")) return { kind: "all" };
+    if (isKeyword(token, "sameuser")) return { kind: "sameuser" };
+    if (isKeyword(token, "replication")) return { kind: "replication" };
+    if (isKeyword(token, "samerole") || isKeyword(token, "samegroup")) {
+      fail(line, `"${token.text}" is not supported by PgGate (it cannot see role membership)`);
+    }
+    if (token.text.startsWith("/")) return regexMatcher(token, line);
+    return { kind: "name", name: token.text };
+  });
+}
+
+/** In the user field only `all`, +group and /regex are special; sameuser there is a role name. */
+function parseUsers(field: Field, line: number): HbaNameMatcher[] {
+  return field.map((token): HbaNameMatcher => {
+    if (isKeyword(token, "all")) return { kind: "all" };
+    if (!token.quoted && token.text.startsWith("+")) {
+      fail(line, `group membership (${token.text}) is not supported by PgGate`);
+    }
+    if (token.text.startsWith("/")) return regexMatcher(token, line);
+    return { kind: "name", name: token.text };
+  });
+}
+
+/** Reads the address field, and the netmask field after it when the address has no /prefix. */
+function parseAddress(fields: readonly Field[], index: number, line: number): { address: HbaAddress; next: number } {
+  const token = single(required(fields[index], "IP address", line), "host address", line);
+  if (isKeyword(token, "all")) return { address: { kind: "all" }, next: index + 1 };
+  if (isKeyword(token, "samehost") || isKeyword(token, "samenet")) {
+    fail(line, `"${token.text}" is not supported by PgGate; use an address or CIDR`);
+  }
+  const slash = token.text.indexOf("/");
+  if (slash >= 0) return { address: parseCidr(token.text, slash, line), next: index + 1 };
+  const ip = parseIp(token.text);
+  if (ip === null) {
+    // PostgreSQL takes anything that is not numeric for a host name; a near-miss address gets
+    // a message about the address instead.
+    if (token.text.includes(":") || /^[0-9.]+$/.test(token.text)) fail(line, `invalid IP address "${token.text}"`);
+    fail(line, `host names are not supported; use an address or CIDR (got "${token.text}")`);
+  }
+  const maskToken = single(required(fields[index + 1], "netmask", line), "netmask", line);
+  const mask = parseIp(maskToken.text);
+  if (mask === null) fail(line, `invalid IP mask "${maskToken.text}"`);
+  if (mask.family !== ip.family) fail(line, "IP address and mask do not match");
+  return { address: { kind: "net", family: ip.family, address: ip.bytes, mask: mask.bytes }, next: index + 2 };
+}
+
+/** `address/prefix`. Bits of the address beyond the prefix are ignored, as PostgreSQL does. */
+function parseCidr(text: string, slash: number, line: number): HbaAddress {
+  const ip = parseIp(text.slice(0, slash));
+  if (ip === null) fail(line, `invalid IP address "${text.slice(0, slash)}"`);
+  const prefixText = text.slice(slash + 1);
+  const prefix = Number(prefixText);
+  const maxPrefix = ip.bytes.length * 8;
+  if (!/^[0-9]{1,3}$/.test(prefixText) || prefix > maxPrefix) fail(line, `invalid CIDR mask in address "${text}"`);
+  return { kind: "net", family: ip.family, address: ip.bytes, mask: prefixMask(prefix, ip.bytes.length) };
+}
+
+function prefixMask(prefix: number, length: number): number[] {
+  const mask: number[] = [];
+  for (let i = 0; i < length; i++) {
+    const bits = Math.max(0, Math.min(8, prefix - i * 8));
+    mask.push((0xff << (8 - bits)) & 0xff);
+  }
+  return mask;
+}
+
+function parseMethod(token: Token, line: number): HbaMethod {
+  const method = METHODS.find((m) => m === token.text);
+  if (method !== undefined) return method;
+  if (FOREIGN_METHODS.includes(token.text)) fail(line, `authentication method "${token.text}" is not supported by PgGate`);
+  return fail(line, `invalid authentication method "${token.text}"`);
+}
+
+function parseOptions(fields: readonly Field[], line: number): HbaOption[] {
+  const options: HbaOption[] = [];
+  for (const field of fields) {
+    for (const token of field) {
+      const eq = token.text.indexOf("=");
+      if (eq <= 0) fail(line, `authentication option not in name=value format: ${token.text}`);
+      const name = token.text.slice(0, eq);
+      const value = token.text.slice(eq + 1);
+      // PgGate does not ask clients for certificates: a rule demanding one must not let anyone in without.
+      if (name === "clientcert" && value !== "no-verify") fail(line, `clientcert=${value} is not supported by PgGate (it does not verify client certificates)`);
+      options.push({ name, value });
+    }
+  }
+  return options;
+}
+
+function parseRecord(fields: readonly Field[], line: number): HbaRule {
+  refuseIncludes(fields, line);
+  const type = parseConnectionType(single(fields[0], "connection type", line), line);
+  const databases = parseDatabases(required(fields[1], "database", line), line);
+  const users = parseUsers(required(fields[2], "role", line), line);
+  let next = 3;
+  let address: HbaAddress | null = null;
+  if (type !== "local") ({ address, next } = parseAddress(fields, next, line));
+  const method = parseMethod(single(required(fields[next], "authentication method", line), "authentication type", line), line);
+  const options = parseOptions(fields.slice(next + 1), line);
+  return { line, type, databases, users, address, method, options };
+}
+
+/** Parses pg_hba.conf text; throws HbaParseError at the first bad line. A text with no records gives []. */
+export function parseHba(text: string): HbaRule[] {
+  const rules: HbaRule[] = [];
+  for (const { line, text: lineText } of logicalLines(text)) {
+    const fields = tokenizeLine(lineText, line);
+    if (fields.length > 0) rules.push(parseRecord(fields, line));
+  }
+  return rules;
+}
+
+/**
+ * Reads and parses the file. Errors name the path. A file with no records is refused, as
+ * PostgreSQL refuses one ("contains no entries"): it would let nobody in. A file that cannot be
+ * read throws a plain Error.
+ */
+export function loadHbaFile(path: string): HbaRule[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new Error(`cannot read hba file ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  let rules: HbaRule[];
+  try {
+    rules = parseHba(text);
+  } catch (e) {
+    if (e instanceof HbaParseError) throw new HbaParseError(`${path}: ${e.message}`, e.line);
+    throw e;
+  }
+  if (rules.length === 0) throw new HbaParseError(`${path}: configuration file contains no entries`, 0);
+  return rules;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses
+
+interface Ip {
+  readonly family: 4 | 6;
+  readonly bytes: number[];
+}
+
+/** Strict dotted quad: no leading zeros, since inet_aton would read 010 as octal. */
+function parseIpv4(text: string): number[] | null {
+  const m = /^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/.exec(text);
+  if (m === null) return null;
+  const bytes = m.slice(1).map(Number);
+  return bytes.every((b) => b <= 255) ? bytes : null;
+}
+
+/** One side of a "::" split, as 16-bit words; a dotted IPv4 tail only where `tailAllowed`. */
+function ipv6Words(part: string, tailAllowed: boolean): number[] | null {
+  if (part === "") return [];
+  const groups = part.split(":");
+  const words: number[] = [];
+  for (let i = 0; i < groups.length; i++) {
+    const group = groups[i];
+    if (tailAllowed && i === groups.length - 1 && group.includes(".")) {
+      const v4 = parseIpv4(group);
+      if (v4 === null) return null;
+      words.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+    } else if (/^[0-9a-fA-F]{1,4}$/.test(group)) {
+      words.push(parseInt(group, 16));
+    } else {
+      return null;
+    }
+  }
+  return words;
+}
+
+/** RFC 4291 text forms: eight groups, or fewer around one "::", optionally ending in a dotted quad. */
+function parseIpv6(text: string): number[] | null {
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const compressed = halves.length === 2;
+  const left = ipv6Words(halves[0], !compressed);
+  const right = compressed ? ipv6Words(halves[1], true) : [];
+  if (left === null || right === null) return null;
+  const present = left.length + right.length;
+  if (compressed ? present > 7 : present !== 8) return null;
+  const words = [...left, ...new Array<number>(8 - present).fill(0), ...right];
+  return words.flatMap((w) => [w >> 8, w & 0xff]);
+}
+
+function parseIp(text: string): Ip | null {
+  const v4 = parseIpv4(text);
+  if (v4 !== null) return { family: 4, bytes: v4 };
+  const v6 = parseIpv6(text);
+  return v6 === null ? null : { family: 6, bytes: v6 };
+}
+
+/** The client's address in each family it can be compared in; an IPv4-mapped address has both. */
+interface ClientIp {
+  readonly v4: number[] | null;
+  readonly v6: number[] | null;
+}
+
+function isV4Mapped(bytes: readonly number[]): boolean {
+  return bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+}
+
+function clientIp(address: string): ClientIp {
+  // The zone of a link-local address plays no part in matching, as in PostgreSQL.
+  const zone = address.indexOf("%");
+  const ip = parseIp(zone >= 0 ? address.slice(0, zone) : address);
+  if (ip === null) return { v4: null, v6: null };
+  if (ip.family === 4) return { v4: ip.bytes, v6: null };
+  return { v4: isV4Mapped(ip.bytes) ? ip.bytes.slice(12) : null, v6: ip.bytes };
+}
+
+function inNet(client: ClientIp, net: Extract<HbaAddress, { kind: "net" }>): boolean {
+  const bytes = net.family === 4 ? client.v4 : client.v6;
+  if (bytes === null) return false;
+  return net.address.every((b, i) => (b & net.mask[i]) === (bytes[i] & net.mask[i]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matching
+
+function databaseMatches(matchers: readonly HbaNameMatcher[], client: HbaClient): boolean {
+  return matchers.some((m) => {
+    switch (m.kind) {
+      case "all":
+        return true;
+      case "sameuser":
+        return client.database === client.user;
+      case "replication":
+        return false;
+      case "name":
+        return m.name === client.database;
+      case "regex":
+        return m.regex.test(client.database);
+    }
+  });
+}
+
+function userMatches(matchers: readonly HbaNameMatcher[], client: HbaClient): boolean {
+  return matchers.some((m) => {
+    switch (m.kind) {
+      case "all":
+        return true;
+      case "name":
+        return m.name === client.user;
+      case "regex":
+        return m.regex.test(client.user);
+      case "sameuser":
+      case "replication":
+        return false;
+    }
+  });
+}
+
+function connectionMatches(rule: HbaRule, client: HbaClient, ip: ClientIp): boolean {
+  if (rule.type === "local" || rule.address === null) return false;
+  if (rule.type === "hostssl" && !client.ssl) return false;
+  if (rule.type === "hostnossl" && client.ssl) return false;
+  return rule.address.kind === "all" || inNet(ip, rule.address);
+}
+
+/** First matching rule, as PostgreSQL does; null when no rule matches (PostgreSQL then refuses). */
+export function matchHba(rules: readonly HbaRule[], client: HbaClient): HbaRule | null {
+  const ip = clientIp(client.address);
+  for (const rule of rules) {
+    if (connectionMatches(rule, client, ip) && databaseMatches(rule.databases, client) && userMatches(rule.users, client)) {
+      return rule;
+    }
+  }
+  return null;
+}
+
+function encryptionState(client: HbaClient): string {
+  return client.ssl ? "SSL encryption" : "no encryption";
+}
+
+/** PostgreSQL's message when no rule matches, e.g. `no pg_hba.conf entry for host "10.1.2.3", user "bob", database "app", SSL encryption`. */
+export function noEntryMessage(client: HbaClient): string {
+  return `no pg_hba.conf entry for host "${client.address}", user "${client.user}", database "${client.database}", ${encryptionState(client)}`;
+}
+
+/** PostgreSQL's message for a reject line: 'pg_hba.conf rejects connection for host "%s", user "%s", database "%s", %s'. */
+export function rejectMessage(client: HbaClient): string {
+  return `pg_hba.conf rejects connection for host "${client.address}", user "${client.user}", database "${client.database}", ${encryptionState(client)}`;
+}

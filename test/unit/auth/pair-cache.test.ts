@@ -1,0 +1,42 @@
+// PairCache: (database, user) keys that cannot alias, expiry, a bound, and one fetch per pair.
+import { describe, expect, test } from "bun:test";
+import { PairCache } from "../../../src/auth/pair-cache.ts";
+
+describe("PairCache", () => {
+  test("concurrent misses for a pair share one fetch; set() entries are served until they expire", async () => {
+    let ttl = 60_000;
+    const c = new PairCache<string>(10, () => ttl);
+    let fetches = 0;
+    const fetch = async () => {
+      fetches++;
+      await Bun.sleep(5);
+      return "v";
+    };
+    expect(await Promise.all([c.get("db", "u", fetch), c.get("db", "u", fetch)])).toEqual(["v", "v"]);
+    expect(fetches).toBe(1);
+    c.set("db", "u", "cached");
+    expect(await c.get("db", "u", fetch)).toBe("cached");
+    ttl = -1;
+    c.set("db", "u", "stale");
+    expect(await c.get("db", "u", fetch)).toBe("v");
+  });
+
+  test("names that would collide when joined stay apart", async () => {
+    const c = new PairCache<string>(10, () => 60_000);
+    c.set("a:b", "c", "first");
+    c.set("a", "b:c", "second");
+    expect(await c.get("a:b", "c", async () => "miss")).toBe("first");
+    expect(await c.get("a", "b:c", async () => "miss")).toBe("second");
+  });
+
+  test("bounded: past the cap the oldest entry goes", async () => {
+    const c = new PairCache<number>(3, () => 60_000);
+    for (let i = 0; i < 5; i++) c.set("db", `u${i}`, i);
+    expect(c.size).toBe(3);
+    expect(await c.get("db", "u0", async () => -1)).toBe(-1);
+    expect(await c.get("db", "u4", async () => -1)).toBe(4);
+    c.delete("db", "u4");
+    c.clear();
+    expect(c.size).toBe(0);
+  });
+});
