@@ -210,6 +210,8 @@ export class Gateway {
     await Bun.sleep(100);
     this.metrics?.stop();
     this.ctx.pools.stop();
+    // Kept lookup connections go too (they would otherwise linger until their idle timer).
+    this.ctx.authQuery?.clear();
     this.ctx.health.stop();
     if (this.idleTimer) clearInterval(this.idleTimer);
     this.cancelListener?.stop(true);

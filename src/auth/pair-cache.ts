@@ -22,6 +22,12 @@ export class PairCache<V> {
     return this.count;
   }
 
+  /** The fresh entry for the pair, if any. */
+  peek(database: string, user: string): V | undefined {
+    const hit = this.entries.get(database)?.get(user);
+    return hit && hit.expiresAt > Date.now() ? hit.value : undefined;
+  }
+
   /** The fresh entry for the pair, else `fetch()`'s result (remembered; shared by concurrent callers). */
   get(database: string, user: string, fetch: () => Promise<V>): Promise<V> {
     const hit = this.entries.get(database)?.get(user);

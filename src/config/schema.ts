@@ -156,7 +156,7 @@ export const SCHEMA = [
   int("listen.client_idle_timeout_ms", { default: 0, min: 0, max: MAX_MS, reloadable: true, doc: "Close clients idle (outside a transaction) this long with FATAL 57P05; 0 = never." }),
   int("listen.idle_in_transaction_timeout_ms", { default: 0, min: 0, max: MAX_MS, reloadable: true, doc: "Close clients idle inside a transaction this long with FATAL 25P03, releasing its server connection; 0 = never." }),
   int("listen.handshake_timeout_ms", { default: 10000, min: 1, max: MAX_MS, reloadable: true, doc: "Time a new client has to finish TLS, startup and authentication." }),
-  int("listen.max_pending_logins", { default: 64, min: 1, max: 100_000, reloadable: true, doc: "Server connections per node held for clients that have not authenticated yet (passthrough relays, auth-method probes); further logins wait their turn." }),
+  int("listen.max_pending_logins", { default: 64, min: 1, max: 100_000, reloadable: true, doc: "Server connections per node held for clients that have not authenticated yet (passthrough relays); further logins wait their turn." }),
   int("listen.max_message_size", { default: 268_435_456, min: 1024, max: 1_073_741_824, reloadable: true, doc: "Largest protocol message accepted from a client, in bytes; larger ones get 08P01 and a closed connection." }),
   oneOf("listen.tls.mode", ["disable", "allow", "require"], { default: "disable", reloadable: false, doc: "TLS toward clients: disable (answer N to SSLRequest), allow (TLS if asked), require (refuse plaintext)." }),
   file("listen.tls.cert", { reloadable: false, doc: "PEM certificate chain; required unless listen.tls.mode is disable. Relative to the config file." }),

@@ -1,6 +1,5 @@
 // Bounds the server connections opened on behalf of clients that have not authenticated yet
-// (passthrough relays, auth-method probes, verifier lookups): at most `limit()` per node at once,
-// the rest wait FIFO. Without it, clients that never finish their login could take every
+// (passthrough relays): at most `limit()` per node at once, the rest wait FIFO. Without it, clients that never finish their login could take every
 // connection slot of the primary. Pure bookkeeping; no I/O, no timers.
 
 /** Gives the slot back; calling it more than once is harmless. */

@@ -90,8 +90,10 @@ export async function authenticateToServer(
   user: string,
   creds: ServerCredentials,
   policy: ServerAuthPolicy = DEFAULT_SERVER_AUTH_POLICY,
+  /** The server's first request, when the caller already read it (to learn the method). */
+  first: AuthenticationRequest | null = null,
 ): Promise<void> {
-  let req = await nextAuthRequest(conn);
+  let req = first ?? (await nextAuthRequest(conn));
   let step: Step = "start";
   let scram: ScramClient | null = null;
   for (;;) {

@@ -4,7 +4,10 @@ import { randomInt } from "node:crypto";
 import type { Config } from "../config/types.ts";
 import type { PgError } from "../errors/index.ts";
 import type { AuthQuery } from "../server/auth-query.ts";
-import { AuthMethods } from "./auth-methods.ts";
+import { PairCache } from "../auth/pair-cache.ts";
+
+/** A server's pg_hba method rarely changes: remembered a day (and until a reload). */
+const LEARNT_METHOD_TTL_MS = 24 * 3600_000;
 import type { HbaRule } from "../auth/hba.ts";
 import type { ServerCredentials } from "../auth/credentials.ts";
 import type { Verifier } from "../auth/verifier.ts";
@@ -86,8 +89,12 @@ export class GatewayContext {
     return "auth.mode passthrough without auth.auth_user: reads of SCRAM and MD5 users stay on the primary (set auth.auth_user so PgGate can reuse what the primary accepted)";
   }
 
-  /** How the primary authenticates each (database, user), as probes learnt it. */
-  readonly authMethods = new AuthMethods(() => this.config.auth.cacheTtlMs);
+  /**
+   * How the primary authenticates each (database, user) — the AuthCode of its first request — as
+   * learnt by the first login of the pair, so later clients are challenged in a way whose
+   * credentials the server accepts. Bounded (names come from clients).
+   */
+  readonly authMethods = new PairCache<number>(10_000, () => LEARNT_METHOD_TTL_MS);
   /** auth.hba rules, or null when no file is configured. */
   hba: readonly HbaRule[] | null = null;
   /** What PgGate may use to open server connections per user (learnt at login, latest wins). */

@@ -35,19 +35,20 @@ export interface LoginResult {
 export type HbaVerdict = HbaMethod | null;
 
 /**
- * Authenticates the client per auth.mode. Server connections opened before the client has
- * proven who it is (the passthrough relay, the auth-method probe) go through ctx.loginGate, so
- * clients that never finish logging in cannot take the primary's connection slots; `gone` says
- * whether the client has left (its turn at the gate is then skipped). Every connection a login
- * keeps counts against pool.size (LoginSlot).
+ * Authenticates the client per auth.mode. The only server connection opened before the client
+ * has proven who it is, the passthrough relay, goes through ctx.loginGate, so clients that never
+ * finish logging in cannot take the primary's connection slots; `gone` says whether the client
+ * has left (its turn at the gate is then skipped). Every connection a login keeps counts against
+ * pool.size (LoginSlot).
  */
 export async function login(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, gone: () => boolean, hba: HbaVerdict = null): Promise<LoginResult> {
   const mode = ctx.config.auth.mode;
   if (mode === "passthrough") return relayLogin(ctx, ch, startup, gone);
 
-  // The verifier and the server's method are fetched together, for known and unknown users
-  // alike: a wrong password and an unknown user take the same steps, and the same time.
-  const [verifier, serverCode] = await Promise.all([findVerifier(ctx, startup), authMethodOf(ctx, startup, gone)]);
+  // No server connection before the client has proven who it is: known and unknown users take
+  // the same steps (a lookup, an exchange), and a flood of made-up names costs the primary nothing.
+  const verifier = await findVerifier(ctx, startup);
+  const serverCode = authMethodOf(ctx, startup, verifier);
   let creds: ServerCredentials;
   try {
     if (hba === "trust") creds = trustedCredentials(verifier);
@@ -77,10 +78,15 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
     return { server: null, slot: null, creds };
   }
   let server: ServerConn;
+  let actual = serverCode;
   try {
     server = await openPrimary(ctx, startup);
     try {
-      await authenticateToServer(server, startup.user, creds, serverAuthPolicy(ctx.config));
+      const first = await nextAuthRequest(server);
+      // What the server really asks for, remembered for the next client of the pair.
+      actual = first.code;
+      ctx.authMethods.set(startup.database, startup.user, actual);
+      await authenticateToServer(server, startup.user, creds, serverAuthPolicy(ctx.config), first);
     } catch (e) {
       server.destroy();
       throw e;
@@ -90,12 +96,13 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
     if (e instanceof ServerAuthError) {
       ctx.authQuery?.invalidate(startup.user, startup.database);
       // The client proved its password; the server refusing PgGate is configuration, for the log.
-      log.error("server_login_failed", { user: startup.user, db: startup.database, node: ctx.primary.name, error: e.message });
+      const guessed = actual !== serverCode ? ` (the client was challenged for ${methodName(serverCode)}, the server asks for ${methodName(actual)}; the next login is challenged accordingly)` : "";
+      log.error("server_login_failed", { user: startup.user, db: startup.database, node: ctx.primary.name, error: e.message + guessed });
       throw loginUnavailable(startup.user);
     }
     throw e;
   }
-  pool.authCode = serverCode;
+  pool.authCode = actual;
   pool.serverParams ??= new Map(server.params);
   return { server, slot, creds };
 }
@@ -177,23 +184,27 @@ async function relayedCredentials(ctx: GatewayContext, startup: StartupInfo, tra
 }
 
 /**
- * The server's first authentication request for (user, database): cached (auth.cache_ttl_ms,
- * bounded), else from a connection closed as soon as it is read, one at a time per pair. A
- * server ErrorResponse (pg_hba reject, too many clients) is thrown as is.
+ * How the server authenticates (user, database), as an AuthCode: learnt by the pair's first
+ * login (pool, or the bounded cache), else guessed from the verifier — the method it was made
+ * for. A wrong guess (pg_hba asks for another method than the stored secret's) costs that first
+ * login, which then teaches the right one; asking the server first would mean opening a
+ * connection for every client that has not authenticated, and a timing difference between known
+ * and unknown names.
  */
-async function authMethodOf(ctx: GatewayContext, startup: StartupInfo, gone: () => boolean): Promise<number> {
+function authMethodOf(ctx: GatewayContext, startup: StartupInfo, verifier: Verifier | null): number {
   const pool = ctx.pools.find(ctx.primary, startup.user, startup.database);
   if (pool && pool.authCode !== null) return pool.authCode;
-  return ctx.authMethods.get(startup.database, startup.user, () =>
-    ctx.loginGate.run(ctx.primary, gone, async () => {
-      const conn = await openPrimary(ctx, startup);
-      try {
-        return (await nextAuthRequest(conn)).code;
-      } finally {
-        conn.destroy();
-      }
-    }),
-  );
+  const learnt = ctx.authMethods.peek(startup.database, startup.user);
+  if (learnt !== undefined) return learnt;
+  return verifier?.kind === "md5" ? AuthCode.MD5Password : AuthCode.SASL;
+}
+
+function methodName(code: number): string {
+  if (code === AuthCode.SASL) return "SCRAM-SHA-256";
+  if (code === AuthCode.MD5Password) return "MD5";
+  if (code === AuthCode.CleartextPassword) return "a cleartext password";
+  if (code === AuthCode.Ok) return "nothing (trust)";
+  return `method ${code}`;
 }
 
 async function findVerifier(ctx: GatewayContext, startup: StartupInfo): Promise<Verifier | null> {

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import pg from "pg";
-import { cluster, connString, psql, run, scratchPath, startGateway, type RunningGateway } from "./harness.ts";
+import { cluster, clusterHba, connString, psql, run, scratchPath, startGateway, type RunningGateway } from "./harness.ts";
 
 type Method = "scram" | "md5" | "plain";
 const METHODS: Method[] = ["scram", "md5", "plain"];
@@ -43,6 +43,10 @@ for (const mode of ["passthrough", "auth_query", "userlist"] as const) {
     beforeAll(async () => {
       const auth: Record<string, unknown> = { mode };
       if (mode === "userlist") auth.userlist = await userlistConfig();
+      // The cluster's pg_hba asks pggate_plain for a cleartext password although its stored secret
+      // is SCRAM; PgGate, which never asks the server before the client proved itself, learns
+      // that at the first login — unless auth.hba says so, as the README advises.
+      if (mode === "auth_query") auth.hba = clusterHba();
       gw = startGateway({ auth });
     });
     afterAll(async () => {

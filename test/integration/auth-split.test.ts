@@ -43,9 +43,10 @@ function captureLog(level: "warn" | "error", event: string): { lines: string[]; 
 const replicaPorts = () => new Set(cluster().replicas.map((r) => r.port));
 
 /** Connections the primary has open for `user` (PgGate's, plus the ones this query needs: none). */
-async function primaryConnections(user: string): Promise<number> {
+async function primaryConnections(user: string, application = ""): Promise<number> {
   const cl = cluster();
-  const out = await cl.psql(cl.primary, `SELECT count(*) FROM pg_stat_activity WHERE usename = '${user}' AND backend_type = 'client backend'`);
+  const app = application ? ` AND application_name = '${application}'` : "";
+  const out = await cl.psql(cl.primary, `SELECT count(*) FROM pg_stat_activity WHERE usename = '${user}' AND backend_type = 'client backend'${app}`);
   return Number(out.trim());
 }
 
@@ -216,10 +217,15 @@ describe("600 simultaneous logins against a cold instance", () => {
       const u = cluster().users.md5;
       const gw = startGateway({ auth: { mode, max_concurrent_lookups: 2 }, pool: { size, acquire_timeout_ms: 20_000 }, listen: { max_client_connections: 2000 } });
       let peak = 0;
+      let lookupPeak = 0;
+      // Lookup connections other gateways of this run still keep are not this one's.
+      const lookupBase = await primaryConnections(cluster().authUser.user, "pggate_auth_query");
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
           peak = Math.max(peak, await primaryConnections(u.user));
+          // (The health checks log in as the auth_user too, under their own application_name.)
+          lookupPeak = Math.max(lookupPeak, await primaryConnections(cluster().authUser.user, "pggate_auth_query"));
           await Bun.sleep(20);
         }
       })();
@@ -245,12 +251,34 @@ describe("600 simultaneous logins against a cold instance", () => {
         await sampler;
         await gw.stop();
       }
-      console.log(`${mode} login storm: ${JSON.stringify(Object.fromEntries(outcomes))}, peak primary connections for the user ${peak}`);
+      console.log(`${mode} login storm: ${JSON.stringify(Object.fromEntries(outcomes))}, peak primary connections for the user ${peak}, for lookups ${lookupPeak}`);
       expect([...outcomes.keys()].filter((k) => k !== "ok" && k !== "53300")).toEqual([]);
       expect(outcomes.get("ok") ?? 0).toBeGreaterThan(0);
       // The md5 user's own connections: pool.size (lookups run as auth_user, probes are closed at once).
       expect(peak).toBeLessThanOrEqual(size + 1);
+      // Lookups share kept connections: at most auth.max_concurrent_lookups.
+      expect(lookupPeak - lookupBase).toBeLessThanOrEqual(2);
     }, 120_000);
   }
 });
 
+
+describe("auth_query learns the server's method at the first login", () => {
+  test("a role the server asks for a cleartext password (stored SCRAM): the first login fails with a generic message and a logged reason, the next one works", async () => {
+    const errors = captureLog("error", "server_login_failed");
+    const gw = startGateway({ auth: { mode: "auth_query" } });
+    try {
+      const first = await failureOf(client(gw.port, "plain"));
+      expect(first.code).toBe("28000");
+      expect(errors.lines.length).toBe(1);
+      expect(errors.lines[0]).toContain("the server asks for a cleartext password");
+      const second = client(gw.port, "plain");
+      await second.connect();
+      expect((await second.query("SELECT current_user AS u")).rows[0].u).toBe(cluster().users.plain.user);
+      await second.end();
+    } finally {
+      errors.restore();
+      await gw.stop();
+    }
+  });
+});

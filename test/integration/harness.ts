@@ -39,6 +39,17 @@ export function baseConfig(overrides: YamlObject = {}): YamlObject {
   return base;
 }
 
+/**
+ * An auth.hba file saying what the cluster's pg_hba says about cleartext: pggate_plain is asked
+ * for a password although its stored secret is SCRAM. auth_query mode needs it to challenge that
+ * role for cleartext from its first login (see the README's Authentication section).
+ */
+export function clusterHba(): string {
+  const path = scratchPath("hba.conf");
+  writeFileSync(path, `host all ${cluster().users.plain.user} 127.0.0.1/32 password\nhost all all 127.0.0.1/32 scram-sha-256\n`);
+  return path;
+}
+
 export interface RunningGateway {
   port: number;
   gateway: Gateway;

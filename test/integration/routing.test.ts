@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import pg from "pg";
 import postgres from "postgres";
-import { cluster, connString, psql, run, startGateway, type RunningGateway } from "./harness.ts";
+import { cluster, clusterHba, connString, psql, run, startGateway, type RunningGateway } from "./harness.ts";
 
 type Method = "scram" | "md5" | "plain";
 const users = () => cluster().users;
@@ -45,7 +45,7 @@ beforeAll(async () => {
     "app",
   );
   await c.waitForReplay();
-  gw = startGateway({ auth: { mode: "auth_query" }, pool: { size: 4 } });
+  gw = startGateway({ auth: { mode: "auth_query", hba: clusterHba() }, pool: { size: 4 } });
 });
 
 afterAll(async () => {
