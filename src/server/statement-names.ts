@@ -6,8 +6,12 @@
 export class StatementNames {
   private readonly names = new Map<string, string>();
   private next = 1;
+  /** Sessions with DDL sent and not yet over (see beginSchemaChange). */
+  private changing = 0;
 
   nameFor(key: string): string {
+    // While DDL is in flight nobody knows which schema a Parse sees: its copy is its own.
+    if (this.changing > 0) return `pggate_${(this.next++).toString(36)}`;
     let n = this.names.get(key);
     if (!n) {
       n = `pggate_${(this.next++).toString(36)}`;
@@ -29,6 +33,21 @@ export class StatementNames {
    */
   invalidate(): void {
     this.names.clear();
+  }
+
+  /**
+   * A session sent DDL: until it ends (endSchemaChange), statements get names of their own, not
+   * shared — a Parse racing the DDL (before its lock, or after its commit but before PgGate saw
+   * the ReadyForQuery) may see either schema, and must not hand that copy to anyone else.
+   */
+  beginSchemaChange(): void {
+    this.changing++;
+    this.invalidate();
+  }
+
+  endSchemaChange(): void {
+    if (this.changing > 0) this.changing--;
+    this.invalidate();
   }
 
   get size(): number {

@@ -29,6 +29,7 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
     this.att.returnAfterClient(this.id, this.pinReason !== null, this.openBatch);
     this.queue.clear();
     this.floor.stopWaiting();
+    this.schemaChangeOver();
   }
 
   protected closeSummary(): { queries: number; pin?: string } {
@@ -130,8 +131,9 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
       const s = this.server;
       this.txStatus = buf[start + 5];
       if (this.schemaChanging) {
-        this.noteSchemaChange();
-        if (this.txStatus === TxStatus.Idle) this.schemaChanging = false;
+        // Over once nothing more is owed (a pipelined DDL may still be running) outside a transaction.
+        if (this.txStatus === TxStatus.Idle && (!s || s.pendingReplies === 0)) this.schemaChangeOver();
+        else this.noteSchemaChange();
       }
       if (!s || s.pendingReplies > 0) return true;
       if (this.inflightSince !== 0) {

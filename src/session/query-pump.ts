@@ -264,18 +264,26 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
   /** Set by classifyBatch when a batch may change the schema. */
   private readonly schemaSeen = { schema: false };
 
-  /** DDL was sent and its transaction has not ended: each ReadyForQuery renames statements again. */
+  /** DDL was sent and has not finished (see StatementNames.beginSchemaChange). */
   protected schemaChanging = false;
 
   /**
-   * DDL is on its way: statements parsed from now on, by anyone, get new server names (see
-   * StatementNames.invalidate); again at each ReadyForQuery until its transaction ends, since
-   * other connections see the change only once it commits.
+   * DDL is on its way: until it is over, statements parsed by anyone get names of their own; then
+   * new shared names (StatementNames.beginSchemaChange). Again at each ReadyForQuery inside its
+   * transaction, since other connections see the change only once it commits.
    */
   protected noteSchemaChange(): void {
     this.schemaSeen.schema = false;
+    if (this.schemaChanging) statementNames.invalidate();
+    else statementNames.beginSchemaChange();
     this.schemaChanging = true;
-    statementNames.invalidate();
+  }
+
+  /** The DDL's transaction is over (or the client left): statements are shared again, under new names. */
+  protected schemaChangeOver(): void {
+    if (!this.schemaChanging) return;
+    this.schemaChanging = false;
+    statementNames.endSchemaChange();
   }
 
   /** Scans the first `count` queued frames for RESET / DISCARD ALL (only batches that may hold one). */

@@ -70,13 +70,22 @@ function mismatch(cols: Column[], body: Uint8Array): string | null {
   return null;
 }
 
-/** (Re-)prepares `name` and returns the columns the client is told. */
+/**
+ * (Re-)prepares `name` and returns the columns the client is told. A DDL committing between the
+ * Parse and the Describe fails the Describe with 0A000 on a dedicated connection too: try again,
+ * as drivers do.
+ */
 async function prepare(c: RawClient, name: string, sql: string): Promise<Column[]> {
-  const out = await roundTrip(c, Close("S", name), Parse(name, sql), Describe("S", name), Sync());
-  const err = out.find((m) => m.type === "E");
-  if (err) throw new Error(`prepare failed: ${JSON.stringify(errorOf(err.body))}`);
-  const t = out.find((m) => m.type === "T");
-  return t ? columnsOf(t.body) : [];
+  for (let attempt = 0; ; attempt++) {
+    const out = await roundTrip(c, Close("S", name), Parse(name, sql), Describe("S", name), Sync());
+    const err = out.find((m) => m.type === "E");
+    if (!err) {
+      const t = out.find((m) => m.type === "T");
+      return t ? columnsOf(t.body) : [];
+    }
+    const e = errorOf(err.body);
+    if (e.code !== "0A000" || attempt >= 5) throw new Error(`prepare failed: ${JSON.stringify(e)}`);
+  }
 }
 
 async function execute(c: RawClient, name: string): Promise<Message[]> {

@@ -46,3 +46,20 @@ describe("StatementNames.invalidate", () => {
     expect(statementNames.nameFor("SELECT 'invalidate-test'")).toBe(after);
   });
 });
+
+describe("StatementNames while DDL is in flight", () => {
+  test("every Parse gets a name of its own until the last schema change ends; then names are shared again, new ones", () => {
+    const shared = statementNames.nameFor("SELECT 'ddl-window'");
+    statementNames.beginSchemaChange();
+    statementNames.beginSchemaChange();
+    const a = statementNames.nameFor("SELECT 'ddl-window'");
+    const b = statementNames.nameFor("SELECT 'ddl-window'");
+    expect(new Set([shared, a, b]).size).toBe(3);
+    statementNames.endSchemaChange();
+    expect(statementNames.nameFor("SELECT 'ddl-window'")).not.toBe(statementNames.nameFor("SELECT 'ddl-window'"));
+    statementNames.endSchemaChange();
+    const after = statementNames.nameFor("SELECT 'ddl-window'");
+    expect(statementNames.nameFor("SELECT 'ddl-window'")).toBe(after);
+    expect([shared, a, b]).not.toContain(after);
+  });
+});
