@@ -133,8 +133,11 @@ export class Gateway {
    */
   private sweepClients(): void {
     const { handshakeTimeoutMs, clientIdleTimeoutMs, idleInTransactionTimeoutMs } = this.ctx.config.listen;
+    const queryTimeoutMs = this.ctx.config.pool.queryTimeoutMs;
     const now = Date.now();
+    const perfNow = performance.now();
     for (const c of [...this.ctx.clients]) {
+      if (queryTimeoutMs > 0) c.checkQueryTimeout(perfNow, queryTimeoutMs);
       if ((c.state === "startup" || c.state === "login") && now - c.connectedAt >= handshakeTimeoutMs) {
         c.fail(Errors.handshakeTimeout(handshakeTimeoutMs));
         continue;

@@ -166,11 +166,15 @@ export const SCHEMA = [
   bool("metrics.enabled", { default: true, reloadable: false, doc: "Serve /metrics, /healthz and /readyz over HTTP." }),
   str("metrics.host", { default: "127.0.0.1", nonEmpty: true, reloadable: false, doc: "Address of the metrics HTTP server." }),
   int("metrics.port", { default: 8080, min: 0, max: 65535, reloadable: false, doc: "Port of the metrics HTTP server (0 picks a free port)." }),
+  int("metrics.ready_max_waiting", { default: 100, min: 0, max: 1_000_000, reloadable: true, doc: "/readyz says not ready (503) while more clients than this wait for a server connection whose pool is full; 0 = never for this reason." }),
 
   // nodes
   node("nodes.primary", { reloadable: true, doc: "The primary: { host, port }. Required." }),
   nodes("nodes.replicas", { default: [], reloadable: true, doc: "Streaming replicas: list of { host, port, weight }. Added/removed on reload without disturbing sessions." }),
   int("nodes.connect_timeout_ms", { default: 5000, min: 1, max: MAX_MS, reloadable: true, doc: "Timeout for opening a server connection (TCP, TLS and authentication)." }),
+  bool("nodes.tcp_keepalive", { default: true, reloadable: true, doc: "TCP keepalive on server connections, so the kernel notices a peer that vanished (applies to new connections)." }),
+  int("nodes.tcp_keepalive_idle_ms", { default: 30000, min: 1000, max: MAX_MS, reloadable: true, doc: "Idle time before the first keepalive probe (new connections)." }),
+  int("nodes.max_connections", { default: 0, min: 0, max: 100_000, reloadable: true, doc: "Most PgGate connections per node across all its pools (PgBouncer's max_db_connections); 0 = no limit beyond pool.size per pool. Clients waiting for a node are served FIFO across pools." }),
   someOf("nodes.require_auth", SERVER_AUTH_METHODS, { default: DEFAULT_REQUIRE_AUTH, lowercase: true, reloadable: true, doc: "How nodes may authenticate PgGate, like libpq's require_auth: password, md5, scram-sha-256, none (no exchange at all, e.g. pg_hba trust). A SCRAM exchange must end with a verified server signature; password and md5 are answered only with a password or MD5 hash PgGate holds, never with SCRAM keys." }),
   oneOf("nodes.tls.mode", ["disable", "prefer", "require", "verify-full"], { default: "prefer", reloadable: true, doc: "TLS toward the nodes, like libpq's sslmode: disable, prefer, require (no verification), verify-full (CA + host name)." }),
   file("nodes.tls.ca", { reloadable: true, doc: "PEM CA bundle that signs the node certificates; required for verify-full. Relative to the config file." }),
@@ -183,6 +187,7 @@ export const SCHEMA = [
   int("pool.idle_timeout_ms", { default: 600_000, min: 0, max: MAX_MS, reloadable: true, doc: "Close server connections idle this long (above min_idle); 0 never closes them." }),
   int("pool.max_lifetime_ms", { default: 3_600_000, min: 0, max: MAX_MS, reloadable: true, doc: "Close server connections this old once they are idle; 0 means no limit." }),
   int("pool.acquire_timeout_ms", { default: 30000, min: 1, max: MAX_MS, reloadable: true, doc: "How long a client waits for a server connection before getting an error." }),
+  int("pool.query_timeout_ms", { default: 0, min: 0, max: MAX_MS, reloadable: true, doc: "A query running longer is cancelled and the client gets 57014; a server that does not answer the cancel within as long again is dropped (08006). 0 = off." }),
   int("pool.prepared_statements_cache_size", { default: 500, min: 1, max: 100_000, reloadable: true, doc: "Named prepared statements kept per server connection (least recently used are closed)." }),
 
   // auth

@@ -33,11 +33,14 @@ export interface Config {
     readonly maxPendingLogins: number;
     readonly tls: { readonly mode: ListenTlsMode; readonly cert: string; readonly key: string };
   };
-  readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly readyMaxWaiting: number };
   readonly nodes: {
     readonly primary: NodeConfig;
     readonly replicas: readonly NodeConfig[];
     readonly connectTimeoutMs: number;
+    readonly tcpKeepalive: boolean;
+    readonly tcpKeepaliveIdleMs: number;
+    readonly maxConnections: number;
     readonly requireAuth: readonly ServerAuthMethod[];
     readonly tls: { readonly mode: ServerTlsMode; readonly ca: string; readonly serverName: string };
   };
@@ -48,6 +51,7 @@ export interface Config {
     readonly idleTimeoutMs: number;
     readonly maxLifetimeMs: number;
     readonly acquireTimeoutMs: number;
+    readonly queryTimeoutMs: number;
     readonly preparedStatementsCacheSize: number;
   };
   readonly auth: {

@@ -424,11 +424,14 @@ class Validator {
         maxPendingLogins: m("listen.max_pending_logins"),
         tls: { mode: m("listen.tls.mode"), cert: m("listen.tls.cert"), key: m("listen.tls.key") },
       },
-      metrics: { enabled: m("metrics.enabled"), host: m("metrics.host"), port: m("metrics.port") },
+      metrics: { enabled: m("metrics.enabled"), host: m("metrics.host"), port: m("metrics.port"), readyMaxWaiting: m("metrics.ready_max_waiting") },
       nodes: {
         primary: m("nodes.primary"),
         replicas: m("nodes.replicas"),
         connectTimeoutMs: m("nodes.connect_timeout_ms"),
+        tcpKeepalive: m("nodes.tcp_keepalive"),
+        tcpKeepaliveIdleMs: m("nodes.tcp_keepalive_idle_ms"),
+        maxConnections: m("nodes.max_connections"),
         requireAuth: m("nodes.require_auth"),
         tls: { mode: m("nodes.tls.mode"), ca: m("nodes.tls.ca"), serverName: m("nodes.tls.server_name") },
       },
@@ -439,6 +442,7 @@ class Validator {
         idleTimeoutMs: m("pool.idle_timeout_ms"),
         maxLifetimeMs: m("pool.max_lifetime_ms"),
         acquireTimeoutMs: m("pool.acquire_timeout_ms"),
+        queryTimeoutMs: m("pool.query_timeout_ms"),
         preparedStatementsCacheSize: m("pool.prepared_statements_cache_size"),
       },
       auth: {

@@ -66,6 +66,21 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
         return out;
       },
     },
+    {
+      name: "pggate_clients_waiting_full_pools",
+      type: "gauge",
+      help: "Clients waiting for a server connection in pools with every slot taken.",
+      read: () => [{ value: waitingOnFullPools(ctx) }],
+    },
+    {
+      name: "pggate_overloaded",
+      type: "gauge",
+      help: "1 while pggate_clients_waiting_full_pools exceeds metrics.ready_max_waiting (/readyz then answers 503).",
+      read: () => {
+        const max = ctx.config.metrics.readyMaxWaiting;
+        return [{ value: max > 0 && waitingOnFullPools(ctx) > max ? 1 : 0 }];
+      },
+    },
     { name: "pggate_pool_wait_seconds", type: "histogram", help: "Time clients waited for a pooled server connection.", read: () => histogramSamples("pggate_pool_wait_seconds", s.poolWait, {}) },
     {
       name: "pggate_node_up",
@@ -209,5 +224,18 @@ function notReady(ctx: GatewayContext): string | null {
   if (ctx.shuttingDown) return "shutting down";
   const h = ctx.health.get(ctx.primary);
   if (h && !h.up) return `primary ${ctx.primary.host}:${ctx.primary.port} unreachable (${h.lastError || "health checks failing"})`;
+  const waiting = waitingOnFullPools(ctx);
+  const max = ctx.config.metrics.readyMaxWaiting;
+  if (max > 0 && waiting > max) return `overloaded: ${waiting} clients wait for a server connection in full pools (metrics.ready_max_waiting = ${max})`;
   return null;
+}
+
+/**
+ * Clients queued for pools that have every slot taken: the load a balancer in front of several
+ * PgGate instances should steer elsewhere. (A pool still opening connections is not full.)
+ */
+function waitingOnFullPools(ctx: GatewayContext): number {
+  let n = 0;
+  for (const p of ctx.pools.pools.values()) if (p.core.waiting > 0 && p.core.total >= p.core.size) n += p.core.waiting;
+  return n;
 }

@@ -260,6 +260,42 @@ export class PoolManager {
     });
   }
 
+  /**
+   * `node` stopped answering: its idle connections are closed (busy ones go as their clients drop
+   * them), connections being opened to it give up, and clients queued for it hear at once — a
+   * replica read then goes elsewhere instead of waiting for pool.acquire_timeout_ms.
+   */
+  drainNode(node: NodeTarget): void {
+    const key = `${node.host}:${node.port}`;
+    this.downSignals.get(key)?.(new Error(`${node.name} stopped answering (marked down by the health checks)`));
+    this.downSignals.delete(key);
+    for (const pool of this.pools.values()) {
+      if (pool.node.host !== node.host || pool.node.port !== node.port) continue;
+      for (const conn of [...pool.core.idleConnections]) {
+        pool.core.removeIdle(conn);
+        this.leave(pool, conn);
+        conn.destroy();
+      }
+      const err = this.connectError(pool, new Error("the node stopped answering (marked down by the health checks)"));
+      for (const w of pool.core.expire(Number.POSITIVE_INFINITY)) w.grant(null, err);
+    }
+  }
+
+  /** Per node: rejects the connects in progress when the node is marked down (see drainNode). */
+  private readonly downSignals = new Map<string, (e: Error) => void>();
+  private readonly downPromises = new Map<string, Promise<never>>();
+
+  private downSignal(node: NodeTarget): Promise<never> {
+    const key = `${node.host}:${node.port}`;
+    let p = this.downPromises.get(key);
+    if (!p || !this.downSignals.has(key)) {
+      p = new Promise<never>((_, reject) => this.downSignals.set(key, reject));
+      p.catch(() => {});
+      this.downPromises.set(key, p);
+    }
+    return p;
+  }
+
   /** A pool that a failed login created and nothing else uses is forgotten: no pool for a name nobody proved. */
   forgetIfUnused(pool: ServerPool): void {
     if (pool.removed || pool.members.size > 0 || pool.core.total > 0 || pool.core.waiting > 0 || pool.authCode !== null || pool.serverParams !== null) return;
@@ -278,8 +314,16 @@ export class PoolManager {
   private async open(pool: ServerPool, waiter: Waiter<ServerConn>): Promise<void> {
     // A login waiting for room opens its connection itself.
     if (waiter.wantsSlot) return waiter.grant(null);
+    const connecting = this.connect(pool);
     try {
-      const conn = await this.connect(pool);
+      let conn: ServerConn;
+      try {
+        conn = await Promise.race([connecting, this.downSignal(pool.node)]);
+      } catch (e) {
+        // Given up (node down): a connection that still arrives later is closed, not leaked.
+        connecting.then((late) => late.destroy(), () => {});
+        throw e;
+      }
       pool.core.opened();
       pool.serverParams ??= new Map(conn.params);
       this.join(pool, conn);
@@ -318,12 +362,21 @@ export class PoolManager {
       ["user", pool.user],
       ["database", pool.database],
     ]);
+    const started = Date.now();
     const conn = await ServerConn.connect(pool.node, params, this.ctx.serverTls(pool.node), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
+    // nodes.connect_timeout_ms covers authentication too: a node that accepts TCP but never
+    // answers its startup (a hung host) must not hold the slot and its waiter forever.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer to the login within ${cfg.nodes.connectTimeoutMs} ms (nodes.connect_timeout_ms)`)), Math.max(1, cfg.nodes.connectTimeoutMs - (Date.now() - started)));
+    });
     try {
-      await authenticateToServer(conn, pool.user, creds, serverAuthPolicy(cfg));
+      await Promise.race([authenticateToServer(conn, pool.user, creds, serverAuthPolicy(cfg)), deadline]);
     } catch (e) {
       conn.destroy();
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
     return conn;
   }

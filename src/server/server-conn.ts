@@ -65,6 +65,14 @@ interface ForcedError {
 
 let nextServerId = 1;
 
+/** TCP keepalive for new server connections (nodes.tcp_keepalive*), set from the config. */
+const keepalive = { enabled: true, idleMs: 30_000 };
+
+export function setServerKeepalive(enabled: boolean, idleMs: number): void {
+  keepalive.enabled = enabled;
+  keepalive.idleMs = idleMs;
+}
+
 export class ServerConn implements LinkOwner, Settleable {
   readonly id = nextServerId++;
   readonly node: NodeTarget;
@@ -179,6 +187,8 @@ export class ServerConn implements LinkOwner, Settleable {
     }
     this.link = new Link(socket, this);
     socket.setNoDelay(true);
+    // So the kernel notices a peer that vanished without a FIN (Bun exposes no TCP_USER_TIMEOUT).
+    if (keepalive.enabled) socket.setKeepAlive(true, keepalive.idleMs);
     if (tls.mode === "disable") return;
     // SSLRequest: the server answers one unframed byte, 'S' or 'N' ("SSL Session Encryption").
     const answer = new Promise<number>((resolve, reject) => {
@@ -382,6 +392,16 @@ export class ServerConn implements LinkOwner, Settleable {
     this.forced.push({ seq: this.seqSent, marker, substitute });
   }
 
+  /**
+   * The next ErrorResponse with SQLSTATE `code` (before the connection owes nothing more) reaches
+   * the client as `substitute`: the 57014 a query-timeout cancel provokes says why.
+   */
+  replaceNextError(code: string, substitute: Uint8Array): void {
+    this.replacement = { code, substitute };
+  }
+
+  private replacement: { code: string; substitute: Uint8Array } | null = null;
+
   /** An error arrived in the batch being sent: the server ignores everything up to its Sync. */
   get skippingToSync(): boolean {
     return this.erroredSeq === this.seqSent;
@@ -535,6 +555,7 @@ export class ServerConn implements LinkOwner, Settleable {
         while (this.parseQueue.length > 0 && this.parseQueue[0].seq < this.seqDone) this.dropParse(this.parseQueue.shift()!);
         this.dropDescribes(this.seqDone);
         while (this.forced.length > 0 && this.forced[0].seq < this.seqDone) this.forced.shift();
+        if (this.pendingReplies === 0) this.replacement = null;
         break;
       case Backend.ParameterDescription: {
         const entry = this.describeQueue[0];
@@ -641,8 +662,13 @@ export class ServerConn implements LinkOwner, Settleable {
     while (this.describeQueue.length > 0 && this.describeQueue[0].seq < seq) this.describeQueue.shift()!.done?.(null, this);
   }
 
-  /** The substitute for an error a forced failure of ours caused, or null. */
+  /** The substitute for an error a forced failure of ours (or a replaceNextError) caused, or null. */
   private forcedErrorFor(buf: Uint8Array, start: number, end: number): Uint8Array | null {
+    const r = this.replacement;
+    if (r !== null && decodeErrorFields(buf, start + 5, end).get(ErrorField.Code) === r.code) {
+      this.replacement = null;
+      return r.substitute;
+    }
     const f = this.forced[0];
     if (!f || f.seq !== this.seqDone) return null;
     // The first error of the batch ends it: a later forced message of ours is skipped either way.

@@ -3,7 +3,7 @@
 // (ReadyForQuery, 25006 and node-failure replays, lost connections), cancel, and the handle
 // SHOW CLIENTS and metrics read.
 import { Backend, buildReadyForQuery, decodeErrorFields, ErrorField, TxStatus } from "../protocol/index.ts";
-import { error, fatal, type PgError, SqlState } from "../errors/index.ts";
+import { encodePgError, error, fatal, type PgError, SqlState } from "../errors/index.ts";
 import type { LinkSocket } from "../net/link.ts";
 import { log } from "../log/index.ts";
 import type { ServerPool } from "../pool/pools.ts";
@@ -139,6 +139,7 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
       if (this.inflightSince !== 0) {
         const seconds = (performance.now() - this.inflightSince) / 1000;
         this.inflightSince = 0;
+        this.timeoutCancelAt = 0;
         this.ctx.stats.duration[this.serverTarget ?? "primary"].observe(seconds);
         if (s.stats) {
           s.stats.latency.observe(seconds);
@@ -269,6 +270,59 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
     // The client is not reading fast enough: stop reading from its server (bounded memory).
     if (backlogged) this.server?.pause();
     else this.server?.resume();
+  }
+
+  /** When PgGate sent the query-timeout cancel (performance.now()), 0 when none is out. */
+  private timeoutCancelAt = 0;
+
+  checkQueryTimeout(now: number, timeoutMs: number): void {
+    const s = this.server;
+    if (!s || this.inflightSince === 0 || this.state === "closed") {
+      this.timeoutCancelAt = 0;
+      return;
+    }
+    if (this.timeoutCancelAt === 0) {
+      if (now - this.inflightSince < timeoutMs) return;
+      this.timeoutCancelAt = now;
+      log.info("query_timeout", { client: this.id, node: s.node.name, ms: Math.round(now - this.inflightSince) });
+      s.replaceNextError(SqlState.QueryCanceled, encodePgError(error(SqlState.QueryCanceled, `canceling statement due to query timeout (pool.query_timeout_ms = ${timeoutMs})`)));
+      sendCancel(s.node, s.processId, s.secretKey);
+    } else if (now - this.timeoutCancelAt >= timeoutMs) {
+      this.abandonServer(`did not answer a cancel within ${timeoutMs} ms (pool.query_timeout_ms)`);
+    }
+  }
+
+  nodeDown(node: NodeTarget): void {
+    const s = this.server;
+    if (!s || s.node.host !== node.host || s.node.port !== node.port) return;
+    // Idle and outside a transaction, an attached connection is simply given back (and closed).
+    if (s.pendingReplies === 0 && !this.openBatch && s.txStatus === TxStatus.Idle && this.pinReason === null) {
+      this.att.drop();
+      if (this.state === "active") this.transition("idle");
+      return;
+    }
+    this.abandonServer("stopped answering (marked down by the health checks)");
+  }
+
+  /**
+   * The attached server stopped answering. A replica read held back with no output yet runs
+   * elsewhere, unseen; anything else — a transaction, a write, results half sent — cannot be
+   * known to have happened or not, so the client gets 08006 naming the node, and the connection
+   * is closed (never reported committed when the server did not say so).
+   */
+  private abandonServer(why: string): void {
+    const s = this.server;
+    if (!s || this.state === "closed") return;
+    this.timeoutCancelAt = 0;
+    if (this.replay) {
+      this.replayHeld("node_failure");
+      return;
+    }
+    this.att.drop();
+    s.destroy();
+    this.fail(
+      fatal(SqlState.ConnectionFailure, `server connection to ${s.node.name} (${s.node.host}:${s.node.port}) ${why}`, "Reconnect; the outcome of the statement in flight is unknown."),
+    );
   }
 
   cancelRunningQuery(): void {

@@ -11,7 +11,7 @@ const LEARNT_METHOD_TTL_MS = 24 * 3600_000;
 import type { HbaRule } from "../auth/hba.ts";
 import type { ServerCredentials } from "../auth/credentials.ts";
 import type { Verifier } from "../auth/verifier.ts";
-import type { NodeTarget, ServerTlsOptions } from "../server/server-conn.ts";
+import { setServerKeepalive, type NodeTarget, type ServerTlsOptions } from "../server/server-conn.ts";
 import { ReplicaBalancer } from "../pool/balancer.ts";
 import { PoolManager } from "../pool/pools.ts";
 import { LoginGate } from "../pool/login-gate.ts";
@@ -70,6 +70,10 @@ export interface ClientHandle {
   fail(e: PgError): void;
   /** Re-examines queued work (after RESUME). */
   wake(): void;
+  /** pool.query_timeout_ms: cancels a query running too long, drops a server ignoring the cancel. */
+  checkQueryTimeout(now: number, timeoutMs: number): void;
+  /** `node` was marked down: work in flight on it is replayed elsewhere or failed, its connection dropped. */
+  nodeDown(node: NodeTarget): void;
 }
 
 export class GatewayContext {
@@ -127,6 +131,11 @@ export class GatewayContext {
       // Health checks are the authority on recovery: a replica they bring back is usable at once,
       // whatever backoff its earlier connect failures earned it.
       if (what === "up") this.balancer.unban(h.target);
+      if (what === "down") {
+        // A node that stopped answering (health checks time out) leaves nobody waiting on it.
+        for (const c of [...this.clients]) c.nodeDown(h.target);
+        this.pools.drainNode(h.target);
+      }
       this.electPrimary();
     };
     this.router = this.buildRouter();
@@ -142,6 +151,7 @@ export class GatewayContext {
       this.primaryTarget = { name: "primary", host: p.host, port: p.port };
     }
     this.balancer.setNodes(config.nodes.replicas);
+    setServerKeepalive(config.nodes.tcpKeepalive, config.nodes.tcpKeepaliveIdleMs);
     if (old !== config) {
       this.router = this.buildRouter();
       this.catalog.clear();

@@ -113,6 +113,83 @@ describe("replicas", () => {
   }, 60_000);
 });
 
+/** SIGSTOPs a node's postmaster and every process under it (a hung host); returns them for thaw(). */
+async function freeze(dataDir: string): Promise<number[]> {
+  const postmaster = Number((await Bun.file(`${dataDir}/postmaster.pid`).text()).split("\n")[0]);
+  const children = (await run(["pgrep", "-P", String(postmaster)])).stdout.split("\n").filter(Boolean).map(Number);
+  const pids = [postmaster, ...children];
+  for (const pid of pids) process.kill(pid, "SIGSTOP");
+  return pids;
+}
+
+function thaw(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGCONT");
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+describe("hung nodes (SIGSTOP: the socket stays open, nothing answers)", () => {
+  test("a replica frozen for 20 s under pgbench -S -c 10: zero failed transactions, no transaction waits longer than health.timeout_ms × failure_threshold + 1 s", async () => {
+    const g = gateway();
+    const prefix = scratchPath("hung-replica");
+    let frozen: number[] = [];
+    try {
+      const u = scram();
+      const bench = run(["pgbench", "-n", "-S", "-c", "10", "-T", "24", "--log", `--log-prefix=${prefix}`, conn(g.port)], { PGPASSWORD: u.password }, 90_000);
+      await Bun.sleep(2000);
+      frozen = await freeze(c.replicas[0].dataDir);
+      await Bun.sleep(20_000);
+      thaw(frozen);
+      frozen = [];
+      const r = await bench;
+      expect(r.stdout).toMatch(/number of failed transactions: 0 \(/);
+      expect(r.stderr).not.toContain("error");
+      // Per-transaction log lines: client, transaction, latency (µs), ...
+      const logs = (await run(["sh", "-c", `cat ${prefix}.*`])).stdout.split("\n").filter(Boolean);
+      const worstMs = Math.max(...logs.map((l) => Number(l.split(" ")[2]) / 1000));
+      const bound = 1000 * 2 + 1000; // health.timeout_ms × failure_threshold + 1 s (see yamlFor)
+      console.log(`hung replica: ${logs.length} transactions, worst latency ${worstMs.toFixed(0)} ms (bound ${bound} ms)`);
+      expect(worstMs).toBeLessThan(bound);
+    } finally {
+      thaw(frozen);
+      await g.shutdown();
+    }
+  }, 90_000);
+
+  test("the primary frozen mid-transaction: the client gets FATAL 08006 naming it within the health bound, never a success", async () => {
+    const g = gateway();
+    let frozen: number[] = [];
+    const cl = client(g.port);
+    try {
+      await cl.connect();
+      await cl.query("BEGIN");
+      await cl.query("INSERT INTO faults (v) VALUES ('before the freeze')");
+      frozen = await freeze(c.primary.dataDir);
+      const t0 = performance.now();
+      const e = await cl.query("INSERT INTO faults (v) VALUES ('during'); COMMIT").then(
+        () => null,
+        (err: Error & { code?: string }) => err,
+      );
+      const took = performance.now() - t0;
+      thaw(frozen);
+      frozen = [];
+      expect(e).not.toBeNull();
+      expect(e!.code).toBe("08006");
+      expect(e!.message).toContain(`server connection to primary (127.0.0.1:${c.primary.port}) stopped answering`);
+      console.log(`hung primary: error after ${took.toFixed(0)} ms`);
+      expect(took).toBeLessThan(1000 * 2 + 200 * 2 + 2000);
+    } finally {
+      thaw(frozen);
+      await cl.end().catch(() => {});
+      await g.shutdown();
+    }
+  }, 60_000);
+});
+
 describe("live configuration", () => {
   test("SIGHUP during TPC-B changing pool.size 8 → 3: zero failures, the primary ends with at most 3 of our connections; a broken file is rejected", async () => {
     const gw = await processGateway({ pool: { size: 8 }, nodes: { replicas: [] } });

@@ -37,11 +37,14 @@ describe("defaults", () => {
         maxPendingLogins: 64,
         tls: { mode: "disable", cert: "", key: "" },
       },
-      metrics: { enabled: true, host: "127.0.0.1", port: 8080 },
+      metrics: { enabled: true, host: "127.0.0.1", port: 8080, readyMaxWaiting: 100 },
       nodes: {
         primary: { host: "db1", port: 5432, weight: 1 },
         replicas: [],
         connectTimeoutMs: 5000,
+        tcpKeepalive: true,
+        tcpKeepaliveIdleMs: 30000,
+        maxConnections: 0,
         requireAuth: ["password", "md5", "scram-sha-256", "none"],
         tls: { mode: "prefer", ca: "", serverName: "" },
       },
@@ -52,6 +55,7 @@ describe("defaults", () => {
         idleTimeoutMs: 600000,
         maxLifetimeMs: 3600000,
         acquireTimeoutMs: 30000,
+        queryTimeoutMs: 0,
         preparedStatementsCacheSize: 500,
       },
       auth: {
