@@ -30,8 +30,18 @@ export class PoolCore<C> {
   connecting = 0;
   size: number;
 
-  constructor(size: number) {
+  /**
+   * `canGrow()` is asked before any new connection is counted: room beyond this pool's own size
+   * (nodes.max_connections across the node's pools). It may make room, by closing an idle
+   * connection of another pool.
+   */
+  constructor(size: number, private readonly canGrow: () => boolean = () => true) {
     this.size = size;
+  }
+
+  /** Whether one more connection may be counted: this pool's size, then the caller's budget. */
+  private roomToGrow(): boolean {
+    return this.total < this.size && this.canGrow();
   }
 
   get idleCount(): number {
@@ -40,6 +50,11 @@ export class PoolCore<C> {
 
   get waiting(): number {
     return this.waiters.length;
+  }
+
+  /** When the head waiter queued, or Infinity when nobody waits (FIFO across pools). */
+  get oldestWaitingSince(): number {
+    return this.waiters.length > 0 ? this.waiters[0].enqueuedAt : Number.POSITIVE_INFINITY;
   }
 
   get total(): number {
@@ -67,7 +82,7 @@ export class PoolCore<C> {
         this.active++;
         return { kind: "conn", conn };
       }
-      if (this.total < this.size) {
+      if (this.roomToGrow()) {
         this.connecting++;
         return { kind: "open" };
       }
@@ -112,7 +127,7 @@ export class PoolCore<C> {
 
   /** After a release or a size increase: reserves a slot for the head waiter if there is room. */
   reserveForWaiter(): Waiter<C> | null {
-    if (this.waiters.length === 0 || this.total >= this.size) return null;
+    if (this.waiters.length === 0 || !this.roomToGrow()) return null;
     this.connecting++;
     return this.waiters.shift() ?? null;
   }
@@ -124,7 +139,7 @@ export class PoolCore<C> {
    */
   reserveSlot(): "slot" | { evict: C } | null {
     if (this.waiters.length > 0) return null;
-    if (this.total < this.size) {
+    if (this.roomToGrow()) {
       this.connecting++;
       return "slot";
     }
@@ -153,7 +168,7 @@ export class PoolCore<C> {
 
   /** Reserves a slot to open a connection nobody waits for yet (pool.min_idle). */
   reserve(): boolean {
-    if (this.total >= this.size) return false;
+    if (!this.roomToGrow()) return false;
     this.connecting++;
     return true;
   }

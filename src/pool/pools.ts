@@ -56,8 +56,10 @@ export class ServerPool {
     readonly user: string,
     readonly database: string,
     size: number,
+    /** Room on the node beyond this pool's size (nodes.max_connections); see PoolCore. */
+    canGrow: (pool: ServerPool) => boolean = () => true,
   ) {
-    this.core = new PoolCore(size);
+    this.core = new PoolCore(size, () => canGrow(this));
   }
 
   /** For messages and SHOW only, never as a key: names are quoted so the parts stay readable. */
@@ -92,7 +94,7 @@ export class PoolManager {
   pool(node: NodeTarget, user: string, database: string): ServerPool {
     let p = this.pools.get(node, user, database);
     if (!p) {
-      p = new ServerPool(node, user, database, this.ctx.config.pool.size);
+      p = new ServerPool(node, user, database, this.ctx.config.pool.size, (pool) => this.nodeHasRoom(pool));
       this.pools.set(node, user, database, p);
     }
     return p;
@@ -163,14 +165,13 @@ export class PoolManager {
       conn.cancels.whenSpent((safe) => this.release(conn, safe));
       return;
     }
-    const keep = reusable && conn.state === "idle" && !conn.retired && !this.ctx.shuttingDown && this.ctx.isCurrentNode(pool.node);
+    const keep = reusable && conn.state === "idle" && !conn.retired && !this.ctx.shuttingDown && this.ctx.isCurrentNode(pool.node) && !this.owedElsewhere(pool);
     const r = pool.core.release(conn, keep);
     if (r === "idle") return;
     if (r === "drop") {
       this.leave(pool, conn);
       conn.terminate();
-      const w = pool.core.reserveForWaiter();
-      if (w) void this.open(pool, w);
+      this.refill(pool);
       return;
     }
     r.grant(conn);
@@ -200,8 +201,7 @@ export class PoolManager {
       // the holder still returns it, and release() must then find its pool to free the slot.
       if (pool.core.removeIdle(conn)) {
         this.owners.delete(conn);
-        const w = pool.core.reserveForWaiter();
-        if (w) void this.open(pool, w);
+        this.refill(pool);
       }
     };
   }
@@ -226,8 +226,7 @@ export class PoolManager {
           if (done) return;
           done = true;
           pool.core.slotRelease();
-          const w = pool.core.reserveForWaiter();
-          if (w) void this.open(pool, w);
+          this.refill(pool);
         },
       };
     };
@@ -296,6 +295,70 @@ export class PoolManager {
     return p;
   }
 
+  // --- nodes.max_connections: one budget across the pools of a node ---------------------------
+
+  private poolsOf(node: NodeTarget): ServerPool[] {
+    const out: ServerPool[] = [];
+    for (const p of this.pools.values()) if (p.node.host === node.host && p.node.port === node.port) out.push(p);
+    return out;
+  }
+
+  /**
+   * Whether `pool` may count one more connection on its node: under nodes.max_connections, or
+   * once an idle connection of another pool of the node was closed to make room.
+   */
+  private nodeHasRoom(pool: ServerPool): boolean {
+    const max = this.ctx.config.nodes.maxConnections;
+    if (max === 0) return true;
+    const pools = this.poolsOf(pool.node);
+    let total = 0;
+    for (const p of pools) total += p.core.total;
+    if (total < max) return true;
+    let coldest: { pool: ServerPool; conn: ServerConn } | null = null;
+    for (const p of pools) {
+      if (p === pool) continue;
+      const c = p.core.idleConnections[0];
+      if (c && (!coldest || c.lastUsedAt < coldest.conn.lastUsedAt)) coldest = { pool: p, conn: c };
+    }
+    if (!coldest) return false;
+    coldest.pool.core.removeIdle(coldest.conn);
+    this.leave(coldest.pool, coldest.conn);
+    coldest.conn.terminate();
+    return true;
+  }
+
+  /** With the node at nodes.max_connections: a client of another pool has waited longer than any of `pool`'s. */
+  private owedElsewhere(pool: ServerPool): boolean {
+    const max = this.ctx.config.nodes.maxConnections;
+    if (max === 0) return false;
+    const pools = this.poolsOf(pool.node);
+    let total = 0;
+    for (const p of pools) total += p.core.total;
+    if (total < max) return false;
+    const mine = pool.core.oldestWaitingSince;
+    return pools.some((p) => p !== pool && p.core.oldestWaitingSince < mine && p.core.total < p.core.size);
+  }
+
+  /**
+   * Room was freed in `pool` (a connection closed, a login gave up its slot): without a node
+   * budget its own head waiter gets it; with one, the longest-waiting client of any pool of the
+   * node does (FIFO across pools).
+   */
+  private refill(pool: ServerPool): void {
+    if (this.ctx.config.nodes.maxConnections === 0) {
+      const w = pool.core.reserveForWaiter();
+      if (w) void this.open(pool, w);
+      return;
+    }
+    for (;;) {
+      let next: ServerPool | null = null;
+      for (const p of this.poolsOf(pool.node)) if (p.core.waiting > 0 && p.core.total < p.core.size && (!next || p.core.oldestWaitingSince < next.core.oldestWaitingSince)) next = p;
+      const w = next?.core.reserveForWaiter();
+      if (!next || !w) return;
+      void this.open(next, w);
+    }
+  }
+
   /** A pool that a failed login created and nothing else uses is forgotten: no pool for a name nobody proved. */
   forgetIfUnused(pool: ServerPool): void {
     if (pool.removed || pool.members.size > 0 || pool.core.total > 0 || pool.core.waiting > 0 || pool.authCode !== null || pool.serverParams !== null) return;
@@ -332,6 +395,8 @@ export class PoolManager {
       const err = this.connectError(pool, e as Error);
       log.warn("server_connect_failed", { node: pool.node.name, user: pool.user, db: pool.database, error: (e as Error).message });
       for (const w of [waiter, ...pool.core.openFailed()]) w.grant(null, err);
+      // The slot is free again: under a node budget another pool's client may take it.
+      if (this.ctx.config.nodes.maxConnections > 0) this.refill(pool);
     }
   }
 
@@ -428,8 +493,7 @@ export class PoolManager {
           conn.terminate();
         }
       }
-      const w = pool.core.reserveForWaiter();
-      if (w) void this.open(pool, w);
+      this.refill(pool);
       this.fillMinIdle(pool);
       if (pool.members.size === 0 && pool.core.waiting === 0 && pool.core.connecting === 0 && now - pool.lastUsedAt >= UNUSED_POOL_MS) this.forget(pool);
     }

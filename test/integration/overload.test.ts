@@ -3,7 +3,7 @@
 // 503 with pggate_overloaded = 1 while clients queue on full pools.
 import { describe, expect, test } from "bun:test";
 import pg from "pg";
-import { cluster, startGateway } from "./harness.ts";
+import { cluster, clusterHba, startGateway } from "./harness.ts";
 
 function client(port: number): pg.Client {
   const u = cluster().users.scram;
@@ -70,4 +70,46 @@ describe("/readyz under overload", () => {
       await gw.stop();
     }
   });
+});
+
+describe("nodes.max_connections", () => {
+  test("5 across 3 users × 2 databases with pool.size 10: the primary never sees more than 5 PgGate connections of theirs; every client completes", async () => {
+    const cl = cluster();
+    const users = [cl.users.scram, cl.users.md5, cl.users.plain];
+    const names = users.map((u) => `'${u.user}'`).join(", ");
+    const gw = startGateway({ auth: { mode: "auth_query", hba: clusterHba() }, pool: { size: 10 }, nodes: { max_connections: 5, replicas: [] } });
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const n = Number((await cl.psql(cl.primary, `SELECT count(*) FROM pg_stat_activity WHERE usename IN (${names}) AND backend_type = 'client backend'`)).trim());
+        peak = Math.max(peak, n);
+        await Bun.sleep(10);
+      }
+    })();
+    let done = 0;
+    try {
+      await Promise.all(
+        users.flatMap((u) =>
+          ["app", "postgres"].flatMap((database) =>
+            [0, 1, 2, 3].map(async () => {
+              const c = new pg.Client({ host: "127.0.0.1", port: gw.port, user: u.user, password: u.password, database });
+              c.on("error", () => {});
+              await c.connect();
+              for (let i = 0; i < 10; i++) await c.query("SELECT pg_sleep(0.01)");
+              await c.end();
+              done++;
+            }),
+          ),
+        ),
+      );
+    } finally {
+      sampling = false;
+      await sampler;
+      await gw.stop();
+    }
+    console.log(`max_connections 5: 24 clients done ${done}, peak primary connections ${peak}`);
+    expect(done).toBe(24);
+    expect(peak).toBeLessThanOrEqual(5);
+  }, 60_000);
 });
