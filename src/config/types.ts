@@ -91,6 +91,7 @@ export interface Config {
   };
   readonly retry: { readonly connectAttempts: number; readonly backoffMs: number };
   readonly admin: { readonly users: readonly string[]; readonly password: string };
+  readonly limits: { readonly maxBufferedBytes: number };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   readonly shutdownTimeoutMs: number;
   readonly workers: number;

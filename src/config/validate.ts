@@ -483,6 +483,7 @@ class Validator {
         backoffMs: m("retry.backoff_ms"),
       },
       admin: { users: m("admin.users"), password: m("admin.password") },
+      limits: { maxBufferedBytes: m("limits.max_buffered_bytes") },
       log: { level: m("log.level"), format: m("log.format") },
       shutdownTimeoutMs: m("shutdown_timeout_ms"),
       workers: m("workers"),

@@ -34,6 +34,13 @@ export class FrameReader {
   /** Bytes of a frame's header seen so far when a chunk ended inside it (at most 5). */
   private readonly header = new Uint8Array(5);
   private headerLen = 0;
+  /**
+   * Whether a partial frame of this many bytes may be allocated whole at once (set for
+   * authenticated peers while the memory budget has room): a large message is then held exactly
+   * once, not regrown by doubling (which peaks near twice its size). Unset, or false: grow as
+   * bytes arrive — before authentication, a declared length must cost only what is sent.
+   */
+  allocateWhole: ((size: number) => boolean) | null = null;
   /** The frame being reassembled across chunks, once its length is known (may be smaller than it). */
   private partial: Uint8Array | null = null;
   private partialLen = 0;
@@ -118,7 +125,8 @@ export class FrameReader {
   /** Allocates the reassembly buffer for a frame of `size` bytes of which `have` are at hand. */
   private startPartial(size: number, have: number): void {
     this.partialSize = size;
-    this.partial = new Uint8Array(Math.min(size, Math.max(INITIAL_PARTIAL_BYTES, have)));
+    const whole = size > INITIAL_PARTIAL_BYTES && this.allocateWhole !== null && this.allocateWhole(size);
+    this.partial = new Uint8Array(whole ? size : Math.min(size, Math.max(INITIAL_PARTIAL_BYTES, have)));
   }
 
   /** Makes room for `more` bytes in the partial frame: grows by doubling, never past its size. */

@@ -20,6 +20,13 @@ export interface ClassifyDeps {
   learnCatalog(functions: readonly string[], relations: readonly string[], user: string, database: string): void;
 }
 
+/**
+ * A Query or Parse larger than this is not decoded to be classified: it goes to the primary as
+ * it is (as if unparsable). Decoding a 200 MB statement would hold it a second time, as text,
+ * and the lexer's tokens besides — bulk loads through VALUES lists belong on the primary anyway.
+ */
+export const MAX_INSPECTED_MESSAGE = 1 << 20;
+
 /** Messages that end a batch: the point where a route can be chosen. */
 export function endsBatch(type: number): boolean {
   return type === Frontend.Sync || type === Frontend.Query || type === Frontend.FunctionCall || type === Frontend.Flush;
@@ -50,6 +57,7 @@ export function classifyBatch(
   for (let i = 0; i < count; i++) {
     const f = queue[i];
     let c: Classification | null = null;
+    if ((f.type === Frontend.Query || f.type === Frontend.Parse) && f.end - f.start > MAX_INSPECTED_MESSAGE) return null;
     if (f.type === Frontend.Query) c = router.classify(decodeQuery(f.buf, f.start + 5, f.end), database);
     else if (f.type === Frontend.Parse) c = router.classify(ClientStatements.parseInfo(f.buf, f.start, f.end).query, database);
     else if (f.type === Frontend.Bind) {

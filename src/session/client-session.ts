@@ -239,6 +239,8 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
   onServerBackpressure(backlogged: boolean): void {
     // The server is not taking our writes fast enough: stop reading from the client.
     this.pauseReading(backlogged);
+    // Drained: what the client's messages held is free again.
+    if (!backlogged) this.chargeMemory();
   }
 
   /** The server sent this client a FATAL: its closing needs no error of ours. */

@@ -5,6 +5,7 @@ import type { Config } from "../config/types.ts";
 import type { PgError } from "../errors/index.ts";
 import type { AuthQuery } from "../server/auth-query.ts";
 import { PairCache } from "../auth/pair-cache.ts";
+import { MemoryBudget } from "../net/memory-budget.ts";
 
 /** A server's pg_hba method rarely changes: remembered a day (and until a reload). */
 const LEARNT_METHOD_TTL_MS = 24 * 3600_000;
@@ -99,6 +100,8 @@ export class GatewayContext {
    * credentials the server accepts. Bounded (names come from clients).
    */
   readonly authMethods = new PairCache<number>(10_000, () => LEARNT_METHOD_TTL_MS);
+  /** Bytes held for all clients' input together (limits.max_buffered_bytes). */
+  readonly memory: MemoryBudget;
   /** auth.hba rules, or null when no file is configured. */
   hba: readonly HbaRule[] | null = null;
   /** What PgGate may use to open server connections per user (learnt at login, latest wins). */
@@ -124,6 +127,7 @@ export class GatewayContext {
 
   constructor(config: Config) {
     this.config = config;
+    this.memory = new MemoryBudget(config.limits.maxBufferedBytes);
     this.primaryTarget = { name: "primary", host: config.nodes.primary.host, port: config.nodes.primary.port };
     this.pools = new PoolManager(this);
     this.health = new HealthMonitor(this);
@@ -152,6 +156,7 @@ export class GatewayContext {
     }
     this.balancer.setNodes(config.nodes.replicas);
     setServerKeepalive(config.nodes.tcpKeepalive, config.nodes.tcpKeepaliveIdleMs);
+    this.memory.setLimit(config.limits.maxBufferedBytes);
     if (old !== config) {
       this.router = this.buildRouter();
       this.catalog.clear();

@@ -11,7 +11,7 @@ import { log } from "../log/index.ts";
 import type { Classification, Target } from "../router/index.ts";
 import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
 import { ServerAttachment } from "./attachment.ts";
-import { acceptPrepareOnly, BatchQueue, classifyBatch, type QueuedFrame } from "./batch.ts";
+import { acceptPrepareOnly, BatchQueue, classifyBatch, MAX_INSPECTED_MESSAGE, type QueuedFrame } from "./batch.ts";
 import type { GatewayContext } from "./context.ts";
 import { parseDeallocate, parsePggateSet } from "./local-answers.ts";
 import { syncSql } from "./params.ts";
@@ -107,6 +107,10 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     return this.queue.bytes;
   }
 
+  protected get outboundBytes(): number {
+    return this.server?.link.pendingBytes ?? 0;
+  }
+
   protected onSessionFrame(type: number, buf: Uint8Array, start: number, end: number): void {
     if (type === Frontend.Terminate) {
       this.close();
@@ -116,7 +120,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     if (this.queue.length === 0 && this.isSticky()) {
       const sql = this.stickySql(type, buf, start, end);
       // A DEALLOCATE answered here must not overtake replies still owed: only when none are.
-      if (type === Frontend.Query && this.server!.pendingReplies === 0 && !this.openBatch && this.answerDeallocate(sql!, true)) return;
+      if (type === Frontend.Query && sql !== undefined && this.server!.pendingReplies === 0 && !this.openBatch && this.answerDeallocate(sql, true)) return;
       this.noteSticky(type, sql);
       this.transmit(type, buf, start, end);
       return;
@@ -173,6 +177,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
       if (!this.placeBatch(cls, count, complete)) break;
     }
     this.run.flush();
+    this.chargeMemory();
   }
 
   /**
@@ -366,6 +371,11 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
    * always (pins, RESET, DEALLOCATE), a Bind's statement text only while writes are watched.
    */
   protected stickySql(type: number, buf: Uint8Array, start: number, end: number): string | undefined {
+    if ((type === Frontend.Query || type === Frontend.Parse) && end - start > MAX_INSPECTED_MESSAGE) {
+      // Not decoded (see MAX_INSPECTED_MESSAGE): it may write.
+      if (this.rywTracking && this.serverTarget === "primary") this.floor.wrote = true;
+      return undefined;
+    }
     if (type === Frontend.Query) return decodeQuery(buf, start + 5, end);
     if (type === Frontend.Parse) return ClientStatements.parseInfo(buf, start, end).query;
     if (type === Frontend.Bind && this.rywTracking && this.serverTarget === "primary" && !this.floor.wrote) {

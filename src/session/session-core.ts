@@ -5,6 +5,7 @@
 import { buildAuthenticationOk, buildBackendKeyData, buildParameterStatus, buildReadyForQuery, FrameReader, ProtocolError, StartupLengthError, TxStatus } from "../protocol/index.ts";
 import { encodePgError, Errors, fatal, PgError, SqlState } from "../errors/index.ts";
 import { Link, type LinkOwner, type LinkSocket } from "../net/link.ts";
+import { LARGE_MESSAGE_BYTES } from "../net/memory-budget.ts";
 import { log } from "../log/index.ts";
 import { errorKind } from "../metrics/stats.ts";
 import type { AdminSession, Cancellable, GatewayContext } from "./context.ts";
@@ -74,6 +75,8 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
   protected abstract flushOutput(): void;
   /** Bytes queued and not yet forwarded. */
   protected abstract get queuedBytes(): number;
+  /** Bytes of this client's messages handed to its server connection and not yet written. */
+  protected abstract get outboundBytes(): number;
   /** The client is gone: leave the registry, give back the server connection, stop waiting. */
   protected abstract releaseAll(): void;
   /** For the close log line. */
@@ -102,6 +105,9 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
 
   private onClosed(prev: ClientState): void {
     this.ctx.releaseKey(this);
+    this.ctx.memory.forget(this);
+    this.ctx.memory.used -= this.charged;
+    this.charged = 0;
     this.startup.dispose();
     this.releaseAll();
     this.admin?.dispose();
@@ -122,6 +128,7 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
   onData(chunk: Uint8Array): void {
     if (this.state === "closed") return;
     this.lastActivityAt = Date.now();
+    if (this.reader.reserved >= LARGE_MESSAGE_BYTES) this.ctx.memory.noteLargeInput(chunk.length);
     try {
       this.reader.push(chunk, this.sink);
       this.pumpQueued();
@@ -131,6 +138,32 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
       return;
     }
     this.flushOutput();
+    this.chargeMemory();
+  }
+
+  /** Bytes this client's input holds in the process-wide budget (limits.max_buffered_bytes). */
+  private charged = 0;
+  /** Reading stopped because the budget is exhausted. */
+  private budgetPaused = false;
+
+  /** Charges what the client holds now (partial message, queued batches); pauses it past the budget. */
+  protected chargeMemory(): void {
+    // A forwarded message stays in memory until the server took it: that counts too.
+    const holds = this.reader.reserved + this.queuedBytes + this.outboundBytes;
+    const delta = holds - this.charged;
+    if (delta === 0) return;
+    this.charged = holds;
+    if (this.ctx.memory.charge(this, delta, holds) && !this.budgetPaused && this.state !== "closed") {
+      this.budgetPaused = true;
+      this.out.pause();
+    }
+  }
+
+  budgetResumed(): void {
+    if (!this.budgetPaused || this.state === "closed") return;
+    this.budgetPaused = false;
+    // Other reasons to stay paused (a full queue, backpressure) keep their own pause.
+    if (!this.readingPaused) this.out.resume();
   }
 
   private onFrame(type: number, buf: Uint8Array, start: number, end: number): void {
@@ -166,7 +199,7 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
     if (pause === this.readingPaused) return;
     this.readingPaused = pause;
     if (pause) this.out.pause();
-    else this.out.resume();
+    else if (!this.budgetPaused) this.out.resume();
   }
 
   // --- StartupHost: the end of the startup phase ---------------------------------------------
@@ -220,8 +253,10 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
     for (const [name, value] of reported) this.out.send(buildParameterStatus(name, value));
     this.out.send(buildBackendKeyData(this.processId, this.secretKey));
     this.out.send(buildReadyForQuery(TxStatus.Idle));
-    // Authenticated: from now on the configured limit applies.
+    // Authenticated: from now on the configured limit applies, and a large message may be
+    // allocated whole (held once) while the memory budget has room for it.
     this.reader.maxMessageSize = this.ctx.config.listen.maxMessageSize;
+    this.reader.allocateWhole = (size) => this.ctx.memory.fits(size);
   }
 
   // --- errors and closing ----------------------------------------------------------------
