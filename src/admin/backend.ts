@@ -1,5 +1,6 @@
 // Runs admin console commands against the live gateway: SHOW tables built from the pools,
 // clients, health monitor and stats; RELOAD, PAUSE/RESUME, SHUTDOWN, KILL_CLIENT.
+import { poolModeFor } from "../pool/pool-settings.ts";
 import { configRows } from "../config/index.ts";
 import { error, fatal, SqlState } from "../errors/index.ts";
 import { formatLsn } from "../health/lsn.ts";
@@ -81,7 +82,7 @@ export class GatewayAdmin implements AdminBackend {
             p.database,
             p.user,
             p.node.name,
-            ctx.config.pool.mode,
+            poolModeFor(ctx.config, p.user, p.database),
             p.core.size,
             p.core.active,
             p.core.idleCount,

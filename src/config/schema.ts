@@ -2,7 +2,7 @@
 // Validation, defaults, diffing, SHOW CONFIG and the README reference all read it; nothing here
 // does I/O.
 
-import type { Config, NodeConfig, ServerAuthMethod } from "./types.ts";
+import type { Config, NodeConfig, PoolOverride, ServerAuthMethod } from "./types.ts";
 
 /** Largest delay a JS timer honours (2^31-1 ms, ~24.8 days); longer values would fire at once. */
 export const MAX_MS = 2_147_483_647;
@@ -63,7 +63,14 @@ export interface NodeListKey<P extends string = string> extends KeyCommon<P> {
   readonly default: readonly NodeConfig[];
 }
 
+/** `{ <name>: { size, mode } }`: per-user or per-database pool settings (pool.users / pool.databases). */
+export interface PoolOverridesKey<P extends string = string> extends KeyCommon<P> {
+  readonly kind: "pool-overrides";
+  readonly default: readonly PoolOverride[];
+}
+
 export type KeyDef =
+  | PoolOverridesKey
   | IntKey
   | BoolKey
   | StringKey
@@ -113,6 +120,12 @@ const nodes = <const P extends string>(path: P, o: Opts<NodeListKey<P>>): NodeLi
   ...o,
 });
 
+const overrides = <const P extends string>(path: P, o: Opts<PoolOverridesKey<P>>): PoolOverridesKey<P> => ({
+  path,
+  kind: "pool-overrides",
+  ...o,
+});
+
 /** Fields of a node mapping (`nodes.primary`, each `nodes.replicas[i]`). */
 export const NODE_FIELDS = [
   { name: "host", type: "string", default: undefined, doc: "Host name or IP address (required)." },
@@ -158,7 +171,6 @@ export const SCHEMA = [
   int("listen.handshake_timeout_ms", { default: 10000, min: 1, max: MAX_MS, reloadable: true, doc: "Time a new client has to finish TLS, startup and authentication." }),
   int("listen.max_pending_logins", { default: 64, min: 1, max: 100_000, reloadable: true, doc: "Server connections per node held for clients that have not authenticated yet (passthrough relays); further logins wait their turn." }),
   int("listen.max_message_size", { default: 268_435_456, min: 1024, max: 1_073_741_824, reloadable: true, doc: "Largest protocol message accepted from a client, in bytes; larger ones get 08P01 and a closed connection." }),
-  int("limits.max_buffered_bytes", { default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, reloadable: true, doc: "Bytes PgGate holds for all clients' incoming messages together (partial messages, queued batches); when reached, reading from clients pauses until it drains. 0 = a quarter of the machine's RAM." }),
   oneOf("listen.tls.mode", ["disable", "allow", "require"], { default: "disable", reloadable: false, doc: "TLS toward clients: disable (answer N to SSLRequest), allow (TLS if asked), require (refuse plaintext)." }),
   file("listen.tls.cert", { reloadable: false, doc: "PEM certificate chain; required unless listen.tls.mode is disable. Relative to the config file." }),
   file("listen.tls.key", { reloadable: false, doc: "PEM private key; required unless listen.tls.mode is disable. Relative to the config file." }),
@@ -184,6 +196,8 @@ export const SCHEMA = [
   // pool
   oneOf("pool.mode", ["transaction", "session"], { default: "transaction", reloadable: true, doc: "transaction: a server connection per transaction; session: one for the client's whole session." }),
   int("pool.size", { default: 20, min: 1, max: 10000, reloadable: true, doc: "Max server connections per node per (user, database)." }),
+  overrides("pool.users", { default: [], reloadable: true, doc: "Per-user pool settings, e.g. { reporting: { size: 2, mode: session } } (PgBouncer's [users]); they win over pool.databases and the defaults." }),
+  overrides("pool.databases", { default: [], reloadable: true, doc: "Per-database pool settings, e.g. { analytics: { size: 5 } } (PgBouncer's [databases] pool_size / pool_mode)." }),
   int("pool.min_idle", { default: 0, min: 0, max: 10000, reloadable: true, doc: "Idle server connections kept open per pool; at most pool.size." }),
   int("pool.idle_timeout_ms", { default: 600_000, min: 0, max: MAX_MS, reloadable: true, doc: "Close server connections idle this long (above min_idle); 0 never closes them." }),
   int("pool.max_lifetime_ms", { default: 3_600_000, min: 0, max: MAX_MS, reloadable: true, doc: "Close server connections this old once they are idle; 0 means no limit." }),
@@ -234,6 +248,7 @@ export const SCHEMA = [
   // admin, log, process
   strings("admin.users", { default: ["postgres"], lowercase: false, reloadable: true, doc: "Users allowed into the admin console (database pggate)." }),
   str("admin.password", { default: "", nonEmpty: false, reloadable: true, secret: true, doc: "If set, admin users log in to the console with this password (SCRAM), checked by PgGate, in every auth mode; empty = they authenticate like any user. Env PGGATE_ADMIN_PASSWORD overrides it." }),
+  int("limits.max_buffered_bytes", { default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, reloadable: true, doc: "Bytes PgGate holds for all clients' incoming messages together (partial messages, queued batches); when reached, reading from clients pauses until it drains. 0 = a quarter of the machine's RAM." }),
   oneOf("log.level", ["debug", "info", "warn", "error"], { default: "info", reloadable: true, doc: "Least severe level logged." }),
   oneOf("log.format", ["logfmt", "json"], { default: "logfmt", reloadable: true, doc: "One line per event, as logfmt or JSON." }),
   int("workers", { default: 1, min: 1, max: 64, reloadable: false, doc: "Worker processes sharing listen.port (SO_REUSEPORT) under a small supervisor; metrics of worker i are on metrics.port + i." }),
@@ -258,7 +273,9 @@ export type ValueOf<K> = K extends { kind: "int" }
             ? NodeConfig
             : K extends { kind: "node-list" }
               ? readonly NodeConfig[]
-              : never;
+              : K extends { kind: "pool-overrides" }
+                ? readonly PoolOverride[]
+                : never;
 export type ValueAt<P extends ConfigPath> = ValueOf<Extract<SchemaKey, { path: P }>>;
 
 const BY_PATH: ReadonlyMap<string, SchemaKey> = new Map(SCHEMA.map((k) => [k.path, k]));
@@ -332,5 +349,7 @@ export function describeType(k: KeyDef): string {
       return "node { host, port }";
     case "node-list":
       return "list of nodes { host, port, weight }";
+    case "pool-overrides":
+      return "mapping name → { size, mode }";
   }
 }

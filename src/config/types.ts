@@ -12,6 +12,13 @@ export type RouteDefault = "auto" | "primary" | "replica";
 /** How a node authenticated PgGate, as libpq's require_auth names it; "none" = no exchange at all. */
 export type ServerAuthMethod = "password" | "md5" | "scram-sha-256" | "none";
 
+/** pool.users / pool.databases entry: settings for one user's or one database's pools (null = inherit). */
+export interface PoolOverride {
+  readonly name: string;
+  readonly size: number | null;
+  readonly mode: PoolMode | null;
+}
+
 export interface NodeConfig {
   readonly host: string;
   readonly port: number;
@@ -53,6 +60,8 @@ export interface Config {
     readonly acquireTimeoutMs: number;
     readonly queryTimeoutMs: number;
     readonly preparedStatementsCacheSize: number;
+    readonly users: readonly PoolOverride[];
+    readonly databases: readonly PoolOverride[];
   };
   readonly auth: {
     readonly mode: AuthMode;

@@ -23,7 +23,7 @@ import {
 } from "./schema.ts";
 import { formatValue } from "./reference.ts";
 import { suggest } from "./suggest.ts";
-import type { Config, NodeConfig } from "./types.ts";
+import type { Config, NodeConfig, PoolMode, PoolOverride } from "./types.ts";
 
 export const AUTH_PASSWORD_ENV = "PGGATE_AUTH_PASSWORD";
 export const ADMIN_PASSWORD_ENV = "PGGATE_ADMIN_PASSWORD";
@@ -197,7 +197,50 @@ class Validator {
         if (list) this.values.set(key.path, list);
         return;
       }
+      case "pool-overrides": {
+        const list = this.poolOverrides(segs, v);
+        if (list) this.values.set(key.path, list);
+        return;
+      }
     }
+  }
+
+  /** `{ name: { size?, mode? } }` → entries; names are kept exactly (they match client names as sent). */
+  private poolOverrides(segs: readonly Segment[], v: unknown): PoolOverride[] | undefined {
+    if (!isMapping(v)) {
+      this.report(segs, `must be a mapping like { reporting: { size: 2, mode: session } }, got ${describeGot(v)}`);
+      return undefined;
+    }
+    const out: PoolOverride[] = [];
+    let ok = true;
+    for (const [name, entry] of Object.entries(v)) {
+      const at = [...segs, name];
+      if (!isMapping(entry)) {
+        this.report(at, `must be a mapping with size and/or mode, got ${describeGot(entry)}`);
+        ok = false;
+        continue;
+      }
+      let size: number | null = null;
+      let mode: PoolMode | null = null;
+      for (const [field, value] of Object.entries(entry)) {
+        if (field === "size") {
+          const n = this.int([...at, field], value, 1, 10000);
+          if (n === undefined) ok = false;
+          else size = n;
+        } else if (field === "mode") {
+          if (value === "transaction" || value === "session") mode = value;
+          else {
+            this.report([...at, field], `must be transaction or session, got ${describeGot(value)}`);
+            ok = false;
+          }
+        } else {
+          this.report([...at, field], "unknown key; allowed: size, mode", "key");
+          ok = false;
+        }
+      }
+      out.push({ name, size, mode });
+    }
+    return ok ? out : undefined;
   }
 
   private int(segs: readonly Segment[], v: unknown, min: number, max: number): number | undefined {
@@ -443,6 +486,8 @@ class Validator {
         maxLifetimeMs: m("pool.max_lifetime_ms"),
         acquireTimeoutMs: m("pool.acquire_timeout_ms"),
         queryTimeoutMs: m("pool.query_timeout_ms"),
+        users: m("pool.users"),
+        databases: m("pool.databases"),
         preparedStatementsCacheSize: m("pool.prepared_statements_cache_size"),
       },
       auth: {

@@ -9,6 +9,7 @@ import type { Config } from "../config/types.ts";
 import type { Stats } from "../metrics/stats.ts";
 import { ServerConn, ServerError, type NodeTarget, type ServerTlsOptions } from "../server/server-conn.ts";
 import { PoolCore, type Waiter } from "./pool-core.ts";
+import { poolSizeFor } from "./pool-settings.ts";
 import { PoolIndex } from "./pool-index.ts";
 
 export type Grant = (conn: ServerConn | null, err?: PgError) => void;
@@ -94,7 +95,7 @@ export class PoolManager {
   pool(node: NodeTarget, user: string, database: string): ServerPool {
     let p = this.pools.get(node, user, database);
     if (!p) {
-      p = new ServerPool(node, user, database, this.ctx.config.pool.size, (pool) => this.nodeHasRoom(pool));
+      p = new ServerPool(node, user, database, poolSizeFor(this.ctx.config, user, database), (pool) => this.nodeHasRoom(pool));
       this.pools.set(node, user, database, p);
     }
     return p;
@@ -472,7 +473,7 @@ export class PoolManager {
     this.lastIdleSweep = now;
     const idleTimeout = this.ctx.config.pool.idleTimeoutMs;
     for (const pool of [...this.pools.values()]) {
-      pool.core.size = this.ctx.config.pool.size;
+      pool.core.size = poolSizeFor(this.ctx.config, pool.user, pool.database);
       if (!this.ctx.isCurrentNode(pool.node)) {
         // A node removed from the config drains: idle connections close, busy ones on return.
         for (const conn of [...pool.core.idleConnections]) {

@@ -12,6 +12,7 @@ import { sendCancel } from "../server/cancel.ts";
 import type { HeldFailure, NodeTarget, ServerConn, ServerConsumer } from "../server/server-conn.ts";
 import type { ClientHandle, GatewayContext } from "./context.ts";
 import { afterReadyForQuery } from "./next-action.ts";
+import { poolModeFor } from "../pool/pool-settings.ts";
 import { QueryPump } from "./query-pump.ts";
 
 export type { ClientState } from "./session-core.ts";
@@ -38,7 +39,7 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
 
   protected onLoggedIn(): void {
     this.statements.useAccepted(this.ctx.acceptedTexts.setFor(this.user, this.database, this.params));
-    if (this.ctx.config.pool.mode === "session") this.pinReason = "session_mode";
+    if (poolModeFor(this.ctx.config, this.user, this.database) === "session") this.pinReason = "session_mode";
   }
 
   get serverId(): number | null {
@@ -150,7 +151,7 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
         floorToCapture: this.floor.wrote && this.rywTracking && this.serverTarget === "primary" && this.txStatus === TxStatus.Idle,
         queued: this.queue.length > 0,
         sticky: this.isSticky(),
-        transactionPooling: this.ctx.config.pool.mode === "transaction",
+        transactionPooling: this.pinReason !== "session_mode",
         pinned: this.pinReason !== null,
       });
       if (next === "capture_floor") {

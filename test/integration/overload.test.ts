@@ -113,3 +113,37 @@ describe("nodes.max_connections", () => {
     expect(peak).toBeLessThanOrEqual(5);
   }, 60_000);
 });
+
+describe("pool.users / pool.databases", () => {
+  test("a user's own pool.size and pool.mode: its pool is capped at 2; a session-mode user keeps its primary connection (no split)", async () => {
+    const cl = cluster();
+    const u = cl.users;
+    const gw = startGateway({ auth: { mode: "auth_query" }, pool: { size: 10, users: { [u.scram.user]: { size: 2 }, [u.md5.user]: { mode: "session" } } } });
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, Number((await cl.psql(cl.primary, `SELECT count(*) FROM pg_stat_activity WHERE usename = '${u.scram.user}' AND backend_type = 'client backend'`)).trim()));
+        await Bun.sleep(10);
+      }
+    })();
+    try {
+      const scramClients = [0, 1, 2, 3, 4].map(() => client(gw.port));
+      for (const c of scramClients) await c.connect();
+      // Writes (primary): five at once through a pool of 2.
+      await Promise.all(scramClients.map((c) => c.query("SELECT pg_sleep(0.2), txid_current()")));
+      for (const c of scramClients) await c.end();
+      const md5 = new pg.Client({ host: "127.0.0.1", port: gw.port, user: u.md5.user, password: u.md5.password, database: "app" });
+      await md5.connect();
+      const ports = new Set<number>();
+      for (let i = 0; i < 3; i++) ports.add((await md5.query("SELECT inet_server_port() AS p")).rows[0].p);
+      await md5.end();
+      expect([...ports]).toEqual([cl.primary.port]);
+    } finally {
+      sampling = false;
+      await sampler;
+      await gw.stop();
+    }
+    expect(peak).toBeLessThanOrEqual(2);
+  }, 30_000);
+});

@@ -12,6 +12,7 @@ import {
   type Config,
 } from "../../../src/config/index.ts";
 import { problemLines, TempDir } from "./helpers.ts";
+import { poolModeFor, poolSizeFor } from "../../../src/pool/pool-settings.ts";
 
 const tmp = new TempDir();
 afterAll(() => tmp.remove());
@@ -57,6 +58,8 @@ describe("defaults", () => {
         acquireTimeoutMs: 30000,
         queryTimeoutMs: 0,
         preparedStatementsCacheSize: 500,
+        users: [],
+        databases: [],
       },
       auth: {
         mode: "passthrough",
@@ -249,7 +252,7 @@ nodes_:
       "pggate.yaml:9:3: routing.frobnicate: unknown key; allowed under routing: read_write_split, read_your_writes, default_route, no_replica, write_functions, read_functions, ryw_max_wait_ms, max_replica_lag_ms, max_replica_lag_bytes",
     ]);
     expect(problems(`${MINIMAL}zzz: 1\n`)).toEqual([
-      "pggate.yaml:3:1: zzz: unknown key; allowed at the top level: listen, metrics, nodes, pool, auth, routing, health, retry, admin, log, workers, shutdown_timeout_ms",
+      "pggate.yaml:3:1: zzz: unknown key; allowed at the top level: listen, metrics, nodes, pool, auth, routing, health, retry, admin, limits, log, workers, shutdown_timeout_ms",
     ]);
     expect(problems("nodes:\n  primary: { host: p, prot: 1 }\n")).toEqual([
       "pggate.yaml:2:23: nodes.primary.prot: unknown key; did you mean nodes.primary.port?",
@@ -264,7 +267,7 @@ nodes_:
 
   test("a section that is not a mapping", () => {
     expect(problems(`${MINIMAL}pool: 20\n`)).toEqual([
-      "pggate.yaml:3:7: pool: must be a mapping with keys mode, size, min_idle, idle_timeout_ms, max_lifetime_ms, acquire_timeout_ms, prepared_statements_cache_size, got 20",
+      "pggate.yaml:3:7: pool: must be a mapping with keys mode, size, users, databases, min_idle, idle_timeout_ms, max_lifetime_ms, acquire_timeout_ms, query_timeout_ms, prepared_statements_cache_size, got 20",
     ]);
   });
 
@@ -277,7 +280,7 @@ nodes_:
     ]);
     expect(problems("nodes:\n  primary: { port: 5432 }\n")).toEqual(["pggate.yaml:2:12: nodes.primary: host is required"]);
     expect(problems("nodes: db1\n")).toEqual([
-      'pggate.yaml:1:8: nodes: must be a mapping with keys primary, replicas, connect_timeout_ms, require_auth, tls, got "db1"',
+      'pggate.yaml:1:8: nodes: must be a mapping with keys primary, replicas, connect_timeout_ms, tcp_keepalive, tcp_keepalive_idle_ms, max_connections, require_auth, tls, got "db1"',
     ]);
     expect(problems("nodes:\n  primary: db1:5432\n")).toEqual([
       'pggate.yaml:2:12: nodes.primary: must be a mapping like { host: 127.0.0.1, port: 5432 }, got "db1:5432"',
@@ -323,7 +326,7 @@ nodes_:
 
   test("a config that is not a mapping", () => {
     expect(problems("- a\n- b\n")).toEqual([
-      "pggate.yaml:1:1: the config must be a mapping of sections (listen, metrics, nodes, pool, auth, routing, health, retry, admin, log, workers, shutdown_timeout_ms), got a list",
+      "pggate.yaml:1:1: the config must be a mapping of sections (listen, metrics, nodes, pool, auth, routing, health, retry, admin, limits, log, workers, shutdown_timeout_ms), got a list",
     ]);
   });
 });
@@ -524,3 +527,16 @@ describe("in-memory configs", () => {
     expect(c.pool.mode).toBe("transaction");
   });
 });
+
+describe("pool.users / pool.databases", () => {
+  test("entries keep their names exactly; size and mode are checked; unknown fields refused", () => {
+    const cfg = configFromObject({ nodes: { primary: { host: "db1" } }, pool: { size: 7, users: { "Rep Orting": { size: 2, mode: "session" }, __proto__x: { size: 3 } }, databases: { analytics: { size: 5, mode: "session" } } } }, { source: "pggate.yaml", env: {} });
+    expect(poolSizeFor(cfg, "Rep Orting", "analytics")).toBe(2);
+    expect(poolSizeFor(cfg, "rep orting", "analytics")).toBe(5);
+    expect(poolSizeFor(cfg, "other", "app")).toBe(7);
+    expect(poolModeFor(cfg, "other", "analytics")).toBe("session");
+    expect(poolModeFor(cfg, "other", "app")).toBe("transaction");
+    expect(() => configFromObject({ nodes: { primary: { host: "db1" } }, pool: { users: { a: { size: 0, moed: "x" } } } }, { source: "pggate.yaml", env: {} })).toThrow(/pool\.users\.a\.size: must be an integer between 1 and 10000[\s\S]*pool\.users\.a\.moed: unknown key; allowed: size, mode/);
+  });
+});
+
