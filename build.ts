@@ -4,9 +4,14 @@
 import { mkdirSync } from "node:fs";
 
 mkdirSync("dist", { recursive: true });
+// The commit `pggate --version` prints; "unknown" outside a git checkout (e.g. a source tarball).
+const rev = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { stdout: "pipe", stderr: "ignore" });
+const commit = rev.exitCode === 0 ? rev.stdout.toString().trim() : "unknown";
 const args = [
   "build",
   "--compile",
+  "--define",
+  `PGGATE_COMMIT=${JSON.stringify(commit)}`,
   "--minify",
   "--bytecode",
   "--no-compile-autoload-dotenv",

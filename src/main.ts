@@ -1,24 +1,60 @@
 // Entry point, wiring only: parse arguments, load the config, start the gateway, install signals.
-import { ConfigError, loadConfig } from "./config/index.ts";
+import { ConfigError, ENV_KEY_PREFIX, loadConfig, parseConfig } from "./config/index.ts";
 import { Gateway } from "./gateway.ts";
 import { runSupervisor } from "./supervisor.ts";
 import { log } from "./log/index.ts";
-import { VERSION } from "./version.ts";
+import { COMMIT, VERSION } from "./version.ts";
 
 const USAGE = `usage: pggate [--config FILE | -c FILE]      run the proxy (or env PGGATE_CONFIG)
-       pggate check --config FILE            validate a config file and exit
-       pggate --version`;
+       pggate check [--config] FILE          validate a config file and exit
+       pggate --version | --help`;
 
-function parseArgs(argv: string[]): { command: "run" | "check" | "version" | "help"; config: string } {
-  let command: "run" | "check" | "version" | "help" = "run";
+const HELP = `PgGate: a PostgreSQL proxy that pools connections, sends writes to the primary and reads to
+replicas, and keeps every client's view what it would be on the primary alone.
+
+${USAGE}
+
+Commands
+  (none)             run the proxy with the config file
+  check FILE         validate FILE (keys, types, files it names) and exit: 0 valid, 1 invalid
+
+Flags
+  -c, --config FILE  config file (YAML); also --config=FILE; env PGGATE_CONFIG
+  -V, --version      print version, commit and Bun version
+  -h, --help         this text
+
+Environment
+  PGGATE_CONFIG            config file when --config is not given (with neither, the
+                           PGGATE_<SECTION>__<KEY> variables alone make the config)
+  PGGATE_<SECTION>__<KEY>  sets a config key over the file, value read as YAML, e.g.
+                           PGGATE_LISTEN__PORT=6432  PGGATE_AUTH__MODE=auth_query
+                           PGGATE_NODES__PRIMARY='{host: db, port: 5432}'
+  PGGATE_AUTH_PASSWORD     auth.auth_password (keeps the secret out of the file)
+  PGGATE_ADMIN_PASSWORD    admin.password
+
+Signals
+  SIGHUP             reload the config file (keys marked "reload" apply; a broken file is refused)
+  SIGTERM, SIGINT    shut down: stop accepting, let transactions finish (shutdown_timeout_ms); twice = now
+
+Exit codes
+  0  clean shutdown, or a valid config (check)
+  1  invalid config, or failed to start (port in use, unreadable file)
+  2  bad command line`;
+
+type Command = "run" | "check" | "version" | "help";
+
+function parseArgs(argv: string[]): { command: Command; config: string } {
+  let command: Command = "run";
   let config = process.env.PGGATE_CONFIG ?? "";
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--version" || a === "-V") command = "version";
     else if (a === "--help" || a === "-h") command = "help";
-    else if (a === "check") command = "check";
+    else if (a === "check" && command === "run") command = "check";
     else if (a === "--config" || a === "-c") config = argv[++i] ?? "";
     else if (a.startsWith("--config=")) config = a.slice("--config=".length);
+    // `pggate check pgbouncer-style.yaml`: the file may come positionally after check.
+    else if (command === "check" && !a.startsWith("-")) config = a;
     else {
       process.stderr.write(`pggate: unknown argument ${JSON.stringify(a)}\n${USAGE}\n`);
       process.exit(2);
@@ -30,27 +66,29 @@ function parseArgs(argv: string[]): { command: "run" | "check" | "version" | "he
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
   if (args.command === "version") {
-    process.stdout.write(`pggate ${VERSION}\n`);
+    process.stdout.write(`pggate ${VERSION} (commit ${COMMIT}, bun ${Bun.version})\n`);
     return;
   }
   if (args.command === "help") {
-    process.stdout.write(USAGE + "\n");
+    process.stdout.write(HELP + "\n");
     return;
   }
-  if (!args.config) {
-    process.stderr.write(`pggate: no config file given (use --config FILE or PGGATE_CONFIG)\n${USAGE}\n`);
+  // In a container the whole config may come from PGGATE_<SECTION>__<KEY> variables.
+  const envOnly = !args.config && Object.keys(process.env).some((k) => k.startsWith(ENV_KEY_PREFIX) && k.includes("__"));
+  if (!args.config && !envOnly) {
+    process.stderr.write(`pggate: no config file given (use --config FILE, PGGATE_CONFIG, or PGGATE_<SECTION>__<KEY> variables)\n${USAGE}\n`);
     process.exit(2);
   }
   let config;
   try {
-    config = loadConfig(args.config);
+    config = envOnly ? parseConfig("", { source: "(environment)", env: process.env }) : loadConfig(args.config);
   } catch (e) {
     const msg = e instanceof ConfigError ? e.message : `${args.config}: ${(e as Error).message}`;
     process.stderr.write(`pggate: invalid config\n${msg}\n`);
     process.exit(1);
   }
   if (args.command === "check") {
-    process.stdout.write(`${args.config}: OK\n`);
+    process.stdout.write(`${args.config || "(environment)"}: OK\n`);
     return;
   }
   const workerIndex = process.env.PGGATE_WORKER;

@@ -20,4 +20,4 @@ export {
   type ValueAt,
 } from "./schema.ts";
 export { configRows, formatValue, renderReference, type ConfigRow } from "./reference.ts";
-export { AUTH_PASSWORD_ENV } from "./validate.ts";
+export { ADMIN_PASSWORD_ENV, AUTH_PASSWORD_ENV, ENV_KEY_PREFIX } from "./validate.ts";

@@ -172,8 +172,8 @@ export const SCHEMA = [
   int("listen.max_pending_logins", { default: 64, min: 1, max: 100_000, reloadable: true, doc: "Server connections per node held for clients that have not authenticated yet (passthrough relays); further logins wait their turn." }),
   int("listen.max_message_size", { default: 268_435_456, min: 1024, max: 1_073_741_824, reloadable: true, doc: "Largest protocol message accepted from a client, in bytes; larger ones get 08P01 and a closed connection." }),
   oneOf("listen.tls.mode", ["disable", "allow", "require"], { default: "disable", reloadable: false, doc: "TLS toward clients: disable (answer N to SSLRequest), allow (TLS if asked), require (refuse plaintext)." }),
-  file("listen.tls.cert", { reloadable: false, doc: "PEM certificate chain; required unless listen.tls.mode is disable. Relative to the config file." }),
-  file("listen.tls.key", { reloadable: false, doc: "PEM private key; required unless listen.tls.mode is disable. Relative to the config file." }),
+  file("listen.tls.cert", { reloadable: true, doc: "PEM certificate chain; required unless listen.tls.mode is disable. Relative to the config file. Validated (with the key) by check, at start and on reload; SIGHUP re-reads it (rotation without a restart)." }),
+  file("listen.tls.key", { reloadable: true, doc: "PEM private key matching listen.tls.cert; required unless listen.tls.mode is disable. Relative to the config file. Re-read on SIGHUP." }),
 
   // metrics
   bool("metrics.enabled", { default: true, reloadable: false, doc: "Serve /metrics, /healthz and /readyz over HTTP." }),

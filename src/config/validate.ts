@@ -1,7 +1,9 @@
 // Turns a plain YAML-shaped value into a deep-frozen Config, or the complete list of problems.
 // Driven by SCHEMA; the only I/O is checking that referenced files exist and are readable.
 
-import { accessSync, constants, statSync } from "node:fs";
+import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import { isAbsolute, resolve } from "node:path";
 import type { ConfigProblem } from "./errors.ts";
 import {
@@ -104,10 +106,17 @@ class Validator {
       this.report([], `the config must be a mapping of sections (${childNames("").join(", ")}), got ${describeGot(root)}`);
       return;
     }
-    this.walk(root, []);
+    const fromEnv = envOverrides(this.ctx.env);
+    const merged = fromEnv.length === 0 ? root : withOverrides(root, fromEnv);
+    this.walk(merged, []);
     this.fillDefaults();
     this.applyEnv();
     this.crossChecks();
+    // A problem with a value that came from the environment says so.
+    this.problems.forEach((p, i) => {
+      const o = fromEnv.find((e) => p.path === e.path.join(".") || p.path.startsWith(`${e.path.join(".")}.`) || p.path.startsWith(`${e.path.join(".")}[`));
+      if (o) this.problems[i] = { ...p, message: `${p.message} (from ${o.variable})` };
+    });
   }
 
   private walk(obj: Record<string, unknown>, at: readonly string[]): void {
@@ -369,12 +378,14 @@ class Validator {
 
     const listenTls = this.get("listen.tls.mode");
     if (listenTls !== undefined && listenTls !== "disable") {
-      for (const p of ["listen.tls.cert", "listen.tls.key"] as const) this.requireFile(p, "listen.tls.mode");
+      const cert = this.requireFile("listen.tls.cert", "listen.tls.mode");
+      const key = this.requireFile("listen.tls.key", "listen.tls.mode");
+      if (cert && key) this.checkCertificateAndKey();
     }
 
     const nodeTls = this.get("nodes.tls.mode");
-    if (nodeTls === "verify-full") this.requireFile("nodes.tls.ca", "nodes.tls.mode");
-    else if (nodeTls !== undefined && nodeTls !== "disable" && this.get("nodes.tls.ca")) this.requireFile("nodes.tls.ca", "nodes.tls.mode");
+    const needsCa = nodeTls === "verify-full" || (nodeTls !== undefined && nodeTls !== "disable" && this.get("nodes.tls.ca"));
+    if (needsCa && this.requireFile("nodes.tls.ca", "nodes.tls.mode")) this.checkCa();
 
     const authMode = this.get("auth.mode");
     if (authMode === "auth_query") {
@@ -422,26 +433,62 @@ class Validator {
     }
   }
 
-  /** The file at `path` must exist and be readable, because of the value of `modePath`. */
+  /**
+   * The listen certificate and key must parse as PEM and belong together, so a broken pair is
+   * caught by `pggate check`, at start and on reload — not by every TLS client failing with
+   * "SSL SYSCALL error: EOF".
+   */
+  private checkCertificateAndKey(): void {
+    const certPath = this.get("listen.tls.cert")!;
+    const keyPath = this.get("listen.tls.key")!;
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(readFileSync(certPath));
+    } catch (e) {
+      this.report(["listen", "tls", "cert"], `${this.rawPaths.get("listen.tls.cert") ?? certPath} is not a PEM certificate (${(e as Error).message})`);
+      return;
+    }
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(readFileSync(keyPath));
+    } catch (e) {
+      this.report(["listen", "tls", "key"], `${this.rawPaths.get("listen.tls.key") ?? keyPath} is not a PEM private key (${(e as Error).message})`);
+      return;
+    }
+    if (!cert.checkPrivateKey(key)) this.report(["listen", "tls", "key"], `does not belong to the certificate in listen.tls.cert (${cert.subject.replaceAll("\n", ", ")})`);
+    if (Date.parse(cert.validTo) < Date.now()) this.report(["listen", "tls", "cert"], `expired on ${cert.validTo}`);
+  }
+
+  private checkCa(): void {
+    const caPath = this.get("nodes.tls.ca")!;
+    try {
+      new X509Certificate(readFileSync(caPath));
+    } catch (e) {
+      this.report(["nodes", "tls", "ca"], `${this.rawPaths.get("nodes.tls.ca") ?? caPath} is not a PEM certificate (${(e as Error).message})`);
+    }
+  }
+
+  /** The file at `path` must exist and be readable, because of the value of `modePath`. Returns whether it is. */
   private requireFile(
     path: "listen.tls.cert" | "listen.tls.key" | "nodes.tls.ca" | "auth.userlist",
     modePath: "listen.tls.mode" | "nodes.tls.mode" | "auth.mode",
-  ): void {
+  ): boolean {
     const resolved = this.get(path);
-    if (resolved === undefined) return; // already reported as the wrong type
+    if (resolved === undefined) return false; // already reported as the wrong type
     const segs = path.split(".");
     if (resolved === "") {
       this.report(segs, `is required when ${modePath} is ${String(this.get(modePath))}`, "value", modePath.split("."));
-      return;
+      return false;
     }
     const raw = this.rawPaths.get(path) ?? resolved;
     const shown = isAbsolute(raw) ? raw : `${raw} (resolved to ${resolved})`;
     try {
       if (!statSync(resolved).isFile()) {
         this.report(segs, `${shown} is not a regular file`);
-        return;
+        return false;
       }
       accessSync(resolved, constants.R_OK);
+      return true;
     } catch (e) {
       const code = e instanceof Error && "code" in e ? String(e.code) : "";
       if (code === "ENOENT" || code === "ENOTDIR") {
@@ -449,6 +496,7 @@ class Validator {
         this.report(segs, `file ${raw} not found${where}`);
       } else if (code === "EACCES" || code === "EPERM") this.report(segs, `file ${shown} is not readable by this process`);
       else this.report(segs, `cannot read file ${shown}: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
     }
   }
 
@@ -534,6 +582,53 @@ class Validator {
       workers: m("workers"),
     };
   }
+}
+
+/** Prefix of environment variables that set config keys: PGGATE_LISTEN__PORT=6432 sets listen.port. */
+export const ENV_KEY_PREFIX = "PGGATE_";
+
+interface EnvOverride {
+  variable: string;
+  path: string[];
+  value: unknown;
+}
+
+/**
+ * Config keys set from the environment, for containers: `PGGATE_` + the key path with `__`
+ * between levels, upper or lower case (PGGATE_LISTEN__PORT, PGGATE_AUTH__AUTH_USER,
+ * PGGATE_NODES__PRIMARY='{host: db, port: 5432}'). The value is read as YAML, so numbers,
+ * booleans, lists and mappings are written as in the file; it wins over the file.
+ */
+function envOverrides(env: Readonly<Record<string, string | undefined>>): EnvOverride[] {
+  const out: EnvOverride[] = [];
+  for (const [variable, raw] of Object.entries(env)) {
+    if (raw === undefined || !variable.toUpperCase().startsWith(ENV_KEY_PREFIX) || !variable.includes("__")) continue;
+    const path = variable.slice(ENV_KEY_PREFIX.length).toLowerCase().split("__");
+    if (path.some((p) => p === "")) continue;
+    let value: unknown = raw;
+    try {
+      value = parseYaml(raw);
+    } catch {
+      // Not YAML: taken as the string it is (and validated as such).
+    }
+    out.push({ variable, path, value });
+  }
+  return out.sort((a, b) => a.variable.localeCompare(b.variable));
+}
+
+/** A copy of `root` with the overrides set (sections created as needed). */
+function withOverrides(root: Record<string, unknown>, overrides: readonly EnvOverride[]): Record<string, unknown> {
+  const copy = structuredClone(root);
+  for (const o of overrides) {
+    let cur: Record<string, unknown> = copy;
+    for (const seg of o.path.slice(0, -1)) {
+      const next = cur[seg];
+      if (!isMapping(next)) cur[seg] = {};
+      cur = cur[seg] as Record<string, unknown>;
+    }
+    cur[o.path[o.path.length - 1]] = o.value;
+  }
+  return copy;
 }
 
 export function deepFreeze<T>(value: T): T {

@@ -125,13 +125,14 @@ export class ClientStartup {
   }
 
   private startTls(): void {
-    const { cert, key } = this.ctx.config.listen.tls;
+    const pair = this.ctx.listenTls;
+    if (!pair) throw new Error("TLS requested but listen.tls has no certificate loaded");
     const out = this.host.out;
     out.send(SSL_YES);
     out.flush();
     const raw = out.socket;
     const data: LinkData = { link: out, ignore: false };
-    const [, tlsSocket] = raw.upgradeTLS<LinkData>({ data, tls: { cert: Bun.file(cert), key: Bun.file(key) }, socket: linkHandlers });
+    const [, tlsSocket] = raw.upgradeTLS<LinkData>({ data, tls: { cert: pair.cert, key: pair.key }, socket: linkHandlers });
     raw.data.ignore = true;
     out.socket = tlsSocket;
     this.tlsActive = true;

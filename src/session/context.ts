@@ -1,6 +1,7 @@
 // Process-wide state a client session needs: the current config snapshot, the node targets, the
 // verifier sources, and the registry of issued BackendKeyData for CancelRequest. No sockets here.
 import { randomInt } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { Config } from "../config/types.ts";
 import type { PgError } from "../errors/index.ts";
 import type { AuthQuery } from "../server/auth-query.ts";
@@ -102,6 +103,11 @@ export class GatewayContext {
   readonly authMethods = new PairCache<number>(10_000, () => LEARNT_METHOD_TTL_MS);
   /** Bytes held for all clients' input together (limits.max_buffered_bytes). */
   readonly memory: MemoryBudget;
+  /**
+   * The listen certificate and key as read (and validated) with the config: a reload reads them
+   * again, so a rotated certificate serves new connections without a restart.
+   */
+  listenTls: { cert: string; key: string } | null = null;
   /** auth.hba rules, or null when no file is configured. */
   hba: readonly HbaRule[] | null = null;
   /** What PgGate may use to open server connections per user (learnt at login, latest wins). */
@@ -157,6 +163,8 @@ export class GatewayContext {
     this.balancer.setNodes(config.nodes.replicas);
     setServerKeepalive(config.nodes.tcpKeepalive, config.nodes.tcpKeepaliveIdleMs);
     this.memory.setLimit(config.limits.maxBufferedBytes);
+    const tls = config.listen.tls;
+    this.listenTls = tls.mode === "disable" ? null : { cert: readFileSync(tls.cert, "utf8"), key: readFileSync(tls.key, "utf8") };
     if (old !== config) {
       this.router = this.buildRouter();
       this.catalog.clear();

@@ -1,9 +1,10 @@
 // The shipped artifacts: `bun run build` → dist/pggate (version, check, serving with a config
 // file, a 500 MB result streamed in bounded memory) and `npm run dev` serving a working URL.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Subprocess } from "bun";
-import { cluster, freePort, psql, run, waitForPort, writeConfig } from "./harness.ts";
+import { cluster, freePort, psql, run, scratchPath, waitForPort, writeConfig } from "./harness.ts";
+import { ROOTFS_UID } from "../../scripts/rootfs.ts";
 
 const BINARY = "dist/pggate";
 
@@ -34,7 +35,15 @@ describe("dist/pggate", () => {
 
   test("--version and check", async () => {
     const v = await run([BINARY, "--version"]);
-    expect(v.stdout.trim()).toMatch(/^pggate \d+\.\d+\.\d+$/);
+    expect(v.stdout.trim()).toMatch(/^pggate \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}|unknown), bun \d+\.\d+\.\d+\)$/);
+    const help = await run([BINARY, "--help"]);
+    for (const word of ["check FILE", "PGGATE_CONFIG", "PGGATE_<SECTION>__<KEY>", "SIGHUP", "Exit codes"]) expect(help.stdout).toContain(word);
+    // PgBouncer users type the file positionally.
+    expect((await run([BINARY, "check", writeConfig()])).code).toBe(0);
+    // Keys from the environment, as in a container.
+    const fromEnv = await run([BINARY, "check", writeConfig()], { PGGATE_POOL__SIZE: "zero" });
+    expect(fromEnv.code).toBe(1);
+    expect(fromEnv.stderr).toContain('pool.size: must be an integer between 1 and 10000, got "zero" (from PGGATE_POOL__SIZE)');
     const bad = await run([BINARY, "check", "--config", writeConfig({ pool: { mode: "trasaction" } })]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('pool.mode: "trasaction" is not one of transaction, session');
@@ -72,6 +81,40 @@ describe("dist/pggate", () => {
     const stderr = await new Response(p.stderr as ReadableStream).text();
     expect(stderr).toContain("event=shutdown_complete");
   });
+});
+
+describe("the scratch container's root filesystem", () => {
+  test("scripts/rootfs.ts: the executable, its loader and libraries only; it serves select 1 under chroot as a non-root UID, configured by file and environment", async () => {
+    // dist/pggate was built by the describe above.
+    const root = scratchPath("rootfs");
+    const built = await run([process.execPath, "run", "scripts/rootfs.ts", root, BINARY]);
+    expect(built.code).toBe(0);
+    const files = (await run(["find", root, "-type", "f"])).stdout.split("\n").filter(Boolean).map((f) => f.slice(root.length)).sort();
+    expect(files).toContain("/pggate");
+    expect(files.filter((f) => f.startsWith("/lib") || f.startsWith("/usr/lib")).length).toBeGreaterThan(0);
+    expect(files.every((f) => f === "/pggate" || f.startsWith("/etc/") || /\/lib[^/]*\/|\.so/.test(f))).toBe(true);
+    const port = freePort();
+    writeFileSync(`${root}/etc/pggate/pggate.yaml`, readFileSync(writeConfig({ listen: { host: "0.0.0.0", port: 1 } }), "utf8"));
+    mkdirSync(`${root}/proc`, { recursive: true });
+    // A container runtime mounts /proc (Bun's executable reads itself through /proc/self/exe).
+    const proc = Bun.spawn(
+      ["unshare", "--mount", "--pid", "--fork", "--kill-child=SIGKILL", "sh", "-c", `mount -t proc proc ${root}/proc && exec chroot --userspec=${ROOTFS_UID}:${ROOTFS_UID} ${root} /pggate --config /etc/pggate/pggate.yaml`],
+      { env: { ...process.env, PGGATE_LISTEN__PORT: String(port) }, stdout: "ignore", stderr: "pipe" },
+    );
+    try {
+      await waitForPort(port, 20_000).catch(async (e: Error) => {
+        proc.kill("SIGKILL");
+        throw new Error(`${e.message}; stderr: ${await new Response(proc.stderr as ReadableStream).text()}`);
+      });
+      expect(await psql(port, cluster().users.md5, "SELECT 1")).toBe("1");
+      const uids = (await run(["ps", "-o", "uid=", "-C", "pggate"])).stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+      expect(uids).toContain(String(ROOTFS_UID));
+    } finally {
+      // (--kill-child takes PgGate down with unshare.)
+      proc.kill("SIGKILL");
+      await proc.exited;
+    }
+  }, 60_000);
 });
 
 test("npm run dev prints a URL that psql can use, and Ctrl-C cleans up", async () => {

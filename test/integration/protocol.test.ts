@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import pg from "pg";
 import postgres from "postgres";
 import { cancelRequest, sqlstateIn, startupMessage } from "../frames.ts";
-import { cluster, connString, psql, run, scratchPath, startGateway, type RunningGateway } from "./harness.ts";
+import { cluster, connString, psql, run, scratchPath, startGateway, startGatewayFromFile, type RunningGateway } from "./harness.ts";
 import { RawClient } from "./raw-client.ts";
 
 const scram = () => cluster().users.scram;
@@ -15,7 +15,36 @@ function pgClient(port: number, extra: Partial<pg.ClientConfig> = {}): pg.Client
   return new pg.Client({ host: "127.0.0.1", port, user: u.user, password: u.password, database: "app", ...extra });
 }
 
+/** The subject of the certificate PgGate presents (openssl s_client speaks the PostgreSQL STARTTLS). */
+async function servedSubject(port: number): Promise<string> {
+  const r = await run(["sh", "-c", `openssl s_client -starttls postgres -connect 127.0.0.1:${port} </dev/null 2>/dev/null | openssl x509 -noout -subject`]);
+  return r.stdout.trim();
+}
+
 describe("TLS toward clients", () => {
+  test("SIGHUP re-reads the certificate: new connections get the rotated one; a broken pair is refused and the old one stays", async () => {
+    const c = cluster();
+    const dir = scratchPath("rotate");
+    const cert = `${dir}.crt`;
+    const key = `${dir}.key`;
+    writeFileSync(cert, readFileSync(c.tls.cert));
+    writeFileSync(key, readFileSync(c.tls.key));
+    const gw = startGatewayFromFile({ listen: { tls: { mode: "allow", cert, key } } });
+    try {
+      expect(await servedSubject(gw.port)).toBe("subject=CN = localhost");
+      const made = await run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=rotated", "-days", "30", "-keyout", key, "-out", cert]);
+      expect(made.code).toBe(0);
+      expect(gw.gateway.reload()).toBe(true);
+      expect(await servedSubject(gw.port)).toBe("subject=CN = rotated");
+      expect(await psql(gw.port, scram(), "SELECT 'still in'", { extra: "sslmode=require" })).toBe("still in");
+      writeFileSync(key, "not a key\n");
+      expect(gw.gateway.reload()).toBe(false);
+      expect(await servedSubject(gw.port)).toBe("subject=CN = rotated");
+    } finally {
+      await gw.stop();
+    }
+  });
+
   for (const mode of ["allow", "require"] as const) {
     test(`listen.tls.mode ${mode}: psql sslmode=require works and uses TLS`, async () => {
       const c = cluster();

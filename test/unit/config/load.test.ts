@@ -11,7 +11,7 @@ import {
   parseConfig,
   type Config,
 } from "../../../src/config/index.ts";
-import { problemLines, TempDir } from "./helpers.ts";
+import { problemLines, TempDir, testPems } from "./helpers.ts";
 import { poolModeFor, poolSizeFor } from "../../../src/pool/pool-settings.ts";
 
 const tmp = new TempDir();
@@ -355,9 +355,9 @@ describe("files referenced by the config", () => {
   });
 
   test("relative paths resolve against the config file's directory, not the working directory", () => {
-    const certPath = tmp.write("rel/conf/tls/server.crt", "CERT");
-    const keyPath = tmp.write("rel/conf/tls/server.key", "KEY");
-    const caPath = tmp.write("rel/conf/ca.pem", "CA");
+    const certPath = tmp.write("rel/conf/tls/server.crt", testPems().cert);
+    const keyPath = tmp.write("rel/conf/tls/server.key", testPems().key);
+    const caPath = tmp.write("rel/conf/ca.pem", testPems().cert);
     const usersPath = tmp.write("rel/users.txt", '"u" "p"\n');
     const path = tmp.write(
       "rel/conf/pggate.yaml",
@@ -376,7 +376,7 @@ auth: { mode: userlist, userlist: ../users.txt }
   });
 
   test("absolute paths are used as they are", () => {
-    const caPath = tmp.write("abs/ca.pem", "CA");
+    const caPath = tmp.write("abs/ca.pem", testPems().cert);
     expect(parse(`${MINIMAL}  tls: { mode: verify-full, ca: ${caPath} }\n`).nodes.tls.ca).toBe(caPath);
     expect(problems(`${MINIMAL}  tls: { mode: verify-full, ca: /nonexistent/ca.pem }\n`)).toEqual([
       "pggate.yaml:3:33: nodes.tls.ca: file /nonexistent/ca.pem not found",
@@ -502,10 +502,11 @@ describe("in-memory configs", () => {
   });
 
   test("configFromObject with a source resolves paths against it", () => {
-    const certPath = tmp.write("obj/tls/a.crt", "C");
+    const certPath = tmp.write("obj/tls/a.crt", testPems().cert);
+    tmp.write("obj/tls/a.key", testPems().key);
     const source = join(tmp.path, "obj", "virtual.yaml");
     const c = configFromObject(
-      { nodes: { primary: { host: "p" } }, listen: { tls: { mode: "allow", cert: "tls/a.crt", key: "tls/a.crt" } } },
+      { nodes: { primary: { host: "p" } }, listen: { tls: { mode: "allow", cert: "tls/a.crt", key: "tls/a.key" } } },
       source,
     );
     expect(c.source).toBe(source);
@@ -537,6 +538,49 @@ describe("pool.users / pool.databases", () => {
     expect(poolModeFor(cfg, "other", "analytics")).toBe("session");
     expect(poolModeFor(cfg, "other", "app")).toBe("transaction");
     expect(() => configFromObject({ nodes: { primary: { host: "db1" } }, pool: { users: { a: { size: 0, moed: "x" } } } }, { source: "pggate.yaml", env: {} })).toThrow(/pool\.users\.a\.size: must be an integer between 1 and 10000[\s\S]*pool\.users\.a\.moed: unknown key; allowed: size, mode/);
+  });
+});
+
+
+describe("config keys from the environment", () => {
+  const base = "nodes:\n  primary: { host: db1 }\n";
+  test("PGGATE_<SECTION>__<KEY> sets a key, read as YAML, over the file; sections are created", () => {
+    const cfg = parseConfig(`${base}listen:\n  port: 7000\n`, {
+      source: "pggate.yaml",
+      env: { PGGATE_LISTEN__PORT: "6543", pggate_pool__size: "7", PGGATE_ROUTING__READ_WRITE_SPLIT: "false", PGGATE_NODES__REPLICAS: "[{host: r1}, {host: r2, port: 5433}]", PGGATE_AUTH__AUTH_USER: "lookup" },
+    });
+    expect(cfg.listen.port).toBe(6543);
+    expect(cfg.pool.size).toBe(7);
+    expect(cfg.routing.readWriteSplit).toBe(false);
+    expect(cfg.nodes.replicas.map((r) => `${r.host}:${r.port}`)).toEqual(["r1:5432", "r2:5433"]);
+    expect(cfg.auth.authUser).toBe("lookup");
+  });
+
+  test("a bad or unknown one is reported naming the variable", () => {
+    expect(problemLines(() => parseConfig(base, { source: "pggate.yaml", env: { PGGATE_LISTEN__PORT: "many", PGGATE_LISTEN__PROT: "1" } }))).toEqual([
+      expect.stringContaining('listen.port: must be an integer between 0 and 65535, got "many" (from PGGATE_LISTEN__PORT)'),
+      expect.stringContaining("listen.prot: unknown key; did you mean listen.port? (from PGGATE_LISTEN__PROT)"),
+    ]);
+  });
+});
+
+describe("TLS files are validated, not only found", () => {
+  const tmp = new TempDir();
+  afterAll(() => tmp.remove());
+  const cfg = (cert: string, key: string, ca = "") =>
+    configFromObject({ nodes: { primary: { host: "p" }, tls: ca ? { mode: "verify-full", ca } : { mode: "disable" } }, listen: { tls: { mode: "require", cert, key } } }, { source: join(tmp.path, "pggate.yaml"), env: {} });
+
+  test("a good pair passes", () => {
+    expect(cfg(tmp.write("ok.crt", testPems().cert), tmp.write("ok.key", testPems().key)).listen.tls.mode).toBe("require");
+  });
+
+  test("a key that is not PEM, a certificate that is not PEM, a key of another certificate, a CA that is not PEM", () => {
+    const cert = tmp.write("c.crt", testPems().cert);
+    const key = tmp.write("c.key", testPems().key);
+    expect(problemLines(() => cfg(cert, tmp.write("junk.key", "not a key\n")))).toEqual([expect.stringMatching(/listen\.tls\.key: .*junk\.key is not a PEM private key/)]);
+    expect(problemLines(() => cfg(tmp.write("junk.crt", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), key))).toEqual([expect.stringMatching(/listen\.tls\.cert: .*junk\.crt is not a PEM certificate/)]);
+    expect(problemLines(() => cfg(cert, tmp.write("other.key", testPems().otherKey)))).toEqual([expect.stringContaining("listen.tls.key: does not belong to the certificate in listen.tls.cert (CN=pggate-test)")]);
+    expect(problemLines(() => cfg(cert, key, tmp.write("junk-ca.pem", "nope")))).toEqual([expect.stringMatching(/nodes\.tls\.ca: .*junk-ca\.pem is not a PEM certificate/)]);
   });
 });
 
