@@ -2,7 +2,7 @@
 // and parseAdminCommand(). Pure text → AdminCommand; it never executes anything.
 import { PgError, SqlState } from "../errors/index.ts";
 
-export type ShowWhat = "pools" | "clients" | "servers" | "nodes" | "stats" | "config" | "version" | "help" | "lists";
+export type ShowWhat = "pools" | "clients" | "servers" | "nodes" | "stats" | "config" | "version" | "help" | "lists" | "databases" | "users" | "totals" | "mem" | "fds";
 
 export type AdminCommand =
   | { kind: "show"; what: ShowWhat }
@@ -24,6 +24,11 @@ export const SHOW_WHATS: readonly ShowWhat[] = [
   "version",
   "help",
   "lists",
+  "databases",
+  "users",
+  "totals",
+  "mem",
+  "fds",
 ];
 
 /** Every command, spelled as error messages and SHOW HELP list them. */

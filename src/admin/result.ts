@@ -1,16 +1,39 @@
 // What an admin command answers (AdminResult) and its wire form: RowDescription of text columns,
 // DataRows, CommandComplete. Validates the shape so a backend slip cannot desynchronize a client.
 import { error, SqlState } from "../errors/index.ts";
-import { Backend, MessageWriter, buildCommandComplete, buildDataRow, buildRowDescription } from "../protocol/index.ts";
+import { Backend, MessageWriter, buildCommandComplete, buildDataRow, buildRowDescription, type ColumnType } from "../protocol/index.ts";
 
 export type AdminValue = string | number | boolean | null;
 
 export interface AdminResult {
-  /** Column names (all sent as text); absent for commands that return no rows (RELOAD, PAUSE, ...). */
+  /** Column names; absent for commands that return no rows (RELOAD, PAUSE, ...). */
   columns?: string[];
+  /** Column types when the values cannot tell (an empty result); see columnTypes. */
+  types?: ColumnType[];
   rows?: AdminValue[][];
   /** CommandComplete tag: "SHOW" for SHOW results as PgBouncer does, else the command word. */
   tag: string;
+}
+
+/**
+ * Each column's type, from its values: all integers int8, any fraction float8, booleans bool,
+ * else text (psql aligns numbers right; drivers hand back numbers, as from PgBouncer). A column
+ * with no non-null value is text.
+ */
+export function columnTypes(r: AdminResult): ColumnType[] {
+  const rows = r.rows ?? [];
+  return (r.columns ?? []).map((_, i) => {
+    let type: ColumnType | null = null;
+    for (const row of rows) {
+      const v = row[i];
+      if (v === null || v === undefined) continue;
+      const t: ColumnType = typeof v === "boolean" ? "bool" : typeof v === "number" ? (Number.isInteger(v) ? "int8" : "float8") : "text";
+      if (type === null || type === t) type = t;
+      else if ((type === "int8" && t === "float8") || (type === "float8" && t === "int8")) type = "float8";
+      else return "text";
+    }
+    return r.types?.[i] ?? type ?? "text";
+  });
 }
 
 /** PostgreSQL's text form of a value: decimal numbers, t/f booleans, SQL NULL for null. */
@@ -46,7 +69,7 @@ export function checkResult(r: AdminResult): void {
 /** RowDescription for a result with columns, NoData otherwise (the reply to Describe). */
 export function encodeDescription(r: AdminResult): Uint8Array {
   if (r.columns === undefined) return new MessageWriter(5).begin(Backend.NoData).finish().take();
-  return buildRowDescription(r.columns);
+  return buildRowDescription(r.columns, columnTypes(r));
 }
 
 /** DataRows for rows [from, to). */
@@ -62,7 +85,7 @@ export function encodeResult(r: AdminResult): Uint8Array[] {
   checkResult(r);
   const out: Uint8Array[] = [];
   if (r.columns !== undefined) {
-    out.push(buildRowDescription(r.columns));
+    out.push(buildRowDescription(r.columns, columnTypes(r)));
     out.push(...encodeDataRows(r, 0, r.rows?.length ?? 0));
   }
   out.push(buildCommandComplete(r.tag));

@@ -16,6 +16,8 @@ import { sessionParams } from "./params.ts";
 
 /** The database name that reaches the admin console instead of a server. */
 export const ADMIN_DATABASE = "pggate";
+/** PgBouncer's console name, answered too so its tooling (pgbouncer_exporter, scripts) works unchanged. */
+export const PGBOUNCER_ADMIN_DATABASE = "pgbouncer";
 /**
  * Largest message accepted before authentication completes (password, SASL messages). SCRAM
  * messages are a few hundred bytes; PostgreSQL bounds these too (PG_MAX_AUTH_TOKEN_LENGTH).
@@ -148,7 +150,7 @@ export class ClientStartup {
     this.inbox = new Inbox();
     this.host.beginLogin({ user, database, params, sessionRoute });
     const identity = { user, database, params, sessionRoute };
-    if (database === ADMIN_DATABASE) void this.runAdminLogin(identity, startupParams);
+    if (database === ADMIN_DATABASE || database === PGBOUNCER_ADMIN_DATABASE) void this.runAdminLogin(identity, startupParams);
     else void this.runLogin(identity, startupParams);
   }
 

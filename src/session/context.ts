@@ -58,6 +58,10 @@ export interface ClientHandle {
   readonly user: string;
   readonly database: string;
   readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localPort: number;
+  readonly applicationName: string;
+  readonly tls: boolean;
   readonly connectedAt: number;
   readonly waitStartedAt: number;
   readonly pinReason: string | null;

@@ -38,6 +38,8 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
   state: ClientState = "startup";
   readonly out: Link;
   readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localPort: number;
   readonly connectedAt = Date.now();
   processId = 0;
   secretKey = 0;
@@ -60,6 +62,8 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
   constructor(socket: LinkSocket, protected readonly ctx: GatewayContext) {
     this.out = new Link(socket, this);
     this.remoteAddress = socket.remoteAddress;
+    this.remotePort = socket.remotePort;
+    this.localPort = socket.localPort;
     // Until the client has authenticated, nothing it sends may be large: see MAX_PRE_AUTH_MESSAGE.
     this.reader = new FrameReader(MAX_PRE_AUTH_MESSAGE, true);
     this.startup = new ClientStartup(this, ctx);
@@ -203,6 +207,14 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
   }
 
   // --- StartupHost: the end of the startup phase ---------------------------------------------
+
+  get applicationName(): string {
+    return this.params.get("application_name") ?? "";
+  }
+
+  get tls(): boolean {
+    return this.startup.tlsActive;
+  }
 
   get loggingIn(): boolean {
     return this.state === "login";

@@ -144,7 +144,7 @@ describe("admin console", () => {
         expect(r.rows.length).toBeGreaterThan(0);
       }
       const clients = await a.query("SHOW CLIENTS");
-      expect(Object.keys(clients.rows[0])).toEqual(expect.arrayContaining(["pin", "route", "wait_ms"]));
+      expect(Object.keys(clients.rows[0])).toEqual(expect.arrayContaining(["pin", "route", "wait", "wait_us", "application_name"]));
       const err = await a.query("SHOW NONSENSE").catch((e: pg.DatabaseError) => e);
       expect((err as pg.DatabaseError).code).toBe("42601");
       expect((err as pg.DatabaseError).message).toContain("SHOW POOLS");
@@ -154,6 +154,35 @@ describe("admin console", () => {
     } finally {
       await a.end();
     }
+  });
+
+  test("SHOW POOLS and SHOW CLIENTS: PgBouncer's column names, integers typed int8; the console answers as database pgbouncer too", async () => {
+    const app = client(gw.port, { application_name: "obs_pgb_names" });
+    await app.connect();
+    await app.query("SELECT 1");
+    for (const database of ["pggate", "pgbouncer"]) {
+      const c = new pg.Client({ host: "127.0.0.1", port: gw.port, user: admin.user, password: admin.password, database });
+      await c.connect();
+      try {
+        const pools = await c.query("SHOW POOLS");
+        const names = pools.fields.map((f) => f.name);
+        for (const n of ["database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "sv_used", "maxwait", "maxwait_us", "pool_mode"]) expect(names).toContain(n);
+        const typeOf = (n: string) => pools.fields.find((f) => f.name === n)!.dataTypeID;
+        for (const n of ["cl_active", "cl_waiting", "sv_active", "sv_idle", "maxwait", "maxwait_us"]) expect(typeOf(n)).toBe(20);
+        expect(typeOf("pool_mode")).toBe(25);
+        const clients = await c.query("SHOW CLIENTS");
+        const mine = clients.rows.find((r) => r.application_name === "obs_pgb_names");
+        expect(mine).toBeDefined();
+        expect(mine.addr).toBe("127.0.0.1");
+        expect(Number(mine.port)).toBeGreaterThan(0);
+        expect(Number(mine.local_port)).toBe(gw.port);
+        expect(mine.tls).toBe(false);
+        for (const what of ["DATABASES", "USERS", "TOTALS", "MEM", "FDS"]) expect((await c.query(`SHOW ${what}`)).rows.length).toBeGreaterThan(0);
+      } finally {
+        await c.end();
+      }
+    }
+    await app.end();
   });
 
   test("a non-admin user is refused with 28000", async () => {

@@ -7,9 +7,16 @@ import { MessageWriter, writeTextValues } from "../writer.ts";
 const TEXT_OID = 25;
 
 /** A RowDescription of text columns. */
-export function buildRowDescription(columns: readonly string[]): Uint8Array {
+/** Type OIDs a locally built result may declare, with their typlen (text format throughout). */
+export const TYPE_OIDS = { text: [TEXT_OID, -1], int8: [20, 8], float8: [701, 8], bool: [16, 1] } as const;
+export type ColumnType = keyof typeof TYPE_OIDS;
+
+export function buildRowDescription(columns: readonly string[], types: readonly ColumnType[] = []): Uint8Array {
   const w = new MessageWriter().begin(Backend.RowDescription).int16(columns.length);
-  for (const c of columns) w.cstring(c).int32(0).int16(0).int32(TEXT_OID).int16(-1).int32(-1).int16(0);
+  columns.forEach((c, i) => {
+    const [oid, len] = TYPE_OIDS[types[i] ?? "text"];
+    w.cstring(c).int32(0).int16(0).int32(oid).int16(len).int32(-1).int16(0);
+  });
   return w.finish().take();
 }
 

@@ -82,7 +82,7 @@ const poolsRows: Msg[] = [
   { t: "DataRow", values: ["app", "3"] },
   { t: "DataRow", values: ["web", null] },
 ];
-const poolsDesc: Msg = { t: "RowDescription", columns: ["database", "cl_active"], typeOids: [25, 25] };
+const poolsDesc: Msg = { t: "RowDescription", columns: ["database", "cl_active"], typeOids: [25, 20] };
 
 describe("simple Query", () => {
   test("SHOW POOLS: RowDescription, DataRows, CommandComplete, ReadyForQuery", async () => {
