@@ -1,8 +1,9 @@
 // Prometheus metrics and the HTTP endpoints (/metrics, /healthz, /readyz, /status). Every
 // family is a collector reading the gateway's plain counters at scrape time (see stats.ts), so
 // recording costs the hot path an integer increment.
-import { readdirSync } from "node:fs";
-import { Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram as PromHistogram, Registry } from "prom-client";
+import type { ServerPool } from "../pool/pools.ts";
+import { COMMIT, VERSION } from "../version.ts";
 import type { GatewayContext } from "../session/context.ts";
 import { Histogram, LATENCY_BUCKETS } from "../metrics/stats.ts";
 import { statusSummary } from "./status.ts";
@@ -16,11 +17,11 @@ interface Sample {
 type MetricType = "counter" | "gauge" | "histogram";
 
 /** The one table of metric families: name, type, help, and how to read it. */
-function families(ctx: GatewayContext): { name: string; type: MetricType; help: string; read: () => Sample[] }[] {
+function families(ctx: GatewayContext): { name: string; type: MetricType; help: string; labels: string[]; read: () => Sample[] }[] {
   const s = ctx.stats;
   return [
     {
-      name: "pggate_client_connections",
+      name: "pggate_client_connections", labels: ["state"],
       type: "gauge",
       help: "Client connections by state (login, idle, active, waiting).",
       read: () => {
@@ -29,9 +30,9 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
         return Object.entries(counts).map(([state, value]) => ({ value, labels: { state } }));
       },
     },
-    { name: "pggate_client_connections_total", type: "counter", help: "Client connections accepted.", read: () => [{ value: s.clientsAccepted }] },
+    { name: "pggate_client_connections_total", labels: [], type: "counter", help: "Client connections accepted.", read: () => [{ value: s.clientsAccepted }] },
     {
-      name: "pggate_queries_total",
+      name: "pggate_queries_total", labels: ["route", "reason"],
       type: "counter",
       help: "Statements and extended batches by route and routing reason.",
       read: () => {
@@ -43,13 +44,13 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       },
     },
     {
-      name: "pggate_query_duration_seconds",
+      name: "pggate_query_duration_seconds", labels: ["route"],
       type: "histogram",
       help: "Time from sending a statement or batch to its last ReadyForQuery, by route.",
       read: () => [...histogramSamples("pggate_query_duration_seconds", s.duration.primary, { route: "primary" }), ...histogramSamples("pggate_query_duration_seconds", s.duration.replica, { route: "replica" })],
     },
     {
-      name: "pggate_server_connections",
+      name: "pggate_server_connections", labels: ["node", "state"],
       type: "gauge",
       help: "Server connections by node and state (idle, active, connecting).",
       read: () => {
@@ -67,13 +68,13 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       },
     },
     {
-      name: "pggate_clients_waiting_full_pools",
+      name: "pggate_clients_waiting_full_pools", labels: [],
       type: "gauge",
       help: "Clients waiting for a server connection in pools with every slot taken.",
       read: () => [{ value: waitingOnFullPools(ctx) }],
     },
     {
-      name: "pggate_overloaded",
+      name: "pggate_overloaded", labels: [],
       type: "gauge",
       help: "1 while pggate_clients_waiting_full_pools exceeds metrics.ready_max_waiting (/readyz then answers 503).",
       read: () => {
@@ -81,28 +82,73 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
         return [{ value: max > 0 && waitingOnFullPools(ctx) > max ? 1 : 0 }];
       },
     },
-    { name: "pggate_pool_wait_seconds", type: "histogram", help: "Time clients waited for a pooled server connection.", read: () => histogramSamples("pggate_pool_wait_seconds", s.poolWait, {}) },
+    { name: "pggate_pool_wait_seconds", labels: [], type: "histogram", help: "Time clients waited for a pooled server connection.", read: () => histogramSamples("pggate_pool_wait_seconds", s.poolWait, {}) },
     {
-      name: "pggate_node_up",
+      name: "pggate_node_up", labels: ["node"],
       type: "gauge",
-      help: "1 when the node's health checks pass, by node and observed role.",
-      read: () => ctx.health.all().map((h) => ({ value: h.up ? 1 : 0, labels: { node: h.target.name, role: h.role === "unknown" ? h.configuredRole : h.role } })),
+      help: "1 when the node's health checks pass (its role is pggate_node_role, so a failover starts no new series here).",
+      read: () => ctx.health.all().map((h) => ({ value: h.up ? 1 : 0, labels: { node: h.target.name } })),
     },
     {
-      name: "pggate_replica_lag_seconds",
+      name: "pggate_node_role",
+      labels: ["node", "role"],
+      type: "gauge",
+      help: "1 for each node's observed role (primary or replica; the configured one until observed).",
+      read: () => ctx.health.all().map((h) => ({ value: 1, labels: { node: h.target.name, role: h.role === "unknown" ? h.configuredRole : h.role } })),
+    },
+    {
+      name: "pggate_pool_clients",
+      labels: ["database", "user", "node", "state"],
+      type: "gauge",
+      help: "Clients of each pool: active (holding one of its connections) and waiting for one.",
+      read: () => perPool(ctx).flatMap((p) => [
+        { value: p.active, labels: { ...p.labels, state: "active" } },
+        { value: p.waiting, labels: { ...p.labels, state: "waiting" } },
+      ]),
+    },
+    {
+      name: "pggate_pool_servers",
+      labels: ["database", "user", "node", "state"],
+      type: "gauge",
+      help: "Server connections of each pool by state (active, idle, connecting).",
+      read: () => perPool(ctx).flatMap((p) => [
+        { value: p.pool.core.active, labels: { ...p.labels, state: "active" } },
+        { value: p.pool.core.idleCount, labels: { ...p.labels, state: "idle" } },
+        { value: p.pool.core.connecting, labels: { ...p.labels, state: "connecting" } },
+      ]),
+    },
+    {
+      name: "pggate_pool_maxwait_seconds",
+      labels: ["database", "user", "node"],
+      type: "gauge",
+      help: "How long the longest-waiting client of each pool has waited (0 when none waits).",
+      read: () => {
+        const now = Date.now();
+        return perPool(ctx).map((p) => ({ value: Number.isFinite(p.pool.core.oldestWaitingSince) ? (now - p.pool.core.oldestWaitingSince) / 1000 : 0, labels: p.labels }));
+      },
+    },
+    {
+      name: "pggate_build_info",
+      labels: ["version", "commit", "bun"],
+      type: "gauge",
+      help: "Always 1; the labels say which build runs.",
+      read: () => [{ value: 1, labels: { version: VERSION, commit: COMMIT, bun: Bun.version } }],
+    },
+    {
+      name: "pggate_replica_lag_seconds", labels: ["node"],
       type: "gauge",
       help: "Replication lag of each replica in seconds (replay behind receive).",
       read: () => ctx.health.all().filter((h) => h.configuredRole === "replica" && h.lagSeconds !== null).map((h) => ({ value: h.lagSeconds ?? 0, labels: { node: h.target.name } })),
     },
     {
-      name: "pggate_replica_lag_bytes",
+      name: "pggate_replica_lag_bytes", labels: ["node"],
       type: "gauge",
       help: "WAL bytes each replica has yet to replay, behind the primary's current position.",
       read: () => ctx.health.all().filter((h) => h.configuredRole === "replica" && h.lagBytes !== null).map((h) => ({ value: h.lagBytes ?? 0, labels: { node: h.target.name } })),
     },
-    { name: "pggate_errors_total", type: "counter", help: "Errors PgGate sent to clients, by kind.", read: () => Object.entries(s.errors).map(([kind, value]) => ({ value, labels: { kind } })) },
+    { name: "pggate_errors_total", labels: ["kind"], type: "counter", help: "Errors PgGate sent to clients, by kind.", read: () => Object.entries(s.errors).map(([kind, value]) => ({ value, labels: { kind } })) },
     {
-      name: "pggate_config_reloads_total",
+      name: "pggate_config_reloads_total", labels: ["result"],
       type: "counter",
       help: "Config reloads (SIGHUP or RELOAD) by result.",
       read: () => [
@@ -111,7 +157,7 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       ],
     },
     {
-      name: "pggate_prepared_statements",
+      name: "pggate_prepared_statements", labels: [],
       type: "gauge",
       help: "Server-side prepared statements PgGate keeps across all pooled connections.",
       read: () => {
@@ -120,10 +166,10 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
         return [{ value: n }];
       },
     },
-    { name: "pggate_prepared_statement_hits_total", type: "counter", help: "Binds whose statement was already prepared on the connection.", read: () => [{ value: s.preparedHits }] },
-    { name: "pggate_prepared_statement_misses_total", type: "counter", help: "Binds that needed the statement prepared on the connection first.", read: () => [{ value: s.preparedMisses }] },
+    { name: "pggate_prepared_statement_hits_total", labels: [], type: "counter", help: "Binds whose statement was already prepared on the connection.", read: () => [{ value: s.preparedHits }] },
+    { name: "pggate_prepared_statement_misses_total", labels: [], type: "counter", help: "Binds that needed the statement prepared on the connection first.", read: () => [{ value: s.preparedMisses }] },
     {
-      name: "pggate_client_pins",
+      name: "pggate_client_pins", labels: ["reason"],
       type: "gauge",
       help: "Clients pinned to a primary connection, by reason.",
       read: () => {
@@ -132,10 +178,7 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
         return [...counts].map(([reason, value]) => ({ value, labels: { reason } }));
       },
     },
-    { name: "process_cpu_seconds_total", type: "counter", help: "User and system CPU time spent, in seconds.", read: () => [{ value: cpuSeconds() }] },
-    { name: "process_resident_memory_bytes", type: "gauge", help: "Resident set size in bytes.", read: () => [{ value: process.memoryUsage.rss() }] },
-    { name: "process_open_fds", type: "gauge", help: "Open file descriptors.", read: () => [{ value: openFds() }] },
-    { name: "pggate_event_loop_lag_seconds", type: "gauge", help: "How late the last 100 ms timer fired: a busy or blocked event loop.", read: () => [{ value: loopLag.seconds }] },
+    { name: "pggate_event_loop_lag_seconds", labels: [], type: "gauge", help: "How late the last 100 ms timer fired: a busy or blocked event loop.", read: () => [{ value: loopLag.seconds }] },
   ];
 }
 
@@ -152,18 +195,35 @@ function histogramSamples(name: string, h: Histogram, labels: Labels): Sample[] 
   return out;
 }
 
-function cpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
+/** Pools with their label set and active-client count (clients holding one of their connections). */
+function perPool(ctx: GatewayContext): { pool: ServerPool; labels: Labels; active: number; waiting: number }[] {
+  const serverPool = new Map<number, ServerPool>();
+  for (const p of ctx.pools.pools.values()) for (const conn of p.members) serverPool.set(conn.id, p);
+  const active = new Map<ServerPool, number>();
+  for (const c of ctx.clients) {
+    const p = c.serverId === null ? undefined : serverPool.get(c.serverId);
+    if (p) active.set(p, (active.get(p) ?? 0) + 1);
+  }
+  return [...ctx.pools.pools.values()].map((pool) => ({ pool, labels: { database: pool.database, user: pool.user, node: pool.node.name }, active: active.get(pool) ?? 0, waiting: pool.core.waiting }));
 }
 
-function openFds(): number {
-  try {
-    return readdirSync("/proc/self/fd").length;
-  } catch {
-    return 0;
-  }
-}
+/** prom-client's default metrics that mean nothing under Bun (BUN-NOTES): GC, heap spaces, handles. */
+const MEANINGLESS_DEFAULTS = [
+  "nodejs_heap_space_size_total_bytes",
+  "nodejs_heap_space_size_used_bytes",
+  "nodejs_heap_space_size_available_bytes",
+  "nodejs_active_resources",
+  "nodejs_active_resources_total",
+  "nodejs_active_handles",
+  "nodejs_active_handles_total",
+  "nodejs_active_requests",
+  "nodejs_active_requests_total",
+  "nodejs_gc_duration_seconds",
+  "nodejs_version_info",
+  "nodejs_heap_size_total_bytes",
+  "nodejs_heap_size_used_bytes",
+  "nodejs_external_memory_bytes",
+];
 
 /** Event-loop lag: a 100 ms timer's lateness, sampled continuously. */
 const loopLag = { seconds: 0, started: false };
@@ -179,16 +239,64 @@ function startLoopLag(): void {
   t.unref?.();
 }
 
+/**
+ * prom-client used as designed: each counter and gauge family is a real Counter / Gauge whose
+ * collect() copies the plain counters at scrape time, so the hot path stays integer increments.
+ * The histograms are PgGate's own (fixed buckets, incremented on the hot path): prom-client's
+ * Histogram is fed by observe(), so those families are Histograms whose get() reports PgGate's
+ * buckets as they are. Process metrics are prom-client's defaults, minus those that
+ * mean nothing under Bun.
+ */
 export function createRegistry(ctx: GatewayContext): Registry {
   const registry = new Registry();
   startLoopLag();
+  collectDefaultMetrics({ register: registry });
+  for (const name of MEANINGLESS_DEFAULTS) registry.removeSingleMetric(name);
   for (const f of families(ctx)) {
-    registry.registerMetric({
-      name: f.name,
-      get: async () => ({ name: f.name, help: f.help, type: f.type, values: f.read(), aggregator: "sum" }),
-    } as unknown as Parameters<Registry["registerMetric"]>[0]);
+    const labelNames = f.labels;
+    if (f.type === "counter") {
+      new Counter({
+        name: f.name,
+        help: f.help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const s of f.read()) this.inc(s.labels ?? {}, s.value);
+        },
+      });
+    } else if (f.type === "gauge") {
+      new Gauge({
+        name: f.name,
+        help: f.help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const s of f.read()) this.set(s.labels ?? {}, s.value);
+        },
+      });
+    } else {
+      histogramCollector(f.name, f.help, labelNames, f.read, registry);
+    }
   }
   return registry;
+}
+
+/** A prom-client Histogram whose samples are PgGate's own buckets, read at scrape time. */
+function histogramCollector(name: string, help: string, labelNames: string[], read: () => Sample[], registry: Registry): void {
+  class BucketHistogram extends PromHistogram<string> {
+    override async get(): ReturnType<PromHistogram<string>["get"]> {
+      const values = read().map((v) => ({ value: v.value, labels: v.labels ?? {}, metricName: v.metricName }));
+      return { name, help, type: "histogram" as never, values, aggregator: "sum", collect: () => {} };
+    }
+
+    // The text exposition asks for this one (it adds exemplars to prom-client's own histograms).
+    async getForPromString(): ReturnType<PromHistogram<string>["get"]> {
+      return this.get();
+    }
+  }
+  new BucketHistogram({ name, help, labelNames, registers: [registry] });
 }
 
 export interface MetricsServer {

@@ -47,7 +47,8 @@ export class Stats {
   readonly queries: Record<RouteName, Record<string, number>> = { primary: Object.create(null), replica: Object.create(null) };
   readonly duration: Record<RouteName, Histogram> = { primary: new Histogram(), replica: new Histogram() };
   readonly poolWait = new Histogram();
-  readonly errors: Record<string, number> = Object.create(null);
+  /** By kind; every kind present from the start, so rate() works before the first error. */
+  readonly errors: Record<string, number> = Object.fromEntries(ERROR_KINDS.map((k) => [k, 0]));
   readonly nodes = new Map<string, NodeStats>();
   clientsAccepted = 0;
   preparedHits = 0;
@@ -72,6 +73,9 @@ export class Stats {
     return n;
   }
 }
+
+/** Every value errorKind() returns. */
+export const ERROR_KINDS = ["protocol", "auth", "too_many_connections", "connect", "server_lost", "shutdown", "canceled", "other"] as const;
 
 /** The error kind label for a SQLSTATE PgGate sent. */
 export function errorKind(code: string): string {

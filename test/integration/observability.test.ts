@@ -96,11 +96,35 @@ describe("metrics", () => {
       "process_resident_memory_bytes",
       "process_open_fds",
       "pggate_event_loop_lag_seconds",
+      "pggate_node_role",
+      "pggate_pool_clients",
+      "pggate_pool_servers",
+      "pggate_pool_maxwait_seconds",
+      "pggate_build_info",
+      "process_start_time_seconds",
     ]) {
       expect(text).toContain(`# TYPE ${family} `);
     }
-    expect(sample(text, "pggate_node_up", { role: "primary" })).toBe(1);
-    expect(sample(text, "pggate_node_up", { role: "replica" })).toBe(2);
+    // Up has no role label (a failover must not start a new series); the role is its own family.
+    expect(sample(text, "pggate_node_up")).toBe(3);
+    expect(text).not.toMatch(/^pggate_node_up\{[^}]*role=/m);
+    expect(sample(text, "pggate_node_role", { role: "primary" })).toBe(1);
+    expect(sample(text, "pggate_node_role", { role: "replica" })).toBe(2);
+    // Every error kind exists before the first error (rate() needs the series).
+    expect(text).toMatch(/^pggate_errors_total\{kind="canceled"\} \d+$/m);
+    expect(text).toMatch(/^pggate_build_info\{version="[^"]+",commit="[^"]+",bun="[^"]+"\} 1$/m);
+  });
+
+  test("promtool check metrics passes (when promtool is installed)", async () => {
+    if (Bun.which("promtool") === null) {
+      console.log("promtool not installed (Debian package prometheus): skipped");
+      return;
+    }
+    const text = await scrape();
+    const p = Bun.spawn(["promtool", "check", "metrics"], { stdin: new TextEncoder().encode(text), stdout: "pipe", stderr: "pipe" });
+    const out = (await new Response(p.stdout).text()) + (await new Response(p.stderr).text());
+    expect(out.trim()).toBe("");
+    expect(await p.exited).toBe(0);
   });
 
   test("errors are counted by kind", async () => {
