@@ -283,3 +283,15 @@ describe("admin console", () => {
     }
   });
 });
+
+describe("examples/grafana-dashboard.json", () => {
+  test("every metric its queries name is one PgGate exports", async () => {
+    const dash = JSON.parse(readFileSync("examples/grafana-dashboard.json", "utf8")) as { panels: { targets: { expr: string }[] }[]; templating: { list: { query?: unknown }[] } };
+    const exprs = [...dash.panels.flatMap((p) => p.targets.map((t) => t.expr)), ...dash.templating.list.map((v) => v.query).filter((q): q is string => typeof q === "string")];
+    const named = new Set(exprs.flatMap((e) => e.match(/\b(?:pggate|process|nodejs)_[a-z0-9_]+/g) ?? []).map((m) => m.replace(/_(bucket|sum|count)$/, "")));
+    expect(named.size).toBeGreaterThan(10);
+    const text = await scrape();
+    const missing = [...named].filter((m) => !text.includes(`# TYPE ${m} `));
+    expect(missing).toEqual([]);
+  });
+});
