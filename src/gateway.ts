@@ -4,7 +4,7 @@ import type { TCPSocketListener } from "bun";
 import { AuthQuery } from "./server/auth-query.ts";
 import { loadUserlist } from "./auth/userlist.ts";
 import { loadHbaFile } from "./auth/hba.ts";
-import { diffConfig, loadConfig, type Config } from "./config/index.ts";
+import { diffConfig, ENV_KEY_PREFIX, findKey, loadConfig, type Config } from "./config/index.ts";
 import { Errors, fatal, SqlState } from "./errors/index.ts";
 import { configureLog, log } from "./log/index.ts";
 import { createRegistry, startMetricsServer, type MetricsServer } from "./endpoints/metrics.ts";
@@ -30,6 +30,7 @@ export class Gateway {
       shutdown: (waitForClients) => {
         void this.shutdown(waitForClients).then(() => this.onShutdownComplete());
       },
+      set: (key, value) => this.setKey(key, value),
     };
     this.ctx.openAdmin = (send, close, user) => new AdminConsole(send, close, new GatewayAdmin(this.ctx, control, user));
   }
@@ -176,10 +177,31 @@ export class Gateway {
     return this.reloadWithReason() === null;
   }
 
+  /**
+   * Keys set with the admin console's SET, applied over the file the way environment variables
+   * are (PGGATE_<SECTION>__<KEY>), and kept over later reloads until a restart.
+   */
+  private readonly adminOverrides: Record<string, string> = {};
+
+  private setKey(key: string, value: string): string | null {
+    const def = findKey(key);
+    if (!def) return `unknown config key "${key}" (SHOW CONFIG lists them)`;
+    if (!def.reloadable) return `${key} needs a restart; SET only changes keys a reload applies`;
+    if (!this.ctx.config.source) return "SET needs PgGate to run from a config file (it is applied as a reload of that file)";
+    const variable = ENV_KEY_PREFIX + key.split(".").join("__").toUpperCase();
+    const before = this.adminOverrides[variable];
+    this.adminOverrides[variable] = value;
+    const why = this.reloadWithReason();
+    if (why === null) return null;
+    if (before === undefined) delete this.adminOverrides[variable];
+    else this.adminOverrides[variable] = before;
+    return `config rejected, the old one stays in effect: ${why}`;
+  }
+
   private reloadWithReason(): string | null {
     const old = this.ctx.config;
     try {
-      const next = loadConfig(old.source);
+      const next = loadConfig(old.source, { env: { ...process.env, ...this.adminOverrides } });
       const diff = diffConfig(old, next);
       this.applyAuth(next);
       this.ctx.applyConfig(next);

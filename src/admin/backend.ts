@@ -37,6 +37,35 @@ export class GatewayAdmin implements AdminBackend {
         log.info("admin_shutdown", { by: this.who, wait_for_clients: cmd.waitForClients });
         setTimeout(() => this.control.shutdown(cmd.waitForClients), 50);
         return { tag: "SHUTDOWN" };
+      case "reconnect": {
+        const n = this.ctx.pools.retire(cmd.database);
+        log.info("admin_reconnect", { by: this.who, db: cmd.database ?? undefined, connections: n });
+        return { tag: "RECONNECT" };
+      }
+      case "wait_close":
+        return this.waitClose(cmd.database);
+      case "kill": {
+        log.info("admin_kill", { by: this.who, db: cmd.database });
+        for (const c of [...this.ctx.clients]) {
+          if (c.database === cmd.database) c.fail(fatal(SqlState.AdminShutdown, `terminating connection due to administrator command (KILL ${cmd.database})`));
+        }
+        this.ctx.pools.retire(cmd.database);
+        return { tag: "KILL" };
+      }
+      case "disable":
+        this.ctx.disabled.add(cmd.database);
+        log.info("admin_disable", { by: this.who, db: cmd.database });
+        return { tag: "DISABLE" };
+      case "enable":
+        this.ctx.disabled.delete(cmd.database);
+        log.info("admin_enable", { by: this.who, db: cmd.database });
+        return { tag: "ENABLE" };
+      case "set": {
+        const why = this.control.set(cmd.key, cmd.value);
+        if (why) throw error(SqlState.InvalidParameterValue, why);
+        log.info("admin_set", { by: this.who, key: cmd.key });
+        return { tag: "SET" };
+      }
       case "kill_client": {
         const c = [...this.ctx.clients].find((x) => x.id === cmd.id);
         if (!c) throw error(SqlState.InvalidParameterValue, `no client with id ${cmd.id} (see SHOW CLIENTS)`);
@@ -45,6 +74,13 @@ export class GatewayAdmin implements AdminBackend {
         return { tag: "KILL_CLIENT" };
       }
     }
+  }
+
+  /** WAIT_CLOSE: returns once the connections RECONNECT (or KILL) marked are gone, or the shutdown timeout passed. */
+  private async waitClose(database: string | null): Promise<AdminResult> {
+    const deadline = Date.now() + this.ctx.config.shutdownTimeoutMs;
+    while (Date.now() < deadline && this.ctx.pools.retiring(database) > 0) await Bun.sleep(20);
+    return { tag: "WAIT_CLOSE" };
   }
 
   /** PAUSE: new transactions wait; returns once the running ones have finished (or the shutdown timeout passed). */

@@ -11,6 +11,17 @@ export type AdminCommand =
   | { kind: "resume"; database: string | null }
   | { kind: "shutdown"; waitForClients: boolean }
   | { kind: "kill_client"; id: number }
+  /** Server connections (of one database, or all) close once idle; clients move to new ones. */
+  | { kind: "reconnect"; database: string | null }
+  /** Waits until the connections RECONNECT marked have closed. */
+  | { kind: "wait_close"; database: string | null }
+  /** Drops every client and server connection of the database at once. */
+  | { kind: "kill"; database: string }
+  /** New logins to the database are refused (DISABLE) or allowed again (ENABLE). */
+  | { kind: "disable"; database: string }
+  | { kind: "enable"; database: string }
+  /** A reloadable key set at run time, over the file (until restart). */
+  | { kind: "set"; key: string; value: string }
   /** An empty query string, or one holding only whitespace, comments and `;`. */
   | { kind: "empty" };
 
@@ -39,6 +50,12 @@ export const ADMIN_COMMAND_SYNOPSES: readonly string[] = [
   "RESUME [db]",
   "SHUTDOWN [WAIT_FOR_CLIENTS]",
   "KILL_CLIENT id",
+  "RECONNECT [db]",
+  "WAIT_CLOSE [db]",
+  "KILL db",
+  "DISABLE db",
+  "ENABLE db",
+  "SET key = value",
 ];
 
 /** Longest excerpt of the user's input quoted back in an error message. */
@@ -233,6 +250,29 @@ function parseTokens(tokens: Token[]): AdminCommand {
       if (argc === 0) return { kind: "shutdown", waitForClients: false };
       if (argc === 1 && keyword(tokens[1]) === "WAIT_FOR_CLIENTS") return { kind: "shutdown", waitForClients: true };
       throw syntaxError(input, "SHUTDOWN takes only the optional word WAIT_FOR_CLIENTS");
+    }
+    case "RECONNECT":
+    case "WAIT_CLOSE": {
+      if (argc > 1) throw syntaxError(input, `${head} takes at most one database name`);
+      const database = argc === 0 ? null : databaseName(tokens[1], input, head);
+      return head === "RECONNECT" ? { kind: "reconnect", database } : { kind: "wait_close", database };
+    }
+    case "KILL":
+    case "DISABLE":
+    case "ENABLE": {
+      if (argc !== 1) throw syntaxError(input, `${head} takes one database name`);
+      const database = databaseName(tokens[1], input, head);
+      return head === "KILL" ? { kind: "kill", database } : head === "DISABLE" ? { kind: "disable", database } : { kind: "enable", database };
+    }
+    case "SET": {
+      // SET pool.size = 30 / SET pool.size TO 30; the value is YAML, as in the file.
+      const key = tokens[1];
+      const sep = tokens[2];
+      const isSep = sep !== undefined && ((sep.kind === "other" && sep.value === "=") || keyword(sep) === "TO");
+      if (argc < 3 || key.kind !== "word" || !isSep) throw syntaxError(input, "SET takes key = value, e.g. SET pool.size = 30");
+      const rest = tokens.slice(3);
+      const value = rest.length === 1 && rest[0].kind === "string" ? rest[0].value : rest.map((t) => t.raw).join(" ");
+      return { kind: "set", key: key.value.toLowerCase(), value };
     }
     case "KILL_CLIENT": {
       const arg = tokens[1];

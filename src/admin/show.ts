@@ -186,7 +186,7 @@ function databases(ctx: GatewayContext): AdminResult {
     tag: "SHOW",
     columns: ["name", "host", "port", "database", "pool_size", "pool_mode", "max_connections", "current_connections", "paused", "disabled"],
     types: ["text", "text", "int8", "text", "int8", "text", "int8", "int8", "bool", "bool"],
-    rows: [...byDb].map(([db, connections]) => [db, primary.host, primary.port, db, poolSizeFor(ctx.config, "", db), poolModeFor(ctx.config, "", db), ctx.config.nodes.maxConnections, connections, ctx.isPaused(db), false]),
+    rows: [...byDb].map(([db, connections]) => [db, primary.host, primary.port, db, poolSizeFor(ctx.config, "", db), poolModeFor(ctx.config, "", db), ctx.config.nodes.maxConnections, connections, ctx.isPaused(db), ctx.disabled.has(db)]),
   };
 }
 

@@ -118,6 +118,30 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       ]),
     },
     {
+      name: "pggate_pool_transactions_total",
+      labels: ["database", "user", "node"],
+      type: "counter",
+      help: "Transactions (ReadyForQuery back to idle) through each pool's connections.",
+      read: () => perPool(ctx).map((p) => ({ value: p.pool.counters.transactions, labels: p.labels })),
+    },
+    {
+      name: "pggate_pool_queries_total",
+      labels: ["database", "user", "node"],
+      type: "counter",
+      help: "Statements and extended batches sent through each pool's connections.",
+      read: () => perPool(ctx).map((p) => ({ value: p.pool.counters.queries, labels: p.labels })),
+    },
+    {
+      name: "pggate_pool_bytes_total",
+      labels: ["database", "user", "node", "direction"],
+      type: "counter",
+      help: "Bytes through each pool's connections: sent to the server, received from it.",
+      read: () => perPool(ctx).flatMap((p) => [
+        { value: p.pool.counters.bytesOut, labels: { ...p.labels, direction: "to_server" } },
+        { value: p.pool.counters.bytesIn, labels: { ...p.labels, direction: "from_server" } },
+      ]),
+    },
+    {
       name: "pggate_pool_maxwait_seconds",
       labels: ["database", "user", "node"],
       type: "gauge",

@@ -40,6 +40,14 @@ export class NodeStats {
   readonly latency = new Histogram();
 }
 
+/** The same counts for one pool (node, user, database), without the latency histogram. */
+export class PoolCounters {
+  queries = 0;
+  transactions = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+}
+
 export type RouteName = "primary" | "replica";
 
 export class Stats {

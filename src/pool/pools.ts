@@ -6,7 +6,7 @@ import { authenticateToServer, serverAuthPolicy } from "../server/server-auth.ts
 import { error, SqlState, type PgError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { Config } from "../config/types.ts";
-import type { Stats } from "../metrics/stats.ts";
+import { PoolCounters, type Stats } from "../metrics/stats.ts";
 import { ServerConn, ServerError, type NodeTarget, type ServerTlsOptions } from "../server/server-conn.ts";
 import { PoolCore, type Waiter } from "./pool-core.ts";
 import { poolSizeFor } from "./pool-settings.ts";
@@ -46,6 +46,9 @@ export class ServerPool {
   authCode: number | null = null;
   /** ParameterStatus set of a fresh connection (before any SET): what a new client is told. */
   serverParams: Map<string, string> | null = null;
+
+  /** Queries, transactions and bytes through this pool's connections (per-pool metrics). */
+  readonly counters = new PoolCounters();
 
   /** Set once the manager forgot this pool (drained node, unused for long): look it up again. */
   removed = false;
@@ -192,6 +195,7 @@ export class PoolManager {
   private join(pool: ServerPool, conn: ServerConn): void {
     this.owners.set(conn, pool);
     conn.stats = this.ctx.stats.node(pool.node.name);
+    conn.poolStats = pool.counters;
     pool.members.add(conn);
     const lifetime = this.ctx.config.pool.maxLifetimeMs;
     // Jitter spreads reconnects so connections opened together do not all retire together.
@@ -294,6 +298,37 @@ export class PoolManager {
       this.downPromises.set(key, p);
     }
     return p;
+  }
+
+  /**
+   * RECONNECT / KILL: the connections of `database`'s pools (all pools when null) retire — idle
+   * ones close now, lent ones when given back. Returns how many were marked.
+   */
+  retire(database: string | null): number {
+    let n = 0;
+    for (const pool of this.pools.values()) {
+      if (database !== null && pool.database !== database) continue;
+      for (const conn of pool.members) {
+        conn.retireAt = 1;
+        n++;
+      }
+      for (const conn of [...pool.core.idleConnections]) {
+        pool.core.removeIdle(conn);
+        this.leave(pool, conn);
+        conn.terminate();
+      }
+    }
+    return n;
+  }
+
+  /** Connections marked by retire() still open. */
+  retiring(database: string | null): number {
+    let n = 0;
+    for (const pool of this.pools.values()) {
+      if (database !== null && pool.database !== database) continue;
+      for (const conn of pool.members) if (conn.retireAt === 1) n++;
+    }
+    return n;
   }
 
   // --- nodes.max_connections: one budget across the pools of a node ---------------------------

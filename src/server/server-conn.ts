@@ -14,7 +14,7 @@ import {
   FrameReader,
   TxStatus,
 } from "../protocol/index.ts";
-import type { NodeStats } from "../metrics/stats.ts";
+import type { NodeStats, PoolCounters } from "../metrics/stats.ts";
 import { Settle, type Settleable } from "./settle.ts";
 import type { StatementShape } from "./statement-shape.ts";
 import { InternalQueries } from "./internal-queries.ts";
@@ -87,6 +87,8 @@ export class ServerConn implements LinkOwner, Settleable {
   // Pool bookkeeping (which pool it belongs to is kept by src/pool).
   /** Traffic counters of this connection's node (set when it joins a pool). */
   stats: NodeStats | null = null;
+  /** The same for its pool (per-pool metrics). */
+  poolStats: PoolCounters | null = null;
   lastUsedAt = Date.now();
   /** When max lifetime (with jitter) retires this connection; 0 = never. */
   retireAt = 0;
@@ -497,6 +499,7 @@ export class ServerConn implements LinkOwner, Settleable {
 
   onData(chunk: Uint8Array): void {
     if (this.stats) this.stats.bytesIn += chunk.length;
+    if (this.poolStats) this.poolStats.bytesIn += chunk.length;
     if (this.pendingByte) {
       const p = this.pendingByte;
       this.pendingByte = null;

@@ -144,7 +144,10 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
         this.ctx.stats.duration[this.serverTarget ?? "primary"].observe(seconds);
         if (s.stats) {
           s.stats.latency.observe(seconds);
-          if (this.txStatus === TxStatus.Idle) s.stats.transactions++;
+          if (this.txStatus === TxStatus.Idle) {
+            s.stats.transactions++;
+            if (s.poolStats) s.poolStats.transactions++;
+          }
         }
       }
       const next = afterReadyForQuery({

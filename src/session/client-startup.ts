@@ -184,6 +184,9 @@ export class ClientStartup {
   private async runLogin(id: ClientIdentity, startupParams: Map<string, string>): Promise<void> {
     try {
       const hba = this.checkHba(id);
+      if (this.ctx.disabled.has(id.database)) {
+        throw fatal(SqlState.CannotConnectNow, `database "${id.database}" is disabled (admin DISABLE); new connections are refused until ENABLE`);
+      }
       const reported = await loginClient(this.ctx, this.channel(), { user: id.user, database: id.database, params: startupParams }, id.params, this.gone, hba);
       if (!this.host.loggingIn) return;
       // Anything the client sent behind its last authentication message is ordinary traffic.

@@ -32,6 +32,8 @@ export interface GatewayControl {
   reload(): string | null;
   /** Starts a graceful shutdown (after the reply is sent). */
   shutdown(waitForClients: boolean): void;
+  /** Sets a reloadable key over the file (admin SET); null on success or why it was rejected. */
+  set(key: string, value: string): string | null;
 }
 
 /** An admin console session as the client session drives it (implemented in src/admin). */
@@ -112,6 +114,9 @@ export class GatewayContext {
    * again, so a rotated certificate serves new connections without a restart.
    */
   listenTls: { cert: string; key: string } | null = null;
+  /** Databases whose new logins are refused (admin DISABLE). Names as clients send them. */
+  readonly disabled = new Set<string>();
+
   /** auth.hba rules, or null when no file is configured. */
   hba: readonly HbaRule[] | null = null;
   /** What PgGate may use to open server connections per user (learnt at login, latest wins). */

@@ -456,6 +456,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     }
     this.transition("active");
     if (s.stats) s.stats.bytesOut += end - start;
+    if (s.poolStats) s.poolStats.bytesOut += end - start;
     this.run.add(s.link, buf, start, end);
   }
 
@@ -495,6 +496,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     this.batchReason = null;
     this.ctx.stats.query(this.serverTarget ?? "primary", reason);
     if (s.stats) s.stats.queries++;
+    if (s.poolStats) s.poolStats.queries++;
   }
 
   /** Transaction pooling: the connection goes back as soon as the server says idle. */

@@ -100,6 +100,9 @@ describe("metrics", () => {
       "pggate_pool_clients",
       "pggate_pool_servers",
       "pggate_pool_maxwait_seconds",
+      "pggate_pool_transactions_total",
+      "pggate_pool_queries_total",
+      "pggate_pool_bytes_total",
       "pggate_build_info",
       "process_start_time_seconds",
     ]) {
@@ -207,6 +210,39 @@ describe("admin console", () => {
       }
     }
     await app.end();
+  });
+
+  test("SET, DISABLE / ENABLE, RECONNECT + WAIT_CLOSE, KILL db", async () => {
+    const a = adminClient(gw.port);
+    await a.connect();
+    try {
+      await a.query("SET pool.prepared_statements_cache_size = 321");
+      const cfg = (await a.query("SHOW CONFIG")).rows.find((r) => r.key === "pool.prepared_statements_cache_size");
+      expect(String(cfg.value)).toBe("321");
+      const restart = await a.query("SET listen.port = 1").catch((e: Error) => e);
+      expect((restart as Error).message).toContain("listen.port needs a restart");
+      const bad = await a.query("SET pool.size = many").catch((e: Error) => e);
+      expect((bad as Error).message).toContain("pool.size: must be an integer");
+
+      await a.query("DISABLE app");
+      const refused = await client(gw.port).connect().catch((e: Error & { code?: string }) => e);
+      expect((refused as { code?: string }).code).toBe("57P03");
+      await a.query("ENABLE app");
+
+      const c = client(gw.port);
+      await c.connect();
+      const pid1 = (await c.query("SELECT pg_backend_pid() AS p, txid_current()")).rows[0].p;
+      await a.query("RECONNECT app");
+      await a.query("WAIT_CLOSE app");
+      const pid2 = (await c.query("SELECT pg_backend_pid() AS p, txid_current()")).rows[0].p;
+      expect(pid2).not.toBe(pid1);
+
+      const gone = new Promise<string>((resolve) => c.on("error", (e: Error & { code?: string }) => resolve(e.code ?? e.message)));
+      await a.query("KILL app");
+      expect(await gone).toBe("57P01");
+    } finally {
+      await a.end();
+    }
   });
 
   test("a non-admin user is refused with 28000", async () => {

@@ -25,6 +25,12 @@ const ALL_COMMANDS = [
   "RESUME [db]",
   "SHUTDOWN [WAIT_FOR_CLIENTS]",
   "KILL_CLIENT id",
+  "RECONNECT [db]",
+  "WAIT_CLOSE [db]",
+  "KILL db",
+  "DISABLE db",
+  "ENABLE db",
+  "SET key = value",
 ];
 
 const valid: [string, AdminCommand][] = [
@@ -53,6 +59,15 @@ const valid: [string, AdminCommand][] = [
   ["SHUTDOWN", { kind: "shutdown", waitForClients: false }],
   ["shutdown wait_for_clients", { kind: "shutdown", waitForClients: true }],
   ["KILL_CLIENT 42", { kind: "kill_client", id: 42 }],
+  ["RECONNECT", { kind: "reconnect", database: null }],
+  ["reconnect app", { kind: "reconnect", database: "app" }],
+  ["WAIT_CLOSE \"My DB\"", { kind: "wait_close", database: "My DB" }],
+  ["KILL app", { kind: "kill", database: "app" }],
+  ["DISABLE app", { kind: "disable", database: "app" }],
+  ["enable app;", { kind: "enable", database: "app" }],
+  ["SET pool.size = 30", { kind: "set", key: "pool.size", value: "30" }],
+  ["set POOL.MODE to session", { kind: "set", key: "pool.mode", value: "session" }],
+  ["SET admin.users = '[a, b]'", { kind: "set", key: "admin.users", value: "[a, b]" }],
   ["kill_client 0;", { kind: "kill_client", id: 0 }],
   // Comments anywhere.
   ["-- list pools\nSHOW POOLS", { kind: "show", what: "pools" }],
