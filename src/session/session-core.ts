@@ -152,12 +152,14 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
 
   /** Charges what the client holds now (partial message, queued batches); pauses it past the budget. */
   protected chargeMemory(): void {
+    // A closed client's share was given back in onClosed and must not come back.
+    if (this.state === "closed") return;
     // A forwarded message stays in memory until the server took it: that counts too.
     const holds = this.reader.reserved + this.queuedBytes + this.outboundBytes;
     const delta = holds - this.charged;
     if (delta === 0) return;
     this.charged = holds;
-    if (this.ctx.memory.charge(this, delta, holds) && !this.budgetPaused && this.state !== "closed") {
+    if (this.ctx.memory.charge(this, delta, holds) && !this.budgetPaused) {
       this.budgetPaused = true;
       this.out.pause();
     }
