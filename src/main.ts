@@ -1,6 +1,8 @@
 // Entry point, wiring only: parse arguments, load the config, start the gateway, install signals.
 import { ConfigError, ENV_KEY_PREFIX, loadConfig, parseConfig } from "./config/index.ts";
 import { Gateway } from "./gateway.ts";
+import { loadHbaFile } from "./auth/hba.ts";
+import { loadUserlist } from "./auth/userlist.ts";
 import { runSupervisor } from "./supervisor.ts";
 import { log } from "./log/index.ts";
 import { COMMIT, VERSION } from "./version.ts";
@@ -88,6 +90,14 @@ function main(): void {
     process.exit(1);
   }
   if (args.command === "check") {
+    // The files the config names are read as the gateway would read them at start.
+    try {
+      if (config.auth.hba) loadHbaFile(config.auth.hba);
+      if (config.auth.mode === "userlist") loadUserlist(config.auth.userlist, config.auth.maxScramIterations);
+    } catch (e) {
+      process.stderr.write(`pggate: invalid config\n${(e as Error).message}\n`);
+      process.exit(1);
+    }
     process.stdout.write(`${args.config || "(environment)"}: OK\n`);
     return;
   }

@@ -40,6 +40,12 @@ describe("dist/pggate", () => {
     for (const word of ["check FILE", "PGGATE_CONFIG", "PGGATE_<SECTION>__<KEY>", "SIGHUP", "Exit codes"]) expect(help.stdout).toContain(word);
     // PgBouncer users type the file positionally.
     expect((await run([BINARY, "check", writeConfig()])).code).toBe(0);
+    // The files the config names are checked too (here an hba rule PgGate cannot apply).
+    const hba = scratchPath("check.hba");
+    writeFileSync(hba, "host all all 0.0.0.0/0 peer\n");
+    const badHba = await run([BINARY, "check", writeConfig({ auth: { hba } })]);
+    expect(badHba.code).toBe(1);
+    expect(badHba.stderr).toContain('line 1: authentication method "peer" is not supported by PgGate');
     // Keys from the environment, as in a container.
     const fromEnv = await run([BINARY, "check", writeConfig()], { PGGATE_POOL__SIZE: "zero" });
     expect(fromEnv.code).toBe(1);
