@@ -117,7 +117,8 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
       return;
     }
     // Fast path: inside a transaction, a pinned session or a COPY, bytes go straight through.
-    if (this.queue.length === 0 && this.isSticky()) {
+    // Not while a batch waits for a statement's shape: what follows may be a new batch, routed anew.
+    if (this.queue.length === 0 && this.shapeHeld === null && this.isSticky()) {
       const sql = this.stickySql(type, buf, start, end);
       // A DEALLOCATE answered here must not overtake replies still owed: only when none are.
       if (type === Frontend.Query && sql !== undefined && this.server!.pendingReplies === 0 && !this.openBatch && this.answerDeallocate(sql, true)) return;
@@ -148,8 +149,9 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
   protected pump(): void {
     while (this.queue.length > 0 && this.state !== "closed" && this.state !== "waiting") {
       // Nothing may overtake a batch that might still be replayed elsewhere, nor a read the
-      // floor of the write before it (still being learnt).
-      if (this.replay || this.floor.pending) break;
+      // floor of the write before it (still being learnt); nor can a batch be routed while the
+      // one before it waits for a statement's shape (its Sync is still held).
+      if (this.replay || this.floor.pending || this.shapeHeld !== null) break;
       const q = this.queue.frames;
       if (this.isSticky()) {
         const n = this.queue.batchLength();

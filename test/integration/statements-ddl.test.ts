@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import pg from "pg";
 import postgres from "postgres";
-import { Close, cstr, Describe, errorOf, Execute, i16, Parse, Sync, typed, type Message } from "../frames.ts";
+import { cat, Close, cstr, Describe, errorOf, Execute, i16, messages, Parse, Sync, typed, type Message } from "../frames.ts";
 import { cluster, startGateway, type RunningGateway } from "./harness.ts";
 import type { RawClient } from "./raw-client.ts";
 import { rawMd5Login, roundTrip } from "./raw-login.ts";
@@ -171,6 +171,41 @@ describe("a described statement prepared again after a schema change", () => {
       expect((await cl.psql(cl.primary, "SELECT v FROM ddl_b", "app")).trim()).toBe("1");
     } finally {
       c.close();
+    }
+  });
+});
+
+describe("a batch waiting for a statement's shape", () => {
+  test("holds back the pipelined batches after it: a write behind a replica read still goes to the primary", async () => {
+    const cl = cluster();
+    await table("ddl_p", "CREATE TABLE ddl_p (v int); INSERT INTO ddl_p VALUES (1)");
+    await cl.waitForReplay();
+    const split = startGateway({ auth: { mode: "auth_query" }, pool: { size: 1 } });
+    const c = await rawMd5Login(split.port, "app");
+    try {
+      const cols = await prepare(c, "r1", "SELECT v FROM ddl_p");
+      expect(cols).toEqual([{ name: "v", type: INT4 }]);
+      expect((await execute(c, "r1")).some((m) => m.type === "D")).toBe(true);
+      // The replicas' connections go away: the next use of r1 re-prepares it and checks its shape.
+      for (const r of cl.replicas) {
+        await cl.psql(r, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${cl.users.md5.user}' AND backend_type = 'client backend' AND pid <> pg_backend_pid()`);
+      }
+      await Bun.sleep(300);
+      c.received.length = 0;
+      // A long read first, so the batch using r1 follows on a replica connection still busy with it
+      // (not a batch held for replay, which nothing overtakes anyway).
+      await c.write(cat(typed("Q", cstr("SELECT repeat($$x$$, 200) FROM generate_series(1, 20000)")), bindBinary("r1"), Execute(""), Sync(), typed("Q", cstr("INSERT INTO ddl_p VALUES (2) RETURNING inet_server_port() AS port"))));
+      expect(await c.waitFor((b) => messages(b).filter((m) => m.type === "Z").length >= 3)).toBe(true);
+      const all = messages(c.bytes);
+      const errors = all.filter((m) => m.type === "E").map((m) => errorOf(m.body));
+      expect(errors).toEqual([]);
+      const rows = all.filter((m) => m.type === "D");
+      expect(rows.length).toBe(20002);
+      const port = new TextDecoder().decode(valuesOf(rows[rows.length - 1].body)[0]!);
+      expect(Number(port)).toBe(cl.primary.port);
+    } finally {
+      c.close();
+      await split.stop();
     }
   });
 });
