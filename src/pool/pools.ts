@@ -47,6 +47,11 @@ export class ServerPool {
   /** ParameterStatus set of a fresh connection (before any SET): what a new client is told. */
   serverParams: Map<string, string> | null = null;
 
+  /** Logins holding or waiting for a slot of this pool (see PoolManager.loginSlot). */
+  logins = 0;
+  /** Logins waiting for their turn (at most half the pool may be logging in). */
+  readonly loginTurns: (() => void)[] = [];
+
   /** Queries, transactions and bytes through this pool's connections (per-pool metrics). */
   readonly counters = new PoolCounters();
 
@@ -217,19 +222,57 @@ export class PoolManager {
    * connection is closed to make room; otherwise the login queues FIFO with the pool's clients
    * and gets 53300 after pool.acquire_timeout_ms.
    */
-  loginSlot(pool: ServerPool): Promise<LoginSlot> {
+  async loginSlot(pool: ServerPool): Promise<LoginSlot> {
+    // Logins in progress may hold at most half the pool: in passthrough they are not yet
+    // authenticated, and must not starve the pool's clients of connections for their queries.
+    const cap = Math.max(1, Math.floor(pool.core.size / 2));
+    if (pool.logins >= cap) await this.loginTurn(pool);
+    pool.logins++;
+    try {
+      return await this.reserveLoginSlot(pool);
+    } catch (e) {
+      this.loginDone(pool);
+      throw e;
+    }
+  }
+
+  /** Waits until fewer than half the pool's slots are logins; 53300 after pool.acquire_timeout_ms. */
+  private loginTurn(pool: ServerPool): Promise<void> {
+    const ms = this.ctx.config.pool.acquireTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const turn = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const i = pool.loginTurns.indexOf(turn);
+        if (i >= 0) pool.loginTurns.splice(i, 1);
+        reject(error(SqlState.TooManyConnections, `timed out after ${ms} ms waiting for a login slot in pool ${pool.label} (pool.size = ${pool.core.size}; logins may hold half of it)`));
+      }, ms);
+      pool.loginTurns.push(turn);
+    });
+  }
+
+  private loginDone(pool: ServerPool): void {
+    pool.logins--;
+    pool.loginTurns.shift()?.();
+  }
+
+  private reserveLoginSlot(pool: ServerPool): Promise<LoginSlot> {
     const slot = (): LoginSlot => {
       let done = false;
       return {
         adopt: (conn) => {
           if (done) return conn.terminate();
           done = true;
+          this.loginDone(pool);
           this.join(pool, conn);
           pool.core.slotAdopt(conn)?.grant(conn);
         },
         release: () => {
           if (done) return;
           done = true;
+          this.loginDone(pool);
           pool.core.slotRelease();
           this.refill(pool);
         },
@@ -397,7 +440,7 @@ export class PoolManager {
 
   /** A pool that a failed login created and nothing else uses is forgotten: no pool for a name nobody proved. */
   forgetIfUnused(pool: ServerPool): void {
-    if (pool.removed || pool.members.size > 0 || pool.core.total > 0 || pool.core.waiting > 0 || pool.authCode !== null || pool.serverParams !== null) return;
+    if (pool.removed || pool.logins > 0 || pool.members.size > 0 || pool.core.total > 0 || pool.core.waiting > 0 || pool.authCode !== null || pool.serverParams !== null) return;
     this.forget(pool);
   }
 

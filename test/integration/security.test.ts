@@ -226,6 +226,31 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : 0;
 }
 
+describe("logins in progress take at most half a pool", () => {
+  test("passthrough: held startups for a real user and database cannot starve that pool's logged-in clients of connections", async () => {
+    const gw = startGateway({ auth: { mode: "passthrough" }, pool: { size: 4 }, routing: { read_write_split: false }, listen: { handshake_timeout_ms: 8000 } });
+    const pg = (await import("pg")).default;
+    const clients = [0, 1, 2].map(() => new pg.Client({ host: "127.0.0.1", port: gw.port, user: scram().user, password: scram().password, database: "app" }));
+    const held: RawClient[] = [];
+    try {
+      for (const c of clients) await c.connect();
+      // Logins that stop after the server's challenge, for the same (user, database).
+      for (let i = 0; i < 6; i++) held.push(await RawClient.connect(gw.port));
+      await Promise.all(held.map((c) => c.write(startupMessage({ user: scram().user, database: "app" }))));
+      await Promise.all(held.map((c) => c.waitFor((b) => b.length > 0, 5000)));
+      const t0 = performance.now();
+      await Promise.all(clients.map((c) => c.query("SELECT pg_sleep(0.2)")));
+      const took = performance.now() - t0;
+      console.log(`3 queries with 6 held logins on a pool of 4: ${took.toFixed(0)} ms`);
+      expect(took).toBeLessThan(3000);
+    } finally {
+      for (const c of held) c.close();
+      for (const c of clients) await c.end().catch(() => {});
+      await gw.stop();
+    }
+  }, 30_000);
+});
+
 describe("pre-authentication soak", () => {
   let proc: Subprocess | null = null;
   let port = 0;
