@@ -6,7 +6,6 @@ import { error, SqlState } from "../errors/index.ts";
 import { formatLsn } from "../health/lsn.ts";
 import type { Histogram } from "../metrics/stats.ts";
 import { poolModeFor, poolSizeFor } from "../pool/pool-settings.ts";
-import type { ServerPool } from "../pool/pools.ts";
 import type { GatewayContext } from "../session/context.ts";
 import { COMMIT, VERSION } from "../version.ts";
 import { ADMIN_COMMAND_SYNOPSES } from "./commands.ts";
@@ -108,13 +107,7 @@ export function show(ctx: GatewayContext, what: string): AdminResult {
 }
 
 function pools(ctx: GatewayContext, now: number): AdminResult {
-  const serverPool = new Map<number, ServerPool>();
-  for (const p of ctx.pools.pools.values()) for (const s of p.members) serverPool.set(s.id, p);
-  const clientsOf = new Map<ServerPool, number>();
-  for (const c of ctx.clients) {
-    const p = c.serverId === null ? undefined : serverPool.get(c.serverId);
-    if (p) clientsOf.set(p, (clientsOf.get(p) ?? 0) + 1);
-  }
+  const clientsOf = ctx.activeClientsByPool();
   return {
     tag: "SHOW",
     columns: ["database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "sv_used", "sv_login", "maxwait", "maxwait_us", "pool_mode", "node", "pool_size", "waits", "avg_wait_ms", "paused"],

@@ -479,37 +479,27 @@ function inNet(client: ClientIp, net: Extract<HbaAddress, { kind: "net" }>): boo
 // ---------------------------------------------------------------------------------------------
 // Matching
 
+/** `all`, an exact name or a regex; the keywords that need the other name (sameuser) or never match ordinary connections (replication) do not match here. */
+function nameMatches(m: HbaNameMatcher, name: string): boolean {
+  switch (m.kind) {
+    case "all":
+      return true;
+    case "name":
+      return m.name === name;
+    case "regex":
+      return m.regex.test(name);
+    case "sameuser":
+    case "replication":
+      return false;
+  }
+}
+
 function databaseMatches(matchers: readonly HbaNameMatcher[], client: HbaClient): boolean {
-  return matchers.some((m) => {
-    switch (m.kind) {
-      case "all":
-        return true;
-      case "sameuser":
-        return client.database === client.user;
-      case "replication":
-        return false;
-      case "name":
-        return m.name === client.database;
-      case "regex":
-        return m.regex.test(client.database);
-    }
-  });
+  return matchers.some((m) => (m.kind === "sameuser" ? client.database === client.user : nameMatches(m, client.database)));
 }
 
 function userMatches(matchers: readonly HbaNameMatcher[], client: HbaClient): boolean {
-  return matchers.some((m) => {
-    switch (m.kind) {
-      case "all":
-        return true;
-      case "name":
-        return m.name === client.user;
-      case "regex":
-        return m.regex.test(client.user);
-      case "sameuser":
-      case "replication":
-        return false;
-    }
-  });
+  return matchers.some((m) => nameMatches(m, client.user));
 }
 
 function connectionMatches(rule: HbaRule, client: HbaClient, ip: ClientIp): boolean {

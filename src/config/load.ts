@@ -7,6 +7,7 @@ import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import { ConfigError, type ConfigProblem } from "./errors.ts";
 import type { Config } from "./types.ts";
 import { validateConfig, type Locator, type ValidateContext } from "./validate.ts";
+import { isMapping } from "./yaml-shape.ts";
 
 export interface LoadOptions {
   /** Path of the config file, for messages and for resolving relative file paths. */
@@ -83,9 +84,6 @@ function finish(root: unknown, shownSource: string, ctx: ValidateContext): Confi
   return result.config;
 }
 
-function isMapping(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** Deep merge of mappings; lists and scalars in `over` replace those in `base`. */
 function mergeMappings(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {

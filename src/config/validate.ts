@@ -3,7 +3,6 @@
 
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { isAbsolute, resolve } from "node:path";
 import type { ConfigProblem } from "./errors.ts";
 import {
@@ -25,10 +24,13 @@ import {
 } from "./schema.ts";
 import { formatValue } from "./reference.ts";
 import { suggest } from "./suggest.ts";
+import { envOverrides, withOverrides } from "./env-overrides.ts";
+import { isMapping } from "./yaml-shape.ts";
 import type { Config, NodeConfig, PoolMode, PoolOverride } from "./types.ts";
 
 export const AUTH_PASSWORD_ENV = "PGGATE_AUTH_PASSWORD";
 export const ADMIN_PASSWORD_ENV = "PGGATE_ADMIN_PASSWORD";
+export { ENV_KEY_PREFIX } from "./env-overrides.ts";
 
 export type Segment = string | number;
 /** Finds where a key (or its value) sits in the source text; nearest existing ancestor if absent. */
@@ -64,9 +66,6 @@ export function describeGot(v: unknown): string {
   return String(v);
 }
 
-function isMapping(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function nodeKey(n: NodeConfig): string {
   return `${n.host}:${n.port}`;
@@ -582,53 +581,6 @@ class Validator {
       workers: m("workers"),
     };
   }
-}
-
-/** Prefix of environment variables that set config keys: PGGATE_LISTEN__PORT=6432 sets listen.port. */
-export const ENV_KEY_PREFIX = "PGGATE_";
-
-interface EnvOverride {
-  variable: string;
-  path: string[];
-  value: unknown;
-}
-
-/**
- * Config keys set from the environment, for containers: `PGGATE_` + the key path with `__`
- * between levels, upper or lower case (PGGATE_LISTEN__PORT, PGGATE_AUTH__AUTH_USER,
- * PGGATE_NODES__PRIMARY='{host: db, port: 5432}'). The value is read as YAML, so numbers,
- * booleans, lists and mappings are written as in the file; it wins over the file.
- */
-function envOverrides(env: Readonly<Record<string, string | undefined>>): EnvOverride[] {
-  const out: EnvOverride[] = [];
-  for (const [variable, raw] of Object.entries(env)) {
-    if (raw === undefined || !variable.toUpperCase().startsWith(ENV_KEY_PREFIX) || !variable.includes("__")) continue;
-    const path = variable.slice(ENV_KEY_PREFIX.length).toLowerCase().split("__");
-    if (path.some((p) => p === "")) continue;
-    let value: unknown = raw;
-    try {
-      value = parseYaml(raw);
-    } catch {
-      // Not YAML: taken as the string it is (and validated as such).
-    }
-    out.push({ variable, path, value });
-  }
-  return out.sort((a, b) => a.variable.localeCompare(b.variable));
-}
-
-/** A copy of `root` with the overrides set (sections created as needed). */
-function withOverrides(root: Record<string, unknown>, overrides: readonly EnvOverride[]): Record<string, unknown> {
-  const copy = structuredClone(root);
-  for (const o of overrides) {
-    let cur: Record<string, unknown> = copy;
-    for (const seg of o.path.slice(0, -1)) {
-      const next = cur[seg];
-      if (!isMapping(next)) cur[seg] = {};
-      cur = cur[seg] as Record<string, unknown>;
-    }
-    cur[o.path[o.path.length - 1]] = o.value;
-  }
-  return copy;
 }
 
 export function deepFreeze<T>(value: T): T {

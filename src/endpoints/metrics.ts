@@ -221,13 +221,7 @@ function histogramSamples(name: string, h: Histogram, labels: Labels): Sample[] 
 
 /** Pools with their label set and active-client count (clients holding one of their connections). */
 function perPool(ctx: GatewayContext): { pool: ServerPool; labels: Labels; active: number; waiting: number }[] {
-  const serverPool = new Map<number, ServerPool>();
-  for (const p of ctx.pools.pools.values()) for (const conn of p.members) serverPool.set(conn.id, p);
-  const active = new Map<ServerPool, number>();
-  for (const c of ctx.clients) {
-    const p = c.serverId === null ? undefined : serverPool.get(c.serverId);
-    if (p) active.set(p, (active.get(p) ?? 0) + 1);
-  }
+  const active = ctx.activeClientsByPool();
   return [...ctx.pools.pools.values()].map((pool) => ({ pool, labels: { database: pool.database, user: pool.user, node: pool.node.name }, active: active.get(pool) ?? 0, waiting: pool.core.waiting }));
 }
 

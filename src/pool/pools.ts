@@ -316,13 +316,9 @@ export class PoolManager {
     const key = `${node.host}:${node.port}`;
     this.downSignals.get(key)?.(new Error(`${node.name} stopped answering (marked down by the health checks)`));
     this.downSignals.delete(key);
-    for (const pool of this.pools.values()) {
-      if (pool.node.host !== node.host || pool.node.port !== node.port) continue;
-      for (const conn of [...pool.core.idleConnections]) {
-        pool.core.removeIdle(conn);
-        this.leave(pool, conn);
-        conn.destroy();
-      }
+    for (const pool of this.poolsOf(node)) {
+      // Destroyed, not terminated: nothing is written to a node that does not answer.
+      this.closeIdle(pool, (conn) => conn.destroy());
       const err = this.connectError(pool, new Error("the node stopped answering (marked down by the health checks)"));
       for (const w of pool.core.expire(Number.POSITIVE_INFINITY)) w.grant(null, err);
     }
@@ -355,11 +351,7 @@ export class PoolManager {
         conn.retireAt = 1;
         n++;
       }
-      for (const conn of [...pool.core.idleConnections]) {
-        pool.core.removeIdle(conn);
-        this.leave(pool, conn);
-        conn.terminate();
-      }
+      this.closeIdle(pool);
     }
     return n;
   }
@@ -376,10 +368,21 @@ export class PoolManager {
 
   // --- nodes.max_connections: one budget across the pools of a node ---------------------------
 
+  /** The pools of `node` (by address: a reloaded config may hold another object for it). */
   private poolsOf(node: NodeTarget): ServerPool[] {
     const out: ServerPool[] = [];
     for (const p of this.pools.values()) if (p.node.host === node.host && p.node.port === node.port) out.push(p);
     return out;
+  }
+
+  /** The pools of `node` when nodes.max_connections is set and they use all of it, else null. */
+  private nodeAtLimit(node: NodeTarget): ServerPool[] | null {
+    const max = this.ctx.config.nodes.maxConnections;
+    if (max === 0) return null;
+    const pools = this.poolsOf(node);
+    let total = 0;
+    for (const p of pools) total += p.core.total;
+    return total < max ? null : pools;
   }
 
   /**
@@ -387,12 +390,8 @@ export class PoolManager {
    * once an idle connection of another pool of the node was closed to make room.
    */
   private nodeHasRoom(pool: ServerPool): boolean {
-    const max = this.ctx.config.nodes.maxConnections;
-    if (max === 0) return true;
-    const pools = this.poolsOf(pool.node);
-    let total = 0;
-    for (const p of pools) total += p.core.total;
-    if (total < max) return true;
+    const pools = this.nodeAtLimit(pool.node);
+    if (pools === null) return true;
     let coldest: { pool: ServerPool; conn: ServerConn } | null = null;
     for (const p of pools) {
       if (p === pool) continue;
@@ -400,20 +399,14 @@ export class PoolManager {
       if (c && (!coldest || c.lastUsedAt < coldest.conn.lastUsedAt)) coldest = { pool: p, conn: c };
     }
     if (!coldest) return false;
-    coldest.pool.core.removeIdle(coldest.conn);
-    this.leave(coldest.pool, coldest.conn);
-    coldest.conn.terminate();
+    this.closeIdleOne(coldest.pool, coldest.conn);
     return true;
   }
 
   /** With the node at nodes.max_connections: a client of another pool has waited longer than any of `pool`'s. */
   private owedElsewhere(pool: ServerPool): boolean {
-    const max = this.ctx.config.nodes.maxConnections;
-    if (max === 0) return false;
-    const pools = this.poolsOf(pool.node);
-    let total = 0;
-    for (const p of pools) total += p.core.total;
-    if (total < max) return false;
+    const pools = this.nodeAtLimit(pool.node);
+    if (pools === null) return false;
     const mine = pool.core.oldestWaitingSince;
     return pools.some((p) => p !== pool && p.core.oldestWaitingSince < mine && p.core.total < p.core.size);
   }
@@ -554,11 +547,7 @@ export class PoolManager {
       pool.core.size = poolSizeFor(this.ctx.config, pool.user, pool.database);
       if (!this.ctx.isCurrentNode(pool.node)) {
         // A node removed from the config drains: idle connections close, busy ones on return.
-        for (const conn of [...pool.core.idleConnections]) {
-          pool.core.removeIdle(conn);
-          this.leave(pool, conn);
-          conn.terminate();
-        }
+        this.closeIdle(pool);
         if (pool.members.size === 0 && pool.core.waiting === 0) this.forget(pool);
         continue;
       }
@@ -566,16 +555,23 @@ export class PoolManager {
         const tooOld = conn.retireAt > 0 && now >= conn.retireAt;
         const idleTooLong = idleTimeout > 0 && now - conn.lastUsedAt >= idleTimeout;
         const overSize = pool.core.total > pool.core.size;
-        if (tooOld || idleTooLong || overSize) {
-          pool.core.removeIdle(conn);
-          this.leave(pool, conn);
-          conn.terminate();
-        }
+        if (tooOld || idleTooLong || overSize) this.closeIdleOne(pool, conn);
       }
       this.refill(pool);
       this.fillMinIdle(pool);
       if (pool.members.size === 0 && pool.core.waiting === 0 && pool.core.connecting === 0 && now - pool.lastUsedAt >= UNUSED_POOL_MS) this.forget(pool);
     }
+  }
+
+  /** Takes an idle connection out of its pool and closes it (politely unless `close` says otherwise). */
+  private closeIdleOne(pool: ServerPool, conn: ServerConn, close: (c: ServerConn) => void = (c) => c.terminate()): void {
+    pool.core.removeIdle(conn);
+    this.leave(pool, conn);
+    close(conn);
+  }
+
+  private closeIdle(pool: ServerPool, close?: (c: ServerConn) => void): void {
+    for (const conn of [...pool.core.idleConnections]) this.closeIdleOne(pool, conn, close);
   }
 
   private leave(pool: ServerPool, conn: ServerConn): void {

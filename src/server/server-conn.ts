@@ -17,6 +17,7 @@ import {
 import type { NodeStats, PoolCounters } from "../metrics/stats.ts";
 import { Settle, type Settleable } from "./settle.ts";
 import type { StatementShape } from "./statement-shape.ts";
+import { StatementReplies } from "./statement-replies.ts";
 import { InternalQueries } from "./internal-queries.ts";
 import { CancelFence, unwatchCancels, watchCancels } from "./cancel.ts";
 import type { NodeTarget } from "./node-target.ts";
@@ -28,40 +29,6 @@ export type { NodeTarget } from "./node-target.ts";
 
 export { ServerError, type HeldFailure, type ServerConsumer, type ServerState, type ServerTlsOptions } from "./server-types.ts";
 import { COMMITS, INSPECT, replayableFailure, ServerError, type HeldFailure, type ServerConsumer, type ServerState, type ServerTlsOptions } from "./server-types.ts";
-
-/** A Parse we sent whose ParseComplete is still to come (replies arrive in message order). */
-interface ParseEntry {
-  /** Index of the batch (RFQ-producing message) the Parse belongs to. */
-  seq: number;
-  /** Server-side statement name it creates, or null for the unnamed statement. */
-  serverName: string | null;
-  /** Injected by PgGate, so the client must not see its ParseComplete. */
-  swallow: boolean;
-  /** Told when the server accepted the text (the client's own Parse, never an injected one). */
-  accepted: (() => void) | null;
-}
-
-/** A Describe of a statement whose ParameterDescription and RowDescription/NoData are to come. */
-interface DescribeEntry {
-  seq: number;
-  /** PgGate's statement name (its shape is recorded), or null for the unnamed or a client-named one. */
-  serverName: string | null;
-  /** Injected by PgGate to learn the shape: the client must not see the replies. */
-  swallow: boolean;
-  /** Told the shape, or null when the Describe was skipped (an error earlier in the batch). */
-  done: ((shape: StatementShape | null, conn: ServerConn) => void) | null;
-  /** The ParameterDescription body, once it arrived. */
-  params: Uint8Array | null;
-}
-
-/** A message PgGate made fail on purpose (see expectForcedError): its error is replaced. */
-interface ForcedError {
-  seq: number;
-  /** The statement name the server's "does not exist" error names. */
-  marker: string;
-  substitute: Uint8Array;
-}
-
 
 let nextServerId = 1;
 
@@ -129,11 +96,8 @@ export class ServerConn implements LinkOwner, Settleable {
   private readonly held: { buf: Uint8Array; start: number; end: number }[] = [];
   /** Discarding a failed held batch's replies up to its ReadyForQuery (and why it failed). */
   private discarding: HeldFailure | null = null;
-  private parseQueue: ParseEntry[] = [];
-  private describeQueue: DescribeEntry[] = [];
-  private forced: ForcedError[] = [];
-  /** Batch whose ErrorResponse arrived last: while it is the batch being sent, the server skips to Sync. */
-  private erroredSeq = -1;
+  /** What the server still owes for statement messages (ParseComplete, Describe answers, forced errors). */
+  private readonly replies = new StatementReplies(this.prepared);
   private seqSent = 0;
   private seqDone = 0;
   private readonly reader: FrameReader;
@@ -349,6 +313,8 @@ export class ServerConn implements LinkOwner, Settleable {
   private holder: ServerConsumer | null = null;
 
   /** Ends the pending run (before a skipped frame, or at chunk end): kept back if it is the holder's, else sent. */
+  private readonly cutRunFn = (): void => this.cutRun();
+
   private cutRun(): void {
     if (this.holding && this.holder !== null && this.run.isFor(this.holder.out)) this.run.spillInto(this.held);
     else this.run.flush();
@@ -365,7 +331,7 @@ export class ServerConn implements LinkOwner, Settleable {
    * `accepted` runs at the ParseComplete (the server accepted the text for this client).
    */
   expectParse(serverName: string | null, swallow: boolean, accepted: (() => void) | null = null): void {
-    this.parseQueue.push({ seq: this.seqSent, serverName, swallow, accepted });
+    this.replies.expectParse(this.seqSent, serverName, swallow, accepted);
     if (serverName) this.touchPrepared(serverName);
   }
 
@@ -380,8 +346,8 @@ export class ServerConn implements LinkOwner, Settleable {
    * or NoData are forwarded or, if `swallow`, kept from the client. `done` gets the shape (also
    * recorded for `serverName`), or null when the server skipped the Describe.
    */
-  expectDescribe(serverName: string | null, swallow: boolean, done: DescribeEntry["done"]): void {
-    this.describeQueue.push({ seq: this.seqSent, serverName, swallow, done, params: null });
+  expectDescribe(serverName: string | null, swallow: boolean, done: ((shape: StatementShape | null, conn: ServerConn) => void) | null): void {
+    this.replies.expectDescribe(this.seqSent, serverName, swallow, done ? (shape) => done(shape, this) : null);
   }
 
   /**
@@ -391,7 +357,7 @@ export class ServerConn implements LinkOwner, Settleable {
    * connection. If an earlier error already made the server skip it, nothing is replaced.
    */
   expectForcedError(marker: string, substitute: Uint8Array): void {
-    this.forced.push({ seq: this.seqSent, marker, substitute });
+    this.replies.expectForcedError(this.seqSent, marker, substitute);
   }
 
   /**
@@ -399,14 +365,12 @@ export class ServerConn implements LinkOwner, Settleable {
    * the client as `substitute`: the 57014 a query-timeout cancel provokes says why.
    */
   replaceNextError(code: string, substitute: Uint8Array): void {
-    this.replacement = { code, substitute };
+    this.replies.replaceNextError(code, substitute);
   }
-
-  private replacement: { code: string; substitute: Uint8Array } | null = null;
 
   /** An error arrived in the batch being sent: the server ignores everything up to its Sync. */
   get skippingToSync(): boolean {
-    return this.erroredSeq === this.seqSent;
+    return this.replies.skipping(this.seqSent);
   }
 
   /**
@@ -459,14 +423,14 @@ export class ServerConn implements LinkOwner, Settleable {
   /** The server dropped every prepared statement (DEALLOCATE ALL): they are prepared again on use. */
   forgetPrepared(): void {
     this.stale = [];
-    this.describeQueue.length = 0;
+    this.replies.forgetDescribes();
     this.prepared.clear();
     this.unnamedOwner = null;
   }
 
   forgetSessionState(): void {
     this.stale = [];
-    this.describeQueue.length = 0;
+    this.replies.forgetDescribes();
     this.applied.clear();
     this.prepared.clear();
     this.unnamedOwner = null;
@@ -554,54 +518,37 @@ export class ServerConn implements LinkOwner, Settleable {
         this.pendingReplies--;
         this.seqDone++;
         this.inCopyIn = false;
-        // Parses and Describes of a batch that failed never get their replies.
-        while (this.parseQueue.length > 0 && this.parseQueue[0].seq < this.seqDone) this.dropParse(this.parseQueue.shift()!);
-        this.dropDescribes(this.seqDone);
-        while (this.forced.length > 0 && this.forced[0].seq < this.seqDone) this.forced.shift();
-        if (this.pendingReplies === 0) this.replacement = null;
+        this.replies.onReadyForQuery(this.seqDone, this.pendingReplies === 0);
         break;
-      case Backend.ParameterDescription: {
-        const entry = this.describeQueue[0];
-        if (entry && entry.params === null) {
-          entry.params = buf.slice(start + 5, end);
-          if (entry.swallow) {
-            this.cutRun();
-            return;
-          }
-        }
-        break;
-      }
-      case Backend.RowDescription:
-      case Backend.NoData: {
-        // Only right after a ParameterDescription is this the answer to a statement Describe.
-        const entry = this.describeQueue[0];
-        if (entry && entry.params !== null) {
-          this.describeQueue.shift();
-          const shape: StatementShape = { params: entry.params, row: type === Backend.RowDescription ? buf.slice(start + 5, end) : null };
-          if (entry.serverName !== null && this.prepared.has(entry.serverName)) this.prepared.set(entry.serverName, shape);
-          if (entry.swallow) this.cutRun();
-          entry.done?.(shape, this);
-          if (entry.swallow) return;
-        }
-        break;
-      }
-      case Backend.ParseComplete: {
-        const entry = this.parseQueue.shift();
-        entry?.accepted?.();
-        if (entry?.swallow) {
+      case Backend.ParameterDescription:
+        if (this.replies.onParameterDescription(buf, start, end)) {
           this.cutRun();
           return;
         }
         break;
-      }
+      case Backend.RowDescription:
+      case Backend.NoData:
+        if (this.replies.onRowDescription(type, buf, start, end, this.cutRunFn)) return;
+        break;
+      case Backend.ParseComplete:
+        if (this.replies.onParseComplete()) {
+          this.cutRun();
+          return;
+        }
+        break;
       case Backend.ErrorResponse: {
-        const substitute = this.forcedErrorFor(buf, start, end);
+        const fields = decodeErrorFields(buf, start + 5, end);
+        errorCode = fields.get(ErrorField.Code) ?? "";
+        const substitute = this.replies.onError(fields, this.seqDone);
         if (substitute !== null) {
           buf = substitute;
           start = 0;
           end = substitute.length;
+        } else if (errorCode === "0A000" && (fields.get(ErrorField.Message) ?? "").startsWith("cached plan must not change result type")) {
+          // A table changed under our prepared statements: re-prepare everything on next use.
+          for (const name of this.prepared.keys()) this.stale.push(name);
+          this.prepared.clear();
         }
-        errorCode = this.onErrorResponse(buf, start, end, substitute === null);
         break;
       }
       case Backend.CopyInResponse:
@@ -650,49 +597,6 @@ export class ServerConn implements LinkOwner, Settleable {
       return;
     }
     this.run.add(c.out, buf, start, end);
-  }
-
-  /** Errors after which the same batch may safely run on another node. */
-
-
-  /** A Parse that will never complete: the statement does not exist on the server. */
-  private dropParse(entry: ParseEntry): void {
-    if (entry.serverName) this.prepared.delete(entry.serverName);
-  }
-
-  /** Describes sent before batch `seq` (or in it, after its error) that will never be answered. */
-  private dropDescribes(seq: number): void {
-    while (this.describeQueue.length > 0 && this.describeQueue[0].seq < seq) this.describeQueue.shift()!.done?.(null, this);
-  }
-
-  /** The substitute for an error a forced failure of ours (or a replaceNextError) caused, or null. */
-  private forcedErrorFor(buf: Uint8Array, start: number, end: number): Uint8Array | null {
-    const r = this.replacement;
-    if (r !== null && decodeErrorFields(buf, start + 5, end).get(ErrorField.Code) === r.code) {
-      this.replacement = null;
-      return r.substitute;
-    }
-    const f = this.forced[0];
-    if (!f || f.seq !== this.seqDone) return null;
-    // The first error of the batch ends it: a later forced message of ours is skipped either way.
-    while (this.forced.length > 0 && this.forced[0].seq === this.seqDone) this.forced.shift();
-    const fields = decodeErrorFields(buf, start + 5, end);
-    return fields.get(ErrorField.Code) === "26000" && (fields.get(ErrorField.Message) ?? "").includes(`"${f.marker}"`) ? f.substitute : null;
-  }
-
-  /** Bookkeeping for a server ErrorResponse; returns its SQLSTATE. */
-  private onErrorResponse(buf: Uint8Array, start: number, end: number, fromServer: boolean): string {
-    // The server skips to the next Sync: Parses and Describes of the current batch not yet answered are lost.
-    this.erroredSeq = this.seqDone;
-    while (this.parseQueue.length > 0 && this.parseQueue[0].seq === this.seqDone) this.dropParse(this.parseQueue.shift()!);
-    this.dropDescribes(this.seqDone + 1);
-    const fields = decodeErrorFields(buf, start + 5, end);
-    if (fromServer && fields.get(ErrorField.Code) === "0A000" && (fields.get(ErrorField.Message) ?? "").startsWith("cached plan must not change result type")) {
-      // A table changed under our prepared statements: re-prepare everything on next use.
-      for (const name of this.prepared.keys()) this.stale.push(name);
-      this.prepared.clear();
-    }
-    return fields.get(ErrorField.Code) ?? "";
   }
 
   private onInternalFrame(type: number, buf: Uint8Array, start: number, end: number): void {

@@ -15,7 +15,7 @@ import type { ServerCredentials } from "../auth/credentials.ts";
 import type { Verifier } from "../auth/verifier.ts";
 import { setServerKeepalive, type NodeTarget, type ServerTlsOptions } from "../server/server-conn.ts";
 import { ReplicaBalancer } from "../pool/balancer.ts";
-import { PoolManager } from "../pool/pools.ts";
+import { PoolManager, type ServerPool } from "../pool/pools.ts";
 import { LoginGate } from "../pool/login-gate.ts";
 import { createRouter, type Router } from "../router/index.ts";
 import { Catalog } from "./catalog.ts";
@@ -95,6 +95,18 @@ export class GatewayContext {
    * Why replicas may be unreachable for most users whatever their health: passthrough without an
    * auth_user can only reuse what a client typed in cleartext. Null when nothing stands in the way.
    */
+  /** Clients holding a connection of each pool (SHOW POOLS cl_active, per-pool metrics). Off the hot path. */
+  activeClientsByPool(): Map<ServerPool, number> {
+    const poolOf = new Map<number, ServerPool>();
+    for (const p of this.pools.pools.values()) for (const conn of p.members) poolOf.set(conn.id, p);
+    const active = new Map<ServerPool, number>();
+    for (const c of this.clients) {
+      const p = c.serverId === null ? undefined : poolOf.get(c.serverId);
+      if (p) active.set(p, (active.get(p) ?? 0) + 1);
+    }
+    return active;
+  }
+
   get replicaCaveat(): string | null {
     const { auth, nodes } = this.config;
     if (auth.mode !== "passthrough" || auth.authUser !== "" || nodes.replicas.length === 0) return null;

@@ -120,7 +120,8 @@ function clientMethodFor(hba: HbaVerdict, serverCode: number, verifier: Verifier
   if (hba === "password") return "cleartext";
   // As in PostgreSQL, md5 with a SCRAM verifier means SCRAM.
   if (hba === "md5" && verifier.kind !== "scram") return "md5";
-  if (hba === "scram-sha-256" || hba === "md5") return serverCode === AuthCode.CleartextPassword || (verifier.kind === "md5" && serverCode === AuthCode.SASL) ? "cleartext" : verifier.kind === "md5" ? "md5" : "scram";
+  // A line naming SCRAM is not answered by asking for the cleartext password to suit an MD5 server.
+  if ((hba === "scram-sha-256" || hba === "md5") && verifier.kind === "scram" && serverCode === AuthCode.MD5Password) return "scram";
   return chooseClientMethod(serverCode, verifier);
 }
 
@@ -139,7 +140,6 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
   let slot: LoginSlot | null = null;
   try {
     slot = await ctx.pools.loginSlot(pool);
-    const held = slot;
     const { server, transcript } = await ctx.loginGate.run(ctx.primary, gone, async () => {
       const conn = await openPrimary(ctx, startup);
       try {
@@ -151,7 +151,7 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
       }
     });
     pool.serverParams ??= new Map(server.params);
-    return { server, slot: held, creds: await relayedCredentials(ctx, startup, transcript) };
+    return { server, slot, creds: await relayedCredentials(ctx, startup, transcript) };
   } catch (e) {
     slot?.release();
     ctx.pools.forgetIfUnused(pool);

@@ -1,0 +1,159 @@
+// What a server connection still owes for the statement messages PgGate sent: ParseCompletes,
+// the ParameterDescription + RowDescription/NoData of statement Describes, and the errors of
+// messages PgGate made fail on purpose. Replies arrive in message order, batch by batch (a batch
+// ends with ReadyForQuery; after an error the server skips to the Sync, so what the failed batch
+// still owed never comes). Decides which replies are PgGate's own (swallowed) and records each
+// statement's shape in the connection's `prepared` map. No I/O.
+import { Backend, ErrorField, type ErrorFields } from "../protocol/index.ts";
+import type { StatementShape } from "./statement-shape.ts";
+
+/** A Parse we sent whose ParseComplete is still to come. */
+interface ParseEntry {
+  /** Index of the batch (RFQ-producing message) the Parse belongs to. */
+  seq: number;
+  /** Server-side statement name it creates, or null for the unnamed statement. */
+  serverName: string | null;
+  /** Injected by PgGate, so the client must not see its ParseComplete. */
+  swallow: boolean;
+  /** Told when the server accepted the text (the client's own Parse, never an injected one). */
+  accepted: (() => void) | null;
+}
+
+/** Told a statement's shape, or null when the Describe was skipped (an error earlier in the batch). */
+export type DescribeDone = (shape: StatementShape | null) => void;
+
+/** A Describe of a statement whose ParameterDescription and RowDescription/NoData are to come. */
+interface DescribeEntry {
+  seq: number;
+  /** PgGate's statement name (its shape is recorded), or null for the unnamed or a client-named one. */
+  serverName: string | null;
+  /** Injected by PgGate to learn the shape: the client must not see the replies. */
+  swallow: boolean;
+  done: DescribeDone | null;
+  /** The ParameterDescription body, once it arrived. */
+  params: Uint8Array | null;
+}
+
+/** A message PgGate made fail on purpose (see expectForcedError): its error is replaced. */
+interface ForcedError {
+  seq: number;
+  /** The statement name the server's "does not exist" error names. */
+  marker: string;
+  substitute: Uint8Array;
+}
+
+export class StatementReplies {
+  private readonly parses: ParseEntry[] = [];
+  private readonly describes: DescribeEntry[] = [];
+  private readonly forced: ForcedError[] = [];
+  private replacement: { code: string; substitute: Uint8Array } | null = null;
+  /** Batch whose ErrorResponse arrived last: while it is the batch being sent, the server skips to Sync. */
+  private erroredSeq = -1;
+
+  /** `prepared`: the connection's statements (name → shape once known); entries are dropped and shaped here. */
+  constructor(private readonly prepared: Map<string, StatementShape | null>) {}
+
+  expectParse(seq: number, serverName: string | null, swallow: boolean, accepted: (() => void) | null): void {
+    this.parses.push({ seq, serverName, swallow, accepted });
+  }
+
+  expectDescribe(seq: number, serverName: string | null, swallow: boolean, done: DescribeDone | null): void {
+    this.describes.push({ seq, serverName, swallow, done, params: null });
+  }
+
+  expectForcedError(seq: number, marker: string, substitute: Uint8Array): void {
+    this.forced.push({ seq, marker, substitute });
+  }
+
+  replaceNextError(code: string, substitute: Uint8Array): void {
+    this.replacement = { code, substitute };
+  }
+
+  /** Whether the server ignores what is sent into batch `seqSent` (an error arrived in it). */
+  skipping(seqSent: number): boolean {
+    return this.erroredSeq === seqSent;
+  }
+
+  /** The server dropped its statements (DEALLOCATE ALL, DISCARD ALL): no Describe answer will name them. */
+  forgetDescribes(): void {
+    this.describes.length = 0;
+  }
+
+  /** After a ReadyForQuery: `seqDone` batches are complete; `idle` when nothing more is owed. */
+  onReadyForQuery(seqDone: number, idle: boolean): void {
+    // Parses and Describes of a batch that failed never get their replies.
+    while (this.parses.length > 0 && this.parses[0].seq < seqDone) this.dropParse(this.parses.shift()!);
+    this.dropDescribes(seqDone);
+    while (this.forced.length > 0 && this.forced[0].seq < seqDone) this.forced.shift();
+    if (idle) this.replacement = null;
+  }
+
+  /** A ParseComplete: true when it answers PgGate's own Parse (swallow it). */
+  onParseComplete(): boolean {
+    const entry = this.parses.shift();
+    entry?.accepted?.();
+    return entry?.swallow === true;
+  }
+
+  /** A ParameterDescription: true when it answers PgGate's own Describe. */
+  onParameterDescription(buf: Uint8Array, start: number, end: number): boolean {
+    const entry = this.describes[0];
+    if (!entry || entry.params !== null) return false;
+    entry.params = buf.slice(start + 5, end);
+    return entry.swallow;
+  }
+
+  /**
+   * A RowDescription or NoData: when it completes a statement Describe (it follows the
+   * ParameterDescription), the shape is recorded and told. True when the Describe was PgGate's.
+   * `beforeDone` runs first when it is (the caller ends its forwarding run there). Every query's
+   * RowDescription passes here: nothing is allocated unless a Describe is owed.
+   */
+  onRowDescription(type: number, buf: Uint8Array, start: number, end: number, beforeDone: () => void): boolean {
+    const entry = this.describes[0];
+    if (!entry || entry.params === null) return false;
+    this.describes.shift();
+    const shape: StatementShape = { params: entry.params, row: type === Backend.RowDescription ? buf.slice(start + 5, end) : null };
+    if (entry.serverName !== null && this.prepared.has(entry.serverName)) this.prepared.set(entry.serverName, shape);
+    if (entry.swallow) beforeDone();
+    entry.done?.(shape);
+    return entry.swallow;
+  }
+
+  /**
+   * An ErrorResponse of batch `seqDone`: the frame the client is to see instead (a forced failure
+   * of ours, or a replaceNextError), or null. Then the bookkeeping: the server skips to the Sync,
+   * so what the batch still owed is dropped.
+   */
+  onError(fields: ErrorFields, seqDone: number): Uint8Array | null {
+    const substitute = this.substituteFor(fields, seqDone);
+    this.erroredSeq = seqDone;
+    while (this.parses.length > 0 && this.parses[0].seq === seqDone) this.dropParse(this.parses.shift()!);
+    this.dropDescribes(seqDone + 1);
+    return substitute;
+  }
+
+  private substituteFor(fields: ErrorFields, seqDone: number): Uint8Array | null {
+    const code = fields.get(ErrorField.Code);
+    const r = this.replacement;
+    if (r !== null && code === r.code) {
+      this.replacement = null;
+      return r.substitute;
+    }
+    const f = this.forced[0];
+    if (!f || f.seq !== seqDone) return null;
+    // The first error of the batch ends it: a later forced message of ours is skipped either way.
+    while (this.forced.length > 0 && this.forced[0].seq === seqDone) this.forced.shift();
+    return code === "26000" && (fields.get(ErrorField.Message) ?? "").includes(`"${f.marker}"`) ? f.substitute : null;
+  }
+
+  /** A Parse that will never complete: the statement does not exist on the server. */
+  private dropParse(entry: ParseEntry): void {
+    if (entry.serverName) this.prepared.delete(entry.serverName);
+  }
+
+  /** Describes sent before batch `seq` that will never be answered. */
+  private dropDescribes(seq: number): void {
+    while (this.describes.length > 0 && this.describes[0].seq < seq) this.describes.shift()!.done?.(null);
+  }
+}
