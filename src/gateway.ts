@@ -1,7 +1,6 @@
 // Owns one running PgGate: context, listener, metrics server; start, reload and graceful
 // shutdown. main.ts wires it to the CLI and signals.
 import type { TCPSocketListener } from "bun";
-import { AuthQuery } from "./server/auth-query.ts";
 import { loadUserlist } from "./auth/userlist.ts";
 import { loadHbaFile } from "./auth/hba.ts";
 import { diffConfig, ENV_KEY_PREFIX, findKey, loadConfig, type Config } from "./config/index.ts";
@@ -159,15 +158,8 @@ export class Gateway {
     const hba = cfg.auth.hba === "" ? null : loadHbaFile(cfg.auth.hba);
     if (cfg.auth.mode === "userlist") this.ctx.userlist = loadUserlist(cfg.auth.userlist, cfg.auth.maxScramIterations);
     // auth_query mode looks users up; so does passthrough with an auth_user (to reach replicas).
-    if (cfg.auth.mode === "auth_query" || (cfg.auth.mode === "passthrough" && cfg.auth.authUser !== "")) {
-      if (!this.ctx.authQuery) {
-        const ctx = this.ctx;
-        this.ctx.authQuery = new AuthQuery(() => ctx.config, () => ctx.primary);
-      } else this.ctx.authQuery.clear();
-    } else if (this.ctx.authQuery) {
-      this.ctx.authQuery.clear();
-      this.ctx.authQuery = null;
-    }
+    this.ctx.clearLookups();
+    this.ctx.lookupsEnabled = cfg.auth.mode === "auth_query" || (cfg.auth.mode === "passthrough" && cfg.auth.authUser !== "");
     this.ctx.hba = hba;
     this.ctx.authMethods.clear();
   }
@@ -236,7 +228,7 @@ export class Gateway {
     this.metrics?.stop();
     this.ctx.pools.stop();
     // Kept lookup connections go too (they would otherwise linger until their idle timer).
-    this.ctx.authQuery?.clear();
+    this.ctx.clearLookups();
     this.ctx.health.stop();
     if (this.idleTimer) clearInterval(this.idleTimer);
     this.cancelListener?.stop(true);

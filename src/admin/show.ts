@@ -1,6 +1,7 @@
 // The admin console's SHOW tables, built from the live pools, clients, health monitor and stats.
 // Column names follow PgBouncer's where the concept is the same (cl_active, sv_idle, maxwait,
 // pool_mode, ...), so its tooling reads them; numbers are numbers (int8/float8 columns).
+import { ANY_DATABASE } from "../session/databases.ts";
 import { configRows } from "../config/index.ts";
 import { error, SqlState } from "../errors/index.ts";
 import { formatLsn } from "../health/lsn.ts";
@@ -45,10 +46,11 @@ export function show(ctx: GatewayContext, what: string): AdminResult {
       return { tag: "SHOW", columns: ["id", "node", "host", "port", "user", "database", "state", "client_id", "tx", "age_s", "idle_s", "prepared", "backend_pid", "tls"], rows };
     }
     case "nodes": {
-      const weights = new Map(ctx.config.nodes.replicas.map((r) => [`${r.host}:${r.port}`, r.weight]));
+      const replicas = [...ctx.config.nodes.replicas, ...ctx.config.databases.flatMap((d) => d.nodes?.replicas ?? [])];
+      const weights = new Map(replicas.map((r) => [`${r.host}:${r.port}`, r.weight]));
       return {
         tag: "SHOW",
-        columns: ["node", "host", "port", "configured_role", "role", "up", "weight", "lag_s", "lag_bytes", "lsn", "checked_ms_ago", "failures", "last_error", "reason"],
+        columns: ["node", "host", "port", "configured_role", "role", "up", "weight", "lag_s", "lag_bytes", "lsn", "checked_ms_ago", "failures", "last_error", "reason", "cluster"],
         rows: ctx.health.all().map((h) => [
           h.target.name,
           h.target.host,
@@ -64,6 +66,7 @@ export function show(ctx: GatewayContext, what: string): AdminResult {
           h.failures,
           h.lastError || null,
           h.configuredRole === "replica" ? ctx.replicaCaveat : null,
+          h.target.cluster ?? null,
         ]),
       };
     }
@@ -170,16 +173,27 @@ function clients(ctx: GatewayContext, now: number): AdminResult {
   };
 }
 
-/** PgBouncer's SHOW DATABASES: one row per database clients use, on the primary. */
+/**
+ * PgBouncer's SHOW DATABASES: one row per `databases:` entry ("*" included) and per name in use
+ * through the wildcard, with the primary of its cluster and the real database it opens.
+ */
 function databases(ctx: GatewayContext): AdminResult {
   const byDb = new Map<string, number>();
+  for (const e of ctx.databases.allEntries()) byDb.set(e.name, 0);
   for (const p of ctx.pools.pools.values()) byDb.set(p.database, (byDb.get(p.database) ?? 0) + p.members.size);
-  const primary = ctx.primary;
+  const rows: AdminResult["rows"] = [];
+  for (const [db, connections] of byDb) {
+    const e = ctx.resolveDatabase(db);
+    if (!e) continue;
+    const primary = e.cluster.primary;
+    const real = db === ANY_DATABASE && e.name === ANY_DATABASE ? null : e.serverDatabase(db);
+    rows.push([db, primary.host, primary.port, real, poolSizeFor(ctx.config, "", db), poolModeFor(ctx.config, "", db), ctx.config.nodes.maxConnections, connections, ctx.isPaused(db), ctx.disabled.has(db), e.cluster.label]);
+  }
   return {
     tag: "SHOW",
-    columns: ["name", "host", "port", "database", "pool_size", "pool_mode", "max_connections", "current_connections", "paused", "disabled"],
-    types: ["text", "text", "int8", "text", "int8", "text", "int8", "int8", "bool", "bool"],
-    rows: [...byDb].map(([db, connections]) => [db, primary.host, primary.port, db, poolSizeFor(ctx.config, "", db), poolModeFor(ctx.config, "", db), ctx.config.nodes.maxConnections, connections, ctx.isPaused(db), ctx.disabled.has(db)]),
+    columns: ["name", "host", "port", "database", "pool_size", "pool_mode", "max_connections", "current_connections", "paused", "disabled", "cluster"],
+    types: ["text", "text", "int8", "text", "int8", "text", "int8", "int8", "bool", "bool", "text"],
+    rows,
   };
 }
 

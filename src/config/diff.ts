@@ -25,11 +25,20 @@ export function diffConfig(old: Config, next: Config): ConfigDiff {
   const changed: ConfigPath[] = [];
   const restartRequired: ConfigPath[] = [];
   for (const key of SCHEMA) {
-    if (sameValue(valueAt(old, key.path), valueAt(next, key.path))) continue;
+    if (sameValue(compared(old, key.path), compared(next, key.path))) continue;
     changed.push(key.path);
     if (!key.reloadable) restartRequired.push(key.path);
   }
   return { changed, restartRequired, replicas: diffReplicas(old.nodes.replicas, next.nodes.replicas) };
+}
+
+/**
+ * What is compared for a key: its value, except that a `databases:` entry's pool lives in
+ * pool.databases, so an entry whose pool changed counts as a changed entry too.
+ */
+function compared(c: Config, path: ConfigPath): unknown {
+  if (path !== "databases") return valueAt(c, path);
+  return c.databases.map((d) => ({ ...d, pool: c.pool.databases.find((p) => p.name === d.name) ?? null }));
 }
 
 function diffReplicas(old: readonly NodeConfig[], next: readonly NodeConfig[]): ReplicaChanges {

@@ -6,6 +6,12 @@ import { isMapping } from "./yaml-shape.ts";
 /** Prefix of environment variables that set config keys: PGGATE_LISTEN__PORT=6432 sets listen.port. */
 export const ENV_KEY_PREFIX = "PGGATE_";
 
+/**
+ * The one section the environment cannot set: its entry names are case-sensitive (variable names
+ * are read lower-cased) and nest three levels deep. See `unsupportedEnvVariables`.
+ */
+const ENV_UNSUPPORTED_SECTION = "databases";
+
 export interface EnvOverride {
   variable: string;
   path: string[];
@@ -23,7 +29,7 @@ export function envOverrides(env: Readonly<Record<string, string | undefined>>):
   for (const [variable, raw] of Object.entries(env)) {
     if (raw === undefined || !variable.toUpperCase().startsWith(ENV_KEY_PREFIX) || !variable.includes("__")) continue;
     const path = variable.slice(ENV_KEY_PREFIX.length).toLowerCase().split("__");
-    if (path.some((p) => p === "")) continue;
+    if (path.some((p) => p === "") || path[0] === ENV_UNSUPPORTED_SECTION) continue;
     let value: unknown = raw;
     try {
       value = parseYaml(raw);
@@ -48,4 +54,15 @@ export function withOverrides(root: Record<string, unknown>, overrides: readonly
     cur[o.path[o.path.length - 1]] = o.value;
   }
   return copy;
+}
+
+/**
+ * Variables that look like they set `databases` (PGGATE_DATABASES, PGGATE_DATABASES__…), which
+ * the environment cannot: reported as problems rather than silently ignored.
+ */
+export function unsupportedEnvVariables(env: Readonly<Record<string, string | undefined>>): string[] {
+  const name = `${ENV_KEY_PREFIX}${ENV_UNSUPPORTED_SECTION}`.toUpperCase();
+  return Object.keys(env)
+    .filter((v) => env[v] !== undefined && (v.toUpperCase() === name || v.toUpperCase().startsWith(`${name}__`)))
+    .sort();
 }

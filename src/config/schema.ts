@@ -2,7 +2,7 @@
 // Validation, defaults, diffing, SHOW CONFIG and the README reference all read it; nothing here
 // does I/O.
 
-import type { Config, NodeConfig, PoolOverride, ServerAuthMethod } from "./types.ts";
+import type { Config, DatabaseConfig, NodeConfig, PoolOverride, ServerAuthMethod } from "./types.ts";
 
 /** Largest delay a JS timer honours (2^31-1 ms, ~24.8 days); longer values would fire at once. */
 export const MAX_MS = 2_147_483_647;
@@ -69,8 +69,15 @@ export interface PoolOverridesKey<P extends string = string> extends KeyCommon<P
   readonly default: readonly PoolOverride[];
 }
 
+/** `{ <name>: { dbname, nodes, pool, routing } }`: the `databases:` section (PgBouncer's [databases]). */
+export interface DatabasesKey<P extends string = string> extends KeyCommon<P> {
+  readonly kind: "databases";
+  readonly default: readonly DatabaseConfig[];
+}
+
 export type KeyDef =
   | PoolOverridesKey
+  | DatabasesKey
   | IntKey
   | BoolKey
   | StringKey
@@ -123,6 +130,12 @@ const nodes = <const P extends string>(path: P, o: Opts<NodeListKey<P>>): NodeLi
 const overrides = <const P extends string>(path: P, o: Opts<PoolOverridesKey<P>>): PoolOverridesKey<P> => ({
   path,
   kind: "pool-overrides",
+  ...o,
+});
+
+const databases = <const P extends string>(path: P, o: Opts<DatabasesKey<P>>): DatabasesKey<P> => ({
+  path,
+  kind: "databases",
   ...o,
 });
 
@@ -182,7 +195,7 @@ export const SCHEMA = [
   int("metrics.ready_max_waiting", { default: 100, min: 0, max: 1_000_000, reloadable: true, doc: "/readyz says not ready (503) while more clients than this wait for a server connection whose pool is full; 0 = never for this reason." }),
 
   // nodes
-  node("nodes.primary", { reloadable: true, doc: "The primary: { host, port }. Required." }),
+  node("nodes.primary", { reloadable: true, doc: "The primary: { host, port }. Required, unless databases is given and every entry names its own nodes (then there is no top-level cluster and nodes.replicas must be empty)." }),
   nodes("nodes.replicas", { default: [], reloadable: true, doc: "Streaming replicas: list of { host, port, weight }. Added/removed on reload without disturbing sessions." }),
   int("nodes.connect_timeout_ms", { default: 5000, min: 1, max: MAX_MS, reloadable: true, doc: "Timeout for opening a server connection (TCP, TLS and authentication)." }),
   bool("nodes.tcp_keepalive", { default: true, reloadable: true, doc: "TCP keepalive on server connections, so the kernel notices a peer that vanished (applies to new connections)." }),
@@ -193,11 +206,18 @@ export const SCHEMA = [
   file("nodes.tls.ca", { reloadable: true, doc: "PEM CA bundle that signs the node certificates; required for verify-full. Relative to the config file." }),
   str("nodes.tls.server_name", { default: "", nonEmpty: false, reloadable: true, doc: "Name to verify node certificates against (and send as SNI); empty means each node's own host." }),
 
+  // databases
+  databases("databases", {
+    default: [],
+    reloadable: true,
+    doc: 'Client-visible database names (PgBouncer\'s [databases]), entry fields below; "*" serves any name not listed. Names are matched exactly; pggate and pgbouncer are the admin console\'s. Empty = every name on the top-level nodes; once given, a name not listed (and no "*") is refused. Top-level nodes.primary may then be left out if every entry names its own nodes. Not settable from the environment.',
+  }),
+
   // pool
   oneOf("pool.mode", ["transaction", "session"], { default: "transaction", reloadable: true, doc: "transaction: a server connection per transaction; session: one for the client's whole session." }),
   int("pool.size", { default: 20, min: 1, max: 10000, reloadable: true, doc: "Max server connections per node per (user, database)." }),
   overrides("pool.users", { default: [], reloadable: true, doc: "Per-user pool settings, e.g. { reporting: { size: 2, mode: session } } (PgBouncer's [users]); they win over pool.databases and the defaults." }),
-  overrides("pool.databases", { default: [], reloadable: true, doc: "Per-database pool settings, e.g. { analytics: { size: 5 } } (PgBouncer's [databases] pool_size / pool_mode)." }),
+  overrides("pool.databases", { default: [], reloadable: true, doc: "Per-database pool settings, e.g. { analytics: { size: 5 } } (PgBouncer's [databases] pool_size / pool_mode). A databases entry's pool is added here (and must not also be listed here)." }),
   int("pool.min_idle", { default: 0, min: 0, max: 10000, reloadable: true, doc: "Idle server connections kept open per pool; at most pool.size." }),
   int("pool.idle_timeout_ms", { default: 600_000, min: 0, max: MAX_MS, reloadable: true, doc: "Close server connections idle this long (above min_idle); 0 never closes them." }),
   int("pool.max_lifetime_ms", { default: 3_600_000, min: 0, max: MAX_MS, reloadable: true, doc: "Close server connections this old once they are idle; 0 means no limit." }),
@@ -258,6 +278,46 @@ export const SCHEMA = [
 export type SchemaKey = (typeof SCHEMA)[number];
 export type ConfigPath = SchemaKey["path"];
 
+/** Names the admin console answers (src/session checks the same two); no `databases:` entry may take them. */
+export const RESERVED_DATABASE_NAMES: readonly string[] = ["pggate", "pgbouncer"];
+
+/**
+ * The routing keys a `databases:` entry may set for itself; their bounds and values are the
+ * top-level keys'. The others (write_functions, read_functions) are process-wide.
+ */
+export const DATABASE_ROUTING_KEYS = [
+  "routing.read_write_split",
+  "routing.read_your_writes",
+  "routing.default_route",
+  "routing.no_replica",
+  "routing.ryw_max_wait_ms",
+  "routing.max_replica_lag_ms",
+  "routing.max_replica_lag_bytes",
+] as const satisfies readonly ConfigPath[];
+
+/** Fields of a `databases:` entry, for the reference. */
+export const DATABASE_FIELDS = [
+  { name: "dbname", type: "string", default: '"" (the name the client sent)', doc: "The database's real name on its cluster." },
+  {
+    name: "nodes",
+    type: "{ primary, replicas }",
+    default: "the top-level nodes",
+    doc: "Its own cluster: primary (required) and replicas, with the node fields above. An entry naming the same primary as another (or as the top-level nodes) must list the same replicas; a node belongs to one cluster. The other nodes.* keys (timeouts, TLS, require_auth, max_connections) are process-wide.",
+  },
+  {
+    name: "pool",
+    type: "{ size, mode }",
+    default: "its pool.databases entry, else pool.size / pool.mode",
+    doc: "Pool settings for this database, as a pool.databases entry (which must then not also name it); pool.users still wins.",
+  },
+  {
+    name: "routing",
+    type: "mapping",
+    default: "the top-level routing",
+    doc: "Any of read_write_split, read_your_writes, default_route, no_replica, ryw_max_wait_ms, max_replica_lag_ms, max_replica_lag_bytes, with the top-level keys' values and bounds, over the top-level ones. write_functions and read_functions are process-wide.",
+  },
+] as const;
+
 /** The validated value type of a key kind. */
 export type ValueOf<K> = K extends { kind: "int" }
   ? number
@@ -275,7 +335,9 @@ export type ValueOf<K> = K extends { kind: "int" }
               ? readonly NodeConfig[]
               : K extends { kind: "pool-overrides" }
                 ? readonly PoolOverride[]
-                : never;
+                : K extends { kind: "databases" }
+                  ? readonly DatabaseConfig[]
+                  : never;
 export type ValueAt<P extends ConfigPath> = ValueOf<Extract<SchemaKey, { path: P }>>;
 
 const BY_PATH: ReadonlyMap<string, SchemaKey> = new Map(SCHEMA.map((k) => [k.path, k]));
@@ -351,5 +413,7 @@ export function describeType(k: KeyDef): string {
       return "list of nodes { host, port, weight }";
     case "pool-overrides":
       return "mapping name → { size, mode }";
+    case "databases":
+      return "mapping name → { dbname, nodes, pool, routing }";
   }
 }

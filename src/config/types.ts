@@ -26,6 +26,36 @@ export interface NodeConfig {
   readonly weight: number;
 }
 
+/** One cluster's nodes: a primary and its streaming replicas. */
+export interface ClusterNodes {
+  readonly primary: NodeConfig;
+  readonly replicas: readonly NodeConfig[];
+}
+
+/** The routing keys a `databases:` entry may set for itself (the rest of routing is process-wide). */
+export interface RoutingConfig {
+  readonly readWriteSplit: boolean;
+  /** Whose writes a read must see: none, its own (session), its user's, or everyone's. */
+  readonly readYourWrites: "off" | "session" | "user" | "global";
+  readonly defaultRoute: RouteDefault;
+  readonly noReplica: "primary" | "error";
+  readonly rywMaxWaitMs: number;
+  readonly maxReplicaLagMs: number;
+  readonly maxReplicaLagBytes: number;
+}
+
+/** A `databases:` entry (PgBouncer's [databases]): a client-visible name on a cluster. */
+export interface DatabaseConfig {
+  /** The name clients connect to, exactly as they send it; "*" = any name not listed. */
+  readonly name: string;
+  /** The database's real name on the cluster; "" = the name the client sent. */
+  readonly dbname: string;
+  /** Its cluster; null = the top-level `nodes:`. */
+  readonly nodes: ClusterNodes | null;
+  /** The top-level routing settings with this entry's own keys over them. */
+  readonly routing: RoutingConfig;
+}
+
 export interface Config {
   /** Absolute path of the file this snapshot came from ("" when built in memory). */
   readonly source: string;
@@ -41,8 +71,14 @@ export interface Config {
     readonly tls: { readonly mode: ListenTlsMode; readonly cert: string; readonly key: string };
   };
   readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly readyMaxWaiting: number };
+  /**
+   * `databases:` entries in file order; [] when there is no such section (then every name is
+   * served by the top-level nodes, as if there were one `"*"` entry).
+   */
+  readonly databases: readonly DatabaseConfig[];
   readonly nodes: {
-    readonly primary: NodeConfig;
+    /** Null only when `databases:` is given and every entry names its own nodes. */
+    readonly primary: NodeConfig | null;
     readonly replicas: readonly NodeConfig[];
     readonly connectTimeoutMs: number;
     readonly tcpKeepalive: boolean;
@@ -76,17 +112,9 @@ export interface Config {
     /** pg_hba-style rules file ("" = none). */
     readonly hba: string;
   };
-  readonly routing: {
-    readonly readWriteSplit: boolean;
-    /** Whose writes a read must see: none, its own (session), its user's, or everyone's. */
-    readonly readYourWrites: "off" | "session" | "user" | "global";
-    readonly defaultRoute: RouteDefault;
-    readonly noReplica: "primary" | "error";
+  readonly routing: RoutingConfig & {
     readonly writeFunctions: readonly string[];
     readonly readFunctions: readonly string[];
-    readonly rywMaxWaitMs: number;
-    readonly maxReplicaLagMs: number;
-    readonly maxReplicaLagBytes: number;
   };
   readonly health: {
     readonly intervalMs: number;

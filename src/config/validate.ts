@@ -24,15 +24,15 @@ import {
 } from "./schema.ts";
 import { formatValue } from "./reference.ts";
 import { suggest } from "./suggest.ts";
-import { envOverrides, withOverrides } from "./env-overrides.ts";
-import { isMapping } from "./yaml-shape.ts";
-import type { Config, NodeConfig, PoolMode, PoolOverride } from "./types.ts";
+import { envOverrides, unsupportedEnvVariables, withOverrides } from "./env-overrides.ts";
+import { everyEntryHasNodes, parseDatabases, resolveDatabases, type EntryChecks, type ParsedDatabase } from "./databases.ts";
+import { describeGot, formatPath, isMapping, type Segment } from "./yaml-shape.ts";
+import type { Config, NodeConfig, PoolMode, PoolOverride, RoutingConfig } from "./types.ts";
 
 export const AUTH_PASSWORD_ENV = "PGGATE_AUTH_PASSWORD";
 export const ADMIN_PASSWORD_ENV = "PGGATE_ADMIN_PASSWORD";
 export { ENV_KEY_PREFIX } from "./env-overrides.ts";
 
-export type Segment = string | number;
 /** Finds where a key (or its value) sits in the source text; nearest existing ancestor if absent. */
 export type Locator = (
   segments: readonly Segment[],
@@ -52,30 +52,19 @@ export type ValidateResult =
   | { readonly ok: true; readonly config: Config }
   | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
-export function formatPath(segments: readonly Segment[]): string {
-  let out = "";
-  for (const s of segments) out += typeof s === "number" ? `[${s}]` : out === "" ? s : `.${s}`;
-  return out;
-}
-
-export function describeGot(v: unknown): string {
-  if (v === null || v === undefined) return "nothing (null)";
-  if (typeof v === "string") return JSON.stringify(v);
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "a mapping";
-  return String(v);
-}
-
-
 function nodeKey(n: NodeConfig): string {
   return `${n.host}:${n.port}`;
 }
 
-class Validator {
+class Validator implements EntryChecks {
   readonly problems: ConfigProblem[] = [];
   private readonly values = new Map<string, unknown>();
   /** Path keys as the user wrote them, for messages. */
   private readonly rawPaths = new Map<string, string>();
+  /** The `databases:` entries once their own keys are valid; resolved in crossChecks against the top-level values. */
+  private databaseEntries: ParsedDatabase[] | undefined;
+  /** Every `databases:` entry names its own nodes, so top-level nodes.primary may be left out. */
+  private everyDatabaseHasNodes = false;
 
   constructor(private readonly ctx: ValidateContext) {}
 
@@ -104,6 +93,9 @@ class Validator {
     if (!isMapping(root)) {
       this.report([], `the config must be a mapping of sections (${childNames("").join(", ")}), got ${describeGot(root)}`);
       return;
+    }
+    for (const variable of unsupportedEnvVariables(this.ctx.env)) {
+      this.report(["databases"], `cannot be set from the environment (${variable}); write the databases: section in the config file`, "key");
     }
     const fromEnv = envOverrides(this.ctx.env);
     const merged = fromEnv.length === 0 ? root : withOverrides(root, fromEnv);
@@ -157,59 +149,56 @@ class Validator {
   }
 
   private leaf(key: KeyDef, segs: readonly Segment[], v: unknown): void {
+    if (key.kind === "databases") {
+      this.everyDatabaseHasNodes = everyEntryHasNodes(v);
+      const locate = this.ctx.locate;
+      // A plain object lists integer-like names first; the text knows the file's order.
+      const order = locate ? (name: string) => rank(locate([...segs, name], "key")) : undefined;
+      this.databaseEntries = parseDatabases(this, segs, v, order);
+      return;
+    }
     if (v === null && key.kind !== "string-list" && key.kind !== "node-list") {
       const dflt = key.default === undefined ? "" : `; remove the key to use the default (${formatValue(key.default)})`;
       this.report(segs, `has no value, expected ${describeType(key)}${dflt}`);
       return;
     }
+    const value = this.leafValue(key, segs, v);
+    if (value !== undefined) this.values.set(key.path, value);
+  }
+
+  /** `v` checked against `key`'s kind and bounds (a path resolved); undefined when a problem was reported. */
+  leafValue(key: KeyDef, segs: readonly Segment[], v: unknown): unknown {
     switch (key.kind) {
-      case "int": {
-        const n = this.int(segs, v, key.min, key.max);
-        if (n !== undefined) this.values.set(key.path, n);
-        return;
-      }
+      case "int":
+        return this.int(segs, v, key.min, key.max);
       case "bool":
-        if (typeof v === "boolean") this.values.set(key.path, v);
-        else this.report(segs, `must be true or false, got ${describeGot(v)}`);
-        return;
-      case "string": {
-        const s = this.string(segs, v, key.nonEmpty);
-        if (s !== undefined) this.values.set(key.path, s);
-        return;
-      }
+        if (typeof v === "boolean") return v;
+        this.report(segs, `must be true or false, got ${describeGot(v)}`);
+        return undefined;
+      case "string":
+        return this.string(segs, v, key.nonEmpty);
       case "enum":
-        if (typeof v === "boolean" && key.booleans) this.values.set(key.path, v ? key.booleans.true : key.booleans.false);
-        else if (typeof v === "string" && key.values.includes(v)) this.values.set(key.path, v);
-        else if (typeof v === "string") this.report(segs, `${JSON.stringify(v)} is not one of ${key.values.join(", ")}`);
+        if (typeof v === "boolean" && key.booleans) return v ? key.booleans.true : key.booleans.false;
+        if (typeof v === "string" && key.values.includes(v)) return v;
+        if (typeof v === "string") this.report(segs, `${JSON.stringify(v)} is not one of ${key.values.join(", ")}`);
         else this.report(segs, `must be one of ${key.values.join(", ")}, got ${describeGot(v)}`);
-        return;
+        return undefined;
       case "path": {
         const s = this.string(segs, v, false);
-        if (s === undefined) return;
-        this.values.set(key.path, s === "" ? "" : resolve(this.ctx.baseDir, s));
+        if (s === undefined) return undefined;
         this.rawPaths.set(key.path, s);
-        return;
+        return s === "" ? "" : resolve(this.ctx.baseDir, s);
       }
-      case "string-list": {
-        const list = this.stringList(segs, v, key.lowercase, key.values);
-        if (list) this.values.set(key.path, list);
-        return;
-      }
-      case "node": {
-        const n = this.node(segs, v);
-        if (n) this.values.set(key.path, n);
-        return;
-      }
-      case "node-list": {
-        const list = this.nodeList(segs, v);
-        if (list) this.values.set(key.path, list);
-        return;
-      }
-      case "pool-overrides": {
-        const list = this.poolOverrides(segs, v);
-        if (list) this.values.set(key.path, list);
-        return;
-      }
+      case "string-list":
+        return this.stringList(segs, v, key.lowercase, key.values);
+      case "node":
+        return this.node(segs, v);
+      case "node-list":
+        return this.nodeList(segs, v);
+      case "pool-overrides":
+        return this.poolOverrides(segs, v);
+      case "databases":
+        throw new Error("internal: databases is validated by parseDatabases");
     }
   }
 
@@ -222,33 +211,39 @@ class Validator {
     const out: PoolOverride[] = [];
     let ok = true;
     for (const [name, entry] of Object.entries(v)) {
-      const at = [...segs, name];
-      if (!isMapping(entry)) {
-        this.report(at, `must be a mapping with size and/or mode, got ${describeGot(entry)}`);
-        ok = false;
-        continue;
-      }
-      let size: number | null = null;
-      let mode: PoolMode | null = null;
-      for (const [field, value] of Object.entries(entry)) {
-        if (field === "size") {
-          const n = this.int([...at, field], value, 1, 10000);
-          if (n === undefined) ok = false;
-          else size = n;
-        } else if (field === "mode") {
-          if (value === "transaction" || value === "session") mode = value;
-          else {
-            this.report([...at, field], `must be transaction or session, got ${describeGot(value)}`);
-            ok = false;
-          }
-        } else {
-          this.report([...at, field], "unknown key; allowed: size, mode", "key");
-          ok = false;
-        }
-      }
-      out.push({ name, size, mode });
+      const p = this.poolEntry([...segs, name], entry);
+      if (p) out.push({ name, ...p });
+      else ok = false;
     }
     return ok ? out : undefined;
+  }
+
+  /** One pool.users / pool.databases entry (or a databases entry's pool): `{ size?, mode? }`. */
+  poolEntry(at: readonly Segment[], entry: unknown): { size: number | null; mode: PoolMode | null } | undefined {
+    if (!isMapping(entry)) {
+      this.report(at, `must be a mapping with size and/or mode, got ${describeGot(entry)}`);
+      return undefined;
+    }
+    let ok = true;
+    let size: number | null = null;
+    let mode: PoolMode | null = null;
+    for (const [field, value] of Object.entries(entry)) {
+      if (field === "size") {
+        const n = this.int([...at, field], value, 1, 10000);
+        if (n === undefined) ok = false;
+        else size = n;
+      } else if (field === "mode") {
+        if (value === "transaction" || value === "session") mode = value;
+        else {
+          this.report([...at, field], `must be transaction or session, got ${describeGot(value)}`);
+          ok = false;
+        }
+      } else {
+        this.report([...at, field], "unknown key; allowed: size, mode", "key");
+        ok = false;
+      }
+    }
+    return ok ? { size, mode } : undefined;
   }
 
   private int(segs: readonly Segment[], v: unknown, min: number, max: number): number | undefined {
@@ -258,7 +253,7 @@ class Validator {
     return undefined;
   }
 
-  private string(segs: readonly Segment[], v: unknown, nonEmpty: boolean): string | undefined {
+  string(segs: readonly Segment[], v: unknown, nonEmpty: boolean): string | undefined {
     if (typeof v === "string") {
       if (nonEmpty && v.trim() === "") {
         this.report(segs, "must not be empty");
@@ -302,7 +297,7 @@ class Validator {
     return ok ? out : undefined;
   }
 
-  private node(segs: readonly Segment[], v: unknown): NodeConfig | undefined {
+  node(segs: readonly Segment[], v: unknown): NodeConfig | undefined {
     if (!isMapping(v)) {
       this.report(segs, `must be a mapping like { host: 127.0.0.1, port: 5432 }, got ${describeGot(v)}`);
       return undefined;
@@ -331,7 +326,7 @@ class Validator {
     return { host, port, weight };
   }
 
-  private nodeList(segs: readonly Segment[], v: unknown): NodeConfig[] | undefined {
+  nodeList(segs: readonly Segment[], v: unknown): NodeConfig[] | undefined {
     if (v === null) return [];
     if (!Array.isArray(v)) {
       this.report(segs, `must be a list of nodes like - { host: 127.0.0.1, port: 5433 }, got ${describeGot(v)}`);
@@ -356,8 +351,12 @@ class Validator {
   private fillDefaults(): void {
     for (const key of SCHEMA) {
       if (this.values.has(key.path) || this.hasProblemAround(key.path)) continue;
+      if (key.kind === "databases" && this.databaseEntries) continue; // set by resolveDatabases, in crossChecks
+      if (key.path === "nodes.primary" && this.everyDatabaseHasNodes) continue; // null: no default cluster
       if (key.default === undefined) {
-        this.report(key.path.split("."), "is required, e.g. nodes: { primary: { host: 127.0.0.1, port: 5432 } }");
+        const without = this.databaseEntries?.find((d) => d.nodes === null);
+        const why = without ? ` (databases.${without.name} has no nodes of its own)` : "";
+        this.report(key.path.split("."), `is required, e.g. nodes: { primary: { host: 127.0.0.1, port: 5432 } }${why}`);
         continue;
       }
       this.values.set(key.path, key.default);
@@ -413,6 +412,11 @@ class Validator {
       });
     }
 
+    if (!primary && replicas && replicas.length > 0 && this.everyDatabaseHasNodes && !this.hasProblemAround("nodes.primary")) {
+      this.report(at("nodes.replicas"), "has no nodes.primary to replicate; give nodes.primary, or move these replicas into a databases entry's nodes (every entry names its own nodes)");
+    }
+    this.resolveDatabases();
+
     const writeFns = this.get("routing.write_functions");
     const readFns = this.get("routing.read_functions");
     if (writeFns && readFns) {
@@ -430,6 +434,33 @@ class Validator {
     ) {
       this.report(at("metrics.port"), `must differ from listen.port (${lPort}) on the same host`);
     }
+  }
+
+  /** Folds the top-level routing and pool.databases into the `databases:` entries and checks the clusters. */
+  private resolveDatabases(): void {
+    if (!this.databaseEntries) return;
+    const routing = this.topRouting();
+    const poolDatabases = this.get("pool.databases");
+    const replicas = this.get("nodes.replicas");
+    if (!routing || !poolDatabases || !replicas) return; // a problem there is already reported
+    const resolved = resolveDatabases(this, this.databaseEntries, { primary: this.get("nodes.primary"), replicas, routing, poolDatabases });
+    if (!resolved) return;
+    this.values.set("databases", resolved.databases);
+    this.values.set("pool.databases", resolved.poolDatabases);
+  }
+
+  private topRouting(): RoutingConfig | undefined {
+    const r = {
+      readWriteSplit: this.get("routing.read_write_split"),
+      readYourWrites: this.get("routing.read_your_writes"),
+      defaultRoute: this.get("routing.default_route"),
+      noReplica: this.get("routing.no_replica"),
+      rywMaxWaitMs: this.get("routing.ryw_max_wait_ms"),
+      maxReplicaLagMs: this.get("routing.max_replica_lag_ms"),
+      maxReplicaLagBytes: this.get("routing.max_replica_lag_bytes"),
+    };
+    for (const v of Object.values(r)) if (v === undefined) return undefined;
+    return r as RoutingConfig;
   }
 
   /**
@@ -515,8 +546,10 @@ class Validator {
         tls: { mode: m("listen.tls.mode"), cert: m("listen.tls.cert"), key: m("listen.tls.key") },
       },
       metrics: { enabled: m("metrics.enabled"), host: m("metrics.host"), port: m("metrics.port"), readyMaxWaiting: m("metrics.ready_max_waiting") },
+      databases: m("databases"),
       nodes: {
-        primary: m("nodes.primary"),
+        // Absent only when every databases entry names its own nodes (checked in fillDefaults).
+        primary: this.get("nodes.primary") ?? null,
         replicas: m("nodes.replicas"),
         connectTimeoutMs: m("nodes.connect_timeout_ms"),
         tcpKeepalive: m("nodes.tcp_keepalive"),
@@ -600,8 +633,12 @@ export function validateConfig(root: unknown, ctx: ValidateContext): ValidateRes
   return { ok: true, config: deepFreeze(structuredClone(v.build())) };
 }
 
+/** A source position as one sortable number; positionless last. */
+function rank(p: { line?: number; column?: number } | undefined): number {
+  return p?.line === undefined ? Number.MAX_SAFE_INTEGER : p.line * 100_000 + (p.column ?? 0);
+}
+
 /** Problems with a position sorted by it; the rest (no position) keep their order, last. */
 function inSourceOrder(problems: readonly ConfigProblem[]): ConfigProblem[] {
-  const rank = (p: ConfigProblem) => (p.line === undefined ? Number.MAX_SAFE_INTEGER : p.line * 100_000 + (p.column ?? 0));
   return [...problems].sort((a, b) => rank(a) - rank(b));
 }

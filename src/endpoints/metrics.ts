@@ -84,17 +84,17 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
     },
     { name: "pggate_pool_wait_seconds", labels: [], type: "histogram", help: "Time clients waited for a pooled server connection.", read: () => histogramSamples("pggate_pool_wait_seconds", s.poolWait, {}) },
     {
-      name: "pggate_node_up", labels: ["node"],
+      name: "pggate_node_up", labels: ["node", "cluster"],
       type: "gauge",
       help: "1 when the node's health checks pass (its role is pggate_node_role, so a failover starts no new series here).",
-      read: () => ctx.health.all().map((h) => ({ value: h.up ? 1 : 0, labels: { node: h.target.name } })),
+      read: () => ctx.health.all().map((h) => ({ value: h.up ? 1 : 0, labels: { node: h.target.name, cluster: h.target.cluster ?? "default" } })),
     },
     {
       name: "pggate_node_role",
-      labels: ["node", "role"],
+      labels: ["node", "role", "cluster"],
       type: "gauge",
       help: "1 for each node's observed role (primary or replica; the configured one until observed).",
-      read: () => ctx.health.all().map((h) => ({ value: 1, labels: { node: h.target.name, role: h.role === "unknown" ? h.configuredRole : h.role } })),
+      read: () => ctx.health.all().map((h) => ({ value: 1, labels: { node: h.target.name, role: h.role === "unknown" ? h.configuredRole : h.role, cluster: h.target.cluster ?? "default" } })),
     },
     {
       name: "pggate_pool_clients",
@@ -159,16 +159,16 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       read: () => [{ value: 1, labels: { version: VERSION, commit: COMMIT, bun: Bun.version } }],
     },
     {
-      name: "pggate_replica_lag_seconds", labels: ["node"],
+      name: "pggate_replica_lag_seconds", labels: ["node", "cluster"],
       type: "gauge",
       help: "Replication lag of each replica in seconds (replay behind receive).",
-      read: () => ctx.health.all().filter((h) => h.configuredRole === "replica" && h.lagSeconds !== null).map((h) => ({ value: h.lagSeconds ?? 0, labels: { node: h.target.name } })),
+      read: () => ctx.health.all().filter((h) => h.configuredRole === "replica" && h.lagSeconds !== null).map((h) => ({ value: h.lagSeconds ?? 0, labels: { node: h.target.name, cluster: h.target.cluster ?? "default" } })),
     },
     {
-      name: "pggate_replica_lag_bytes", labels: ["node"],
+      name: "pggate_replica_lag_bytes", labels: ["node", "cluster"],
       type: "gauge",
       help: "WAL bytes each replica has yet to replay, behind the primary's current position.",
-      read: () => ctx.health.all().filter((h) => h.configuredRole === "replica" && h.lagBytes !== null).map((h) => ({ value: h.lagBytes ?? 0, labels: { node: h.target.name } })),
+      read: () => ctx.health.all().filter((h) => h.configuredRole === "replica" && h.lagBytes !== null).map((h) => ({ value: h.lagBytes ?? 0, labels: { node: h.target.name, cluster: h.target.cluster ?? "default" } })),
     },
     { name: "pggate_errors_total", labels: ["kind"], type: "counter", help: "Errors PgGate sent to clients, by kind.", read: () => Object.entries(s.errors).map(([kind, value]) => ({ value, labels: { kind } })) },
     {
@@ -348,8 +348,11 @@ export function startMetricsServer(ctx: GatewayContext, registry: Registry): Met
 /** Why PgGate should not get traffic, or null: shutting down, or the primary failing its checks. */
 function notReady(ctx: GatewayContext): string | null {
   if (ctx.shuttingDown) return "shutting down";
-  const h = ctx.health.get(ctx.primary);
-  if (h && !h.up) return `primary ${ctx.primary.host}:${ctx.primary.port} unreachable (${h.lastError || "health checks failing"})`;
+  // Any cluster's primary failing: its clients cannot write (a reload that removes it clears this).
+  for (const c of ctx.databases.allClusters()) {
+    const h = ctx.health.get(c.primary);
+    if (h && !h.up) return `primary ${c.primary.host}:${c.primary.port} unreachable (${h.lastError || "health checks failing"})`;
+  }
   const waiting = waitingOnFullPools(ctx);
   const max = ctx.config.metrics.readyMaxWaiting;
   if (max > 0 && waiting > max) return `overloaded: ${waiting} clients wait for a server connection in full pools (metrics.ready_max_waiting = ${max})`;

@@ -7,6 +7,7 @@ export function statusSummary(ctx: GatewayContext): unknown {
   return {
     nodes: ctx.health.all().map((h) => ({
       name: h.target.name,
+      cluster: h.target.cluster ?? "default",
       host: h.target.host,
       port: h.target.port,
       role: h.role === "unknown" ? h.configuredRole : h.role,
@@ -20,6 +21,7 @@ export function statusSummary(ctx: GatewayContext): unknown {
       node: p.node.name,
       user: p.user,
       database: p.database,
+      dbname: p.dbname,
       size: p.core.size,
       idle: p.core.idleCount,
       active: p.core.active,

@@ -52,11 +52,12 @@ const CHECK_SQL =
 /** What health checks need from the gateway, declared here so this layer imports nothing above it. */
 export interface HealthDeps {
   readonly config: Config;
-  /** The configured (or elected) primary, read on every sync. */
-  readonly primary: NodeTarget;
-  /** The replicas currently configured. */
-  readonly balancer: { readonly targets: readonly NodeTarget[] };
-  readonly credentials: ReadonlyMap<string, ServerCredentials>;
+  /** Every configured node with the role the config gives it, read on every sync. */
+  configuredNodes(): Iterable<{ target: NodeTarget; role: "primary" | "replica" }>;
+  /** The primary of `node`'s cluster (configured or elected), for replica lag in bytes. */
+  primaryOf(node: NodeTarget): NodeTarget | null;
+  /** What PgGate may log in with on `node`'s cluster, per user. */
+  credentialsFor(node: NodeTarget): ReadonlyMap<string, ServerCredentials>;
   serverTls(node: NodeTarget): ServerTlsOptions;
 }
 
@@ -127,7 +128,7 @@ export class HealthMonitor {
     try {
       if (!h.lsnConn || h.lsnConn.state === "closed") {
         h.lsnConn = null;
-        const login = this.credentials();
+        const login = this.credentials(h.target);
         if (!login) return;
         h.lsnConn = await this.openConn(h.target, login, "pggate_lsn");
       }
@@ -157,16 +158,16 @@ export class HealthMonitor {
     return [...this.nodes.values()];
   }
 
-  /** The primary's latest WAL position, if known. */
-  get primaryLsn(): bigint | null {
-    return this.get(this.ctx.primary)?.lsn ?? null;
+  /** The latest WAL position of `node`'s cluster's primary, if known. */
+  private primaryLsnOf(node: NodeTarget): bigint | null {
+    const p = this.ctx.primaryOf(node);
+    return p === null ? null : (this.get(p)?.lsn ?? null);
   }
 
   /** Syncs the node table with the config (added nodes start unknown; removed ones close). */
   private syncNodes(): void {
     const wanted = new Map<string, { target: NodeTarget; role: "primary" | "replica" }>();
-    wanted.set(key(this.ctx.primary), { target: this.ctx.primary, role: "primary" });
-    for (const t of this.ctx.balancer.targets) wanted.set(key(t), { target: t, role: "replica" });
+    for (const n of this.ctx.configuredNodes()) wanted.set(key(n.target), n);
     for (const [k, h] of this.nodes) {
       if (!wanted.has(k)) {
         h.conn?.terminate();
@@ -243,7 +244,7 @@ export class HealthMonitor {
   }
 
   private async probe(h: NodeHealth): Promise<void> {
-    const login = this.credentials();
+    const login = this.credentials(h.target);
     if (!login) {
       // Nobody to log in as yet: a TCP connect at least proves the node is there.
       const s = await Bun.connect({ hostname: h.target.host, port: h.target.port, socket: { data() {} } });
@@ -258,7 +259,7 @@ export class HealthMonitor {
       const [recovery, lsn, lag] = decodeDataRow(f.body, 0, f.body.length);
       const role: NodeRole = recovery === "true" || recovery === "t" ? "replica" : "primary";
       if (role !== h.role && h.role !== "unknown") {
-        log.warn("node_role_changed", { node: h.target.name, from: h.role, to: role });
+        log.warn("node_role_changed", { cluster: h.target.cluster, node: h.target.name, from: h.role, to: role });
         h.role = role;
         this.onChange(h, "role");
       }
@@ -267,7 +268,7 @@ export class HealthMonitor {
       h.lsnAt = Date.now();
       h.lagSeconds = role === "replica" && lag !== null ? Math.max(0, Number(lag)) : 0;
     }
-    const primary = this.primaryLsn;
+    const primary = this.primaryLsnOf(h.target);
     h.lagBytes = h.role === "replica" && primary !== null && h.lsn !== null ? Math.max(0, Number(primary - h.lsn)) : h.role === "primary" ? 0 : null;
   }
 
@@ -289,16 +290,17 @@ export class HealthMonitor {
     return conn;
   }
 
-  private credentials(): { user: string; creds: ServerCredentials } | null {
+  private credentials(node: NodeTarget): { user: string; creds: ServerCredentials } | null {
     const cfg = this.ctx.config;
+    const learnt = this.ctx.credentialsFor(node);
     const user = cfg.health.user || cfg.auth.authUser;
     if (user) {
       const password = cfg.health.password || (user === cfg.auth.authUser ? cfg.auth.authPassword : "");
       if (password) return { user, creds: { kind: "password", password } };
-      const known = this.ctx.credentials.get(user);
+      const known = learnt.get(user);
       if (known) return { user, creds: known };
     }
-    for (const [u, creds] of this.ctx.credentials) return { user: u, creds };
+    for (const [u, creds] of learnt) return { user: u, creds };
     return null;
   }
 
@@ -309,7 +311,7 @@ export class HealthMonitor {
     if (!h.up && h.successes >= this.ctx.config.health.successThreshold && Date.now() >= h.downUntil) {
       h.up = true;
       h.upSince = Date.now();
-      log.info("node_up", { node: h.target.name, host: h.target.host, port: h.target.port, role: h.role });
+      log.info("node_up", { cluster: h.target.cluster, node: h.target.name, host: h.target.host, port: h.target.port, role: h.role });
       this.onChange(h, "up");
     }
   }
@@ -335,7 +337,7 @@ export class HealthMonitor {
     h.downUntil = now + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (h.flaps - 1));
     h.successes = 0;
     h.up = false;
-    log.warn("node_down", { node: h.target.name, host: h.target.host, port: h.target.port, error, back_in_ms: h.downUntil - now });
+    log.warn("node_down", { cluster: h.target.cluster, node: h.target.name, host: h.target.host, port: h.target.port, error, back_in_ms: h.downUntil - now });
     this.onChange(h, "down");
   }
 }

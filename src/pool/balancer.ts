@@ -18,12 +18,16 @@ const BAN_MAX_MS = 30_000;
 export class ReplicaBalancer {
   private replicas: ReplicaState[] = [];
 
-  /** Installs the configured replicas, keeping the state of those that stay. */
-  setNodes(nodes: readonly NodeConfig[]): void {
+  /**
+   * Installs the configured replicas, keeping the state of those that stay. Nodes of a cluster
+   * other than the default one are named `<cluster>/replica<i>`, so names stay unique.
+   */
+  setNodes(nodes: readonly NodeConfig[], cluster?: string): void {
+    const prefix = cluster && cluster !== "default" ? `${cluster}/` : "";
     const old = new Map(this.replicas.map((r) => [`${r.target.host}:${r.target.port}`, r]));
     this.replicas = nodes.map((n, i) => {
       const prev = old.get(`${n.host}:${n.port}`);
-      const target: NodeTarget = prev && prev.target.name === `replica${i}` ? prev.target : { name: `replica${i}`, host: n.host, port: n.port };
+      const target: NodeTarget = prev && prev.target.name === `${prefix}replica${i}` ? prev.target : { name: `${prefix}replica${i}`, host: n.host, port: n.port, cluster };
       return { target, weight: n.weight, current: 0, bannedUntil: prev?.bannedUntil ?? 0, failures: prev?.failures ?? 0 };
     });
     this.targetList = this.replicas.map((r) => r.target);

@@ -28,11 +28,14 @@ export interface PoolDeps {
   readonly config: Config;
   readonly stats: Stats;
   readonly shuttingDown: boolean;
-  /** What PgGate may use to open server connections per user. */
-  readonly credentials: ReadonlyMap<string, ServerCredentials>;
-  readonly primary: NodeTarget;
+  /** What PgGate may use to open connections to `node`'s cluster, per user. */
+  credentialsFor(node: NodeTarget): ReadonlyMap<string, ServerCredentials>;
+  /** Whether `node` is its cluster's write target (configured or elected). */
+  isPrimary(node: NodeTarget): boolean;
   /** Whether `node` is still configured (connections to removed nodes drain). */
   isCurrentNode(node: NodeTarget): boolean;
+  /** The real database connections for clients of `database` open (its `databases:` entry's dbname). */
+  serverDatabase(database: string): string;
   serverTls(node: NodeTarget): ServerTlsOptions;
 }
 
@@ -63,7 +66,10 @@ export class ServerPool {
   constructor(
     readonly node: NodeTarget,
     readonly user: string,
+    /** The name clients use (pools are per client-visible database: each entry has its own settings). */
     readonly database: string,
+    /** The database its server connections open. */
+    readonly dbname: string,
     size: number,
     /** Room on the node beyond this pool's size (nodes.max_connections); see PoolCore. */
     canGrow: (pool: ServerPool) => boolean = () => true,
@@ -103,7 +109,7 @@ export class PoolManager {
   pool(node: NodeTarget, user: string, database: string): ServerPool {
     let p = this.pools.get(node, user, database);
     if (!p) {
-      p = new ServerPool(node, user, database, poolSizeFor(this.ctx.config, user, database), (pool) => this.nodeHasRoom(pool));
+      p = new ServerPool(node, user, database, this.ctx.serverDatabase(database), poolSizeFor(this.ctx.config, user, database), (pool) => this.nodeHasRoom(pool));
       this.pools.set(node, user, database, p);
     }
     return p;
@@ -116,7 +122,7 @@ export class PoolManager {
 
   /** Whether a connection for `user` to `node` can be had at all: one exists, or we can open one. */
   reachable(pool: ServerPool): boolean {
-    return pool.members.size > 0 || this.ctx.credentials.has(pool.user);
+    return pool.members.size > 0 || this.ctx.credentialsFor(pool.node).has(pool.user);
   }
 
   /**
@@ -356,6 +362,20 @@ export class PoolManager {
     return n;
   }
 
+  /**
+   * A reload moved the databases of some pools (another cluster or real database): their
+   * connections retire and the pools are forgotten, so the next client gets a pool opening the
+   * right database. Their clients were closed already.
+   */
+  retireWhere(moved: (pool: ServerPool) => boolean): void {
+    for (const pool of [...this.pools.values()]) {
+      if (!moved(pool)) continue;
+      for (const conn of pool.members) conn.retireAt = 1;
+      this.closeIdle(pool);
+      this.forget(pool);
+    }
+  }
+
   /** Connections marked by retire() still open. */
   retiring(database: string | null): number {
     let n = 0;
@@ -478,7 +498,7 @@ export class PoolManager {
    */
   private async connect(pool: ServerPool): Promise<ServerConn> {
     const { connectAttempts, backoffMs } = this.ctx.config.retry;
-    const attempts = pool.node.name === "primary" || pool.node === this.ctx.primary ? connectAttempts : 1;
+    const attempts = this.ctx.isPrimary(pool.node) ? connectAttempts : 1;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.connectOnce(pool);
@@ -492,12 +512,12 @@ export class PoolManager {
   }
 
   private async connectOnce(pool: ServerPool): Promise<ServerConn> {
-    const creds: ServerCredentials | undefined = this.ctx.credentials.get(pool.user);
+    const creds: ServerCredentials | undefined = this.ctx.credentialsFor(pool.node).get(pool.user);
     if (!creds) throw new Error(`PgGate holds no credentials for user "${pool.user}"`);
     const cfg = this.ctx.config;
     const params = new Map([
       ["user", pool.user],
-      ["database", pool.database],
+      ["database", pool.dbname],
     ]);
     const started = Date.now();
     const conn = await ServerConn.connect(pool.node, params, this.ctx.serverTls(pool.node), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
@@ -587,7 +607,7 @@ export class PoolManager {
   /** Keeps pool.min_idle connections warm, for users whose credentials PgGate holds. */
   private fillMinIdle(pool: ServerPool): void {
     const minIdle = this.ctx.config.pool.minIdle;
-    if (minIdle === 0 || this.ctx.shuttingDown || !this.ctx.credentials.has(pool.user)) return;
+    if (minIdle === 0 || this.ctx.shuttingDown || !this.ctx.credentialsFor(pool.node).has(pool.user)) return;
     let missing = minIdle - pool.core.idleCount - pool.core.connecting;
     while (missing-- > 0 && pool.core.reserve()) {
       const now = Date.now();

@@ -24,7 +24,7 @@ export class ServerAttachment {
 
   constructor(
     private readonly manager: PoolManager,
-    private readonly balancer: ReplicaBalancer,
+    private readonly balancer: () => ReplicaBalancer,
     private readonly user: () => string,
     private readonly database: () => string,
   ) {}
@@ -49,7 +49,7 @@ export class ServerAttachment {
       granted(pool, target, conn, err);
     });
     if (r.conn) {
-      if (target === "replica") this.balancer.succeeded(pool.node);
+      if (target === "replica") this.balancer().succeeded(pool.node);
       this.attach(r.conn, target, consumer, params, preparedCap);
       return true;
     }

@@ -2,6 +2,7 @@
 // server connections come from (acquire, waiting, failover holds) and what their replies mean
 // (ReadyForQuery, 25006 and node-failure replays, lost connections), cancel, and the handle
 // SHOW CLIENTS and metrics read.
+import type { DatabaseEntry } from "./databases.ts";
 import { Backend, buildReadyForQuery, decodeErrorFields, ErrorField, TxStatus } from "../protocol/index.ts";
 import { encodePgError, error, fatal, type PgError, SqlState } from "../errors/index.ts";
 import type { LinkSocket } from "../net/link.ts";
@@ -42,6 +43,10 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
     if (poolModeFor(this.ctx.config, this.user, this.database) === "session") this.pinReason = "session_mode";
   }
 
+  rebind(db: DatabaseEntry): void {
+    this.db = db;
+  }
+
   get serverId(): number | null {
     return this.server?.id ?? null;
   }
@@ -69,9 +74,10 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
 
   /** Attaches a connection for `target`; false when the client now waits for one. */
   protected acquire(target: Target, replica: NodeTarget | null = null): boolean {
-    const node = target === "replica" ? (replica ?? this.ctx.pickReplica(this.user, this.database)) : this.ctx.primary;
+    const cluster = this.cluster;
+    const node = target === "replica" ? (replica ?? cluster.pickReplica(this.routing, this.user, this.database)) : cluster.primary;
     const actualTarget: Target = node && target === "replica" ? "replica" : "primary";
-    if (this.att.acquire(node ?? this.ctx.primary, actualTarget, this, this.params, this.ctx.config.pool.preparedStatementsCacheSize, this.granted)) return true;
+    if (this.att.acquire(node ?? cluster.primary, actualTarget, this, this.params, this.ctx.config.pool.preparedStatementsCacheSize, this.granted)) return true;
     this.transition("waiting");
     return false;
   }
@@ -89,7 +95,7 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
       if (target === "replica" && unreachable) {
         // A replica that cannot be reached leaves rotation; the read goes elsewhere, invisibly.
         log.warn("replica_banned", { node: pool.node.name, error: err.message });
-        this.ctx.balancer.ban(pool.node);
+        this.cluster.balancer.ban(pool.node);
         this.pump();
         return;
       }
@@ -97,7 +103,7 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
       this.failQueuedBatch(err ?? error(SqlState.ConnectionFailure, `no server connection available in pool ${pool.label}`));
       return;
     }
-    if (target === "replica") this.ctx.balancer.succeeded(pool.node);
+    if (target === "replica") this.cluster.balancer.succeeded(pool.node);
     else this.primaryWaitUntil = 0;
     this.transition("idle");
     this.att.attach(conn, target, this, this.params, this.ctx.config.pool.preparedStatementsCacheSize);
@@ -234,7 +240,7 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
   private failedReplica(s: ServerConn | null): void {
     if (!s) return;
     this.att.drop();
-    this.ctx.balancer.ban(s.node);
+    this.cluster.balancer.ban(s.node);
     const h = this.ctx.health.get(s.node);
     if (h) this.ctx.health.markDown(h, "connection failed during a query");
     if (this.state === "active") this.transition("idle");

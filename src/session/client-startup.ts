@@ -1,6 +1,7 @@
 // A client's startup phase: SSLRequest / GSSENCRequest / CancelRequest negotiation, STARTTLS,
 // the StartupMessage, and the login per auth.mode — up to the point where the session greets
 // the client. Owns the pre-authentication limits; never touches pools or the query pump.
+import type { DatabaseEntry } from "./databases.ts";
 import { buildNegotiateProtocolVersion, decodeStartupPacket, encodeFrame, ProtocolError, type FrameReader, type StartupPacket } from "../protocol/index.ts";
 import { fatal, SqlState } from "../errors/index.ts";
 import { Inbox } from "../net/inbox.ts";
@@ -33,6 +34,8 @@ const SSL_NO = new Uint8Array([0x4e]);
 export interface ClientIdentity {
   user: string;
   database: string;
+  /** The entry serving `database` (null for the admin console). */
+  db: DatabaseEntry | null;
   /** Session parameters to apply on every server connection (pggate.* removed). */
   params: Map<string, string>;
   sessionRoute: "auto" | "primary" | "replica";
@@ -146,12 +149,18 @@ export class ClientStartup {
     startupParams.set("database", database);
     const { params, pggate } = sessionParams(startupParams);
     const route = pggate.get("route");
-    const sessionRoute = route === "primary" || route === "replica" || route === "auto" ? route : this.ctx.config.routing.defaultRoute;
+    const admin = database === ADMIN_DATABASE || database === PGBOUNCER_ADMIN_DATABASE;
+    const db = admin ? null : this.ctx.resolveDatabase(database);
+    if (!admin && db === null) {
+      // Refused before authentication, as PgBouncer does: there is no cluster to authenticate against.
+      throw fatal(SqlState.InvalidCatalogName, `no such database: "${database}" (PgGate's databases: section does not list it)`);
+    }
+    const sessionRoute = route === "primary" || route === "replica" || route === "auto" ? route : (db?.routing.defaultRoute ?? "auto");
     this.inbox = new Inbox();
-    this.host.beginLogin({ user, database, params, sessionRoute });
-    const identity = { user, database, params, sessionRoute };
-    if (database === ADMIN_DATABASE || database === PGBOUNCER_ADMIN_DATABASE) void this.runAdminLogin(identity, startupParams);
-    else void this.runLogin(identity, startupParams);
+    const identity = { user, database, db, params, sessionRoute };
+    this.host.beginLogin(identity);
+    if (db === null) void this.runAdminLogin(identity, startupParams);
+    else void this.runLogin(identity, db, startupParams);
   }
 
   /**
@@ -181,13 +190,13 @@ export class ClientStartup {
     }
   }
 
-  private async runLogin(id: ClientIdentity, startupParams: Map<string, string>): Promise<void> {
+  private async runLogin(id: ClientIdentity, db: DatabaseEntry, startupParams: Map<string, string>): Promise<void> {
     try {
       const hba = this.checkHba(id);
       if (this.ctx.disabled.has(id.database)) {
         throw fatal(SqlState.CannotConnectNow, `database "${id.database}" is disabled (admin DISABLE); new connections are refused until ENABLE`);
       }
-      const reported = await loginClient(this.ctx, this.channel(), { user: id.user, database: id.database, params: startupParams }, id.params, this.gone, hba);
+      const reported = await loginClient(this.ctx, this.channel(), { user: id.user, database: id.database, cluster: db.cluster, serverDatabase: db.serverDatabase(id.database), params: startupParams }, id.params, this.gone, hba);
       if (!this.host.loggingIn) return;
       // Anything the client sent behind its last authentication message is ordinary traffic.
       const pending = (this.inbox?.drain() ?? []).map((f) => ({ type: f.type, frame: encodeFrame(f.type, f.body) }));

@@ -3,8 +3,9 @@
 import { randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/types.ts";
-import type { PgError } from "../errors/index.ts";
-import type { AuthQuery } from "../server/auth-query.ts";
+import { fatal, SqlState, type PgError } from "../errors/index.ts";
+import { AuthQuery } from "../server/auth-query.ts";
+import type { Cluster } from "./cluster.ts";
 import { PairCache } from "../auth/pair-cache.ts";
 import { MemoryBudget } from "../net/memory-budget.ts";
 
@@ -14,16 +15,14 @@ import type { HbaRule } from "../auth/hba.ts";
 import type { ServerCredentials } from "../auth/credentials.ts";
 import type { Verifier } from "../auth/verifier.ts";
 import { setServerKeepalive, type NodeTarget, type ServerTlsOptions } from "../server/server-conn.ts";
-import { ReplicaBalancer } from "../pool/balancer.ts";
 import { PoolManager, type ServerPool } from "../pool/pools.ts";
 import { LoginGate } from "../pool/login-gate.ts";
 import { createRouter, type Router } from "../router/index.ts";
 import { Catalog } from "./catalog.ts";
 import { Stats } from "../metrics/stats.ts";
 import { HealthMonitor } from "../health/monitor.ts";
-import { log } from "../log/index.ts";
 import { PauseState } from "./pause.ts";
-import { SharedFloors } from "./shared-floors.ts";
+import { Databases, type DatabaseEntry } from "./databases.ts";
 import { AcceptedTexts } from "./accepted-texts.ts";
 
 /** Process-level actions the admin console may take (implemented by the Gateway). */
@@ -82,14 +81,38 @@ export interface ClientHandle {
   checkQueryTimeout(now: number, timeoutMs: number): void;
   /** `node` was marked down: work in flight on it is replayed elsewhere or failed, its connection dropped. */
   nodeDown(node: NodeTarget): void;
+  /** The `databases:` entry serving it (null before login and for the admin console). */
+  readonly db: DatabaseEntry | null;
+  /** A reload replaced its entry by an equivalent one (same cluster, same real database). */
+  rebind(db: DatabaseEntry): void;
 }
+
+const NO_CREDENTIALS: ReadonlyMap<string, ServerCredentials> = new Map();
 
 export class GatewayContext {
   readonly clients = new Set<ClientHandle>();
   /** Opens the admin console (set by the Gateway, which sits above src/admin). */
   openAdmin: AdminOpener | null = null;
   config: Config;
-  authQuery: AuthQuery | null = null;
+  /**
+   * Verifier lookups are on (auth_query mode, or passthrough with an auth_user). One AuthQuery
+   * per cluster: a role's secret on one cluster says nothing about a role of that name on another.
+   */
+  lookupsEnabled = false;
+  private readonly lookups = new Map<Cluster, AuthQuery>();
+
+  authQueryFor(cluster: Cluster): AuthQuery | null {
+    if (!this.lookupsEnabled) return null;
+    let q = this.lookups.get(cluster);
+    if (!q) this.lookups.set(cluster, (q = new AuthQuery(() => this.config, () => cluster.primary)));
+    return q;
+  }
+
+  /** Forgets cached verifiers and closes kept lookup connections (reload, shutdown). */
+  clearLookups(): void {
+    for (const q of this.lookups.values()) q.clear();
+    this.lookups.clear();
+  }
   userlist: Map<string, Verifier> | null = null;
   /**
    * Why replicas may be unreachable for most users whatever their health: passthrough without an
@@ -108,8 +131,8 @@ export class GatewayContext {
   }
 
   get replicaCaveat(): string | null {
-    const { auth, nodes } = this.config;
-    if (auth.mode !== "passthrough" || auth.authUser !== "" || nodes.replicas.length === 0) return null;
+    const { auth } = this.config;
+    if (auth.mode !== "passthrough" || auth.authUser !== "" || ![...this.databases.allClusters()].some((c) => c.balancer.targets.length > 0)) return null;
     return "auth.mode passthrough without auth.auth_user: reads of SCRAM and MD5 users stay on the primary (set auth.auth_user so PgGate can reuse what the primary accepted)";
   }
 
@@ -131,18 +154,15 @@ export class GatewayContext {
 
   /** auth.hba rules, or null when no file is configured. */
   hba: readonly HbaRule[] | null = null;
-  /** What PgGate may use to open server connections per user (learnt at login, latest wins). */
-  readonly credentials = new Map<string, ServerCredentials>();
   shuttingDown = false;
   private readonly keys = new Map<number, Cancellable>();
 
   readonly pools: PoolManager;
   /** Bounds server connections held for clients that have not authenticated yet, per node. */
   readonly loginGate = new LoginGate<NodeTarget>(() => this.config.listen.maxPendingLogins);
-  readonly balancer = new ReplicaBalancer();
   readonly catalog = new Catalog();
-  /** read_your_writes user / global: floors shared between clients. */
-  readonly sharedFloors = new SharedFloors();
+  /** The clusters and which of them serves each database name. */
+  readonly databases: Databases;
   /** Statement texts servers accepted, per (user, database, startup parameters). */
   readonly acceptedTexts = new AcceptedTexts();
   readonly stats = new Stats();
@@ -150,24 +170,30 @@ export class GatewayContext {
   /** PAUSE: databases (or all) whose new transactions wait. */
   readonly paused = new PauseState();
   router: Router;
-  private primaryTarget: NodeTarget;
 
   constructor(config: Config) {
     this.config = config;
     this.memory = new MemoryBudget(config.limits.maxBufferedBytes);
-    this.primaryTarget = { name: "primary", host: config.nodes.primary.host, port: config.nodes.primary.port };
     this.pools = new PoolManager(this);
     this.health = new HealthMonitor(this);
+    this.databases = new Databases({
+      health: (t) => this.health.get(t),
+      allHealth: () => this.health.all(),
+      reachable: (t, user, database) => this.pools.reachable(this.pools.pool(t, user, database)),
+    });
     this.health.onChange = (h, what) => {
+      const cluster = this.databases.clusterOf(h.target);
       // Health checks are the authority on recovery: a replica they bring back is usable at once,
       // whatever backoff its earlier connect failures earned it.
-      if (what === "up") this.balancer.unban(h.target);
+      if (what === "up") cluster?.balancer.unban(h.target);
       if (what === "down") {
         // A node that stopped answering (health checks time out) leaves nobody waiting on it.
         for (const c of [...this.clients]) c.nodeDown(h.target);
         this.pools.drainNode(h.target);
       }
-      this.electPrimary();
+      // A node object a reload just replaced (health syncs on its next round) finds no cluster: ask them all.
+      if (cluster) cluster.electPrimary();
+      else for (const c of this.databases.allClusters()) c.electPrimary();
     };
     this.router = this.buildRouter();
     this.applyConfig(config);
@@ -177,11 +203,7 @@ export class GatewayContext {
   applyConfig(config: Config): void {
     const old = this.config;
     this.config = config;
-    const p = config.nodes.primary;
-    if (p.host !== this.primaryTarget.host || p.port !== this.primaryTarget.port) {
-      this.primaryTarget = { name: "primary", host: p.host, port: p.port };
-    }
-    this.balancer.setNodes(config.nodes.replicas);
+    this.applyDatabases(config);
     setServerKeepalive(config.nodes.tcpKeepalive, config.nodes.tcpKeepaliveIdleMs);
     this.memory.setLimit(config.limits.maxBufferedBytes);
     const tls = config.listen.tls;
@@ -198,77 +220,75 @@ export class GatewayContext {
     return createRouter({ writeFunctions, readFunctions, catalog: this.catalog });
   }
 
-  /** The node writes go to: the configured primary, or the node that took over after a failover. */
-  get primary(): NodeTarget {
-    return this.elected ?? this.primaryTarget;
-  }
-
-  /** Set when health checks found the configured primary gone and another node acting as primary. */
-  private elected: NodeTarget | null = null;
-
   /**
-   * Follows a failover: when the configured primary is down (or in recovery) and another node
-   * reports itself primary (not in recovery), writes go there, without a restart. A node in
-   * recovery never becomes the write target. Called on every health change.
+   * Installs the databases of `config`. Clients whose database now goes to another cluster or
+   * real database, or nowhere, are closed (they must not carry on somewhere they did not ask
+   * for); clients of a database whose cluster and real database stay are not touched, and pools
+   * of a name that now opens another database retire.
    */
-  electPrimary(): void {
-    if (this.elected) {
-      const h = this.health.get(this.elected);
-      if (h && h.up && h.role === "primary") return;
-      log.warn("primary_lost", { node: this.elected.name, host: this.elected.host, port: this.elected.port });
-      this.elected = null;
+  private applyDatabases(config: Config): void {
+    const { removedEntries } = this.databases.apply(config);
+    if (removedEntries.length > 0) {
+      for (const c of [...this.clients]) {
+        const was = c.db;
+        if (!was || !was.removed) continue;
+        const now = this.databases.resolve(c.database);
+        if (now && now.cluster === was.cluster && now.serverDatabase(c.database) === was.serverDatabase(c.database)) c.rebind(now);
+        else c.fail(fatal(SqlState.AdminShutdown, `terminating connection: database "${c.database}" was removed or moved to another cluster by a configuration reload`));
+      }
     }
-    const configured = this.health.get(this.primaryTarget);
-    if (!configured || (configured.up && configured.role !== "replica")) return;
-    const candidate = this.health.all().find((h) => h.up && h.role === "primary" && h.target !== this.primaryTarget);
-    if (candidate) {
-      this.elected = candidate.target;
-      log.warn("primary_failover", { from: `${this.primaryTarget.host}:${this.primaryTarget.port}`, to: `${candidate.target.host}:${candidate.target.port}`, node: candidate.target.name });
+    this.pools.retireWhere((p) => {
+      const e = this.databases.resolve(p.database);
+      return e === null || e.cluster !== this.databases.clusterOf(p.node) || e.serverDatabase(p.database) !== p.dbname;
+    });
+  }
+
+  /** The entry serving database `name` (its own or the wildcard), or null: the client is refused. */
+  resolveDatabase(name: string): DatabaseEntry | null {
+    return this.databases.resolve(name);
+  }
+
+  /** Whether `t` is still part of the configuration (removed nodes drain). */
+  isCurrentNode(t: NodeTarget): boolean {
+    return this.databases.isCurrentNode(t);
+  }
+
+  /** Whether `t` is the write target of its cluster (it gets retry.connect_attempts). */
+  isPrimary(t: NodeTarget): boolean {
+    const c = this.databases.clusterOf(t);
+    return c !== undefined && (c.primary === t || c.configuredPrimary === t);
+  }
+
+  /** What PgGate may use to open connections to `t`'s cluster, per user. */
+  credentialsFor(t: NodeTarget): ReadonlyMap<string, ServerCredentials> {
+    return this.databases.clusterOf(t)?.credentials ?? NO_CREDENTIALS;
+  }
+
+  /** For health checks: every configured node and its configured role. */
+  *configuredNodes(): Iterable<{ target: NodeTarget; role: "primary" | "replica" }> {
+    for (const c of this.databases.allClusters()) {
+      yield { target: c.configuredPrimary, role: "primary" };
+      for (const t of c.balancer.targets) yield { target: t, role: "replica" };
     }
   }
 
-  /** Whether `t` is still part of the configuration (removed replicas drain). */
-  isCurrentNode(t: NodeTarget): boolean {
-    return t === this.primaryTarget || t === this.elected || this.balancer.targets.includes(t);
+  primaryOf(t: NodeTarget): NodeTarget | null {
+    return this.databases.clusterOf(t)?.primary ?? null;
+  }
+
+  /** The database a server connection for clients of `database` opens (its entry's dbname). */
+  serverDatabase(database: string): string {
+    return this.databases.resolve(database)?.serverDatabase(database) ?? database;
   }
 
   isPaused(database: string): boolean {
     return this.paused.isPaused(database);
   }
 
-  /** Whether reads of (user, database) can go to some replica right now. */
-  replicaAvailable(user: string, database: string): boolean {
-    return this.balancer.any(this.usable, user, database);
-  }
-
-  /** A usable replica; with `floor`, only one known to have replayed WAL up to it. */
-  pickReplica(user: string, database: string, floor: bigint | null = null): NodeTarget | null {
-    if (floor === null) return this.balancer.pick(this.usable, user, database);
-    return this.balancer.pick((t, u: string, d: string) => this.replicaUsable(t, u, d) && (this.health.get(t)?.lsn ?? -1n) >= floor, user, database);
-  }
-
-  private readonly usable = (t: NodeTarget, user: string, database: string): boolean => this.replicaUsable(t, user, database);
-
-  /** Whether every replica has replayed `floor`: then a client's floor no longer matters. */
-  allReplicasPast(floor: bigint): boolean {
-    return this.balancer.targets.every((t) => (this.health.get(t)?.lsn ?? -1n) >= floor);
-  }
-
-  /** Up per health checks, within the lag limits, and reachable with this user's credentials. */
-  private replicaUsable(t: NodeTarget, user: string, database: string): boolean {
-    const h = this.health.get(t);
-    if (h) {
-      if (!h.up || h.role === "primary") return false;
-      const r = this.config.routing;
-      if (r.maxReplicaLagMs > 0 && h.lagSeconds !== null && h.lagSeconds * 1000 > r.maxReplicaLagMs) return false;
-      if (r.maxReplicaLagBytes > 0 && h.lagBytes !== null && h.lagBytes > r.maxReplicaLagBytes) return false;
-    }
-    // Credentials first: a map lookup, where building the pool key would allocate per query.
-    return this.credentials.has(user) || this.pools.reachable(this.pools.pool(t, user, database));
-  }
-
+  /** Looks up catalog facts on the primary of `database`'s cluster. */
   learnCatalog(functions: readonly string[], relations: readonly string[], user: string, database: string): void {
-    this.catalog.learn(functions, relations, this.pools, this.primary, user, database);
+    const cluster = this.databases.resolve(database)?.cluster;
+    if (cluster) this.catalog.learn(functions, relations, this.pools, cluster.primary, user, database);
   }
 
   serverTls(node: NodeTarget): ServerTlsOptions {

@@ -15,10 +15,15 @@ import type { GatewayContext } from "./context.ts";
 import { ServerConn } from "../server/server-conn.ts";
 import { AuthCode, Backend, buildQuery } from "../protocol/index.ts";
 import { syncSql } from "./params.ts";
+import type { Cluster } from "./cluster.ts";
 
 export interface StartupInfo {
   user: string;
+  /** The name the client asked for (pools and caches are per client-visible name). */
   database: string;
+  /** The cluster serving it, and the real database there. */
+  cluster: Cluster;
+  serverDatabase: string;
   /** Every startup parameter the client sent (user and database included). */
   params: Map<string, string>;
 }
@@ -59,19 +64,19 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
       throw Errors.passwordFailed(startup.user);
     } else creds = await authenticateClient(ch, startup.user, verifier, clientMethodFor(hba, serverCode, verifier));
   } catch (e) {
-    ctx.authQuery?.invalidate(startup.user, startup.database);
+    ctx.authQueryFor(startup.cluster)?.invalidate(startup.user, startup.serverDatabase);
     throw e;
   }
   // Once a pool knows how its server authenticates and what it reports, later logins need no
   // server connection at all, so a connection storm does not become one on the primary.
   const known = (): boolean => {
-    const pool = ctx.pools.find(ctx.primary, startup.user, startup.database);
+    const pool = ctx.pools.find(startup.cluster.primary, startup.user, startup.database);
     return pool !== undefined && pool.authCode !== null && pool.serverParams !== null;
   };
   if (known()) return { server: null, slot: null, creds };
   // First login of the pair: the client is authenticated now, so a connection is opened for it,
   // in a slot of its pool (a storm of first logins waits for room instead of flooding the node).
-  const pool = ctx.pools.pool(ctx.primary, startup.user, startup.database);
+  const pool = ctx.pools.pool(startup.cluster.primary, startup.user, startup.database);
   const slot = await ctx.pools.loginSlot(pool);
   if (known()) {
     slot.release();
@@ -94,10 +99,10 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
   } catch (e) {
     slot.release();
     if (e instanceof ServerAuthError) {
-      ctx.authQuery?.invalidate(startup.user, startup.database);
+      ctx.authQueryFor(startup.cluster)?.invalidate(startup.user, startup.serverDatabase);
       // The client proved its password; the server refusing PgGate is configuration, for the log.
       const guessed = actual !== serverCode ? ` (the client was challenged for ${methodName(serverCode)}, the server asks for ${methodName(actual)}; the next login is challenged accordingly)` : "";
-      log.error("server_login_failed", { user: startup.user, db: startup.database, node: ctx.primary.name, error: e.message + guessed });
+      log.error("server_login_failed", { user: startup.user, db: startup.database, cluster: startup.cluster.label, node: startup.cluster.primary.name, error: e.message + guessed });
       throw loginUnavailable(startup.user);
     }
     throw e;
@@ -136,11 +141,11 @@ function loginUnavailable(user: string): PgError {
  * showed plus the role's verifier give credentials for more connections, to replicas too.
  */
 async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, gone: () => boolean): Promise<LoginResult> {
-  const pool = ctx.pools.pool(ctx.primary, startup.user, startup.database);
+  const pool = ctx.pools.pool(startup.cluster.primary, startup.user, startup.database);
   let slot: LoginSlot | null = null;
   try {
     slot = await ctx.pools.loginSlot(pool);
-    const { server, transcript } = await ctx.loginGate.run(ctx.primary, gone, async () => {
+    const { server, transcript } = await ctx.loginGate.run(startup.cluster.primary, gone, async () => {
       const conn = await openPrimary(ctx, startup);
       try {
         return await relayAuthentication(ch, conn);
@@ -162,11 +167,12 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
 /** Credentials from a relayed exchange (see credentialsFromRelay); none when there is no auth_user. */
 async function relayedCredentials(ctx: GatewayContext, startup: StartupInfo, transcript: RelayTranscript): Promise<ServerCredentials> {
   if (transcript.kind === "password") return { kind: "password", password: transcript.password };
-  if (!ctx.authQuery || transcript.kind === "none") return { kind: "none" };
+  const authQuery = ctx.authQueryFor(startup.cluster);
+  if (!authQuery || transcript.kind === "none") return { kind: "none" };
   for (let attempt = 0; attempt < 2; attempt++) {
     let verifier: Verifier | null;
     try {
-      verifier = await ctx.authQuery.lookup(startup.user, startup.database);
+      verifier = await authQuery.lookup(startup.user, startup.serverDatabase);
     } catch (e) {
       log.warn("passthrough_replicas_unavailable", { user: startup.user, db: startup.database, error: (e as Error).message });
       return { kind: "none" };
@@ -175,7 +181,7 @@ async function relayedCredentials(ctx: GatewayContext, startup: StartupInfo, tra
     if ("creds" in r) return r.creds;
     // A cached verifier may predate a password change the server already knows: look again once.
     if (attempt === 0 && verifier !== null) {
-      ctx.authQuery.invalidate(startup.user, startup.database);
+      authQuery.invalidate(startup.user, startup.serverDatabase);
       continue;
     }
     log.warn("passthrough_replicas_unavailable", { user: startup.user, db: startup.database, error: r.why });
@@ -192,7 +198,7 @@ async function relayedCredentials(ctx: GatewayContext, startup: StartupInfo, tra
  * and unknown names.
  */
 function authMethodOf(ctx: GatewayContext, startup: StartupInfo, verifier: Verifier | null): number {
-  const pool = ctx.pools.find(ctx.primary, startup.user, startup.database);
+  const pool = ctx.pools.find(startup.cluster.primary, startup.user, startup.database);
   if (pool && pool.authCode !== null) return pool.authCode;
   const learnt = ctx.authMethods.peek(startup.database, startup.user);
   if (learnt !== undefined) return learnt;
@@ -210,9 +216,10 @@ function methodName(code: number): string {
 async function findVerifier(ctx: GatewayContext, startup: StartupInfo): Promise<Verifier | null> {
   const user = startup.user;
   if (ctx.config.auth.mode === "userlist") return ctx.userlist?.get(user) ?? null;
-  if (!ctx.authQuery) throw new Error("auth_query mode without an AuthQuery");
+  const authQuery = ctx.authQueryFor(startup.cluster);
+  if (!authQuery) throw new Error("auth_query mode without an AuthQuery");
   try {
-    return await ctx.authQuery.lookup(user, startup.database);
+    return await authQuery.lookup(user, startup.serverDatabase);
   } catch (e) {
     if (e instanceof PgError) throw e;
     // Details are for the operator; an unauthenticated client learns only that it cannot log in.
@@ -226,12 +233,12 @@ async function findVerifier(ctx: GatewayContext, startup: StartupInfo): Promise<
  * can join the pool; the client's session parameters are applied with SET afterwards.
  */
 async function openPrimary(ctx: GatewayContext, startup: StartupInfo): Promise<ServerConn> {
-  const node = ctx.primary;
+  const node = startup.cluster.primary;
   const cfg = ctx.config;
   const tlsOptions = ctx.serverTls(node);
   const params = new Map([
     ["user", startup.user],
-    ["database", startup.database],
+    ["database", startup.serverDatabase],
   ]);
   try {
     return await ServerConn.connect(node, params, tlsOptions, cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
@@ -254,8 +261,8 @@ export async function loginClient(
   hba: HbaVerdict = null,
 ): Promise<ReadonlyMap<string, string>> {
   const { server, slot, creds } = await login(ctx, ch, startup, gone, hba);
-  if (creds.kind !== "none") ctx.credentials.set(startup.user, creds);
-  const pool = ctx.pools.pool(ctx.primary, startup.user, startup.database);
+  if (creds.kind !== "none") startup.cluster.credentials.set(startup.user, creds);
+  const pool = ctx.pools.pool(startup.cluster.primary, startup.user, startup.database);
   if (server) {
     try {
       if (params.size > 0) await applyStartupParams(server, params);
@@ -301,9 +308,11 @@ export async function loginAdmin(
     await authenticateClient(ch, user, { kind: "plain", password: adminPassword }, "scram");
     return new Map([...ADMIN_PARAMS, ["application_name", applicationName]]);
   }
+  // Checked on the cluster serving that database name, else the top-level (or first) cluster.
   const database = ctx.config.auth.authDatabase || "postgres";
-  const { server, slot } = await login(ctx, ch, { user, database, params: startupParams }, gone);
-  const reported = new Map(server?.params ?? ctx.pools.find(ctx.primary, user, database)?.serverParams ?? []);
+  const cluster = ctx.resolveDatabase(database)?.cluster ?? ctx.databases.firstCluster;
+  const { server, slot } = await login(ctx, ch, { user, database, cluster, serverDatabase: database, params: startupParams }, gone);
+  const reported = new Map(server?.params ?? ctx.pools.find(cluster.primary, user, database)?.serverParams ?? []);
   slot?.release();
   server?.terminate();
   reported.set("application_name", applicationName);

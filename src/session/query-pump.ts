@@ -3,6 +3,8 @@
 // client's view that of the primary alone (pins, read-your-writes floors, startup values after
 // RESET, answers PgGate gives itself). Getting connections and handling their replies is the
 // subclass (ClientSession); the connection's life is SessionCore.
+import type { Cluster } from "./cluster.ts";
+import type { RoutingConfig } from "../config/types.ts";
 import { buildCommandComplete, buildReadyForQuery, decodeQuery, Frontend, TxStatus } from "../protocol/index.ts";
 import { encodePgError, error, PgError, SqlState } from "../errors/index.ts";
 import { ForwardRun } from "../net/forward-run.ts";
@@ -60,9 +62,19 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
   /** Deadline for writes held while no primary is reachable; 0 when not waiting. */
   protected primaryWaitUntil = 0;
 
+  /** Its database's cluster. Queries run only after login, which sets the entry. */
+  get cluster(): Cluster {
+    return this.db!.cluster;
+  }
+
+  /** Its database's routing settings (the top-level ones with the entry's own over them). */
+  get routing(): RoutingConfig {
+    return this.db!.routing;
+  }
+
   /** Whether read-your-writes floors are kept for this client (not for pinned sessions: they never read replicas). */
   protected get rywTracking(): boolean {
-    const r = this.ctx.config.routing;
+    const r = this.routing;
     return r.readYourWrites !== "off" && r.readWriteSplit && this.pinReason === null;
   }
 
@@ -187,7 +199,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
    * out. Returns false when the client now waits (pool, floor, PAUSE, a busy replica).
    */
   protected placeBatch(cls: Classification | null, count: number, complete: boolean): boolean {
-    const routing = this.ctx.config.routing;
+    const routing = this.routing;
     const s = this.server;
     const situation: BatchSituation = {
       cls,
@@ -196,7 +208,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
       noReplica: routing.noReplica,
       sessionRoute: this.sessionRoute,
       // One replica choice per read batch: it decides availability and, if used, the node.
-      replica: wantsReplica(cls, routing.readWriteSplit, this.retryOnPrimary, this.pinReason) ? this.ctx.pickReplica(this.user, this.database) : null,
+      replica: wantsReplica(cls, routing.readWriteSplit, this.retryOnPrimary, this.pinReason) ? this.cluster.pickReplica(routing, this.user, this.database) : null,
       floorSet: this.rywTracking && this.floor.current() !== null,
       floor: "unknown",
       attached: s && this.serverTarget ? { target: this.serverTarget, busy: s.pendingReplies > 0 } : null,
@@ -594,7 +606,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     super(socket, ctx);
     this.statements = new ClientStatements(ctx.stats, (conn) => this.onShapeLearnt(conn));
     this.floor = new WriteFloor(ctx, this);
-    this.att = new ServerAttachment(ctx.pools, ctx.balancer, () => this.user, () => this.database);
+    this.att = new ServerAttachment(ctx.pools, () => this.cluster.balancer, () => this.user, () => this.database);
   }
 
   /** Attaches a connection for `target`; false when the client now waits for one. */

@@ -2,6 +2,7 @@
 // transition()), inbound bytes to frames, the end of the startup phase (greeting), the admin
 // console hand-off, errors and closing. The query pump is the subclass (ClientSession); this
 // file never routes a batch or touches a server connection.
+import type { DatabaseEntry } from "./databases.ts";
 import { buildAuthenticationOk, buildBackendKeyData, buildParameterStatus, buildReadyForQuery, FrameReader, ProtocolError, StartupLengthError, TxStatus } from "../protocol/index.ts";
 import { encodePgError, Errors, fatal, PgError, SqlState } from "../errors/index.ts";
 import { Link, type LinkOwner, type LinkSocket } from "../net/link.ts";
@@ -45,6 +46,8 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
   secretKey = 0;
   user = "";
   database = "";
+  /** The `databases:` entry serving this client: set at login, before any query (null for the admin console). */
+  db: DatabaseEntry | null = null;
   waitStartedAt = 0;
   /** Transaction status the client last saw (from the server's ReadyForQuery). */
   txStatus: number = TxStatus.Idle;
@@ -229,6 +232,7 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
   beginLogin(id: ClientIdentity): void {
     this.user = id.user;
     this.database = id.database;
+    this.db = id.db;
     this.params = id.params;
     this.sessionRoute = id.sessionRoute;
     this.transition("login");

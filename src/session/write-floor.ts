@@ -4,7 +4,7 @@
 import { buildParameterStatus } from "../protocol/index.ts";
 import { formatLsn, parseLsn } from "../health/lsn.ts";
 import type { Classification } from "../router/index.ts";
-import type { Config } from "../config/types.ts";
+import type { RoutingConfig } from "../config/types.ts";
 import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
 import type { SharedFloors, SharedScope } from "./shared-floors.ts";
 
@@ -24,19 +24,26 @@ export function mayWrite(c: Classification): boolean {
 export interface FloorHost {
   readonly user: string;
   readonly database: string;
+  /** Its database's routing settings (read_your_writes, ryw_max_wait_ms). */
+  readonly routing: RoutingConfig;
+  /** Its database's cluster: floors are WAL positions of that cluster only. */
+  readonly cluster: FloorCluster;
   send(buf: Uint8Array): void;
   /** A waiting read may be routed now (a replica caught up, or the wait ran out). */
   floorWaitOver(): void;
 }
 
-/** What the floor needs from the gateway: replica positions and the current config. */
-export interface FloorDeps {
-  readonly config: Config;
+/** What the floor needs from its cluster: replica positions, and the floors shared between clients. */
+export interface FloorCluster {
   allReplicasPast(floor: bigint): boolean;
-  pickReplica(user: string, database: string, floor?: bigint | null): NodeTarget | null;
-  readonly health: { waitForReplay(wake: () => void): () => void };
+  pickReplica(routing: RoutingConfig, user: string, database: string, floor?: bigint | null): NodeTarget | null;
   /** Floors of routing.read_your_writes user / global. */
   readonly sharedFloors: SharedFloors;
+}
+
+/** Replay polling, shared by every client (see HealthMonitor.waitForReplay). */
+export interface FloorDeps {
+  readonly health: { waitForReplay(wake: () => void): () => void };
 }
 
 export class WriteFloor {
@@ -57,7 +64,7 @@ export class WriteFloor {
 
   /** user / global mode: the floor shared with other clients; null in session (or off) mode. */
   private get scope(): SharedScope | null {
-    const m = this.ctx.config.routing.readYourWrites;
+    const m = this.host.routing.readYourWrites;
     return m === "user" || m === "global" ? m : null;
   }
 
@@ -68,7 +75,7 @@ export class WriteFloor {
   current(): bigint | null {
     const scope = this.scope;
     if (scope === null) return this.lsn;
-    const shared = this.ctx.sharedFloors.get(scope, this.host.user, this.host.database);
+    const shared = this.host.cluster.sharedFloors.get(scope, this.host.user, this.host.database);
     if (shared === null) return this.lsn;
     return this.lsn === null || shared > this.lsn ? shared : this.lsn;
   }
@@ -80,23 +87,23 @@ export class WriteFloor {
    */
   choose(): NodeTarget | "primary" | "wait" {
     const floor = this.current()!;
-    const { user, database } = this.host;
-    if (this.ctx.allReplicasPast(floor)) {
+    const { user, database, cluster, routing } = this.host;
+    if (cluster.allReplicasPast(floor)) {
       // Every replica has it: the floor no longer matters, for this client or any other.
       this.lsn = null;
       const scope = this.scope;
-      if (scope !== null) this.ctx.sharedFloors.forget(scope, user, database, floor);
+      if (scope !== null) cluster.sharedFloors.forget(scope, user, database, floor);
       this.stopWaiting();
-      return this.ctx.pickReplica(user, database) ?? "primary";
+      return cluster.pickReplica(routing, user, database) ?? "primary";
     }
-    const node = this.ctx.pickReplica(user, database, floor);
+    const node = cluster.pickReplica(routing, user, database, floor);
     if (node) {
       this.stopWaiting();
       return node;
     }
     const now = Date.now();
     if (this.deadline === 0) {
-      const maxWait = this.ctx.config.routing.rywMaxWaitMs;
+      const maxWait = routing.rywMaxWaitMs;
       if (maxWait === 0) return "primary";
       this.deadline = now + maxWait;
       const wake = (): void => {
@@ -148,7 +155,7 @@ export class WriteFloor {
     // A write learnt here constrains the other clients in user / global mode (SET pggate.min_lsn
     // is this client's own business: report === false).
     const scope = this.scope;
-    if (report && scope !== null) this.ctx.sharedFloors.raise(scope, this.host.user, this.host.database, lsn);
+    if (report && scope !== null) this.host.cluster.sharedFloors.raise(scope, this.host.user, this.host.database, lsn);
     if (report) this.host.send(buildParameterStatus("pggate.write_lsn", formatLsn(this.lsn)));
   }
 }

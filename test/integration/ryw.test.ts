@@ -181,7 +181,7 @@ describe("lag-aware routing", () => {
       for (let i = 0; i < 50; i++) await writer.query("INSERT INTO ryw (v) VALUES ('burst')");
       await Bun.sleep(800);
       const metrics = await (await fetch(`${g.metricsUrl}/metrics`)).text();
-      const lag = Number(metrics.match(/pggate_replica_lag_seconds\{node="replica0"\} ([0-9.e-]+)/)?.[1] ?? "0");
+      const lag = Number(metrics.match(/pggate_replica_lag_seconds\{node="replica0",cluster="default"\} ([0-9.e-]+)/)?.[1] ?? "0");
       expect(lag).toBeGreaterThan(0.5);
       const during = new Set<number>();
       for (let i = 0; i < 20; i++) during.add((await reader.query("SELECT inet_server_port() AS p")).rows[0].p);

@@ -39,6 +39,7 @@ describe("defaults", () => {
         tls: { mode: "disable", cert: "", key: "" },
       },
       metrics: { enabled: true, host: "127.0.0.1", port: 8080, readyMaxWaiting: 100 },
+      databases: [],
       nodes: {
         primary: { host: "db1", port: 5432, weight: 1 },
         replicas: [],
@@ -252,7 +253,7 @@ nodes_:
       "pggate.yaml:9:3: routing.frobnicate: unknown key; allowed under routing: read_write_split, read_your_writes, default_route, no_replica, write_functions, read_functions, ryw_max_wait_ms, max_replica_lag_ms, max_replica_lag_bytes",
     ]);
     expect(problems(`${MINIMAL}zzz: 1\n`)).toEqual([
-      "pggate.yaml:3:1: zzz: unknown key; allowed at the top level: listen, metrics, nodes, pool, auth, routing, health, retry, admin, limits, log, workers, shutdown_timeout_ms",
+      "pggate.yaml:3:1: zzz: unknown key; allowed at the top level: listen, metrics, nodes, databases, pool, auth, routing, health, retry, admin, limits, log, workers, shutdown_timeout_ms",
     ]);
     expect(problems("nodes:\n  primary: { host: p, prot: 1 }\n")).toEqual([
       "pggate.yaml:2:23: nodes.primary.prot: unknown key; did you mean nodes.primary.port?",
@@ -326,7 +327,7 @@ nodes_:
 
   test("a config that is not a mapping", () => {
     expect(problems("- a\n- b\n")).toEqual([
-      "pggate.yaml:1:1: the config must be a mapping of sections (listen, metrics, nodes, pool, auth, routing, health, retry, admin, limits, log, workers, shutdown_timeout_ms), got a list",
+      "pggate.yaml:1:1: the config must be a mapping of sections (listen, metrics, nodes, databases, pool, auth, routing, health, retry, admin, limits, log, workers, shutdown_timeout_ms), got a list",
     ]);
   });
 });

@@ -13,6 +13,7 @@ import {
   renderReference,
   SCHEMA,
   valueAt,
+  type DatabaseConfig,
   type NodeConfig,
   type ValueAt,
 } from "../../../src/config/index.ts";
@@ -30,7 +31,8 @@ const exactTypes: [
   Same<ValueAt<"admin.users">, readonly string[]>,
   Same<ValueAt<"nodes.primary">, NodeConfig>,
   Same<ValueAt<"nodes.replicas">, readonly NodeConfig[]>,
-] = [true, true, true, true, true, true, true];
+  Same<ValueAt<"databases">, readonly DatabaseConfig[]>,
+] = [true, true, true, true, true, true, true, true];
 
 const EXAMPLE = join(import.meta.dir, "../../../examples/pggate.yaml");
 const sample = () => configFromObject({ nodes: { primary: { host: "p" } } }, { env: {} });

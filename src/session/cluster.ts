@@ -1,0 +1,148 @@
+// One PostgreSQL cluster behind PgGate: its primary (as configured, or the node that took over
+// after a failover), its replicas and their balancing, the credentials learnt for its nodes and
+// the read-your-writes floors of its clients. WAL positions of one cluster mean nothing on
+// another, so every floor and LSN comparison stays inside one Cluster. No sockets here.
+import type { ServerCredentials } from "../auth/credentials.ts";
+import type { ClusterNodes, RoutingConfig } from "../config/types.ts";
+import type { NodeHealth } from "../health/monitor.ts";
+import { log } from "../log/index.ts";
+import { ReplicaBalancer } from "../pool/balancer.ts";
+import type { NodeTarget } from "../server/node-target.ts";
+import { SharedFloors } from "./shared-floors.ts";
+
+/** What a cluster asks of the rest of the gateway: node health, and whether a pool can be reached. */
+export interface ClusterDeps {
+  health(t: NodeTarget): NodeHealth | undefined;
+  /** Up nodes, for finding a new primary after a failover. */
+  allHealth(): readonly NodeHealth[];
+  /** Whether (node, user, database) has a connection or can open one (see PoolManager.reachable). */
+  reachable(t: NodeTarget, user: string, database: string): boolean;
+}
+
+/** The address of a cluster's configured primary. */
+export function primaryAddress(nodes: ClusterNodes): string {
+  return `${nodes.primary.host}:${nodes.primary.port}`;
+}
+
+export class Cluster {
+  readonly balancer = new ReplicaBalancer();
+  /** read_your_writes user / global: floors shared between this cluster's clients. */
+  readonly sharedFloors = new SharedFloors();
+  /** What PgGate may use to open connections to this cluster's nodes, per user (learnt at login, latest wins). */
+  readonly credentials = new Map<string, ServerCredentials>();
+  /** Set when a reload removed the cluster: its nodes drain, its clients were closed. */
+  removed = false;
+  private configured: NodeTarget;
+  /** Set when health checks found the configured primary gone and another node acting as primary. */
+  private elected: NodeTarget | null = null;
+
+  constructor(
+    /** For logs, metrics and SHOW: "default" for the top-level nodes, else the first database on it. */
+    readonly label: string,
+    nodes: ClusterNodes,
+    private readonly deps: ClusterDeps,
+  ) {
+    // Names are unique across clusters: the default cluster's are "primary", "replica<i>".
+    const name = label === "default" ? "primary" : `${label}/primary`;
+    this.configured = { name, host: nodes.primary.host, port: nodes.primary.port, cluster: label };
+    this.setNodes(nodes);
+  }
+
+  /**
+   * A reload: the replica list may change, and for the default cluster the primary too (its
+   * connections then drain, as a removed replica's do; clients carry on with the new one).
+   */
+  setNodes(nodes: ClusterNodes): void {
+    const p = nodes.primary;
+    if (p.host !== this.configured.host || p.port !== this.configured.port) {
+      this.configured = { ...this.configured, host: p.host, port: p.port };
+      this.elected = null;
+    }
+    this.balancer.setNodes(nodes.replicas, this.label);
+  }
+
+  /** The node writes go to: the configured primary, or the node that took over after a failover. */
+  get primary(): NodeTarget {
+    return this.elected ?? this.configured;
+  }
+
+  /** The primary as configured (health checks watch it whatever role it reports). */
+  get configuredPrimary(): NodeTarget {
+    return this.configured;
+  }
+
+  /** Every node of the cluster, primary first. */
+  get targets(): readonly NodeTarget[] {
+    return [this.configured, ...this.balancer.targets];
+  }
+
+  /** Whether `t` is still one of this cluster's nodes (removed replicas drain). */
+  has(t: NodeTarget): boolean {
+    return !this.removed && (t === this.configured || t === this.elected || this.balancer.targets.includes(t));
+  }
+
+  /**
+   * Follows a failover: when the configured primary is down (or in recovery) and another node of
+   * this cluster reports itself primary (not in recovery), writes go there, without a restart. A
+   * node in recovery never becomes the write target. Called on every health change.
+   */
+  electPrimary(): void {
+    if (this.elected) {
+      const h = this.deps.health(this.elected);
+      if (h && h.up && h.role === "primary") return;
+      log.warn("primary_lost", { cluster: this.label, node: this.elected.name, host: this.elected.host, port: this.elected.port });
+      this.elected = null;
+    }
+    const configured = this.deps.health(this.configured);
+    if (!configured || (configured.up && configured.role !== "replica")) return;
+    const mine = this.balancer.targets;
+    const candidate = this.deps.allHealth().find((h) => h.up && h.role === "primary" && mine.includes(h.target));
+    if (candidate) {
+      this.elected = candidate.target;
+      log.warn("primary_failover", { cluster: this.label, from: `${this.configured.host}:${this.configured.port}`, to: `${candidate.target.host}:${candidate.target.port}`, node: candidate.target.name });
+    }
+  }
+
+  /** Whether reads of (user, database) can go to some replica right now. */
+  replicaAvailable(routing: RoutingConfig, user: string, database: string): boolean {
+    this.pickUser = user;
+    this.pickDatabase = database;
+    return this.balancer.any(this.usableNow, routing, null);
+  }
+
+  /** A usable replica; with `floor`, only one known to have replayed WAL up to it. */
+  pickReplica(routing: RoutingConfig, user: string, database: string, floor: bigint | null = null): NodeTarget | null {
+    this.pickUser = user;
+    this.pickDatabase = database;
+    return this.balancer.pick(this.usableNow, routing, floor);
+  }
+
+  /** Whether every replica has replayed `floor`: then a client's floor no longer matters. */
+  allReplicasPast(floor: bigint): boolean {
+    return this.balancer.targets.every((t) => (this.deps.health(t)?.lsn ?? -1n) >= floor);
+  }
+
+  /** The primary's latest WAL position as health checks last saw it. */
+  get primaryLsn(): bigint | null {
+    return this.deps.health(this.primary)?.lsn ?? null;
+  }
+
+  // The balancer passes two arguments to its predicate; the (user, database) pair of a pick is
+  // kept in fields instead of a closure per query.
+  private pickUser = "";
+  private pickDatabase = "";
+  private readonly usableNow = (t: NodeTarget, routing: RoutingConfig, floor: bigint | null): boolean =>
+    this.replicaUsable(t, routing, this.pickUser, this.pickDatabase) && (floor === null || (this.deps.health(t)?.lsn ?? -1n) >= floor);
+
+  /** Up per health checks, within the lag limits, and reachable with this user's credentials. */
+  private replicaUsable(t: NodeTarget, routing: RoutingConfig, user: string, database: string): boolean {
+    const h = this.deps.health(t);
+    if (h) {
+      if (!h.up || h.role === "primary") return false;
+      if (routing.maxReplicaLagMs > 0 && h.lagSeconds !== null && h.lagSeconds * 1000 > routing.maxReplicaLagMs) return false;
+      if (routing.maxReplicaLagBytes > 0 && h.lagBytes !== null && h.lagBytes > routing.maxReplicaLagBytes) return false;
+    }
+    // Credentials first: a map lookup, where building the pool key would allocate per query.
+    return this.credentials.has(user) || this.deps.reachable(t, user, database);
+  }
+}
