@@ -172,6 +172,12 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
     },
     { name: "pggate_errors_total", labels: ["kind"], type: "counter", help: "Errors PgGate sent to clients, by kind.", read: () => Object.entries(s.errors).map(([kind, value]) => ({ value, labels: { kind } })) },
     {
+      name: "pggate_ryw_waits_total", labels: [],
+      type: "counter",
+      help: "Reads held for a replica to replay the client's last write (read-your-writes); the rest of such reads found one at once or went to the primary.",
+      read: () => [{ value: s.rywWaits }],
+    },
+    {
       name: "pggate_config_reloads_total", labels: ["result"],
       type: "counter",
       help: "Config reloads (SIGHUP or RELOAD) by result.",

@@ -62,6 +62,8 @@ export class Stats {
   preparedHits = 0;
   preparedMisses = 0;
   reloads = { success: 0, error: 0 };
+  /** Reads held for a replica to replay what their client wrote (read-your-writes). */
+  rywWaits = 0;
 
   query(route: RouteName, reason: string): void {
     const r = this.queries[route];

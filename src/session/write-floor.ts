@@ -44,7 +44,20 @@ export interface FloorCluster {
 /** Replay polling, shared by every client (see HealthMonitor.waitForReplay). */
 export interface FloorDeps {
   readonly health: { waitForReplay(wake: () => void): () => void };
+  /** Reads held for a replica to replay their floor (pggate_ryw_waits_total). */
+  readonly stats: { rywWaits: number };
 }
+
+/**
+ * The write's floor is the insert position: with synchronous_commit = off the commit record may
+ * not even be written out yet. (The flush position would be a lower floor when the commit was
+ * synchronous, but a SET LOCAL synchronous_commit = off inside the transaction leaves no trace
+ * in the session's setting afterwards, so it is never trusted for that.) With the session's
+ * setting off and the flush position behind the floor, no replica can have the write yet
+ * (walsenders send flushed WAL only): reads needing it go to the primary without waiting.
+ */
+const CAPTURE_SQL =
+  "SELECT pg_current_wal_insert_lsn()::text, pg_current_wal_flush_lsn()::text, current_setting('synchronous_commit') <> 'off'";
 
 export class WriteFloor {
   /** Reads need a replica that replayed this far; null when nothing was written recently. */
@@ -53,6 +66,12 @@ export class WriteFloor {
   wrote = false;
   /** The primary's WAL position after a write is being fetched. */
   pending = false;
+  /**
+   * The floor, when the primary had not flushed it yet as the write committed
+   * (synchronous_commit = off): no replica can have WAL the primary has not flushed, so reads
+   * needing it go to the primary at once instead of waiting routing.ryw_max_wait_ms for nothing.
+   */
+  private unflushed: bigint | null = null;
   private deadline = 0;
   private stopPolling: (() => void) | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -91,6 +110,7 @@ export class WriteFloor {
     if (cluster.allReplicasPast(floor)) {
       // Every replica has it: the floor no longer matters, for this client or any other.
       this.lsn = null;
+      this.unflushed = null;
       const scope = this.scope;
       if (scope !== null) cluster.sharedFloors.forget(scope, user, database, floor);
       this.stopWaiting();
@@ -101,11 +121,16 @@ export class WriteFloor {
       this.stopWaiting();
       return node;
     }
+    if (this.unflushed !== null && floor <= this.unflushed) {
+      this.stopWaiting();
+      return "primary";
+    }
     const now = Date.now();
     if (this.deadline === 0) {
       const maxWait = routing.rywMaxWaitMs;
       if (maxWait === 0) return "primary";
       this.deadline = now + maxWait;
+      this.ctx.stats.rywWaits++;
       const wake = (): void => {
         if (this.deadline !== 0) this.host.floorWaitOver();
       };
@@ -134,16 +159,24 @@ export class WriteFloor {
     this.wrote = false;
     this.pending = true;
     let lsn: bigint | null = null;
+    let flushed: bigint | null = null;
+    let synchronous = false;
     s.sendInternal(
       // The insert position, not pg_current_wal_lsn() (the write position): with
-      // synchronous_commit = off the commit record may not be written out yet.
-      "SELECT pg_current_wal_insert_lsn()::text",
+      // synchronous_commit = off the commit record may not be written out yet. The flush
+      // position says whether it is (what replicas can have received).
+      CAPTURE_SQL,
       (row) => {
         lsn = parseLsn(row[0]);
+        flushed = parseLsn(row[1]);
+        synchronous = row[2] === "t";
       },
       () => {
         this.pending = false;
-        if (lsn !== null) this.raise(lsn, true);
+        if (lsn !== null) {
+          this.unflushed = !synchronous && flushed !== null && flushed < lsn ? lsn : null;
+          this.raise(lsn, true);
+        }
         done();
       },
     );

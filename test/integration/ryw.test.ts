@@ -27,8 +27,8 @@ function gateway(routing: Record<string, unknown> = {}): Gateway {
   return g;
 }
 
-function client(port: number): pg.Client {
-  const u = c.users.scram;
+function client(port: number, who: "scram" | "md5" = "scram"): pg.Client {
+  const u = c.users[who];
   const cl = new pg.Client({ host: "127.0.0.1", port, user: u.user, password: u.password, database: "app" });
   cl.on("error", () => {});
   return cl;
@@ -38,8 +38,8 @@ const delayedPort = () => c.replicas[0].port;
 const normalPort = () => c.replicas[1].port;
 
 /** The pairs: insert, then read the row back. Returns stale reads and where the reads ran. */
-async function pairs(port: number, n: number): Promise<{ stale: number; ports: Map<number, number>; ms: number }> {
-  const cl = client(port);
+async function pairs(port: number, n: number, who: "scram" | "md5" = "scram"): Promise<{ stale: number; ports: Map<number, number>; ms: number }> {
+  const cl = client(port, who);
   await cl.connect();
   const ports = new Map<number, number>();
   let stale = 0;
@@ -59,7 +59,8 @@ async function pairs(port: number, n: number): Promise<{ stale: number; ports: M
 
 beforeAll(async () => {
   c = await startCluster({ replicas: 2, delayMs: { 0: 1500 } });
-  await c.psql(c.primary, "CREATE TABLE ryw (id serial PRIMARY KEY, v text); GRANT ALL ON ryw, ryw_id_seq TO pggate_scram", "app");
+  // The cluster runs with synchronous_commit = off; pggate_md5 commits synchronously.
+  await c.psql(c.primary, "CREATE TABLE ryw (id serial PRIMARY KEY, v text); GRANT ALL ON ryw, ryw_id_seq TO pggate_scram, pggate_md5; ALTER ROLE pggate_md5 SET synchronous_commit = on", "app");
   await Bun.sleep(1700);
 }, 60_000);
 
@@ -77,6 +78,31 @@ describe("read-your-writes", () => {
       expect(r.ms).toBeLessThan(15_000);
       expect(r.ports.get(normalPort()) ?? 0).toBeGreaterThan(0);
       expect(r.ports.get(delayedPort()) ?? 0).toBe(0);
+    } finally {
+      await g.shutdown();
+    }
+  }, 60_000);
+
+  test("synchronous_commit off: a read after a write the primary has not flushed goes to the primary at once; on: it waits for the replica and reads there", async () => {
+    const g = gateway();
+    try {
+      const stats = g.ctx.stats;
+      const before = { waits: stats.rywWaits, primary: stats.queries.primary.read_your_writes ?? 0 };
+      const off = await pairs(g.port, 100);
+      const offWaits = stats.rywWaits - before.waits;
+      const offPrimary = (stats.queries.primary.read_your_writes ?? 0) - before.primary;
+      console.log(`synchronous_commit off: ${off.ms} ms, ${offWaits} waits, ${offPrimary} reads sent to the primary, by port ${JSON.stringify([...off.ports])}`);
+      expect(off.stale).toBe(0);
+      // Nearly every commit is still unflushed when its position is learnt (wal_writer_delay 10 ms):
+      // those reads do not wait for a replica that cannot have the row.
+      expect(offWaits).toBeLessThan(25);
+      expect(offPrimary).toBeGreaterThan(75);
+
+      const on = await pairs(g.port, 100, "md5");
+      console.log(`synchronous_commit on: ${on.ms} ms, by port ${JSON.stringify([...on.ports])}`);
+      expect(on.stale).toBe(0);
+      expect(on.ports.get(normalPort()) ?? 0).toBeGreaterThanOrEqual(50);
+      expect(on.ports.get(delayedPort()) ?? 0).toBe(0);
     } finally {
       await g.shutdown();
     }
