@@ -4,7 +4,7 @@
 //
 //   bun run scripts/bench.ts [--quick] [--rounds N] [--duration S] [--only 1,3,5] [--systems A,D,E]
 //
-// Scenarios 1-6 are pgbench workloads, 7 is the metrics overhead of PgGate, 8 the memory of
+// Scenarios 1-6 and 9 (read-your-writes) are pgbench workloads, 7 is the metrics overhead of PgGate, 8 the memory of
 // 10,000 idle client connections.
 
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -27,6 +27,7 @@ import {
 import {
   directSystem,
   psqlVia,
+  startForwarder,
   startPgbouncer,
   startPggate,
   startPgpool,
@@ -44,6 +45,14 @@ const SCALE = 10;
 const DATABASE = "app";
 const POOL_SIZE = 20;
 const IDLE_CLIENTS = 10_000;
+/**
+ * Scenario 9's transaction: insert a row, read it back. A read that misses the row (stale) divides
+ * by zero: pgbench counts a failed transaction and aborts that client, so "failed 0" = no stale read.
+ */
+const RYW_SCRIPT = join(tmpdir(), `pggate-bench-ryw-${process.pid}.sql`);
+const RYW_SQL = `INSERT INTO bench_ryw (v) VALUES (1) RETURNING id \\gset
+SELECT 1 / count(*) FROM bench_ryw WHERE id = :id;
+`;
 
 const SCENARIOS: ScenarioDef[] = [
   { id: "1", title: "select-only, simple protocol, 20 clients, pool 20", args: ["-S", "-M", "simple", "-c", "20", "-j", "2"] },
@@ -75,8 +84,15 @@ const SCENARIOS: ScenarioDef[] = [
   },
   { id: "7", title: "metrics overhead: scenario 1, PgGate split, metrics on vs off", args: ["-S", "-M", "simple", "-c", "20", "-j", "2"], systems: ["E", "E0"] },
   { id: "8", title: `memory: ${IDLE_CLIENTS.toLocaleString("en-US")} idle logged-in clients`, args: [] },
+  {
+    id: "9", title: "read-your-writes mix: INSERT a row then SELECT it, 20 clients", args: ["-M", "simple", "-c", "20", "-j", "2", "-f", RYW_SCRIPT],
+    note:
+      "Each transaction inserts a row and reads it back in the next statement (autocommit). A stale read fails the transaction (1 / count(*) = 1 / 0), " +
+      "so failed = 0 means no client ever read older data than it wrote. The cluster runs synchronous_commit = on (PostgreSQL's default): the read needs a replica that replayed the commit. " +
+      "Reads on replicas % comes from PgGate's pggate_queries_total; the other systems read the primary.",
+  },
 ];
-const ALL_SYSTEMS: SystemId[] = ["A", "B", "C", "D", "E"];
+const ALL_SYSTEMS: SystemId[] = ["A", "F", "B", "C", "D", "E"];
 const WARMUP_JIT_S = 8;
 const CAPACITY_ERROR = /too many clients|remaining connection slots are reserved/i;
 
@@ -98,8 +114,10 @@ function usage(code: number): never {
   --duration S       pgbench -T per run in seconds (default 4: the full run stays under 10 minutes on 2 cores)
   --only 1,3,5       scenarios (default all): 1 select-only simple, 2 select-only prepared, 3 TPC-B,
                      4 1000 clients / pool 20, 5 connection storm, 6 single-client latency,
-                     7 PgGate metrics overhead, 8 memory of ${IDLE_CLIENTS} idle clients
-  --systems A,D,E    A direct, B PgBouncer, C Pgpool-II, D PgGate no split, E PgGate split`);
+                     7 PgGate metrics overhead, 8 memory of ${IDLE_CLIENTS} idle clients,
+                     9 read-your-writes mix
+  --systems A,D,E    A direct, F Bun forwarder (the floor of a proxy on Bun), B PgBouncer, C Pgpool-II,
+                     D PgGate no split, E PgGate split`);
   process.exit(code);
 }
 
@@ -135,8 +153,8 @@ function parseArgs(argv: string[]): Options {
   if (duration !== null) o.durationS = duration;
   if (!Number.isInteger(o.rounds) || o.rounds < 1) fail("--rounds needs a positive integer");
   if (!Number.isInteger(o.durationS) || o.durationS < 1) fail("--duration needs a positive integer (seconds)");
-  for (const s of o.only) if (!SCENARIOS.some((d) => d.id === s)) fail(`--only: unknown scenario ${s} (1-8)`);
-  for (const s of o.systems) if (!ALL_SYSTEMS.includes(s)) fail(`--systems: unknown system ${s} (A-E)`);
+  for (const s of o.only) if (!SCENARIOS.some((d) => d.id === s)) fail(`--only: unknown scenario ${s} (1-9)`);
+  for (const s of o.systems) if (!ALL_SYSTEMS.includes(s)) fail(`--systems: unknown system ${s} (A-F)`);
   o.systems = ALL_SYSTEMS.filter((s) => o.systems.includes(s)); // canonical order A B C D E
   return o;
 }
@@ -223,11 +241,17 @@ async function measure(sc: ScenarioDef, sys: RunningSystem, round: number, opts:
   const snap0 = snapshotAll();
   const cpu0 = isProxy ? cpuTicksOf(sys) : 0;
   const sampler = isProxy ? memorySampler(() => sys.pids()) : null;
+  const replicaReads0 = sc.id === "9" && sys.metricsUrl ? await replicaQueries(sys.metricsUrl) : null;
   const r = await runPgbench(
     { port: sys.port, user: ctx.cluster.users[sc.user ?? "scram"].user, password: ctx.cluster.users[sc.user ?? "scram"].password, database: DATABASE },
     { args: sc.args, durationS: opts.durationS + (sc.extraS ?? 0), logPrefix },
   );
   rec.pgbench = r;
+  if (sc.id === "9") {
+    // Each transaction is one INSERT and one SELECT: the SELECTs are the transactions.
+    const replicaReads = replicaReads0 !== null && sys.metricsUrl ? (await replicaQueries(sys.metricsUrl)) - replicaReads0 : 0;
+    rec.replicaReadPct = r.transactions ? Math.min(100, (replicaReads / r.transactions) * 100) : null;
+  }
   const foreignMs = (foreignTicks(snap0, snapshotAll(), ourRoots(ctx)) * 1000) / CLK_TCK;
   rec.foreignCpuPct = (foreignMs / (r.wallMs * cpus().length)) * 100;
   if (isProxy && sampler) {
@@ -258,6 +282,14 @@ async function measure(sc: ScenarioDef, sys: RunningSystem, round: number, opts:
         : `pgbench exit ${r.exitCode}`);
   }
   return rec;
+}
+
+/** Statements PgGate has run on replicas so far (sum of pggate_queries_total{route="replica"}). */
+async function replicaQueries(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  let n = 0;
+  for (const line of text.split("\n")) if (line.startsWith("pggate_queries_total{") && line.includes('route="replica"')) n += Number(line.slice(line.lastIndexOf(" ") + 1));
+  return n;
 }
 
 /** This process (pgbench, proxies, helpers are its descendants) and our cluster's postmasters. */
@@ -415,17 +447,20 @@ async function main(): Promise<number> {
       chownSync(workDir, uid, gid);
     }
 
-    cluster = await startCluster({ replicas: 2, log });
+    cluster = await startCluster({ replicas: 2, log, synchronousCommit: "on" });
     const c = cluster;
     log(`pgbench -i -s ${SCALE} on the primary (port ${c.primary.port})`);
     await run(["pgbench", "-i", "-q", "-s", String(SCALE), "-h", c.primary.host, "-p", String(c.primary.port), "-U", c.superuser, DATABASE], { PGSSLMODE: "disable" });
     await c.psql(c.primary, `GRANT ALL ON pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history TO ${c.users.scram.user}, ${c.users.md5.user}`, DATABASE);
+    await c.psql(c.primary, `CREATE TABLE bench_ryw (id bigserial PRIMARY KEY, v int); GRANT ALL ON bench_ryw, bench_ryw_id_seq TO ${c.users.scram.user}, ${c.users.md5.user}`, DATABASE);
+    writeFileSync(RYW_SCRIPT, RYW_SQL);
     await c.waitForReplay(120_000);
     log("pgbench tables replayed on both replicas");
 
     const ctx: StartContext = { cluster: c, workDir, pggateBinary: BINARY, database: DATABASE };
     const starters: Record<SystemId, () => Promise<RunningSystem>> = {
       A: async () => directSystem(ctx),
+      F: () => startForwarder(ctx),
       B: () => startPgbouncer(ctx, { poolSize: POOL_SIZE, maxClientConn: 1100 }),
       C: () => startPgpool(ctx, { numInitChildren: POOL_SIZE + 1 }),
       D: () => startPggate(ctx, { id: "D", split: false, metrics: true, poolSize: POOL_SIZE }),
@@ -435,7 +470,7 @@ async function main(): Promise<number> {
     const needed = new Set<SystemId>(opts.systems);
     const wantMetrics = opts.only.includes("7") && opts.systems.includes("E");
     if (wantMetrics) needed.add("E0");
-    for (const id of ["A", "B", "C", "D", "E", "E0"] as SystemId[]) {
+    for (const id of ["A", "F", "B", "C", "D", "E", "E0"] as SystemId[]) {
       if (!needed.has(id)) continue;
       const missing = id === "B" && !which("pgbouncer") ? "pgbouncer" : id === "C" && !which("pgpool") ? "pgpool2" : null;
       if (missing) {
@@ -466,7 +501,7 @@ async function main(): Promise<number> {
       const sys = running.get(id);
       if (!sys) continue;
       for (const u of warmUsers) {
-        const jit = id === "D" || id === "E" || id === "E0";
+        const jit = id === "D" || id === "E" || id === "E0" || id === "F";
         await runPgbench(
           { port: sys.port, user: c.users[u].user, password: c.users[u].password, database: DATABASE },
           { args: ["-S", "-c", "20", "-j", "2"], durationS: u !== "scram" ? 1 : jit ? report.params.warmupS.pggate : report.params.warmupS.others, logPrefix: null },
@@ -474,7 +509,7 @@ async function main(): Promise<number> {
       }
     }
 
-    const pgbenchScenarios = report.scenarios.filter((s) => /^[1-7]$/.test(s.id));
+    const pgbenchScenarios = report.scenarios.filter((s) => /^([1-7]|9)$/.test(s.id));
     for (const sc of pgbenchScenarios) {
       const systems = sc.systems ?? opts.systems;
       if (sc.id === "7" && !wantMetrics) {

@@ -27,6 +27,11 @@ export interface ClusterOptions {
   replicas?: number;
   /** Replica index -> recovery_min_apply_delay in ms: replication lag on demand. */
   delayMs?: Record<number, number>;
+  /**
+   * synchronous_commit on every node; default "off" (fast tests). The bench uses "on",
+   * PostgreSQL's default, so read-your-writes is measured as production clusters run.
+   */
+  synchronousCommit?: "on" | "off";
   /** ssl=on on every node; default true. Certificates are generated either way. */
   tls?: boolean;
   /** Parent of the temp dir; default os.tmpdir(). Must be traversable by the postgres OS user. */
@@ -413,7 +418,7 @@ authorityKeyIdentifier = keyid
   return { cert, key, ca };
 }
 
-function serverConf(port: number, socketDir: string, tls: ClusterInfo["tls"], tlsEnabled: boolean, replicas: number): string {
+function serverConf(port: number, socketDir: string, tls: ClusterInfo["tls"], tlsEnabled: boolean, replicas: number, synchronousCommit: "on" | "off"): string {
   return `
 # ---- scripts/cluster.ts (later settings override earlier ones) ----
 listen_addresses = '${HOST}'
@@ -423,7 +428,7 @@ cluster_name = 'primary'
 max_connections = 200
 shared_buffers = '32MB'
 fsync = off
-synchronous_commit = off
+synchronous_commit = ${synchronousCommit}
 full_page_writes = off
 wal_level = replica
 # Each parallel pg_basebackup -X stream holds two walsenders, each streaming replica one.
@@ -475,7 +480,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     step("initdb + certificates done");
 
     await writeFile(join(primary.dataDir, "pg_hba.conf"), PG_HBA);
-    await appendFile(join(primary.dataDir, "postgresql.conf"), serverConf(primary.port, dir, tls, tlsEnabled, replicaCount));
+    await appendFile(join(primary.dataDir, "postgresql.conf"), serverConf(primary.port, dir, tls, tlsEnabled, replicaCount, opts.synchronousCommit ?? "off"));
     await startNodeAt(primary, "primary");
     step(`primary up on port ${primary.port}`);
 

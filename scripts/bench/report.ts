@@ -25,6 +25,8 @@ export interface RunRecord {
   pssMb: number | null;
   /** CPU used during the run by processes that are not ours, in % of all cores (machine noise). */
   foreignCpuPct: number | null;
+  /** Scenario 9: share of the SELECTs PgGate ran on a replica (from its /metrics); 0 for the others. */
+  replicaReadPct?: number | null;
 }
 
 export interface Summary {
@@ -45,6 +47,7 @@ export interface Summary {
   rssPeakMb: number | null;
   pssMb: number | null;
   foreignCpuPct: number | null;
+  replicaReadPct: number | null;
 }
 
 export interface ScenarioDef {
@@ -152,6 +155,7 @@ export function summarise(scenario: string, system: SystemId, runs: RunRecord[])
     rssPeakMb: median(measured.map((r) => r.rssPeakMb)),
     pssMb: median(measured.map((r) => r.pssMb)),
     foreignCpuPct: median(mine.map((r) => r.foreignCpuPct)),
+    replicaReadPct: median(measured.map((r) => r.replicaReadPct)),
   };
 }
 
@@ -272,8 +276,10 @@ export function markdown(report: BenchReport): string {
     const bTps = usable(b) && b.status === "ok" ? b.tps : null;
     const cTps = usable(c) && c.status === "ok" ? c.tps : null;
     const isLatency = sc.id === "6";
+    const isRyw = sc.id === "9";
     const head = ["System", "TPS (min–max)", "avg latency ms"];
     if (isLatency) head.push("p99 ms", "added avg / p99 vs direct (ms)");
+    if (isRyw) head.push("reads on replicas %");
     head.push("failed", "proxy CPU ms/txn", "pgbench CPU ms/txn", "RSS MB", "PSS MB", "vs PgBouncer", "vs Pgpool-II", "other load %", "status");
     out.push(`| ${head.join(" | ")} |`);
     out.push(`| ${head.map((_, i) => (i === 0 || i === head.length - 1 ? "---" : "---:")).join(" | ")} |`);
@@ -289,6 +295,7 @@ export function markdown(report: BenchReport): string {
             : "–",
         );
       }
+      if (isRyw) cells.push(ok ? fmt(s.replicaReadPct ?? 0, 0) : "–");
       cells.push(
         fmt(s.failed),
         fmt(s.cpuMsPerTxn, 4),
@@ -368,7 +375,7 @@ export function pggateVsPgbouncer(report: BenchReport): string[] {
 // ---------------------------------------------------------------------------------------------
 // SVG: one panel per scenario (own scale: TPS differs 100× between scenarios), one bar per system
 
-const COLORS: Record<SystemId, string> = { A: "#6b7280", B: "#2563eb", C: "#d97706", D: "#059669", E: "#7c3aed", E0: "#db2777" };
+const COLORS: Record<SystemId, string> = { A: "#6b7280", F: "#9ca3af", B: "#2563eb", C: "#d97706", D: "#059669", E: "#7c3aed", E0: "#db2777" };
 
 function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -376,7 +383,7 @@ function esc(s: string): string {
 
 export function svgChart(report: BenchReport): string {
   const scenarios = report.scenarios.filter((sc) => /^[1-6]$/.test(sc.id) && report.summaries.some((s) => s.scenario === sc.id));
-  const systems = (["A", "B", "C", "D", "E"] as SystemId[]).filter((id) => report.summaries.some((s) => s.system === id));
+  const systems = (["A", "F", "B", "C", "D", "E"] as SystemId[]).filter((id) => report.summaries.some((s) => s.system === id));
   const panelW = 40 + systems.length * 34;
   const plotH = 220;
   const top = 70;

@@ -11,10 +11,11 @@ import type { Cluster } from "../cluster.ts";
 import { cleanEnv } from "./pgbench.ts";
 import { freePorts, sleep, stopTree, track, treePids, waitForPort } from "./procs.ts";
 
-export type SystemId = "A" | "B" | "C" | "D" | "E" | "E0";
+export type SystemId = "A" | "F" | "B" | "C" | "D" | "E" | "E0";
 
 export const SYSTEM_NAMES: Record<SystemId, string> = {
   A: "direct primary",
+  F: "Bun forwarder (floor)",
   B: "PgBouncer",
   C: "Pgpool-II",
   D: "PgGate (no split)",
@@ -30,6 +31,8 @@ export interface RunningSystem {
   stop(): Promise<void>;
   /** Human-readable facts for the report (version, key settings, checks done at start). */
   notes: string[];
+  /** PgGate's metrics endpoint (http://host:port), when it serves one. */
+  metricsUrl?: string;
   logFile: string | null;
 }
 
@@ -239,6 +242,31 @@ stats_period = 60
 }
 
 // ---------------------------------------------------------------------------------------------
+// F: a minimal Bun byte-forwarder (scripts/bench/forwarder.ts): one server connection per client,
+// no parsing. Its row is the floor of any proxy on Bun: PgGate's own cost is what it adds above.
+
+export async function startForwarder(ctx: StartContext): Promise<RunningSystem> {
+  const { primary } = ctx.cluster;
+  const [port] = freePorts(1);
+  const d = ownedDir(join(ctx.workDir, "forwarder"));
+  const logFile = join(d.dir, "forwarder.log");
+  const script = join(import.meta.dir, "forwarder.ts");
+  const proc = track(
+    Bun.spawn(["bash", "-c", 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"', "fwd", process.execPath, "run", script, String(port), primary.host, String(primary.port)], {
+      cwd: d.dir,
+      env: cleanEnv(),
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: Bun.file(logFile),
+    }),
+  );
+  const pids = () => (proc.exitCode === null ? [proc.pid] : []);
+  const stop = () => stopTree(proc, proc.pid, "SIGTERM");
+  await becomeReady(proc, port, ctx, logFile, stop);
+  return { id: "F", port, pids, stop, logFile, notes: [`Bun ${Bun.version}, one connection to the primary per client, bytes copied both ways (binaryType uint8array)`] };
+}
+
+// ---------------------------------------------------------------------------------------------
 // C: Pgpool-II 4.3, streaming-replication mode with load balancing
 
 export interface PgpoolOptions {
@@ -436,5 +464,5 @@ export async function startPggate(ctx: StartContext, opts: PggateOptions): Promi
       notes.push(`WARNING: /metrics unreachable: ${(e as Error).message}`);
     }
   }
-  return { id: opts.id, port, pids, stop, notes, logFile };
+  return { id: opts.id, port, pids, stop, notes, logFile, metricsUrl: opts.metrics ? `http://127.0.0.1:${metricsPort}` : undefined };
 }

@@ -197,6 +197,8 @@ export class Link {
  * half of a TLS-upgraded socket has `ignore` set and its ciphertext is dropped here.
  */
 export const linkHandlers: SocketHandler<LinkData> = {
+  // A plain Uint8Array per data event: Bun's default wraps each chunk in a Buffer object too.
+  binaryType: "uint8array",
   open(socket) {
     socket.data.onOpen?.(socket);
   },
