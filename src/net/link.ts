@@ -23,6 +23,19 @@ export type LinkSocket = Socket<LinkData>;
 /** Above this many queued bytes the owner is told to pause whatever feeds us. */
 const HIGH_WATER = 512 * 1024;
 
+/**
+ * Links that queued bytes while a socket handler runs: flushed when it returns, one write()
+ * each, without a microtask per link (most sends happen inside a data handler). Sends from
+ * anywhere else (timers, promises) schedule a microtask.
+ */
+const dirty: Link[] = [];
+let inHandler = false;
+
+function flushDirty(): void {
+  for (let i = 0; i < dirty.length; i++) dirty[i].flushScheduledWrite();
+  dirty.length = 0;
+}
+
 export class Link {
   socket: LinkSocket;
   owner: LinkOwner;
@@ -75,8 +88,15 @@ export class Link {
     this.queuedBytes += end - start;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(this.flushTask);
+      if (inHandler) dirty.push(this);
+      else queueMicrotask(this.flushTask);
     }
+  }
+
+  /** The write scheduled by send() (see flushDirty). */
+  flushScheduledWrite(): void {
+    this.flushScheduled = false;
+    this.flush();
   }
 
   /** Hands queued bytes to the kernel; what it refuses waits for `drain`. */
@@ -205,7 +225,18 @@ export const linkHandlers: SocketHandler<LinkData> = {
   data(socket, chunk) {
     const d = socket.data;
     if (d.ignore || !d.link) return;
-    d.link.owner.onData(chunk);
+    // Nested handlers (a write that re-enters) are not expected, but must not lose the list.
+    if (inHandler) {
+      d.link.owner.onData(chunk);
+      return;
+    }
+    inHandler = true;
+    try {
+      d.link.owner.onData(chunk);
+    } finally {
+      inHandler = false;
+      flushDirty();
+    }
   },
   drain(socket) {
     const d = socket.data;

@@ -49,6 +49,13 @@ export class ServerPool {
   authCode: number | null = null;
   /** ParameterStatus set of a fresh connection (before any SET): what a new client is told. */
   serverParams: Map<string, string> | null = null;
+  /**
+   * Startup parameter sets a server of this pool accepted, with the ParameterStatus set it then
+   * reported: a later login with the same set is told the same without a round trip (a
+   * connection storm of one application sends the same few sets). Bounded and short-lived, so
+   * a changed server default is picked up soon.
+   */
+  readonly acceptedParams = new Map<string, { reported: ReadonlyMap<string, string>; at: number }>();
 
   /** Logins holding or waiting for a slot of this pool (see PoolManager.loginSlot). */
   logins = 0;

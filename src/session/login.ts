@@ -276,14 +276,32 @@ export async function loginClient(
     return reported;
   }
   if (params.size === 0) return pool.serverParams ?? new Map();
+  const key = paramsKey(params);
+  const known = pool.acceptedParams.get(key);
+  if (known && Date.now() - known.at < ACCEPTED_PARAMS_TTL_MS) return known.reported;
   // Validate and report the parameters on a pooled connection, as the server would at startup.
   const conn = await ctx.pools.acquireAsync(pool);
   try {
     await applyStartupParams(conn, params);
-    return new Map(conn.params);
+    const reported = new Map(conn.params);
+    if (pool.acceptedParams.size >= MAX_ACCEPTED_PARAM_SETS) pool.acceptedParams.delete(pool.acceptedParams.keys().next().value!);
+    pool.acceptedParams.set(key, { reported, at: Date.now() });
+    return reported;
   } finally {
     ctx.pools.release(conn, conn.state === "idle");
   }
+}
+
+/** How long a validated startup parameter set is trusted without asking a server again. */
+const ACCEPTED_PARAMS_TTL_MS = 60_000;
+/** Distinct startup parameter sets remembered per pool (the oldest goes first). */
+const MAX_ACCEPTED_PARAM_SETS = 32;
+
+/** A startup parameter set as one string: names and values length-prefixed, so no two sets collide. */
+function paramsKey(params: ReadonlyMap<string, string>): string {
+  let key = "";
+  for (const [k, v] of [...params].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) key += `${k.length}:${k}${v.length}:${v}`;
+  return key;
 }
 
 /**

@@ -12,6 +12,31 @@ import { errorKind } from "../metrics/stats.ts";
 import type { AdminSession, Cancellable, GatewayContext } from "./context.ts";
 import { ClientStartup, MAX_PRE_AUTH_MESSAGE, type ClientIdentity, type StartupHost } from "./client-startup.ts";
 
+const AUTH_OK = buildAuthenticationOk();
+const READY_IDLE = buildReadyForQuery(TxStatus.Idle);
+
+/**
+ * The ParameterStatus messages of a reported set, encoded once per set object: logins of one
+ * pool are told the same set (the pool's, or a remembered startup parameter set's), so a
+ * connection storm does not re-encode a dozen messages per login.
+ */
+const encodedStatus = new WeakMap<ReadonlyMap<string, string>, Uint8Array>();
+
+function parameterStatusBlock(reported: ReadonlyMap<string, string>): Uint8Array {
+  let block = encodedStatus.get(reported);
+  if (!block) {
+    const parts = [...reported].map(([name, value]) => buildParameterStatus(name, value));
+    block = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      block.set(p, at);
+      at += p.length;
+    }
+    encodedStatus.set(reported, block);
+  }
+  return block;
+}
+
 export type ClientState =
   /** Waiting for StartupMessage (possibly after SSLRequest / TLS handshake). */
   | "startup"
@@ -267,10 +292,10 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
     this.processId = key.processId;
     this.secretKey = key.secretKey;
     if (cancellable) this.ctx.registerKey(this);
-    this.out.send(buildAuthenticationOk());
-    for (const [name, value] of reported) this.out.send(buildParameterStatus(name, value));
+    this.out.send(AUTH_OK);
+    this.out.send(parameterStatusBlock(reported));
     this.out.send(buildBackendKeyData(this.processId, this.secretKey));
-    this.out.send(buildReadyForQuery(TxStatus.Idle));
+    this.out.send(READY_IDLE);
     // Authenticated: from now on the configured limit applies, and a large message may be
     // allocated whole (held once) while the memory budget has room for it.
     this.reader.maxMessageSize = this.ctx.config.listen.maxMessageSize;

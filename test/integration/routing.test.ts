@@ -381,6 +381,33 @@ describe("pools", () => {
     expect(errors).toEqual([]);
   }, 120_000);
 
+  test("a startup parameter set a server accepted is reported again without asking it; a bad value is still refused; another set is checked on its own", async () => {
+    const statusOf = async (extra: Partial<pg.ClientConfig>): Promise<{ tz?: string; app?: string; error?: string }> => {
+      const c = client(gw.port, "scram", extra);
+      const status: Record<string, string> = {};
+      const conn = (c as unknown as { connection: { on(ev: string, f: (m: { parameterName: string; parameterValue: string }) => void): void } }).connection;
+      conn.on("parameterStatus", (m) => (status[m.parameterName] = m.parameterValue));
+      try {
+        await c.connect();
+      } catch (e) {
+        return { error: (e as { code?: string }).code };
+      }
+      const tz = (await c.query("SHOW TimeZone")).rows[0].TimeZone;
+      await c.end();
+      return { tz, app: status.application_name };
+    };
+    const tokyo = { application_name: "cached_set", options: "-c TimeZone=Asia/Tokyo" } as Partial<pg.ClientConfig>;
+    const first = await statusOf(tokyo);
+    const second = await statusOf(tokyo);
+    expect(first).toEqual({ tz: "Asia/Tokyo", app: "cached_set" });
+    expect(second).toEqual(first);
+    const pool = [...gw.gateway.ctx.pools.pools.values()].find((p) => p.user === users().scram.user && p.node.name === "primary" && p.database === "app");
+    expect([...(pool?.acceptedParams.keys() ?? [])].some((k) => k.includes("Asia/Tokyo"))).toBe(true);
+    // Not remembered: a set the server refused, which stays refused every time.
+    for (let i = 0; i < 2; i++) expect(await statusOf({ options: "-c TimeZone=Not/AZone" } as Partial<pg.ClientConfig>)).toEqual({ error: "22023" });
+    expect(await statusOf({ application_name: "other_set" })).toMatchObject({ app: "other_set" });
+  });
+
   test("application_name and TimeZone set at connect time are what SHOW returns under transaction pooling", async () => {
     const a = client(gw.port, "scram", { application_name: "app_one", options: "-c TimeZone=Asia/Tokyo" } as Partial<pg.ClientConfig>);
     const b = client(gw.port, "scram", { application_name: "app_two" });
