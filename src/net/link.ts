@@ -36,6 +36,14 @@ function flushDirty(): void {
   dirty.length = 0;
 }
 
+/** Links that queued outside a handler: one microtask writes them all (no closure per link). */
+const later: Link[] = [];
+
+function flushLater(): void {
+  for (let i = 0; i < later.length; i++) later[i].flushScheduledWrite();
+  later.length = 0;
+}
+
 export class Link {
   socket: LinkSocket;
   owner: LinkOwner;
@@ -48,10 +56,6 @@ export class Link {
   private backlogged = false;
   private closed = false;
   private closeReported = false;
-  private readonly flushTask = (): void => {
-    this.flushScheduled = false;
-    this.flush();
-  };
 
   constructor(socket: LinkSocket, owner: LinkOwner) {
     this.socket = socket;
@@ -89,7 +93,7 @@ export class Link {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       if (inHandler) dirty.push(this);
-      else queueMicrotask(this.flushTask);
+      else if (later.push(this) === 1) queueMicrotask(flushLater);
     }
   }
 

@@ -47,6 +47,9 @@ export class MemoryBudget {
     return this.used + bytes <= this.limitBytes;
   }
 
+  /** fits() as one function shared by every reader (no closure per client). */
+  readonly fitsFn = (bytes: number): boolean => this.fits(bytes);
+
   /**
    * `member` now holds `delta` bytes more (or fewer), `holds` in all. Returns true when it must
    * stop reading: the budget is exhausted, it holds something (a client holding nothing may

@@ -31,8 +31,11 @@ export class FrameReader {
    * frame ends the chunk). Lets a sink refuse data pipelined behind a message, however chunked.
    */
   trailing = 0;
-  /** Bytes of a frame's header seen so far when a chunk ended inside it (at most 5). */
-  private readonly header = new Uint8Array(5);
+  /** Bytes of a frame's header seen so far when a chunk ended inside it (at most 5); made when first needed. */
+  private headerBuf: Uint8Array | null = null;
+  private get header(): Uint8Array {
+    return (this.headerBuf ??= new Uint8Array(5));
+  }
   private headerLen = 0;
   /**
    * Whether a partial frame of this many bytes may be allocated whole at once (set for

@@ -8,6 +8,13 @@ import { log } from "../log/index.ts";
 import type { PoolManager, ServerPool } from "../pool/pools.ts";
 import type { Waiter } from "../pool/pool-core.ts";
 import type { ReplicaBalancer } from "../pool/balancer.ts";
+
+/** What the attachment reads from its client session. */
+export interface AttachmentOwner {
+  readonly user: string;
+  readonly database: string;
+  readonly cluster: { readonly balancer: ReplicaBalancer };
+}
 import type { Target } from "../router/index.ts";
 import type { NodeTarget, ServerConn, ServerConsumer } from "../server/server-conn.ts";
 import { paramsMatch, syncSql } from "./params.ts";
@@ -19,14 +26,13 @@ export class ServerAttachment {
   conn: ServerConn | null = null;
   target: Target | null = null;
   private waiting: { pool: ServerPool; waiter: Waiter<ServerConn> } | null = null;
-  /** This client's pool per node, looked up once (pool keys are built from its names). */
-  private readonly pools = new Map<NodeTarget, ServerPool>();
+  /** This client's pool per node, looked up once (pool keys are built from its names); made on first use (idle clients hold none). */
+  private pools: Map<NodeTarget, ServerPool> | null = null;
 
   constructor(
     private readonly manager: PoolManager,
-    private readonly balancer: () => ReplicaBalancer,
-    private readonly user: () => string,
-    private readonly database: () => string,
+    /** Whose connections these are (read on use: user and database are set at login). */
+    private readonly owner: AttachmentOwner,
   ) {}
 
   get isWaiting(): boolean {
@@ -49,7 +55,7 @@ export class ServerAttachment {
       granted(pool, target, conn, err);
     });
     if (r.conn) {
-      if (target === "replica") this.balancer().succeeded(pool.node);
+      if (target === "replica") this.owner.cluster.balancer.succeeded(pool.node);
       this.attach(r.conn, target, consumer, params, preparedCap);
       return true;
     }
@@ -126,10 +132,10 @@ export class ServerAttachment {
   }
 
   private poolFor(node: NodeTarget): ServerPool {
-    const cached = this.pools.get(node);
+    const cached = this.pools?.get(node);
     if (cached && !cached.removed) return cached;
-    const p = this.manager.pool(node, this.user(), this.database());
-    this.pools.set(node, p);
+    const p = this.manager.pool(node, this.owner.user, this.owner.database);
+    (this.pools ??= new Map()).set(node, p);
     return p;
   }
 }

@@ -30,7 +30,7 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
     this.att.cancelWait();
     this.att.returnAfterClient(this.id, this.pinReason !== null, this.openBatch);
     this.queue.clear();
-    this.floor.stopWaiting();
+    this.floorIfAny?.stopWaiting();
     this.schemaChangeOver();
   }
 
@@ -82,7 +82,11 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
     return false;
   }
 
-  private readonly granted = (pool: ServerPool, target: Target, conn: ServerConn | null, err?: PgError): void => this.onGranted(pool, target, conn, err);
+  /** The pool's callback for a connection this client waited for: made on first use. */
+  private grantedFn: ((pool: ServerPool, target: Target, conn: ServerConn | null, err?: PgError) => void) | null = null;
+  private get granted(): (pool: ServerPool, target: Target, conn: ServerConn | null, err?: PgError) => void {
+    return (this.grantedFn ??= (pool, target, conn, err) => this.onGranted(pool, target, conn, err));
+  }
 
   private onGranted(pool: ServerPool, target: Target, conn: ServerConn | null, err?: PgError): void {
     if (this.state === "closed") {

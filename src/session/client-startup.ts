@@ -181,7 +181,7 @@ export class ClientStartup {
   private async runAdminLogin(id: ClientIdentity, startupParams: Map<string, string>): Promise<void> {
     try {
       this.checkHba(id);
-      const reported = await loginAdmin(this.ctx, this.channel(), id.user, startupParams, id.params.get("application_name") ?? "", this.gone);
+      const reported = await loginAdmin(this.ctx, this.channel(), id.user, startupParams, id.params.get("application_name") ?? "", this.gone());
       if (!this.host.loggingIn) return;
       this.inbox = null;
       this.host.adminLoggedIn(reported);
@@ -196,7 +196,7 @@ export class ClientStartup {
       if (this.ctx.disabled.has(id.database)) {
         throw fatal(SqlState.CannotConnectNow, `database "${id.database}" is disabled (admin DISABLE); new connections are refused until ENABLE`);
       }
-      const reported = await loginClient(this.ctx, this.channel(), { user: id.user, database: id.database, cluster: db.cluster, serverDatabase: db.serverDatabase(id.database), params: startupParams }, id.params, this.gone, hba);
+      const reported = await loginClient(this.ctx, this.channel(), { user: id.user, database: id.database, cluster: db.cluster, serverDatabase: db.serverDatabase(id.database), params: startupParams }, id.params, this.gone(), hba);
       if (!this.host.loggingIn) return;
       // Anything the client sent behind its last authentication message is ordinary traffic.
       const pending = (this.inbox?.drain() ?? []).map((f) => ({ type: f.type, frame: encodeFrame(f.type, f.body) }));
@@ -207,8 +207,11 @@ export class ClientStartup {
     }
   }
 
-  /** Whether the client has left (a login waiting at the gate then gives up its turn). */
-  private readonly gone = (): boolean => this.host.closed;
+  /** Whether the client has left (a login waiting at the gate then gives up its turn); made per login, not per connection. */
+  private gone(): () => boolean {
+    const host = this.host;
+    return () => host.closed;
+  }
 
   private channel(): ClientChannel {
     const inbox = this.inbox!;

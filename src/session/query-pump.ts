@@ -79,7 +79,16 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
   }
 
   /** Read-your-writes: what this client wrote and how fresh its reads must be. */
-  readonly floor: WriteFloor;
+  private floorObj: WriteFloor | null = null;
+  /** Made on first use: a client that never sends a query holds none. */
+  get floor(): WriteFloor {
+    return (this.floorObj ??= new WriteFloor(this.ctx, this));
+  }
+
+  /** The floor if one was made (closing a client that never queried makes none). */
+  protected get floorIfAny(): WriteFloor | null {
+    return this.floorObj;
+  }
 
   /** Waiting because of PAUSE (not for a pool). */
   protected pausedWait = false;
@@ -103,9 +112,11 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
    */
   private shapeHeld: QueuedFrame[] | null = null;
 
-  protected readonly transmitOut = (buf: Uint8Array, start: number, end: number): void => {
-    this.run.add(this.server!.link, buf, start, end);
-  };
+  /** Where forwarded statement messages go: made on the first (idle clients hold no closure). */
+  private transmitFn: ((buf: Uint8Array, start: number, end: number) => void) | null = null;
+  protected get transmitOut(): (buf: Uint8Array, start: number, end: number) => void {
+    return (this.transmitFn ??= (buf, start, end) => this.run.add(this.server!.link, buf, start, end));
+  }
 
   protected pumpQueued(): void {
     if (this.queue.length > 0) this.pump();
@@ -478,7 +489,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
    * The attached connection answered the Describe a Hold waited for: the held messages go on,
    * in order (one of them may start another Hold).
    */
-  protected onShapeLearnt(conn: ServerConn): void {
+  onShapeLearnt(conn: ServerConn): void {
     const held = this.shapeHeld;
     if (held === null || this.server !== conn || this.state === "closed") return;
     this.shapeHeld = null;
@@ -604,9 +615,8 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
 
   constructor(socket: LinkSocket, ctx: GatewayContext) {
     super(socket, ctx);
-    this.statements = new ClientStatements(ctx.stats, (conn) => this.onShapeLearnt(conn));
-    this.floor = new WriteFloor(ctx, this);
-    this.att = new ServerAttachment(ctx.pools, () => this.cluster.balancer, () => this.user, () => this.database);
+    this.statements = new ClientStatements(ctx.stats, this);
+    this.att = new ServerAttachment(ctx.pools, this);
   }
 
   /** Attaches a connection for `target`; false when the client now waits for one. */

@@ -299,7 +299,7 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
     // Authenticated: from now on the configured limit applies, and a large message may be
     // allocated whole (held once) while the memory budget has room for it.
     this.reader.maxMessageSize = this.ctx.config.listen.maxMessageSize;
-    this.reader.allocateWhole = (size) => this.ctx.memory.fits(size);
+    this.reader.allocateWhole = this.ctx.memory.fitsFn;
   }
 
   // --- errors and closing ----------------------------------------------------------------

@@ -79,11 +79,15 @@ export class ClientStatements {
 
   constructor(
     private readonly counters: PreparedCounters = { preparedHits: 0, preparedMisses: 0 },
-    /** Called when a connection answered the Describe a Hold waited for. */
-    private readonly onShapeLearnt: (conn: ServerConn) => void = () => {},
+    /** Told when a connection answered the Describe a Hold waited for. */
+    private readonly owner: { onShapeLearnt(conn: ServerConn): void } | null = null,
   ) {}
 
-  private readonly shapeLearnt = (_shape: StatementShape | null, conn: ServerConn): void => this.onShapeLearnt(conn);
+  /** The Describe callback, made on first use: most clients never need one. */
+  private shapeLearntFn: ((shape: StatementShape | null, conn: ServerConn) => void) | null = null;
+  private get shapeLearnt(): (shape: StatementShape | null, conn: ServerConn) => void {
+    return (this.shapeLearntFn ??= (_shape, conn) => this.owner?.onShapeLearnt(conn));
+  }
   /** The client's unnamed statement, re-parsed wherever a later Bind("") lands. */
   private unnamed: { rest: Uint8Array; owner: object } | null = null;
 

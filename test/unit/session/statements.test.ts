@@ -611,7 +611,7 @@ describe("statements the client described, used on another connection", () => {
   /** Prepares and describes `s1` on `first`, playing the server's description `told`. */
   function described(told: StatementShape) {
     const learnt: ServerConn[] = [];
-    const st = new ClientStatements(undefined, (conn) => learnt.push(conn));
+    const st = new ClientStatements(undefined, { onShapeLearnt: (conn: ServerConn) => void learnt.push(conn) });
     const first = fakeServer();
     const rec = recorder();
     rec.forward(st, first, parse("s1", q("SELECT v FROM t"), []));
