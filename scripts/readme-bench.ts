@@ -11,6 +11,8 @@ interface Summary {
   p99Ms: number | null;
   cpuMsPerTxn: number | null;
   reason: string | null;
+  failed?: number | null;
+  replicaReadPct?: number | null;
 }
 interface Bench {
   date: string;
@@ -26,6 +28,7 @@ const START = "<!-- bench-summary:start -->";
 const END = "<!-- bench-summary:end -->";
 const COLUMNS: [string, string][] = [
   ["A", "direct"],
+  ["F", "Bun forwarder"],
   ["B", "PgBouncer"],
   ["C", "Pgpool-II"],
   ["D", "PgGate"],
@@ -34,6 +37,8 @@ const COLUMNS: [string, string][] = [
 
 function cell(s: Summary | undefined): string {
   if (!s) return "–";
+  // Scenario 9 fails a transaction on a stale read: a partial run there means stale reads.
+  if (s.scenario === "9" && s.status === "partial") return `stale reads (${s.failed ?? "?"} clients aborted)`;
   if (s.status !== "ok" || s.tps === null) return s.status === "unsupported" ? "unsupported" : "failed";
   const tps = Math.round(s.tps).toLocaleString("en-US");
   return s.cpuMsPerTxn === null ? tps : `${tps} (${(s.cpuMsPerTxn * 1000).toFixed(0)} µs)`;
@@ -47,7 +52,7 @@ const lines = [
   `| --- | ${COLUMNS.map(() => "---:").join(" | ")} |`,
 ];
 for (const sc of bench.scenarios) {
-  if (!/^[1-6]$/.test(sc.id)) continue;
+  if (!/^([1-6]|9)$/.test(sc.id)) continue;
   const row = COLUMNS.map(([k]) => cell(bench.summaries.find((s) => s.scenario === sc.id && s.system === k)));
   lines.push(`| ${sc.id}. ${sc.title} | ${row.join(" | ")} |`);
 }
@@ -57,6 +62,10 @@ const lat = COLUMNS.map(([k, n]) => {
   return s && s.latencyAvgMs !== null ? `${n} ${s.latencyAvgMs.toFixed(3)} / ${s.p99Ms?.toFixed(3) ?? "–"} ms` : null;
 }).filter(Boolean);
 lines.push(`Single-client latency (avg / p99): ${lat.join("; ")}.`);
+const ryw = bench.summaries.find((x) => x.scenario === "9" && x.system === "E");
+if (ryw && ryw.tps !== null) {
+  lines.push(`Read-your-writes mix (scenario 9), PgGate split: ${Math.round(ryw.replicaReadPct ?? 0)} % of the reads on replicas, ${ryw.failed ?? 0} stale reads, avg latency ${ryw.latencyAvgMs?.toFixed(2)} ms.`);
+}
 for (const m of bench.memory) lines.push(`Idle clients: ${m.label}: ${m.kbPerConnection.toFixed(1)} KB per connection at ${m.connections.toLocaleString("en-US")}.`);
 if (bench.metricsOverhead) {
   lines.push(`Metrics on vs off (scenario 1, split): ${Math.round(bench.metricsOverhead.tpsOn)} vs ${Math.round(bench.metricsOverhead.tpsOff)} TPS (${bench.metricsOverhead.overheadPct.toFixed(1)} %, within run-to-run noise).`);
