@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import pg from "pg";
 import postgres from "postgres";
-import { cluster, clusterHba, connString, psql, run, startGateway, type RunningGateway } from "./harness.ts";
+import { cluster, clusterHba, connString, psql, run, startGateway, waitUntil, type RunningGateway } from "./harness.ts";
 
 type Method = "scram" | "md5" | "plain";
 const users = () => cluster().users;
@@ -23,6 +23,16 @@ async function portOf(c: pg.Client, sql = "SELECT inet_server_port() AS port"): 
 
 let gw: RunningGateway;
 const primaryPort = () => cluster().primary.port;
+
+/**
+ * Whether this client's reads reach a replica again. Right after something that may have
+ * written, reads go to the primary until a replica has replayed it — at once when the write is
+ * not flushed yet (the test cluster runs synchronous_commit = off) — so poll, never expect the
+ * very next read there.
+ */
+async function readsReachReplica(c: pg.Client): Promise<boolean> {
+  return waitUntil("a read on a replica", async () => replicaPorts().includes(await portOf(c)), 10_000, 20);
+}
 const replicaPorts = () => cluster().replicas.map((r) => r.port);
 
 beforeAll(async () => {
@@ -112,8 +122,8 @@ describe("read/write split", () => {
     try {
       const r = await c.query({ text: "INSERT INTO rt_items (v) VALUES ($1) RETURNING inet_server_port() AS port", values: ["ext"] });
       expect(r.rows[0].port).toBe(primaryPort());
-      const read = await c.query({ text: "SELECT inet_server_port() AS port WHERE $1::int = 1", values: [1] });
-      expect(replicaPorts()).toContain(read.rows[0].port);
+      const ext = async () => (await c.query({ text: "SELECT inet_server_port() AS port WHERE $1::int = 1", values: [1] })).rows[0].port as number;
+      expect(await waitUntil("an extended read on a replica", async () => replicaPorts().includes(await ext()), 10_000, 20)).toBe(true);
     } finally {
       await c.end();
     }
@@ -127,7 +137,7 @@ describe("read/write split", () => {
       await c.query("SET pggate.route = primary");
       expect(await portOf(c)).toBe(primaryPort());
       await c.query("SET pggate.route TO auto");
-      expect(replicaPorts()).toContain(await portOf(c));
+      expect(await readsReachReplica(c)).toBe(true);
       const bad = await c.query("SET pggate.route = sideways").catch((e: pg.DatabaseError) => e);
       expect((bad as pg.DatabaseError).code).toBe("22023");
       const opt = client(gw.port, "scram", { options: "-c pggate.route=primary" } as Partial<pg.ClientConfig>);
@@ -213,7 +223,7 @@ describe("self-correction", () => {
       const rows = await c.query("/* pggate:primary */ SELECT count(*)::int AS n FROM rt_items WHERE v LIKE 'retried%'");
       expect(rows.rows[0].n).toBe(4);
       // Ordinary reads still reach replicas afterwards.
-      expect(replicaPorts()).toContain(await portOf(c));
+      expect(await readsReachReplica(c)).toBe(true);
     } finally {
       await c.end();
       await lying.stop();
