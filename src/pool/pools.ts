@@ -2,15 +2,18 @@
 // connections with the user's credentials, handing them to waiters, retiring idle and old ones,
 // and failing waiters past pool.acquire_timeout_ms. One timer for all pools.
 import type { ServerCredentials } from "../auth/credentials.ts";
-import { authenticateToServer, serverAuthPolicy } from "../server/server-auth.ts";
 import { error, SqlState, type PgError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { Config } from "../config/types.ts";
-import { PoolCounters, type Stats } from "../metrics/stats.ts";
-import { ServerConn, ServerError, type NodeTarget, type ServerTlsOptions } from "../server/server-conn.ts";
-import { PoolCore, type Waiter } from "./pool-core.ts";
+import type { Stats } from "../metrics/stats.ts";
+import type { NodeTarget, ServerConn, ServerTlsOptions } from "../server/server-conn.ts";
+import type { Waiter } from "./pool-core.ts";
 import { poolSizeFor } from "./pool-settings.ts";
 import { PoolIndex } from "./pool-index.ts";
+import { ServerPool } from "./server-pool.ts";
+import { connectError, connectForPool } from "./server-connect.ts";
+
+export { ServerPool } from "./server-pool.ts";
 
 export type Grant = (conn: ServerConn | null, err?: PgError) => void;
 
@@ -37,57 +40,6 @@ export interface PoolDeps {
   /** The real database connections for clients of `database` open (its `databases:` entry's dbname). */
   serverDatabase(database: string): string;
   serverTls(node: NodeTarget): ServerTlsOptions;
-}
-
-export class ServerPool {
-  readonly core: PoolCore<ServerConn>;
-  /** Connections of this pool in any state, for SHOW SERVERS and shutdown. */
-  readonly members = new Set<ServerConn>();
-  totalWaitMs = 0;
-  waits = 0;
-  /** How the server authenticated the first connection of this pool (an AuthCode), once known. */
-  authCode: number | null = null;
-  /** ParameterStatus set of a fresh connection (before any SET): what a new client is told. */
-  serverParams: Map<string, string> | null = null;
-  /**
-   * Startup parameter sets a server of this pool accepted, with the ParameterStatus set it then
-   * reported: a later login with the same set is told the same without a round trip (a
-   * connection storm of one application sends the same few sets). Bounded and short-lived, so
-   * a changed server default is picked up soon.
-   */
-  readonly acceptedParams = new Map<string, { reported: ReadonlyMap<string, string>; at: number }>();
-
-  /** Logins holding or waiting for a slot of this pool (see PoolManager.loginSlot). */
-  logins = 0;
-  /** Logins waiting for their turn (at most half the pool may be logging in). */
-  readonly loginTurns: (() => void)[] = [];
-
-  /** Queries, transactions and bytes through this pool's connections (per-pool metrics). */
-  readonly counters = new PoolCounters();
-
-  /** Set once the manager forgot this pool (drained node, unused for long): look it up again. */
-  removed = false;
-  /** Last time a client took or returned a connection, or the pool was created (Date.now()). */
-  lastUsedAt = Date.now();
-
-  constructor(
-    readonly node: NodeTarget,
-    readonly user: string,
-    /** The name clients use (pools are per client-visible database: each entry has its own settings). */
-    readonly database: string,
-    /** The database its server connections open. */
-    readonly dbname: string,
-    size: number,
-    /** Room on the node beyond this pool's size (nodes.max_connections); see PoolCore. */
-    canGrow: (pool: ServerPool) => boolean = () => true,
-  ) {
-    this.core = new PoolCore(size, () => canGrow(this));
-  }
-
-  /** For messages and SHOW only, never as a key: names are quoted so the parts stay readable. */
-  get label(): string {
-    return `${this.node.name} user ${JSON.stringify(this.user)} database ${JSON.stringify(this.database)}`;
-  }
 }
 
 /** A pool with no connections, waiters or use for this long is forgotten (memory stays bounded). */
@@ -332,7 +284,7 @@ export class PoolManager {
     for (const pool of this.poolsOf(node)) {
       // Destroyed, not terminated: nothing is written to a node that does not answer.
       this.closeIdle(pool, (conn) => conn.destroy());
-      const err = this.connectError(pool, new Error("the node stopped answering (marked down by the health checks)"));
+      const err = connectError(pool, new Error("the node stopped answering (marked down by the health checks)"));
       for (const w of pool.core.expire(Number.POSITIVE_INFINITY)) w.grant(null, err);
     }
   }
@@ -476,7 +428,7 @@ export class PoolManager {
   private async open(pool: ServerPool, waiter: Waiter<ServerConn>): Promise<void> {
     // A login waiting for room opens its connection itself.
     if (waiter.wantsSlot) return waiter.grant(null);
-    const connecting = this.connect(pool);
+    const connecting = connectForPool(this.ctx, pool);
     try {
       let conn: ServerConn;
       try {
@@ -491,66 +443,12 @@ export class PoolManager {
       this.join(pool, conn);
       waiter.grant(conn);
     } catch (e) {
-      const err = this.connectError(pool, e as Error);
+      const err = connectError(pool, e as Error);
       log.warn("server_connect_failed", { node: pool.node.name, user: pool.user, db: pool.database, error: (e as Error).message });
       for (const w of [waiter, ...pool.core.openFailed()]) w.grant(null, err);
       // The slot is free again: under a node budget another pool's client may take it.
       if (this.ctx.config.nodes.maxConnections > 0) this.refill(pool);
     }
-  }
-
-  /**
-   * Opens and authenticates a connection. The primary gets retry.connect_attempts tries with
-   * exponential backoff and jitter; a replica gets one, since a read can go elsewhere at once.
-   */
-  private async connect(pool: ServerPool): Promise<ServerConn> {
-    const { connectAttempts, backoffMs } = this.ctx.config.retry;
-    const attempts = this.ctx.isPrimary(pool.node) ? connectAttempts : 1;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.connectOnce(pool);
-      } catch (e) {
-        // Authentication problems will not fix themselves; only retry what looks transient.
-        if (attempt >= attempts || e instanceof ServerError) throw e;
-        const delay = backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random());
-        await Bun.sleep(delay);
-      }
-    }
-  }
-
-  private async connectOnce(pool: ServerPool): Promise<ServerConn> {
-    const creds: ServerCredentials | undefined = this.ctx.credentialsFor(pool.node).get(pool.user);
-    if (!creds) throw new Error(`PgGate holds no credentials for user "${pool.user}"`);
-    const cfg = this.ctx.config;
-    const params = new Map([
-      ["user", pool.user],
-      ["database", pool.dbname],
-    ]);
-    const started = Date.now();
-    const conn = await ServerConn.connect(pool.node, params, this.ctx.serverTls(pool.node), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
-    // nodes.connect_timeout_ms covers authentication too: a node that accepts TCP but never
-    // answers its startup (a hung host) must not hold the slot and its waiter forever.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer to the login within ${cfg.nodes.connectTimeoutMs} ms (nodes.connect_timeout_ms)`)), Math.max(1, cfg.nodes.connectTimeoutMs - (Date.now() - started)));
-    });
-    try {
-      await Promise.race([authenticateToServer(conn, pool.user, creds, serverAuthPolicy(cfg)), deadline]);
-    } catch (e) {
-      conn.destroy();
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
-    return conn;
-  }
-
-  private connectError(pool: ServerPool, e: Error): PgError {
-    // ERROR, not FATAL: the client's session survives; its next statement tries again.
-    return error(
-      SqlState.SqlclientUnableToEstablishSqlconnection,
-      `PgGate could not open a connection to ${pool.node.name} (${pool.node.host}:${pool.node.port}) for user "${pool.user}": ${e.message}`,
-    );
   }
 
   private sweep(): void {
