@@ -16,8 +16,7 @@ import { ServerAttachment } from "./attachment.ts";
 import { acceptPrepareOnly, BatchQueue, classifyBatch, MAX_INSPECTED_MESSAGE, type QueuedFrame } from "./batch.ts";
 import type { GatewayContext } from "./context.ts";
 import { parseDeallocate, parsePggateSet } from "./local-answers.ts";
-import { syncSql } from "./params.ts";
-import { discardsAll, resetTargets } from "./resets.ts";
+import { StartupResets } from "./startup-resets.ts";
 import { nextAction, wantsReplica, type BatchSituation } from "./next-action.ts";
 import { QUEUE_HIGH_WATER, SessionCore, WAIT_PAUSE_BYTES } from "./session-core.ts";
 import { ClientStatements, Forwarded } from "./statements.ts";
@@ -282,14 +281,8 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     if (pin && !this.pinReason) this.pin(pin);
   }
 
-  /** RESET / DISCARD ALL seen in the batch being sent: startup parameters to apply again after it. */
-  protected resetSeen: "all" | string[] | null = null;
-
-  /** DISCARD ALL seen in the batch being sent: it also drops the connection's prepared statements. */
-  protected discardSeen = false;
-
-  /** Startup parameters to apply again before the next message on the attached connection. */
-  protected reapply: "all" | string[] | null = null;
+  /** RESET / DISCARD ALL: startup parameters to apply again (see StartupResets). */
+  protected readonly resets = new StartupResets();
 
   /** Set by classifyBatch when a batch may change the schema. */
   private readonly schemaSeen = { schema: false };
@@ -321,42 +314,9 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     const q = this.queue.frames;
     for (let i = 0; i < count; i++) {
       const f = q[i];
-      if (f.type === Frontend.Query) this.noteResetIn(decodeQuery(f.buf, f.start + 5, f.end));
-      else if (f.type === Frontend.Parse) this.noteResetIn(ClientStatements.parseInfo(f.buf, f.start, f.end).query);
+      if (f.type === Frontend.Query) this.resets.noteIn(decodeQuery(f.buf, f.start + 5, f.end), this.params);
+      else if (f.type === Frontend.Parse) this.resets.noteIn(ClientStatements.parseInfo(f.buf, f.start, f.end).query, this.params);
     }
-  }
-
-  protected noteResetIn(sql: string): void {
-    if (discardsAll(sql)) this.discardSeen = true;
-    const t = resetTargets(sql, this.params);
-    if (t === null || this.resetSeen === "all") return;
-    this.resetSeen = t === "all" || this.resetSeen === null ? t : [...this.resetSeen, ...t];
-  }
-
-  /**
-   * The batch with the RESET / DISCARD ALL is on its way. DISCARD ALL also drops PgGate's
-   * prepared statements and applied parameters on that connection, so they are forgotten now;
-   * the startup values go back before the client's next message (as a dedicated connection's
-   * reset value would be them).
-   */
-  protected afterReset(s: ServerConn): void {
-    if (this.discardSeen) {
-      this.discardSeen = false;
-      s.forgetSessionState();
-    }
-    const seen = this.resetSeen;
-    this.resetSeen = null;
-    if (seen !== null) this.reapply = seen;
-  }
-
-  protected reapplyStartupParams(s: ServerConn): void {
-    const which = this.reapply;
-    this.reapply = null;
-    const wanted = new Map<string, string>();
-    for (const [k, v] of this.params) if (which === "all" || which!.includes(k)) wanted.set(k, v);
-    if (wanted.size === 0) return;
-    s.sendInternal(syncSql(new Map(), wanted));
-    for (const [k, v] of wanted) s.applied.set(k, v);
   }
 
   /** From now on this client keeps its primary connection (DISCARD ALL when it leaves). */
@@ -382,7 +342,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     }
     if (sql === undefined) return;
     // Pinned sessions are still watched for RESET / DISCARD ALL (Query and Parse only).
-    if (type !== Frontend.Bind) this.noteResetIn(sql);
+    if (type !== Frontend.Bind) this.resets.noteIn(sql, this.params);
     // Query and Parse are always classified (through the route cache): DDL must be seen.
     if (!watchPins && !watchWrites && type === Frontend.Bind) return;
     const cls = this.ctx.router.classify(sql, this.database);
@@ -441,9 +401,9 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     const s = this.server!;
     // Our own queries are written at once: what this client sent before them must go first. And
     // they go between batches only: inside one they would end its implicit transaction.
-    if (this.reapply !== null) {
+    if (this.resets.pending) {
       this.run.flush();
-      this.reapplyStartupParams(s);
+      this.resets.reapplyOn(s, this.params);
     }
     if (!this.openBatch && s.hasStaleStatements) {
       this.run.flush();
@@ -453,11 +413,11 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
       case Frontend.Query:
       case Frontend.FunctionCall:
         this.countQuery(s);
-        if (this.resetSeen !== null || this.discardSeen) this.afterReset(s);
+        this.resets.batchSent(s);
         break;
       case Frontend.Sync:
         this.countQuery(s);
-        if (this.resetSeen !== null || this.discardSeen) this.afterReset(s);
+        this.resets.batchSent(s);
         this.openBatch = false;
         break;
       case Frontend.Parse:
@@ -527,7 +487,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
   /** Transaction pooling: the connection goes back as soon as the server says idle. */
   protected releaseServer(): void {
     // Another connection gets the startup parameters when it is attached.
-    this.reapply = null;
+    this.resets.released();
     this.att.release();
     if (this.state === "active") this.transition("idle");
   }
