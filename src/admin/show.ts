@@ -7,6 +7,7 @@ import { error, SqlState } from "../errors/index.ts";
 import { formatLsn } from "../health/lsn.ts";
 import type { Histogram } from "../metrics/stats.ts";
 import { poolModeFor, poolSizeFor } from "../pool/pool-settings.ts";
+import { clusterLabel } from "../server/node-target.ts";
 import type { GatewayContext } from "../session/context.ts";
 import { COMMIT, VERSION } from "../version.ts";
 import { ADMIN_COMMAND_SYNOPSES } from "./commands.ts";
@@ -66,7 +67,7 @@ export function show(ctx: GatewayContext, what: string): AdminResult {
           h.failures,
           h.lastError || null,
           h.configuredRole === "replica" ? ctx.replicaCaveat : null,
-          h.target.cluster ?? null,
+          clusterLabel(h.target),
         ]),
       };
     }

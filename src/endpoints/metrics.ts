@@ -3,6 +3,7 @@
 // recording costs the hot path an integer increment.
 import { collectDefaultMetrics, Counter, Gauge, Histogram as PromHistogram, Registry } from "prom-client";
 import type { ServerPool } from "../pool/pools.ts";
+import { clusterLabel } from "../server/node-target.ts";
 import { COMMIT, VERSION } from "../version.ts";
 import type { GatewayContext } from "../session/context.ts";
 import { Histogram, LATENCY_BUCKETS } from "../metrics/stats.ts";
@@ -87,14 +88,14 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       name: "pggate_node_up", labels: ["node", "cluster"],
       type: "gauge",
       help: "1 when the node's health checks pass (its role is pggate_node_role, so a failover starts no new series here).",
-      read: () => ctx.health.all().map((h) => ({ value: h.up ? 1 : 0, labels: { node: h.target.name, cluster: h.target.cluster ?? "default" } })),
+      read: () => ctx.health.all().map((h) => ({ value: h.up ? 1 : 0, labels: { node: h.target.name, cluster: clusterLabel(h.target) } })),
     },
     {
       name: "pggate_node_role",
       labels: ["node", "role", "cluster"],
       type: "gauge",
       help: "1 for each node's observed role (primary or replica; the configured one until observed).",
-      read: () => ctx.health.all().map((h) => ({ value: 1, labels: { node: h.target.name, role: h.role === "unknown" ? h.configuredRole : h.role, cluster: h.target.cluster ?? "default" } })),
+      read: () => ctx.health.all().map((h) => ({ value: 1, labels: { node: h.target.name, role: h.role === "unknown" ? h.configuredRole : h.role, cluster: clusterLabel(h.target) } })),
     },
     {
       name: "pggate_pool_clients",
@@ -162,13 +163,13 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       name: "pggate_replica_lag_seconds", labels: ["node", "cluster"],
       type: "gauge",
       help: "Replication lag of each replica in seconds (replay behind receive).",
-      read: () => ctx.health.all().filter((h) => h.configuredRole === "replica" && h.lagSeconds !== null).map((h) => ({ value: h.lagSeconds ?? 0, labels: { node: h.target.name, cluster: h.target.cluster ?? "default" } })),
+      read: () => ctx.health.all().filter((h) => h.configuredRole === "replica" && h.lagSeconds !== null).map((h) => ({ value: h.lagSeconds ?? 0, labels: { node: h.target.name, cluster: clusterLabel(h.target) } })),
     },
     {
       name: "pggate_replica_lag_bytes", labels: ["node", "cluster"],
       type: "gauge",
       help: "WAL bytes each replica has yet to replay, behind the primary's current position.",
-      read: () => ctx.health.all().filter((h) => h.configuredRole === "replica" && h.lagBytes !== null).map((h) => ({ value: h.lagBytes ?? 0, labels: { node: h.target.name, cluster: h.target.cluster ?? "default" } })),
+      read: () => ctx.health.all().filter((h) => h.configuredRole === "replica" && h.lagBytes !== null).map((h) => ({ value: h.lagBytes ?? 0, labels: { node: h.target.name, cluster: clusterLabel(h.target) } })),
     },
     { name: "pggate_errors_total", labels: ["kind"], type: "counter", help: "Errors PgGate sent to clients, by kind.", read: () => Object.entries(s.errors).map(([kind, value]) => ({ value, labels: { kind } })) },
     {

@@ -1,5 +1,6 @@
 // The JSON summary served at / and /status: nodes, pools and clients at a glance.
 import type { GatewayContext } from "../session/context.ts";
+import { clusterLabel } from "../server/node-target.ts";
 
 export function statusSummary(ctx: GatewayContext): unknown {
   const clients: Record<string, number> = {};
@@ -7,7 +8,7 @@ export function statusSummary(ctx: GatewayContext): unknown {
   return {
     nodes: ctx.health.all().map((h) => ({
       name: h.target.name,
-      cluster: h.target.cluster ?? "default",
+      cluster: clusterLabel(h.target),
       host: h.target.host,
       port: h.target.port,
       role: h.role === "unknown" ? h.configuredRole : h.role,

@@ -31,18 +31,16 @@ const HIGH_WATER = 512 * 1024;
 const dirty: Link[] = [];
 let inHandler = false;
 
-function flushDirty(): void {
-  for (let i = 0; i < dirty.length; i++) dirty[i].flushScheduledWrite();
-  dirty.length = 0;
-}
-
 /** Links that queued outside a handler: one microtask writes them all (no closure per link). */
 const later: Link[] = [];
 
-function flushLater(): void {
-  for (let i = 0; i < later.length; i++) later[i].flushScheduledWrite();
-  later.length = 0;
+/** Writes each link of `list` (one may be added while it runs) and empties it. */
+function flushEach(list: Link[]): void {
+  for (let i = 0; i < list.length; i++) list[i].flushScheduledWrite();
+  list.length = 0;
 }
+
+const flushLater = (): void => flushEach(later);
 
 export class Link {
   socket: LinkSocket;
@@ -97,7 +95,7 @@ export class Link {
     }
   }
 
-  /** The write scheduled by send() (see flushDirty). */
+  /** The write scheduled by send() (see `dirty` and `later`). */
   flushScheduledWrite(): void {
     this.flushScheduled = false;
     this.flush();
@@ -229,17 +227,16 @@ export const linkHandlers: SocketHandler<LinkData> = {
   data(socket, chunk) {
     const d = socket.data;
     if (d.ignore || !d.link) return;
-    // Nested handlers (a write that re-enters) are not expected, but must not lose the list.
-    if (inHandler) {
-      d.link.owner.onData(chunk);
-      return;
-    }
+    // The outermost handler writes what was queued (a nested one, not expected, leaves it to it).
+    const outermost = !inHandler;
     inHandler = true;
     try {
       d.link.owner.onData(chunk);
     } finally {
-      inHandler = false;
-      flushDirty();
+      if (outermost) {
+        inHandler = false;
+        flushEach(dirty);
+      }
     }
   },
   drain(socket) {

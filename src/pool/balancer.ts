@@ -1,7 +1,7 @@
 // Chooses a replica for a read: smooth weighted round robin over replicas that are not banned.
 // A replica that failed is banned with exponential backoff; a success clears its record.
 import type { NodeConfig } from "../config/types.ts";
-import type { NodeTarget } from "../server/server-conn.ts";
+import { nodeName, type NodeTarget } from "../server/node-target.ts";
 
 interface ReplicaState {
   target: NodeTarget;
@@ -23,11 +23,11 @@ export class ReplicaBalancer {
    * other than the default one are named `<cluster>/replica<i>`, so names stay unique.
    */
   setNodes(nodes: readonly NodeConfig[], cluster?: string): void {
-    const prefix = cluster && cluster !== "default" ? `${cluster}/` : "";
     const old = new Map(this.replicas.map((r) => [`${r.target.host}:${r.target.port}`, r]));
     this.replicas = nodes.map((n, i) => {
       const prev = old.get(`${n.host}:${n.port}`);
-      const target: NodeTarget = prev && prev.target.name === `${prefix}replica${i}` ? prev.target : { name: `${prefix}replica${i}`, host: n.host, port: n.port, cluster };
+      const name = nodeName(cluster, `replica${i}`);
+      const target: NodeTarget = prev && prev.target.name === name ? prev.target : { name, host: n.host, port: n.port, cluster };
       return { target, weight: n.weight, current: 0, bannedUntil: prev?.bannedUntil ?? 0, failures: prev?.failures ?? 0 };
     });
     this.targetList = this.replicas.map((r) => r.target);

@@ -310,14 +310,7 @@ export class PoolManager {
    */
   retire(database: string | null): number {
     let n = 0;
-    for (const pool of this.pools.values()) {
-      if (database !== null && pool.database !== database) continue;
-      for (const conn of pool.members) {
-        conn.retireAt = 1;
-        n++;
-      }
-      this.closeIdle(pool);
-    }
+    for (const pool of this.pools.values()) if (database === null || pool.database === database) n += this.retirePool(pool);
     return n;
   }
 
@@ -329,10 +322,17 @@ export class PoolManager {
   retireWhere(moved: (pool: ServerPool) => boolean): void {
     for (const pool of [...this.pools.values()]) {
       if (!moved(pool)) continue;
-      for (const conn of pool.members) conn.retireAt = 1;
-      this.closeIdle(pool);
+      this.retirePool(pool);
       this.forget(pool);
     }
+  }
+
+  /** Marks every connection of `pool` to close (idle ones now, lent ones when given back); returns how many. */
+  private retirePool(pool: ServerPool): number {
+    for (const conn of pool.members) conn.retireAt = 1;
+    const n = pool.members.size;
+    this.closeIdle(pool);
+    return n;
   }
 
   /** Connections marked by retire() still open. */

@@ -5,6 +5,8 @@
 // wider would tell one user what another prepared. Clients that changed session state are
 // pinned and always have a server, so they never use this. Nested maps: no name can alias.
 
+import { paramsKey } from "./params.ts";
+
 /** Texts per (user, database, parameters) at most; past it the set starts afresh. */
 const MAX_TEXTS = 10_000;
 
@@ -17,8 +19,7 @@ export class AcceptedTexts {
     if (!users) this.byDatabase.set(database, (users = new Map()));
     let byParams = users.get(user);
     if (!byParams) users.set(user, (byParams = new Map()));
-    // JSON of the sorted pairs: one spelling per parameter set, and no two sets share one.
-    const key = JSON.stringify([...params].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+    const key = paramsKey(params);
     let set = byParams.get(key);
     if (!set) byParams.set(key, (set = new Set()));
     return new BoundedSet(set);

@@ -8,6 +8,9 @@ import { log } from "../log/index.ts";
 import type { PoolManager, ServerPool } from "../pool/pools.ts";
 import type { Waiter } from "../pool/pool-core.ts";
 import type { ReplicaBalancer } from "../pool/balancer.ts";
+import type { Target } from "../router/index.ts";
+import type { NodeTarget, ServerConn, ServerConsumer } from "../server/server-conn.ts";
+import { paramsMatch, syncSql } from "./params.ts";
 
 /** What the attachment reads from its client session. */
 export interface AttachmentOwner {
@@ -15,9 +18,6 @@ export interface AttachmentOwner {
   readonly database: string;
   readonly cluster: { readonly balancer: ReplicaBalancer };
 }
-import type { Target } from "../router/index.ts";
-import type { NodeTarget, ServerConn, ServerConsumer } from "../server/server-conn.ts";
-import { paramsMatch, syncSql } from "./params.ts";
 
 /** Called when a connection the client waited for arrives (or cannot be had). */
 export type Granted = (pool: ServerPool, target: Target, conn: ServerConn | null, err?: PgError) => void;

@@ -7,7 +7,7 @@ import type { ClusterNodes, RoutingConfig } from "../config/types.ts";
 import type { NodeHealth } from "../health/monitor.ts";
 import { log } from "../log/index.ts";
 import { ReplicaBalancer } from "../pool/balancer.ts";
-import type { NodeTarget } from "../server/node-target.ts";
+import { nodeName, type NodeTarget } from "../server/node-target.ts";
 import { SharedFloors } from "./shared-floors.ts";
 
 /** What a cluster asks of the rest of the gateway: node health, and whether a pool can be reached. */
@@ -30,8 +30,6 @@ export class Cluster {
   readonly sharedFloors = new SharedFloors();
   /** What PgGate may use to open connections to this cluster's nodes, per user (learnt at login, latest wins). */
   readonly credentials = new Map<string, ServerCredentials>();
-  /** Set when a reload removed the cluster: its nodes drain, its clients were closed. */
-  removed = false;
   private configured: NodeTarget;
   /** Set when health checks found the configured primary gone and another node acting as primary. */
   private elected: NodeTarget | null = null;
@@ -42,9 +40,7 @@ export class Cluster {
     nodes: ClusterNodes,
     private readonly deps: ClusterDeps,
   ) {
-    // Names are unique across clusters: the default cluster's are "primary", "replica<i>".
-    const name = label === "default" ? "primary" : `${label}/primary`;
-    this.configured = { name, host: nodes.primary.host, port: nodes.primary.port, cluster: label };
+    this.configured = { name: nodeName(label, "primary"), host: nodes.primary.host, port: nodes.primary.port, cluster: label };
     this.setNodes(nodes);
   }
 
@@ -74,11 +70,6 @@ export class Cluster {
   /** Every node of the cluster, primary first. */
   get targets(): readonly NodeTarget[] {
     return [this.configured, ...this.balancer.targets];
-  }
-
-  /** Whether `t` is still one of this cluster's nodes (removed replicas drain). */
-  has(t: NodeTarget): boolean {
-    return !this.removed && (t === this.configured || t === this.elected || this.balancer.targets.includes(t));
   }
 
   /**
@@ -120,11 +111,6 @@ export class Cluster {
   /** Whether every replica has replayed `floor`: then a client's floor no longer matters. */
   allReplicasPast(floor: bigint): boolean {
     return this.balancer.targets.every((t) => (this.deps.health(t)?.lsn ?? -1n) >= floor);
-  }
-
-  /** The primary's latest WAL position as health checks last saw it. */
-  get primaryLsn(): bigint | null {
-    return this.deps.health(this.primary)?.lsn ?? null;
   }
 
   // The balancer passes two arguments to its predicate; the (user, database) pair of a pick is

@@ -21,6 +21,7 @@ import { createRouter, type Router } from "../router/index.ts";
 import { Catalog } from "./catalog.ts";
 import { Stats } from "../metrics/stats.ts";
 import { HealthMonitor } from "../health/monitor.ts";
+import { log } from "../log/index.ts";
 import { PauseState } from "./pause.ts";
 import { Databases, type DatabaseEntry } from "./databases.ts";
 import { AcceptedTexts } from "./accepted-texts.ts";
@@ -227,7 +228,8 @@ export class GatewayContext {
    * of a name that now opens another database retire.
    */
   private applyDatabases(config: Config): void {
-    const { removedEntries } = this.databases.apply(config);
+    const { removedEntries, removedClusters } = this.databases.apply(config);
+    for (const c of removedClusters) log.info("cluster_removed", { cluster: c.label, primary: `${c.configuredPrimary.host}:${c.configuredPrimary.port}` });
     if (removedEntries.length > 0) {
       for (const c of [...this.clients]) {
         const was = c.db;

@@ -3,11 +3,9 @@
 // stays and every entry whose cluster and real database stay, so their clients, pools and
 // floors carry on; what moved or went is reported for the context to close. No sockets here.
 import type { Config, ClusterNodes, DatabaseConfig } from "../config/types.ts";
-import type { NodeTarget } from "../server/node-target.ts";
+import { DEFAULT_CLUSTER, type NodeTarget } from "../server/node-target.ts";
 import { Cluster, primaryAddress, type ClusterDeps } from "./cluster.ts";
 
-/** The label of the cluster `nodes:` describes. */
-export const DEFAULT_CLUSTER = "default";
 
 /** The wildcard entry name: any database not listed. */
 export const ANY_DATABASE = "*";
@@ -44,7 +42,7 @@ export interface DatabasesChange {
 
 export class Databases {
   private readonly clusters = new Map<string, Cluster>();
-  private readonly entries = new Map<string, DatabaseEntry>();
+  private entries = new Map<string, DatabaseEntry>();
   private wildcard: DatabaseEntry | null = null;
   /** Each node object of every cluster (by identity: the per-release "still configured?" check allocates nothing). */
   private readonly byTarget = new Map<NodeTarget, Cluster>();
@@ -72,7 +70,6 @@ export class Databases {
     const removedClusters: Cluster[] = [];
     for (const [k, c] of this.clusters) {
       if (wanted.has(k)) continue;
-      c.removed = true;
       removedClusters.push(c);
       this.clusters.delete(k);
     }
@@ -97,8 +94,7 @@ export class Databases {
       e.removed = true;
       removedEntries.push(e);
     }
-    this.entries.clear();
-    for (const [name, e] of next) this.entries.set(name, e);
+    this.entries = next;
     this.wildcard = this.entries.get(ANY_DATABASE) ?? null;
     this.byTarget.clear();
     for (const c of this.clusters.values()) for (const t of c.targets) this.byTarget.set(t, c);
@@ -120,8 +116,9 @@ export class Databases {
 
   /** Whether `t` is still one of a configured cluster's nodes (removed nodes drain). */
   isCurrentNode(t: NodeTarget): boolean {
-    const c = this.byTarget.get(t);
-    return c !== undefined && c.has(t);
+    // byTarget holds exactly the configured nodes of the current clusters (an elected primary
+    // is one of its cluster's replicas).
+    return this.byTarget.has(t);
   }
 
   allClusters(): IterableIterator<Cluster> {

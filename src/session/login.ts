@@ -14,7 +14,7 @@ import { Errors, fatal, PgError, SqlState } from "../errors/index.ts";
 import type { GatewayContext } from "./context.ts";
 import { ServerConn } from "../server/server-conn.ts";
 import { AuthCode, Backend, buildQuery } from "../protocol/index.ts";
-import { syncSql } from "./params.ts";
+import { paramsKey, syncSql } from "./params.ts";
 import type { Cluster } from "./cluster.ts";
 
 export interface StartupInfo {
@@ -296,13 +296,6 @@ export async function loginClient(
 const ACCEPTED_PARAMS_TTL_MS = 60_000;
 /** Distinct startup parameter sets remembered per pool (the oldest goes first). */
 const MAX_ACCEPTED_PARAM_SETS = 32;
-
-/** A startup parameter set as one string: names and values length-prefixed, so no two sets collide. */
-function paramsKey(params: ReadonlyMap<string, string>): string {
-  let key = "";
-  for (const [k, v] of [...params].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) key += `${k.length}:${k}${v.length}:${v}`;
-  return key;
-}
 
 /**
  * The admin console's login: only admin.users. With admin.password, PgGate checks it itself

@@ -83,3 +83,11 @@ export function syncSql(applied: ReadonlyMap<string, string>, desired: ReadonlyM
 function literal(s: string): string {
   return `E'${s.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 }
+
+/**
+ * A parameter set as one string, the same however the map is ordered: JSON of the sorted pairs,
+ * so no two sets share a key (names and values are quoted and escaped).
+ */
+export function paramsKey(params: ReadonlyMap<string, string>): string {
+  return JSON.stringify([...params].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+}
