@@ -39,6 +39,20 @@ export class InternalQueries {
     this.afterIdle = fn;
   }
 
+  /**
+   * The connection closed: no reply will come. Every outstanding query ends now with done(false),
+   * so nothing that waits on one (a client's ReadyForQuery held for its write's WAL position, a
+   * settle step, a cancel fence) waits for ever. The idle hook is dropped, not run: whoever set it
+   * (Settle) hears of the close from the connection itself.
+   */
+  failAll(): void {
+    const handlers = this.handlers.splice(0);
+    this.pending = 0;
+    this.errored = false;
+    this.afterIdle = null;
+    for (const h of handlers) h.done?.(false);
+  }
+
   /** One reply frame of the oldest outstanding query. Returns the transaction status at its ReadyForQuery, else -1. */
   onFrame(type: number, buf: Uint8Array, start: number, end: number): number {
     if (type === Backend.DataRow) {

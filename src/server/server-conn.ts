@@ -451,12 +451,14 @@ export class ServerConn implements LinkOwner, Settleable {
     unwatchCancels(this.node, this.processId, this.cancels);
     this.link.send(buildTerminate());
     this.link.close();
+    this.internal.failAll();
   }
 
   destroy(): void {
     this.state = "closed";
     unwatchCancels(this.node, this.processId, this.cancels);
     this.link?.destroy();
+    this.internal.failAll();
   }
 
   // --- LinkOwner -------------------------------------------------------------------------
@@ -488,6 +490,7 @@ export class ServerConn implements LinkOwner, Settleable {
   onClose(error: Error | undefined): void {
     this.state = "closed";
     unwatchCancels(this.node, this.processId, this.cancels);
+    this.internal.failAll();
     this.settling?.finish(false);
     this.cancels.connectionClosed();
     if (!this.consumer) this.onIdleClose?.();

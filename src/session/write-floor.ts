@@ -6,7 +6,7 @@ import { formatLsn, parseLsn } from "../health/lsn.ts";
 import type { Classification } from "../router/index.ts";
 import type { RoutingConfig } from "../config/types.ts";
 import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
-import type { SharedFloors, SharedScope } from "./shared-floors.ts";
+import { UNKNOWN_FLOOR, type SharedFloors, type SharedScope } from "./shared-floors.ts";
 
 /**
  * Whether a primary-bound statement may have written (and so needs a floor): not a read sent to
@@ -107,6 +107,13 @@ export class WriteFloor {
   choose(): NodeTarget | "primary" | "wait" {
     const floor = this.current()!;
     const { user, database, cluster, routing } = this.host;
+    if (floor === UNKNOWN_FLOOR) {
+      // A write's position was lost (see capture): the read goes to the primary, and its batch
+      // counts as a write so the position is learnt after it and replicas serve again.
+      this.stopWaiting();
+      this.wrote = true;
+      return "primary";
+    }
     if (cluster.allReplicasPast(floor)) {
       // Every replica has it: the floor no longer matters, for this client or any other.
       this.lsn = null;
@@ -158,6 +165,7 @@ export class WriteFloor {
   capture(s: ServerConn, done: () => void): void {
     this.wrote = false;
     this.pending = true;
+    const sentAt = performance.now();
     let lsn: bigint | null = null;
     let flushed: bigint | null = null;
     let synchronous = false;
@@ -171,24 +179,46 @@ export class WriteFloor {
         flushed = parseLsn(row[1]);
         synchronous = row[2] === "t";
       },
-      () => {
+      (ok) => {
         this.pending = false;
-        if (lsn !== null) {
+        if (ok && lsn !== null) {
           this.unflushed = !synchronous && flushed !== null && flushed < lsn ? lsn : null;
-          this.raise(lsn, true);
+          if (this.lsn === UNKNOWN_FLOOR) this.lsn = null;
+          this.raise(lsn, true, sentAt);
+        } else {
+          // The connection closed before answering (the primary stopped answering and was
+          // dropped), or the query failed: the write committed — its ReadyForQuery said so, and
+          // the client is told — but where it is in the WAL is unknown.
+          this.markUnknown();
         }
         done();
       },
     );
   }
 
-  /** Raises the floor (never lowers it); `report` tells the client with pggate.write_lsn. */
-  raise(lsn: bigint, report: boolean): void {
+  /**
+   * A write committed and its WAL position could not be learnt: until a position read from the
+   * primary afterwards replaces it, this client's reads (and in user / global mode, the scope's)
+   * go to the primary. Never a guess: a stale read is worse than a primary read.
+   */
+  private markUnknown(): void {
+    this.lsn = UNKNOWN_FLOOR;
+    this.unflushed = null;
+    this.wrote = true;
+    const scope = this.scope;
+    if (scope !== null) this.host.cluster.sharedFloors.markUnknown(scope, this.host.user, this.host.database, performance.now());
+  }
+
+  /**
+   * Raises the floor (never lowers it); `report` tells the client with pggate.write_lsn. `readAt`:
+   * when the position was read from the primary (it may replace an unknown shared floor).
+   */
+  raise(lsn: bigint, report: boolean, readAt = 0): void {
     if (this.lsn === null || lsn > this.lsn) this.lsn = lsn;
     // A write learnt here constrains the other clients in user / global mode (SET pggate.min_lsn
     // is this client's own business: report === false).
     const scope = this.scope;
-    if (report && scope !== null) this.host.cluster.sharedFloors.raise(scope, this.host.user, this.host.database, lsn);
+    if (report && scope !== null) this.host.cluster.sharedFloors.raise(scope, this.host.user, this.host.database, lsn, readAt);
     if (report) this.host.send(buildParameterStatus("pggate.write_lsn", formatLsn(this.lsn)));
   }
 }

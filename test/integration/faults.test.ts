@@ -191,6 +191,66 @@ describe("hung nodes (SIGSTOP: the socket stays open, nothing answers)", () => {
   }, 60_000);
 });
 
+describe("hung primary under writers (read-your-writes capture in flight)", () => {
+  // Issue 23 item 2: the write's WAL-position capture held the client's ReadyForQuery; the
+  // node-down path dropped the connection as idle and the capture never ended: clients hung for
+  // ever although their rows committed. Every client must hear something within a bound.
+  for (const mode of ["session", "user", "global"] as const) {
+    test(`read_your_writes ${mode}: the primary frozen 5 s under 8 writers leaves no client without an answer`, async () => {
+      const g = gateway({ routing: { read_your_writes: mode } });
+      const clients = Array.from({ length: 8 }, () => client(g.port));
+      let frozen: number[] = [];
+      let stop = false;
+      /** Per client: when its query in flight was sent (0 = none in flight). */
+      const inFlightSince = clients.map(() => 0);
+      try {
+        await Promise.all(clients.map((cl) => cl.connect()));
+        const loops = clients.map(async (cl, i) => {
+          while (!stop) {
+            inFlightSince[i] = performance.now();
+            const ok = await cl.query("INSERT INTO faults (v) VALUES ('w') RETURNING id").then(
+              () => true,
+              () => false,
+            );
+            inFlightSince[i] = 0;
+            if (!ok) return; // 08006 (or the connection is gone): an answer, the client is done
+          }
+        });
+        await Bun.sleep(500);
+        frozen = await freeze(c.primary.dataDir);
+        await Bun.sleep(5000);
+        thaw(frozen);
+        frozen = [];
+        stop = true;
+        // Once the primary answers again, every client has its answer within a few seconds.
+        const settled = await Promise.race([Promise.all(loops).then(() => true), Bun.sleep(10_000).then(() => false)]);
+        const hung = inFlightSince.filter((t) => t !== 0).length;
+        console.log(`hung primary (${mode}): ${hung} of 8 clients without an answer 10 s after thaw`);
+        expect(hung).toBe(0);
+        expect(settled).toBe(true);
+        // PgGate still serves new clients afterwards.
+        await waitUntil("a new client can write", async () => {
+          const fresh = client(g.port);
+          try {
+            await fresh.connect();
+            await fresh.query("INSERT INTO faults (v) VALUES ('after')");
+            return true;
+          } catch {
+            return false;
+          } finally {
+            await fresh.end().catch(() => {});
+          }
+        }, 15_000, 200);
+      } finally {
+        stop = true;
+        thaw(frozen);
+        await Promise.all(clients.map((cl) => cl.end().catch(() => {})));
+        await g.shutdown();
+      }
+    }, 60_000);
+  }
+});
+
 describe("live configuration", () => {
   test("SIGHUP during TPC-B changing pool.size 8 → 3: zero failures, the primary ends with at most 3 of our connections; a broken file is rejected", async () => {
     const gw = await processGateway({ pool: { size: 8 }, nodes: { replicas: [] } });
