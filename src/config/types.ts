@@ -68,6 +68,8 @@ export interface Config {
     readonly idleInTransactionTimeoutMs: number;
     readonly maxMessageSize: number;
     readonly maxPendingLogins: number;
+    readonly maxPendingLoginsPerSource: number;
+    readonly authStepTimeoutMs: number;
     readonly tls: { readonly mode: ListenTlsMode; readonly cert: string; readonly key: string };
   };
   readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly readyMaxWaiting: number };

@@ -360,6 +360,8 @@ class Validator extends ValueChecks {
         idleInTransactionTimeoutMs: m("listen.idle_in_transaction_timeout_ms"),
         maxMessageSize: m("listen.max_message_size"),
         maxPendingLogins: m("listen.max_pending_logins"),
+        maxPendingLoginsPerSource: m("listen.max_pending_logins_per_source"),
+        authStepTimeoutMs: m("listen.auth_step_timeout_ms"),
         tls: { mode: m("listen.tls.mode"), cert: m("listen.tls.cert"), key: m("listen.tls.key") },
       },
       metrics: { enabled: m("metrics.enabled"), host: m("metrics.host"), port: m("metrics.port"), readyMaxWaiting: m("metrics.ready_max_waiting") },

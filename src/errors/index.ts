@@ -84,6 +84,8 @@ export const Errors = {
       "Check that the server is running and that nodes.* in the PgGate config points at it.",
     ),
   shuttingDown: () => fatal(SqlState.AdminShutdown, "terminating connection due to PgGate shutdown"),
+  authStepTimeout: (ms: number) =>
+    fatal(SqlState.ProtocolViolation, `authentication request not answered within ${ms} ms (listen.auth_step_timeout_ms)`),
   handshakeTimeout: (ms: number) =>
     fatal(SqlState.ProtocolViolation, `startup not completed within ${ms} ms (listen.handshake_timeout_ms)`),
 } as const;

@@ -1,18 +1,20 @@
-// Bounds the server connections opened on behalf of clients that have not authenticated yet
-// (passthrough relays): at most `limit()` per node at once, the rest wait FIFO. Without it, clients that never finish their login could take every
-// connection slot of the primary. Pure bookkeeping; no I/O, no timers.
+// Bounds work done on behalf of clients that have not authenticated yet: at most `limit()` holders
+// per key at once, the rest wait FIFO. Keyed by node, it bounds the passthrough relays' server
+// connections (clients that never finish logging in cannot take every slot of the primary); keyed
+// by source address, it keeps one source's slow logins from delaying everyone else's. Pure
+// bookkeeping; no I/O, no timers.
 
 /** Gives the slot back; calling it more than once is harmless. */
 export type GateRelease = () => void;
 
 interface GateWaiter {
   grant: (release: GateRelease) => void;
-  /** A waiter whose client is gone is skipped instead of granted. */
-  abandoned: () => boolean;
   reject: (e: Error) => void;
+  /** Removes the abort listener once the waiter is granted. */
+  unlisten: () => void;
 }
 
-interface NodeGate {
+interface KeyGate {
   inUse: number;
   queue: GateWaiter[];
 }
@@ -21,34 +23,51 @@ export class GateAbandoned extends Error {
   override readonly name = "GateAbandoned";
 }
 
-export class LoginGate<N> {
-  private readonly nodes = new Map<N, NodeGate>();
+export class LoginGate<K> {
+  private readonly gates = new Map<K, KeyGate>();
 
   /** `limit` is read on every decision, so a reload takes effect at once. */
   constructor(private readonly limit: () => number) {}
 
-  /** Slots in use toward `node` (for SHOW / tests). */
-  inUse(node: N): number {
-    return this.nodes.get(node)?.inUse ?? 0;
+  /** Slots in use for `key` (for SHOW / tests). */
+  inUse(key: K): number {
+    return this.gates.get(key)?.inUse ?? 0;
   }
 
-  waiting(node: N): number {
-    return this.nodes.get(node)?.queue.length ?? 0;
+  waiting(key: K): number {
+    return this.gates.get(key)?.queue.length ?? 0;
+  }
+
+  /** Keys with holders or waiters (bounded by the clients connected). */
+  get size(): number {
+    return this.gates.size;
   }
 
   /**
-   * A slot toward `node`: at once when one is free, else when an earlier holder releases.
-   * Rejects with GateAbandoned when `abandoned()` is true by the time its turn comes.
+   * A slot for `key`: at once when one is free, else when an earlier holder releases. When
+   * `signal` aborts (the client left) while waiting, the waiter leaves the queue at once — it
+   * neither counts nor is granted later — and the promise rejects with GateAbandoned.
    */
-  acquire(node: N, abandoned: () => boolean): Promise<GateRelease> {
-    const g = this.gate(node);
-    if (g.queue.length === 0 && g.inUse < this.limit()) return Promise.resolve(this.take(node, g));
-    return new Promise((grant, reject) => g.queue.push({ grant, reject, abandoned }));
+  acquire(key: K, signal: AbortSignal): Promise<GateRelease> {
+    if (signal.aborted) return Promise.reject(new GateAbandoned("client left while waiting to log in"));
+    const g = this.gate(key);
+    if (g.queue.length === 0 && g.inUse < this.limit()) return Promise.resolve(this.take(key, g));
+    return new Promise((grant, reject) => {
+      const onAbort = (): void => {
+        const i = g.queue.indexOf(waiter);
+        if (i >= 0) g.queue.splice(i, 1);
+        this.tidy(key, g);
+        reject(new GateAbandoned("client left while waiting to log in"));
+      };
+      const waiter: GateWaiter = { grant, reject, unlisten: () => signal.removeEventListener("abort", onAbort) };
+      signal.addEventListener("abort", onAbort, { once: true });
+      g.queue.push(waiter);
+    });
   }
 
-  /** Runs `fn` holding a slot toward `node`. */
-  async run<T>(node: N, abandoned: () => boolean, fn: () => Promise<T>): Promise<T> {
-    const release = await this.acquire(node, abandoned);
+  /** Runs `fn` holding a slot for `key`. */
+  async run<T>(key: K, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    const release = await this.acquire(key, signal);
     try {
       return await fn();
     } finally {
@@ -56,32 +75,33 @@ export class LoginGate<N> {
     }
   }
 
-  private gate(node: N): NodeGate {
-    let g = this.nodes.get(node);
-    if (!g) this.nodes.set(node, (g = { inUse: 0, queue: [] }));
+  private gate(key: K): KeyGate {
+    let g = this.gates.get(key);
+    if (!g) this.gates.set(key, (g = { inUse: 0, queue: [] }));
     return g;
   }
 
-  private take(node: N, g: NodeGate): GateRelease {
+  private take(key: K, g: KeyGate): GateRelease {
     g.inUse++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       g.inUse--;
-      this.handOn(node, g);
+      this.handOn(key, g);
     };
   }
 
-  private handOn(node: N, g: NodeGate): void {
+  private handOn(key: K, g: KeyGate): void {
     while (g.queue.length > 0 && g.inUse < this.limit()) {
       const w = g.queue.shift()!;
-      if (w.abandoned()) {
-        w.reject(new GateAbandoned("client left while waiting to log in"));
-        continue;
-      }
-      w.grant(this.take(node, g));
+      w.unlisten();
+      w.grant(this.take(key, g));
     }
-    if (g.inUse === 0 && g.queue.length === 0) this.nodes.delete(node);
+    this.tidy(key, g);
+  }
+
+  private tidy(key: K, g: KeyGate): void {
+    if (g.inUse === 0 && g.queue.length === 0 && this.gates.get(key) === g) this.gates.delete(key);
   }
 }

@@ -8,6 +8,7 @@ import type { Config } from "../config/types.ts";
 import type { Stats } from "../metrics/stats.ts";
 import type { NodeTarget, ServerConn, ServerTlsOptions } from "../server/server-conn.ts";
 import type { Waiter } from "./pool-core.ts";
+import { GateAbandoned } from "./login-gate.ts";
 import { poolSizeFor } from "./pool-settings.ts";
 import { PoolIndex } from "./pool-index.ts";
 import { ServerPool } from "./server-pool.ts";
@@ -187,33 +188,47 @@ export class PoolManager {
    * connection is closed to make room; otherwise the login queues FIFO with the pool's clients
    * and gets 53300 after pool.acquire_timeout_ms.
    */
-  async loginSlot(pool: ServerPool): Promise<LoginSlot> {
+  async loginSlot(pool: ServerPool, signal: AbortSignal): Promise<LoginSlot> {
     // Logins in progress may hold at most half the pool: in passthrough they are not yet
     // authenticated, and must not starve the pool's clients of connections for their queries.
     const cap = Math.max(1, Math.floor(pool.core.size / 2));
-    if (pool.logins >= cap) await this.loginTurn(pool);
+    if (pool.logins >= cap) await this.loginTurn(pool, signal);
     pool.logins++;
     try {
-      return await this.reserveLoginSlot(pool);
+      return await this.reserveLoginSlot(pool, signal);
     } catch (e) {
       this.loginDone(pool);
       throw e;
     }
   }
 
-  /** Waits until fewer than half the pool's slots are logins; 53300 after pool.acquire_timeout_ms. */
-  private loginTurn(pool: ServerPool): Promise<void> {
+  /**
+   * Waits until fewer than half the pool's slots are logins; 53300 after pool.acquire_timeout_ms.
+   * A client that leaves gives up its turn at once (it must not hold a place nobody will use).
+   */
+  private loginTurn(pool: ServerPool, signal: AbortSignal): Promise<void> {
     const ms = this.ctx.config.pool.acquireTimeoutMs;
+    if (signal.aborted) return Promise.reject(new GateAbandoned("client left while waiting to log in"));
     return new Promise((resolve, reject) => {
-      const turn = (): void => {
+      const leave = (): void => {
         clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
+        signal.removeEventListener("abort", onAbort);
         const i = pool.loginTurns.indexOf(turn);
         if (i >= 0) pool.loginTurns.splice(i, 1);
+      };
+      const turn = (): void => {
+        leave();
+        resolve();
+      };
+      const onAbort = (): void => {
+        leave();
+        reject(new GateAbandoned("client left while waiting to log in"));
+      };
+      const timer = setTimeout(() => {
+        leave();
         reject(error(SqlState.TooManyConnections, `timed out after ${ms} ms waiting for a login slot in pool ${pool.label} (pool.size = ${pool.core.size}; logins may hold half of it)`));
       }, ms);
+      signal.addEventListener("abort", onAbort, { once: true });
       pool.loginTurns.push(turn);
     });
   }
@@ -223,7 +238,7 @@ export class PoolManager {
     pool.loginTurns.shift()?.();
   }
 
-  private reserveLoginSlot(pool: ServerPool): Promise<LoginSlot> {
+  private reserveLoginSlot(pool: ServerPool, signal: AbortSignal): Promise<LoginSlot> {
     const slot = (): LoginSlot => {
       let done = false;
       return {
@@ -251,13 +266,20 @@ export class PoolManager {
       r.evict.terminate();
       return Promise.resolve(slot());
     }
+    if (signal.aborted) return Promise.reject(new GateAbandoned("client left while waiting to log in"));
     return new Promise((resolve, reject) => {
       const now = Date.now();
+      // A client that leaves gives up its place in the pool's queue at once.
+      const onAbort = (): void => {
+        if (pool.core.cancel(waiter)) reject(new GateAbandoned("client left while waiting to log in"));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
       const waiter: Waiter<ServerConn> = {
         enqueuedAt: now,
         deadline: now + this.ctx.config.pool.acquireTimeoutMs,
         wantsSlot: true,
         grant: (conn, err) => {
+          signal.removeEventListener("abort", onAbort);
           if (conn) {
             // Handed a connection that was given back: close it, its slot is ours.
             pool.core.slotFromActive();

@@ -11,7 +11,7 @@ import type { ClientChannel } from "../auth/client-channel.ts";
 import { ServerError } from "../server/server-conn.ts";
 import { errorKind } from "../metrics/stats.ts";
 import type { GatewayContext } from "./context.ts";
-import { loginAdmin, loginClient, type HbaVerdict } from "./login.ts";
+import { loginAdmin, loginClient, type HbaVerdict, type LoginClient } from "./login.ts";
 import { matchHba, noEntryMessage, rejectMessage } from "../auth/hba.ts";
 import { sessionParams } from "./params.ts";
 
@@ -86,11 +86,15 @@ export class ClientStartup {
     this.inbox.push({ type, body: buf.subarray(start + 5, end) });
   }
 
-  /** The client went away: a login waiting on its next message gives up. */
+  /** The client went away: a login waiting on its next message or in a queue gives up. */
   dispose(): void {
     this.inbox?.fail(new Error("client disconnected"));
     this.inbox = null;
+    this.leaving?.abort();
   }
+
+  /** Aborted by dispose(); made by the login that needs it. */
+  private leaving: AbortController | null = null;
 
   private handle(p: StartupPacket, raw: Uint8Array): void {
     const tls = this.ctx.config.listen.tls;
@@ -181,7 +185,7 @@ export class ClientStartup {
   private async runAdminLogin(id: ClientIdentity, startupParams: Map<string, string>): Promise<void> {
     try {
       this.checkHba(id);
-      const reported = await loginAdmin(this.ctx, this.channel(), id.user, startupParams, id.params.get("application_name") ?? "", this.gone());
+      const reported = await loginAdmin(this.ctx, this.channel(), id.user, startupParams, id.params.get("application_name") ?? "", this.loginClient());
       if (!this.host.loggingIn) return;
       this.inbox = null;
       this.host.adminLoggedIn(reported);
@@ -196,7 +200,7 @@ export class ClientStartup {
       if (this.ctx.disabled.has(id.database)) {
         throw fatal(SqlState.CannotConnectNow, `database "${id.database}" is disabled (admin DISABLE); new connections are refused until ENABLE`);
       }
-      const reported = await loginClient(this.ctx, this.channel(), { user: id.user, database: id.database, cluster: db.cluster, serverDatabase: db.serverDatabase(id.database), params: startupParams }, id.params, this.gone(), hba);
+      const reported = await loginClient(this.ctx, this.channel(), { user: id.user, database: id.database, cluster: db.cluster, serverDatabase: db.serverDatabase(id.database), params: startupParams }, id.params, this.loginClient(), hba);
       if (!this.host.loggingIn) return;
       // Anything the client sent behind its last authentication message is ordinary traffic.
       const pending = (this.inbox?.drain() ?? []).map((f) => ({ type: f.type, frame: encodeFrame(f.type, f.body) }));
@@ -207,10 +211,11 @@ export class ClientStartup {
     }
   }
 
-  /** Whether the client has left (a login waiting at the gate then gives up its turn); made per login, not per connection. */
-  private gone(): () => boolean {
-    const host = this.host;
-    return () => host.closed;
+  /** What the login's waits need of the client: a signal that it left, and its address. */
+  private loginClient(): LoginClient {
+    this.leaving ??= new AbortController();
+    if (this.host.closed) this.leaving.abort();
+    return { signal: this.leaving.signal, address: this.host.remoteAddress };
   }
 
   private channel(): ClientChannel {

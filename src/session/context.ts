@@ -161,6 +161,8 @@ export class GatewayContext {
   readonly pools: PoolManager;
   /** Bounds server connections held for clients that have not authenticated yet, per node. */
   readonly loginGate = new LoginGate<NodeTarget>(() => this.config.listen.maxPendingLogins);
+  /** Bounds the passthrough relays in progress per client address (listen.max_pending_logins_per_source). */
+  readonly sourceGate = new LoginGate<string>(() => this.config.listen.maxPendingLoginsPerSource);
   readonly catalog = new Catalog();
   /** The clusters and which of them serves each database name. */
   readonly databases: Databases;

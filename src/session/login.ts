@@ -36,19 +36,27 @@ export interface LoginResult {
   creds: ServerCredentials;
 }
 
+/** The client logging in, as the waits on its behalf need it. */
+export interface LoginClient {
+  /** Aborted when the client leaves: its waits end at once and its queue places are given up. */
+  readonly signal: AbortSignal;
+  /** Its address (unix sockets: ""), the key of listen.max_pending_logins_per_source. */
+  readonly address: string;
+}
+
 /** How an auth.hba rule (if any) says this client must authenticate. */
 export type HbaVerdict = HbaMethod | null;
 
 /**
  * Authenticates the client per auth.mode. The only server connection opened before the client
  * has proven who it is, the passthrough relay, goes through ctx.loginGate, so clients that never
- * finish logging in cannot take the primary's connection slots; `gone` says whether the client
- * has left (its turn at the gate is then skipped). Every connection a login keeps counts against
+ * finish logging in cannot take the primary's connection slots; when the client leaves, its
+ * places in every queue are given up at once. Every connection a login keeps counts against
  * pool.size (LoginSlot).
  */
-export async function login(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, gone: () => boolean, hba: HbaVerdict = null): Promise<LoginResult> {
+export async function login(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, client: LoginClient, hba: HbaVerdict = null): Promise<LoginResult> {
   const mode = ctx.config.auth.mode;
-  if (mode === "passthrough") return relayLogin(ctx, ch, startup, gone);
+  if (mode === "passthrough") return relayLogin(ctx, ch, startup, client);
 
   // No server connection before the client has proven who it is: known and unknown users take
   // the same steps (a lookup, an exchange), and a flood of made-up names costs the primary nothing.
@@ -77,7 +85,7 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
   // First login of the pair: the client is authenticated now, so a connection is opened for it,
   // in a slot of its pool (a storm of first logins waits for room instead of flooding the node).
   const pool = ctx.pools.pool(startup.cluster.primary, startup.user, startup.database);
-  const slot = await ctx.pools.loginSlot(pool);
+  const slot = await ctx.pools.loginSlot(pool, client.signal);
   if (known()) {
     slot.release();
     return { server: null, slot: null, creds };
@@ -139,16 +147,23 @@ function loginUnavailable(user: string): PgError {
  * passthrough: relays the client's exchange to a primary connection opened for it (in a slot of
  * its pool: the relay is a connection the primary sees). With an auth_user, what the exchange
  * showed plus the role's verifier give credentials for more connections, to replicas too.
+ *
+ * A relay holds a primary connection while it waits for an unauthenticated client, so three
+ * bounds keep slow or silent logins from denying everyone else's: each client address has at most
+ * listen.max_pending_logins_per_source relays in progress (the rest of its logins queue behind
+ * them, not in front of other addresses'), each answer is due within listen.auth_step_timeout_ms,
+ * and a client that leaves gives up its places in every queue at once.
  */
-async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, gone: () => boolean): Promise<LoginResult> {
+async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, client: LoginClient): Promise<LoginResult> {
+  const releaseSource = await ctx.sourceGate.acquire(client.address, client.signal);
   const pool = ctx.pools.pool(startup.cluster.primary, startup.user, startup.database);
   let slot: LoginSlot | null = null;
   try {
-    slot = await ctx.pools.loginSlot(pool);
-    const { server, transcript } = await ctx.loginGate.run(startup.cluster.primary, gone, async () => {
+    slot = await ctx.pools.loginSlot(pool, client.signal);
+    const { server, transcript } = await ctx.loginGate.run(startup.cluster.primary, client.signal, async () => {
       const conn = await openPrimary(ctx, startup);
       try {
-        return await relayAuthentication(ch, conn);
+        return await relayAuthentication(withStepDeadline(ch, ctx.config.listen.authStepTimeoutMs), conn);
       } catch (e) {
         conn.destroy();
         if (e instanceof ServerAuthError) throw fatal(SqlState.InvalidAuthorizationSpecification, e.message);
@@ -161,7 +176,33 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
     slot?.release();
     ctx.pools.forgetIfUnused(pool);
     throw e;
+  } finally {
+    releaseSource();
   }
+}
+
+/**
+ * The client's channel with a deadline on each answer: a relay waits for the client while it
+ * holds a primary connection, so a client that does not answer in time loses its login.
+ */
+function withStepDeadline(ch: ClientChannel, ms: number): ClientChannel {
+  return {
+    send: (b) => ch.send(b),
+    next: () =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(Errors.authStepTimeout(ms)), ms);
+        ch.next().then(
+          (f) => {
+            clearTimeout(timer);
+            resolve(f);
+          },
+          (e: unknown) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        );
+      }),
+  };
 }
 
 /** Credentials from a relayed exchange (see credentialsFromRelay); none when there is no auth_user. */
@@ -257,10 +298,10 @@ export async function loginClient(
   ch: ClientChannel,
   startup: StartupInfo,
   params: ReadonlyMap<string, string>,
-  gone: () => boolean,
+  client: LoginClient,
   hba: HbaVerdict = null,
 ): Promise<ReadonlyMap<string, string>> {
-  const { server, slot, creds } = await login(ctx, ch, startup, gone, hba);
+  const { server, slot, creds } = await login(ctx, ch, startup, client, hba);
   if (creds.kind !== "none") startup.cluster.credentials.set(startup.user, creds);
   const pool = ctx.pools.pool(startup.cluster.primary, startup.user, startup.database);
   if (server) {
@@ -309,7 +350,7 @@ export async function loginAdmin(
   user: string,
   startupParams: Map<string, string>,
   applicationName: string,
-  gone: () => boolean,
+  client: LoginClient,
 ): Promise<ReadonlyMap<string, string>> {
   if (!ctx.config.admin.users.includes(user)) {
     throw fatal(SqlState.InvalidAuthorizationSpecification, `user "${user}" may not use the PgGate admin console`, "Admin users are listed in admin.users.");
@@ -322,7 +363,7 @@ export async function loginAdmin(
   // Checked on the cluster serving that database name, else the top-level (or first) cluster.
   const database = ctx.config.auth.authDatabase || "postgres";
   const cluster = ctx.resolveDatabase(database)?.cluster ?? ctx.databases.firstCluster;
-  const { server, slot } = await login(ctx, ch, { user, database, cluster, serverDatabase: database, params: startupParams }, gone);
+  const { server, slot } = await login(ctx, ch, { user, database, cluster, serverDatabase: database, params: startupParams }, client);
   const reported = new Map(server?.params ?? ctx.pools.find(cluster.primary, user, database)?.serverParams ?? []);
   slot?.release();
   server?.terminate();

@@ -36,6 +36,8 @@ describe("defaults", () => {
         idleInTransactionTimeoutMs: 0,
         maxMessageSize: 268435456,
         maxPendingLogins: 64,
+        maxPendingLoginsPerSource: 4,
+        authStepTimeoutMs: 5000,
         tls: { mode: "disable", cert: "", key: "" },
       },
       metrics: { enabled: true, host: "127.0.0.1", port: 8080, readyMaxWaiting: 100 },
