@@ -5,21 +5,27 @@
 //
 // Supported: record types local (parsed, never matches: PgGate only has TCP clients), host,
 // hostssl, hostnossl; comma lists with quoting; the keywords all, sameuser and replication (which
-// never matches, PgGate has no replication connections); PostgreSQL 16's /regex names and
-// backslash line continuation; IPv4 and IPv6 addresses as CIDR or with a netmask column;
-// methods trust, reject, scram-sha-256, md5 and password. Options after the method are checked
-// to be name=value and kept on the rule, but PgGate acts on none of them.
+// never matches, PgGate has no replication connections); PostgreSQL 16's /regex names (the
+// subset hba-regex.ts matches in linear time) and backslash line continuation; IPv4 and IPv6
+// addresses as CIDR or with a netmask column; methods trust, reject, scram-sha-256, md5 and
+// password. Options after the method are checked to be name=value and kept on the rule, but
+// PgGate acts on none of them. Client names are matched as PostgreSQL sees them: cut to 63 bytes,
+// and pggate and pgbouncer (both the admin console) as one database.
 //
 // Refused with an HbaParseError (rather than silently never matching, which would hide a
 // misconfiguration until someone cannot log in): hostgssenc/hostnogssenc, samerole/samegroup,
 // +group, @file includes and include directives, samehost/samenet, host names, and every method
-// PgGate cannot carry out (peer, ident, cert, gss, ldap, ...). Unlike PostgreSQL the first bad
+// PgGate cannot carry out (peer, ident, cert, gss, ldap, ...), regexes beyond that subset, and
+// names longer than 63 bytes (no client name can equal them). Unlike PostgreSQL the first bad
 // line stops the parse, and an unterminated quote is an error rather than running to end of line.
 //
 // No I/O except loadHbaFile. Client names are attacker-chosen: they are only ever compared with
 // === or tested against the administrator's regexes, never compiled or used as object keys.
 
 import { readFileSync } from "node:fs";
+import { RESERVED_DATABASE_NAMES } from "../config/schema.ts";
+import { MAX_NAME_BYTES, truncateName } from "../protocol/index.ts";
+import { compileHbaRegex, HbaRegexError, type HbaRegex } from "./hba-regex.ts";
 
 export type HbaMethod = "trust" | "reject" | "scram-sha-256" | "md5" | "password";
 export type HbaConnectionType = "local" | "host" | "hostssl" | "hostnossl";
@@ -30,7 +36,7 @@ export type HbaNameMatcher =
   | { readonly kind: "sameuser" }
   | { readonly kind: "replication" }
   | { readonly kind: "name"; readonly name: string }
-  | { readonly kind: "regex"; readonly regex: RegExp };
+  | { readonly kind: "regex"; readonly regex: HbaRegex };
 
 /** A host rule's address field. `address` and `mask` are network-order bytes (4 or 16 of them). */
 export type HbaAddress =
@@ -81,12 +87,16 @@ export class HbaParseError extends Error {
 interface LogicalLine {
   readonly line: number;
   readonly text: string;
+  /** Where in `text` each physical line of the record begins, for locating a column. */
+  readonly starts: readonly number[];
 }
 
 /** A token as PostgreSQL's next_token lexes it; `quoted` means it began with a double quote. */
 interface Token {
   readonly text: string;
   readonly quoted: boolean;
+  /** For each UTF-16 unit of `text`, its offset in the logical line (quotes make the two differ). */
+  readonly at: readonly number[];
 }
 
 /** A whitespace-separated field: one token, or several joined by commas. */
@@ -94,6 +104,25 @@ type Field = readonly Token[];
 
 function fail(line: number, detail: string): never {
   throw new HbaParseError(`line ${line}: ${detail}`, line);
+}
+
+/** A problem at one character of a record, raised while parsing it; parseHba words it with a line and column. */
+class ErrorAt extends Error {
+  constructor(
+    readonly detail: string,
+    /** Offset in the logical line. */
+    readonly offset: number,
+  ) {
+    super(detail);
+  }
+}
+
+/** The physical line and 1-based column (in characters) of `offset` in a logical line. */
+function locate(logical: LogicalLine, offset: number): { line: number; column: number } {
+  let i = logical.starts.length - 1;
+  while (i > 0 && logical.starts[i] > offset) i--;
+  const start = logical.starts[i];
+  return { line: logical.line + i, column: Array.from(logical.text.slice(start, offset)).length + 1 };
 }
 
 /**
@@ -107,21 +136,24 @@ function logicalLines(text: string): LogicalLine[] {
   const out: LogicalLine[] = [];
   let start = 0;
   let pending: string | null = null; // the record so far, while its lines end in a backslash
+  let starts: number[] = [];
   for (let i = 0; i < physical.length; i++) {
     const l = physical[i];
     if (pending === null) {
       start = i + 1;
       pending = "";
+      starts = [];
     }
+    starts.push(pending.length);
     if (l.endsWith("\\")) {
       pending += l.slice(0, -1);
       continue;
     }
-    out.push({ line: start, text: pending + l });
+    out.push({ line: start, text: pending + l, starts });
     pending = null;
   }
   // A backslash on the last line continues into the end of the file: PostgreSQL keeps the text.
-  if (pending !== null) out.push({ line: start, text: pending });
+  if (pending !== null) out.push({ line: start, text: pending, starts });
   return out;
 }
 
@@ -144,6 +176,7 @@ interface Lexed {
 function lexToken(text: string, pos: number, line: number): Lexed {
   while (pos < text.length && (isBlank(text[pos]) || text[pos] === ",")) pos++;
   let value = "";
+  const at: number[] = [];
   let inQuote = false;
   let sawQuote = false;
   let initialQuote = false;
@@ -162,6 +195,7 @@ function lexToken(text: string, pos: number, line: number): Lexed {
     if (ch === '"') {
       if (inQuote && text[pos + 1] === '"') {
         value += '"';
+        at.push(pos);
         pos += 2;
         continue;
       }
@@ -170,11 +204,12 @@ function lexToken(text: string, pos: number, line: number): Lexed {
       sawQuote = true;
     } else {
       value += ch;
+      at.push(pos);
     }
     pos++;
   }
   if (inQuote) fail(line, "unterminated quoted string");
-  const token = sawQuote || value !== "" ? { text: value, quoted: initialQuote } : null;
+  const token = sawQuote || value !== "" ? { text: value, quoted: initialQuote, at } : null;
   return { token, comma, end: pos };
 }
 
@@ -243,18 +278,35 @@ function parseConnectionType(token: Token, line: number): HbaConnectionType {
 
 /**
  * PostgreSQL 16: a name beginning with / is a regular expression over the rest, unanchored unless
- * written with ^ and $, even when quoted (quoting is how a regex gets a comma). The "u" flag makes
- * the syntax strict and matches by code point. An empty one would match every name, so it is
- * refused as a likely mistake.
+ * written with ^ and $, even when quoted (quoting is how a regex gets a comma). Not JavaScript's
+ * RegExp: it backtracks, and one nested quantifier (/^(a+)+$) let crafted login names stall
+ * PgGate for a minute; hba-regex.ts matches in linear time and refuses what it cannot (back
+ * references, lookaround, ...) here, so `pggate check`, start and reload all report it. An
+ * empty one would match every name, so it is refused as a likely mistake.
  */
 function regexMatcher(token: Token, line: number): HbaNameMatcher {
   const source = token.text.slice(1);
   if (source === "") fail(line, `empty regular expression "${token.text}"`);
   try {
-    return { kind: "regex", regex: new RegExp(source, "u") };
+    return { kind: "regex", regex: compileHbaRegex(source) };
   } catch (e) {
-    return fail(line, `invalid regular expression "${source}": ${(e as Error).message}`);
+    if (!(e instanceof HbaRegexError)) throw e;
+    // The offset is into `source`, one past the slash; past its end means after the token.
+    const i = 1 + e.index;
+    const offset = i < token.at.length ? token.at[i] : token.at[token.at.length - 1] + 1;
+    throw new ErrorAt(`invalid regular expression "${source}": ${e.message}`, offset);
   }
+}
+
+/**
+ * A plain name. Client names are cut to 63 bytes before matching (as PostgreSQL cuts them), so a
+ * longer one here could never match — a reject line for it would silently let everyone through.
+ */
+function nameMatcher(token: Token, line: number): HbaNameMatcher {
+  if (truncateName(token.text) !== token.text) {
+    fail(line, `name "${token.text}" is longer than ${MAX_NAME_BYTES} bytes; PostgreSQL truncates role and database names to ${MAX_NAME_BYTES} bytes, so write "${truncateName(token.text)}"`);
+  }
+  return { kind: "name", name: token.text };
 }
 
 function parseDatabases(field: Field, line: number): HbaNameMatcher[] {
@@ -266,7 +318,7 @@ function parseDatabases(field: Field, line: number): HbaNameMatcher[] {
       fail(line, `"${token.text}" is not supported by PgGate (it cannot see role membership)`);
     }
     if (token.text.startsWith("/")) return regexMatcher(token, line);
-    return { kind: "name", name: token.text };
+    return nameMatcher(token, line);
   });
 }
 
@@ -278,7 +330,7 @@ function parseUsers(field: Field, line: number): HbaNameMatcher[] {
       fail(line, `group membership (${token.text}) is not supported by PgGate`);
     }
     if (token.text.startsWith("/")) return regexMatcher(token, line);
-    return { kind: "name", name: token.text };
+    return nameMatcher(token, line);
   });
 }
 
@@ -364,9 +416,17 @@ function parseRecord(fields: readonly Field[], line: number): HbaRule {
 /** Parses pg_hba.conf text; throws HbaParseError at the first bad line. A text with no records gives []. */
 export function parseHba(text: string): HbaRule[] {
   const rules: HbaRule[] = [];
-  for (const { line, text: lineText } of logicalLines(text)) {
-    const fields = tokenizeLine(lineText, line);
-    if (fields.length > 0) rules.push(parseRecord(fields, line));
+  for (const logical of logicalLines(text)) {
+    const fields = tokenizeLine(logical.text, logical.line);
+    if (fields.length === 0) continue;
+    try {
+      rules.push(parseRecord(fields, logical.line));
+    } catch (e) {
+      if (!(e instanceof ErrorAt)) throw e;
+      const { line, column } = locate(logical, e.offset);
+      const where = line === logical.line ? `column ${column}` : `line ${line}, column ${column}`;
+      fail(logical.line, `${e.detail} (at ${where})`);
+    }
   }
   return rules;
 }
@@ -494,12 +554,17 @@ function nameMatches(m: HbaNameMatcher, name: string): boolean {
   }
 }
 
-function databaseMatches(matchers: readonly HbaNameMatcher[], client: HbaClient): boolean {
-  return matchers.some((m) => (m.kind === "sameuser" ? client.database === client.user : nameMatches(m, client.database)));
+/** The client's database and every name that reaches the same place: both admin console names are one database. */
+function databaseNames(database: string): readonly string[] {
+  return RESERVED_DATABASE_NAMES.includes(database) ? RESERVED_DATABASE_NAMES : [database];
 }
 
-function userMatches(matchers: readonly HbaNameMatcher[], client: HbaClient): boolean {
-  return matchers.some((m) => nameMatches(m, client.user));
+function databaseMatches(matchers: readonly HbaNameMatcher[], databases: readonly string[], user: string): boolean {
+  return matchers.some((m) => (m.kind === "sameuser" ? databases.includes(user) : databases.some((d) => nameMatches(m, d))));
+}
+
+function userMatches(matchers: readonly HbaNameMatcher[], user: string): boolean {
+  return matchers.some((m) => nameMatches(m, user));
 }
 
 function connectionMatches(rule: HbaRule, client: HbaClient, ip: ClientIp): boolean {
@@ -509,11 +574,20 @@ function connectionMatches(rule: HbaRule, client: HbaClient, ip: ClientIp): bool
   return rule.address.kind === "all" || inNet(ip, rule.address);
 }
 
-/** First matching rule, as PostgreSQL does; null when no rule matches (PostgreSQL then refuses). */
+/**
+ * First matching rule, as PostgreSQL does; null when no rule matches (PostgreSQL then refuses).
+ * The names are matched as the server will know them: cut to 63 bytes (the session has already
+ * cut them; this keeps matchHba right for any caller), else a reject line for a 63-byte role is
+ * passed by that name plus two characters, which logs in as the same role. pggate and pgbouncer
+ * are one database: a line about either applies to both, else a line refusing the console under
+ * one name is passed by asking for it under the other.
+ */
 export function matchHba(rules: readonly HbaRule[], client: HbaClient): HbaRule | null {
   const ip = clientIp(client.address);
+  const user = truncateName(client.user);
+  const databases = databaseNames(truncateName(client.database));
   for (const rule of rules) {
-    if (connectionMatches(rule, client, ip) && databaseMatches(rule.databases, client) && userMatches(rule.users, client)) {
+    if (connectionMatches(rule, client, ip) && databaseMatches(rule.databases, databases, user) && userMatches(rule.users, user)) {
       return rule;
     }
   }

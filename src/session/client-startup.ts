@@ -2,7 +2,7 @@
 // the StartupMessage, and the login per auth.mode — up to the point where the session greets
 // the client. Owns the pre-authentication limits; never touches pools or the query pump.
 import type { DatabaseEntry } from "./databases.ts";
-import { buildNegotiateProtocolVersion, decodeStartupPacket, encodeFrame, ProtocolError, type FrameReader, type StartupPacket } from "../protocol/index.ts";
+import { buildNegotiateProtocolVersion, decodeStartupPacket, encodeFrame, ProtocolError, truncateName, type FrameReader, type StartupPacket } from "../protocol/index.ts";
 import { fatal, SqlState } from "../errors/index.ts";
 import { Inbox } from "../net/inbox.ts";
 import { linkHandlers, type Link, type LinkData } from "../net/link.ts";
@@ -148,8 +148,13 @@ export class ClientStartup {
   }
 
   private beginLogin(startupParams: Map<string, string>): void {
-    const user = startupParams.get("user") ?? "";
-    const database = startupParams.get("database") || user;
+    // Cut to 63 bytes here, once, as PostgreSQL's ProcessStartupPacket does, so everything after
+    // (auth.hba, the admin check, databases:, auth lookups, pools, the server's StartupMessage)
+    // sees the name of the role the server will log in: a longer name is that same role, and
+    // auth.hba matching the uncut name let it past a reject line written for the role.
+    const user = truncateName(startupParams.get("user") ?? "");
+    const database = truncateName(startupParams.get("database") || user);
+    startupParams.set("user", user);
     startupParams.set("database", database);
     const { params, pggate } = sessionParams(startupParams);
     const route = pggate.get("route");

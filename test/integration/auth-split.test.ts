@@ -1,7 +1,8 @@
 // Issue 14: replicas by default, and no one in who doesn't belong. passthrough with an auth_user
 // reaches replicas for SCRAM, MD5 and cleartext users while the primary stays the authority;
-// auth.hba rules; the admin console's own password; auth_query in the client's database; and
-// pool.size bounding every connection a login storm makes. Real servers, real clients.
+// auth.hba rules (a longer name is the 63-byte role it is cut to); the admin console's own
+// password; auth_query in the client's database; and pool.size bounding every connection a login
+// storm makes. Real servers, real clients.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -167,6 +168,35 @@ describe("auth.hba", () => {
       }
     });
   }
+
+  test("auth_query: a longer name is the 63-byte role PostgreSQL cuts it to: that role's reject line refuses it, and without the line it logs in as that role", async () => {
+    const cl = cluster();
+    const role = "pggate_long_" + "x".repeat(51); // 63 bytes: the longest name PostgreSQL keeps
+    await cl.psql(cl.primary, `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} LOGIN; END IF; END $$; ALTER ROLE ${role} PASSWORD 'long_pw';`);
+    const longer = () => {
+      const c = new pg.Client({ host: "127.0.0.1", port: gw.port, user: `${role}yz`, password: "long_pw", database: "app" });
+      c.on("error", () => {});
+      return c;
+    };
+    write(`host all ${role} 127.0.0.1/32 reject\nhost all all 127.0.0.1/32 scram-sha-256\n`);
+    const gw = startGatewayFromFile({ auth: { mode: "auth_query", hba: file } });
+    try {
+      const rejected = await failureOf(longer());
+      expect(rejected.code).toBe("28000");
+      expect(rejected.message).toBe(`pg_hba.conf rejects connection for host "127.0.0.1", user "${role}", database "app", no encryption`);
+      write(`host all all 127.0.0.1/32 scram-sha-256\n`);
+      expect(gw.gateway.reload()).toBe(true);
+      const c = longer();
+      await c.connect();
+      try {
+        expect((await c.query("SELECT current_user AS u")).rows[0].u).toBe(role);
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await gw.stop();
+    }
+  });
 });
 
 describe("auth_query in the client's own database", () => {

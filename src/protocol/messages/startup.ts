@@ -41,6 +41,29 @@ export function decodeStartupPacket(buf: Uint8Array, start: number, end: number)
   return { kind: "startup", major, minor, params, unknownOptions };
 }
 
+/** NAMEDATALEN - 1: the most bytes a PostgreSQL name (role, database) holds. */
+export const MAX_NAME_BYTES = 63;
+
+/**
+ * `name` cut to MAX_NAME_BYTES of UTF-8, as PostgreSQL truncates over-long names: the server
+ * cuts the StartupMessage's user and database there (ProcessStartupPacket), so a longer name
+ * logs in as the role the shorter one names. The cut falls on a character boundary, as
+ * truncate_identifier cuts identifiers (CREATE ROLE, CREATE DATABASE): the server's own cut is
+ * bytewise, but a name split mid-character matches no role it could have created.
+ */
+export function truncateName(name: string): string {
+  if (name.length * 3 <= MAX_NAME_BYTES) return name; // a UTF-16 unit is at most 3 UTF-8 bytes
+  let bytes = 0;
+  let end = 0;
+  for (const ch of name) {
+    const cp = ch.codePointAt(0)!;
+    bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes > MAX_NAME_BYTES) return name.slice(0, end);
+    end += ch.length;
+  }
+  return name;
+}
+
 export function buildStartupMessage(params: ReadonlyMap<string, string>): Uint8Array {
   const w = new MessageWriter().begin(0).int32(StartupCode.ProtocolV3);
   for (const [k, v] of params) w.cstring(k).cstring(v);

@@ -1,7 +1,8 @@
 // pg_hba.conf rules: every accepted form as the parsed rule it becomes, every refusal with its line
 // number, first-match selection (connection type against SSL, CIDR and netmask edges in both
-// families, IPv4-mapped clients, quoted keywords, regexes, hostile names), the two refusal
-// messages, and loading from a file.
+// families, IPv4-mapped clients, quoted keywords, regexes, hostile names), regexes that cannot
+// stall PgGate, names cut to 63 bytes, pggate = pgbouncer, the two refusal messages, and loading
+// from a file.
 
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -17,6 +18,7 @@ import {
   type HbaNameMatcher,
   type HbaRule,
 } from "../../../src/auth/hba.ts";
+import { truncateName } from "../../../src/protocol/index.ts";
 import { scratchPath } from "../../scratch.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -436,6 +438,100 @@ describe("matchHba", () => {
     expect(lineFor({ ssl: true, user: "bob", database: "bob" })).toBe(6);
     expect(lineFor({ ssl: true, user: "bob" })).toBe(7);
     expect(lineFor({ ssl: true, user: "svc-api", address: "192.168.0.1" })).toBe(7);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 23 item 7: regexes that cannot stall PgGate, names cut to 63 bytes, one admin database
+
+describe("regexes are matched in linear time and limited to what can be", () => {
+  test("nested quantifiers: 20 crafted names against /^(a+)+$ each get an answer (a backtracking engine takes minutes)", () => {
+    const rules = parseHba("host all /^(a+)+$ all reject\nhost all all all trust\n");
+    for (let i = 0; i < 20; i++) {
+      expect(matchHba(rules, client({ user: "a".repeat(40) + "!" }))?.line).toBe(2);
+    }
+    expect(matchHba(rules, client({ user: "a".repeat(40) }))?.line).toBe(1);
+  });
+
+  const refusals: [string, string, RegExp][] = [
+    ["back reference", "host all /^(a)\\1$ all trust", /^line 1: invalid regular expression "\^\(a\)\\1\$": back references \(\\1\) are not supported \(at column 15\)$/],
+    ["lookahead", "host /^(?!template) all all trust", /^line 1: invalid regular expression "\^\(\?!template\)": lookahead and lookbehind constraints are not supported \(at column 8\)$/],
+    ["JavaScript's \\b", "host all /\\badm all trust", /escape \\b is not supported .* \(at column 11\)$/],
+    ["column counts characters through quotes", 'host all "/é(?=x)" all trust', /lookahead .* \(at column 13\)$/],
+    ["column after a doubled quote", 'host all "/a""(?=x)" all trust', /lookahead .* \(at column 15\)$/],
+    ["unbalanced paren points at it", "host all /^(adm all trust", /not balanced .* \(at column 12\)$/],
+  ];
+  test.each(refusals)("%s is refused with line and column", (_name, text, message) => {
+    const err = parseError(text);
+    expect(err.line).toBe(1);
+    expect(err.message).toMatch(message);
+  });
+
+  test("in a continued record the column is on the physical line that holds it", () => {
+    const err = parseError("# c\nhost all \\\n  /^(a)\\1 all trust\n");
+    expect(err.line).toBe(2);
+    expect(err.message).toMatch(/^line 2: invalid regular expression .* \(at line 3, column 8\)$/);
+  });
+
+  test("loadHbaFile refuses it too, so pggate check, start and reload report it", () => {
+    const path = scratchPath("regex-hba.conf");
+    writeFileSync(path, "host all /(?<=x)y all reject\n");
+    expect(() => loadHbaFile(path)).toThrow(`${path}: line 1: invalid regular expression "(?<=x)y": lookahead and lookbehind constraints are not supported (at column 11)`);
+  });
+});
+
+describe("names are cut to 63 bytes before matching, as PostgreSQL cuts them", () => {
+  const role63 = "r".repeat(63);
+  const db63 = "d".repeat(63);
+
+  test("a reject line for a 63-byte role applies to that name plus more characters (the same role)", () => {
+    const rules = parseHba(`host all ${role63} all reject\nhost all all all trust\n`);
+    expect(matchHba(rules, client({ user: role63 }))?.line).toBe(1);
+    expect(matchHba(rules, client({ user: role63 + "xx" }))?.line).toBe(1);
+    expect(matchHba(rules, client({ user: role63.slice(1) + "xx" }))?.line).toBe(2);
+  });
+
+  test("the same for a 63-byte database, and for a regex anchored at the end", () => {
+    const rules = parseHba(`host ${db63} all all reject\nhost all /^r+$ all reject\nhost all all all trust\n`);
+    expect(matchHba(rules, client({ database: db63 + "-other" }))?.line).toBe(1);
+    expect(matchHba(rules, client({ user: role63 + "!" }))?.line).toBe(2);
+  });
+
+  test("the cut falls on a character boundary", () => {
+    // 62 ASCII bytes and a 2-byte é make 64: the é goes whole.
+    const name62 = "n".repeat(62);
+    const rules = parseHba(`host all ${name62} all reject\nhost all all all trust\n`);
+    expect(matchHba(rules, client({ user: name62 + "é" }))?.line).toBe(1);
+    // 61 bytes and é make exactly 63: kept, so it is another role.
+    expect(matchHba(rules, client({ user: name62.slice(1) + "é" }))?.line).toBe(2);
+    expect(truncateName("€".repeat(22))).toBe("€".repeat(21));
+    expect(truncateName("a" + "😀".repeat(16))).toBe("a" + "😀".repeat(15));
+    expect(truncateName(role63)).toBe(role63);
+  });
+
+  test("a longer name in the file is refused: no client name could ever equal it", () => {
+    const err = parseError(`host all ${role63}x all reject\n`);
+    expect(err.message).toBe(`line 1: name "${role63}x" is longer than 63 bytes; PostgreSQL truncates role and database names to 63 bytes, so write "${role63}"`);
+    expect(parseError(`host "${"é".repeat(32)}" all all reject\n`).message).toMatch(/is longer than 63 bytes/);
+  });
+});
+
+describe("pggate and pgbouncer are one database (both reach the admin console)", () => {
+  const cases: [string, string, string, number][] = [
+    ["a pggate reject line applies to pgbouncer", "host pggate all all reject", "pgbouncer", 1],
+    ["a pgbouncer reject line applies to pggate", "host pgbouncer all all reject", "pggate", 1],
+    ["in a list", "host app,pgbouncer all all reject", "pggate", 1],
+    ["quoted", 'host "pggate" all all reject', "pgbouncer", 1],
+    ["a regex matching one name applies to the other", "host /^pgb all all reject", "pggate", 1],
+    ["other databases are not drawn in", "host pggate all all reject", "app", 2],
+    ["nor is a name that merely starts the same", "host pggate all all reject", "pggate2", 2],
+  ];
+  test.each(cases)("%s", (_name, line, database, expected) => {
+    expect(matchedLine(`${line}\nhost all all all trust\n`, client({ database }))).toBe(expected);
+  });
+
+  test("sameuser: a user named after either name matches the console under both", () => {
+    expect(matchedLine("host sameuser all all reject\nhost all all all trust\n", client({ user: "pgbouncer", database: "pggate" }))).toBe(1);
   });
 });
 
