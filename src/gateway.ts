@@ -161,7 +161,6 @@ export class Gateway {
     this.ctx.clearLookups();
     this.ctx.lookupsEnabled = cfg.auth.mode === "auth_query" || (cfg.auth.mode === "passthrough" && cfg.auth.authUser !== "");
     this.ctx.hba = hba;
-    this.ctx.authMethods.clear();
   }
 
   /** Re-reads the config file; on any error keeps the running config and says why. */

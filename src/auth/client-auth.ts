@@ -46,18 +46,6 @@ export function chooseMockMethod(user: string, census: VerifierCensus = verifier
   return digest.readUInt32BE(0) / 2 ** 32 < census.md5Share() ? "md5" : "scram";
 }
 
-/**
- * Picks how to challenge the client: it must yield credentials that can answer what the server
- * asked (`serverCode`, an AuthCode, or Ok when the server trusts us).
- */
-export function chooseClientMethod(serverCode: number, verifier: Verifier | null): ClientMethod {
-  if (!verifier) return "scram";
-  if (serverCode === AuthCode.CleartextPassword) return "cleartext";
-  if (verifier.kind === "scram") return serverCode === AuthCode.MD5Password ? "cleartext" : "scram";
-  if (verifier.kind === "md5") return serverCode === AuthCode.SASL ? "cleartext" : "md5";
-  return "scram";
-}
-
 /** Runs the exchange; returns server credentials or throws PgError 28P01 (or 08P01). */
 export async function authenticateClient(
   ch: ClientChannel,

@@ -6,11 +6,9 @@ import type { Config } from "../config/types.ts";
 import { fatal, SqlState, type PgError } from "../errors/index.ts";
 import { AuthQuery } from "../server/auth-query.ts";
 import type { Cluster } from "./cluster.ts";
-import { PairCache } from "../auth/pair-cache.ts";
 import { MemoryBudget } from "../net/memory-budget.ts";
 
 /** A server's pg_hba method rarely changes: remembered a day (and until a reload). */
-const LEARNT_METHOD_TTL_MS = 24 * 3600_000;
 import type { HbaRule } from "../auth/hba.ts";
 import type { ServerCredentials } from "../auth/credentials.ts";
 import type { Verifier } from "../auth/verifier.ts";
@@ -137,12 +135,6 @@ export class GatewayContext {
     return "auth.mode passthrough without auth.auth_user: reads of SCRAM and MD5 users stay on the primary (set auth.auth_user so PgGate can reuse what the primary accepted)";
   }
 
-  /**
-   * How the primary authenticates each (database, user) — the AuthCode of its first request — as
-   * learnt by the first login of the pair, so later clients are challenged in a way whose
-   * credentials the server accepts. Bounded (names come from clients).
-   */
-  readonly authMethods = new PairCache<number>(10_000, () => LEARNT_METHOD_TTL_MS);
   /** Bytes held for all clients' input together (limits.max_buffered_bytes). */
   readonly memory: MemoryBudget;
   /**

@@ -1,6 +1,6 @@
 // The login phase of a client, per auth.mode: authenticate the client (or relay its exchange),
 // and open the primary connection that will serve it. Async by design; the hot path starts after.
-import { authenticateClient, chooseClientMethod, chooseMockMethod, type ClientMethod } from "../auth/client-auth.ts";
+import { authenticateClient, chooseMockMethod, type ClientMethod } from "../auth/client-auth.ts";
 import type { ClientChannel } from "../auth/client-channel.ts";
 import type { ServerCredentials } from "../auth/credentials.ts";
 import { relayAuthentication } from "../server/passthrough.ts";
@@ -61,7 +61,6 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
   // No server connection before the client has proven who it is: known and unknown users take
   // the same steps (a lookup, an exchange), and a flood of made-up names costs the primary nothing.
   const verifier = await findVerifier(ctx, startup);
-  const serverCode = authMethodOf(ctx, startup, verifier);
   let creds: ServerCredentials;
   try {
     if (hba === "trust") creds = trustedCredentials(verifier);
@@ -70,7 +69,7 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
       // so probing for user names learns nothing (PostgreSQL behaves the same).
       await authenticateClient(ch, startup.user, null, hba === "password" ? "cleartext" : chooseMockMethod(startup.user));
       throw Errors.passwordFailed(startup.user);
-    } else creds = await authenticateClient(ch, startup.user, verifier, clientMethodFor(hba, serverCode, verifier));
+    } else creds = await authenticateClient(ch, startup.user, verifier, clientMethodFor(hba, verifier));
   } catch (e) {
     ctx.authQueryFor(startup.cluster)?.invalidate(startup.user, startup.serverDatabase);
     throw e;
@@ -91,14 +90,12 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
     return { server: null, slot: null, creds };
   }
   let server: ServerConn;
-  let actual = serverCode;
+  let actual: number | null = null;
   try {
     server = await openPrimary(ctx, startup);
     try {
       const first = await nextAuthRequest(server);
-      // What the server really asks for, remembered for the next client of the pair.
       actual = first.code;
-      ctx.authMethods.set(startup.database, startup.user, actual);
       await authenticateToServer(server, startup.user, creds, serverAuthPolicy(ctx.config), first);
     } catch (e) {
       server.destroy();
@@ -109,13 +106,17 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
     if (e instanceof ServerAuthError) {
       ctx.authQueryFor(startup.cluster)?.invalidate(startup.user, startup.serverDatabase);
       // The client proved its password; the server refusing PgGate is configuration, for the log.
-      const guessed = actual !== serverCode ? ` (the client was challenged for ${methodName(serverCode)}, the server asks for ${methodName(actual)}; the next login is challenged accordingly)` : "";
-      log.error("server_login_failed", { user: startup.user, db: startup.database, cluster: startup.cluster.label, node: startup.cluster.primary.name, error: e.message + guessed });
+      // What the server asks for never changes how clients are challenged (see clientMethodFor).
+      const hint =
+        actual === AuthCode.CleartextPassword && hba !== "password"
+          ? "; the server asks for a cleartext password: if that is its pg_hba, give the role an auth.hba `password` line"
+          : "";
+      log.error("server_login_failed", { user: startup.user, db: startup.database, cluster: startup.cluster.label, node: startup.cluster.primary.name, error: e.message + hint });
       throw loginUnavailable(startup.user);
     }
     throw e;
   }
-  pool.authCode = actual;
+  pool.authCode = actual!;
   pool.serverParams ??= new Map(server.params);
   return { server, slot, creds };
 }
@@ -128,14 +129,18 @@ function trustedCredentials(verifier: Verifier | null): ServerCredentials {
   return { kind: "none" };
 }
 
-/** The challenge for a known user: what an hba line names, else what the server's method needs. */
-function clientMethodFor(hba: HbaVerdict, serverCode: number, verifier: Verifier): ClientMethod {
+/**
+ * The challenge for a known user: what an hba line names, else what the verifier was made for.
+ * Only an auth.hba `password` line makes PgGate ask for a cleartext password: a server asking for
+ * one (or for MD5 where the role has a SCRAM verifier) is either misconfigured or not the server,
+ * and what it asks must never move a client to a weaker exchange. A plain userlist password
+ * answers any server itself, so its clients need nothing weaker than SCRAM either.
+ */
+function clientMethodFor(hba: HbaVerdict, verifier: Verifier): ClientMethod {
   if (hba === "password") return "cleartext";
   // As in PostgreSQL, md5 with a SCRAM verifier means SCRAM.
-  if (hba === "md5" && verifier.kind !== "scram") return "md5";
-  // A line naming SCRAM is not answered by asking for the cleartext password to suit an MD5 server.
-  if ((hba === "scram-sha-256" || hba === "md5") && verifier.kind === "scram" && serverCode === AuthCode.MD5Password) return "scram";
-  return chooseClientMethod(serverCode, verifier);
+  if (verifier.kind === "md5" || (hba === "md5" && verifier.kind === "plain")) return "md5";
+  return "scram";
 }
 
 /** The generic refusal for logins that failed for reasons of configuration or infrastructure. */
@@ -230,29 +235,6 @@ async function relayedCredentials(ctx: GatewayContext, startup: StartupInfo, tra
   return { kind: "none" };
 }
 
-/**
- * How the server authenticates (user, database), as an AuthCode: learnt by the pair's first
- * login (pool, or the bounded cache), else guessed from the verifier — the method it was made
- * for. A wrong guess (pg_hba asks for another method than the stored secret's) costs that first
- * login, which then teaches the right one; asking the server first would mean opening a
- * connection for every client that has not authenticated, and a timing difference between known
- * and unknown names.
- */
-function authMethodOf(ctx: GatewayContext, startup: StartupInfo, verifier: Verifier | null): number {
-  const pool = ctx.pools.find(startup.cluster.primary, startup.user, startup.database);
-  if (pool && pool.authCode !== null) return pool.authCode;
-  const learnt = ctx.authMethods.peek(startup.database, startup.user);
-  if (learnt !== undefined) return learnt;
-  return verifier?.kind === "md5" ? AuthCode.MD5Password : AuthCode.SASL;
-}
-
-function methodName(code: number): string {
-  if (code === AuthCode.SASL) return "SCRAM-SHA-256";
-  if (code === AuthCode.MD5Password) return "MD5";
-  if (code === AuthCode.CleartextPassword) return "a cleartext password";
-  if (code === AuthCode.Ok) return "nothing (trust)";
-  return `method ${code}`;
-}
 
 async function findVerifier(ctx: GatewayContext, startup: StartupInfo): Promise<Verifier | null> {
   const user = startup.user;

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { cluster, startGateway, startGatewayFromFile } from "./harness.ts";
+import { cluster, clusterHba, startGateway, startGatewayFromFile } from "./harness.ts";
 import { log } from "../../src/log/index.ts";
 
 type Who = "scram" | "md5" | "plain";
@@ -293,22 +293,31 @@ describe("600 simultaneous logins against a cold instance", () => {
 });
 
 
-describe("auth_query learns the server's method at the first login", () => {
-  test("a role the server asks for a cleartext password (stored SCRAM): the first login fails with a generic message and a logged reason, the next one works", async () => {
+describe("auth_query never learns a weaker method from the server", () => {
+  // Issue 23 item 8: the server asking for a cleartext password once used to make PgGate ask the
+  // next SCRAM client for its password. Only an auth.hba `password` line does that now.
+  test("a role the server asks for a cleartext password (stored SCRAM): every login fails with a generic message and a logged hint, until auth.hba says password", async () => {
     const errors = captureLog("error", "server_login_failed");
     const gw = startGateway({ auth: { mode: "auth_query" } });
     try {
-      const first = await failureOf(client(gw.port, "plain"));
-      expect(first.code).toBe("28000");
-      expect(errors.lines.length).toBe(1);
-      expect(errors.lines[0]).toContain("the server asks for a cleartext password");
-      const second = client(gw.port, "plain");
-      await second.connect();
-      expect((await second.query("SELECT current_user AS u")).rows[0].u).toBe(cluster().users.plain.user);
-      await second.end();
+      for (let i = 0; i < 2; i++) {
+        const e = await failureOf(client(gw.port, "plain"));
+        expect(e.code).toBe("28000");
+      }
+      expect(errors.lines.length).toBe(2);
+      expect(errors.lines[1]).toContain("give the role an auth.hba `password` line");
     } finally {
       errors.restore();
       await gw.stop();
+    }
+    const withHba = startGateway({ auth: { mode: "auth_query", hba: clusterHba() } });
+    try {
+      const c = client(withHba.port, "plain");
+      await c.connect();
+      expect((await c.query("SELECT current_user AS u")).rows[0].u).toBe(cluster().users.plain.user);
+      await c.end();
+    } finally {
+      await withHba.stop();
     }
   });
 });

@@ -197,7 +197,7 @@ describe("before authentication", () => {
   }, 60_000);
 
   test("passthrough: held startups take at most listen.max_pending_logins server connections; freed by the handshake timeout", async () => {
-    const gw = startGateway({ auth: { mode: "passthrough" }, listen: { max_pending_logins: 5, handshake_timeout_ms: 1500 } });
+    const gw = startGateway({ auth: { mode: "passthrough" }, listen: { max_pending_logins: 5, max_pending_logins_per_source: 100, handshake_timeout_ms: 1500 } });
     try {
       const baseline = await warmBaseline(gw.port);
       let held: RawClient[] = [];
