@@ -13,6 +13,7 @@ import type { Verifier } from "../auth/verifier.ts";
 import { Errors, fatal, PgError, SqlState } from "../errors/index.ts";
 import type { GatewayContext } from "./context.ts";
 import { ServerConn } from "../server/server-conn.ts";
+import { LookupAbandoned } from "../server/auth-query.ts";
 import { AuthCode, Backend, buildQuery } from "../protocol/index.ts";
 import { paramsKey, syncSql } from "./params.ts";
 import type { Cluster } from "./cluster.ts";
@@ -43,8 +44,8 @@ export type HbaVerdict = HbaMethod | null;
  * Authenticates the client per auth.mode. The only server connection opened before the client
  * has proven who it is, the passthrough relay, goes through ctx.loginGate, so clients that never
  * finish logging in cannot take the primary's connection slots; `gone` says whether the client
- * has left (its turn at the gate is then skipped). Every connection a login keeps counts against
- * pool.size (LoginSlot).
+ * has left (its turn at the gate, or its queued verifier lookup, is then skipped). Every
+ * connection a login keeps counts against pool.size (LoginSlot).
  */
 export async function login(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, gone: () => boolean, hba: HbaVerdict = null): Promise<LoginResult> {
   const mode = ctx.config.auth.mode;
@@ -52,7 +53,7 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
 
   // No server connection before the client has proven who it is: known and unknown users take
   // the same steps (a lookup, an exchange), and a flood of made-up names costs the primary nothing.
-  const verifier = await findVerifier(ctx, startup);
+  const verifier = await findVerifier(ctx, startup, gone);
   const serverCode = authMethodOf(ctx, startup, verifier);
   let creds: ServerCredentials;
   try {
@@ -156,7 +157,7 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
       }
     });
     pool.serverParams ??= new Map(server.params);
-    return { server, slot, creds: await relayedCredentials(ctx, startup, transcript) };
+    return { server, slot, creds: await relayedCredentials(ctx, startup, transcript, gone) };
   } catch (e) {
     slot?.release();
     ctx.pools.forgetIfUnused(pool);
@@ -165,15 +166,16 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
 }
 
 /** Credentials from a relayed exchange (see credentialsFromRelay); none when there is no auth_user. */
-async function relayedCredentials(ctx: GatewayContext, startup: StartupInfo, transcript: RelayTranscript): Promise<ServerCredentials> {
+async function relayedCredentials(ctx: GatewayContext, startup: StartupInfo, transcript: RelayTranscript, gone: () => boolean): Promise<ServerCredentials> {
   if (transcript.kind === "password") return { kind: "password", password: transcript.password };
   const authQuery = ctx.authQueryFor(startup.cluster);
   if (!authQuery || transcript.kind === "none") return { kind: "none" };
   for (let attempt = 0; attempt < 2; attempt++) {
     let verifier: Verifier | null;
     try {
-      verifier = await authQuery.lookup(startup.user, startup.serverDatabase);
+      verifier = await authQuery.lookup(startup.user, startup.serverDatabase, gone);
     } catch (e) {
+      if (e instanceof LookupAbandoned) return { kind: "none" };
       log.warn("passthrough_replicas_unavailable", { user: startup.user, db: startup.database, error: (e as Error).message });
       return { kind: "none" };
     }
@@ -213,15 +215,16 @@ function methodName(code: number): string {
   return `method ${code}`;
 }
 
-async function findVerifier(ctx: GatewayContext, startup: StartupInfo): Promise<Verifier | null> {
+async function findVerifier(ctx: GatewayContext, startup: StartupInfo, gone: () => boolean): Promise<Verifier | null> {
   const user = startup.user;
   if (ctx.config.auth.mode === "userlist") return ctx.userlist?.get(user) ?? null;
   const authQuery = ctx.authQueryFor(startup.cluster);
   if (!authQuery) throw new Error("auth_query mode without an AuthQuery");
   try {
-    return await authQuery.lookup(user, startup.serverDatabase);
+    return await authQuery.lookup(user, startup.serverDatabase, gone);
   } catch (e) {
-    if (e instanceof PgError) throw e;
+    // A full lookup line (53300) is for the client; a client that left hears nothing.
+    if (e instanceof PgError || e instanceof LookupAbandoned) throw e;
     // Details are for the operator; an unauthenticated client learns only that it cannot log in.
     log.error("auth_lookup_failed", { user, db: startup.database, error: (e as Error).message });
     throw loginUnavailable(user);
