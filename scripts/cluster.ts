@@ -120,7 +120,9 @@ CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 GRANT CREATE ON SCHEMA public TO ${testUsers};
 CREATE FUNCTION pggate_lookup(i_username text, OUT usename name, OUT passwd text)
   RETURNS record LANGUAGE sql SECURITY DEFINER
-  AS $$ SELECT usename, passwd FROM pg_catalog.pg_shadow WHERE usename = i_username $$;
+  -- No secret for a role past its VALID UNTIL: PostgreSQL refuses its password too.
+  AS $$ SELECT usename, CASE WHEN valuntil IS NULL OR valuntil >= now() THEN passwd END
+        FROM pg_catalog.pg_shadow WHERE usename = i_username $$;
 REVOKE ALL ON FUNCTION pggate_lookup(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pggate_lookup(text) TO ${AUTH_USER.user};
 `;

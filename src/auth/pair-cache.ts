@@ -1,17 +1,26 @@
 // A cache keyed by (database, user) for things learnt about logins: entries expire, the whole
 // cache is bounded (the names come from clients that have not authenticated, so it must not grow
 // with every name tried; the oldest go first), and concurrent misses for one pair share a single
-// fetch. Nested maps, never a joined string: no choice of names can alias another pair.
+// fetch, which may skip its work once every caller has left. Nested maps, never a joined string:
+// no choice of names can alias another pair.
 
 interface Entry<V> {
   value: V;
   expiresAt: number;
 }
 
+/** A fetch in progress, and whether each of its callers has left. */
+interface Flight<V> {
+  promise: Promise<V>;
+  gone: (() => boolean)[];
+}
+
+const NEVER_GONE = (): boolean => false;
+
 export class PairCache<V> {
   private readonly entries = new Map<string, Map<string, Entry<V>>>();
   private count = 0;
-  private readonly inflight = new Map<string, Map<string, Promise<V>>>();
+  private readonly inflight = new Map<string, Map<string, Flight<V>>>();
 
   constructor(
     private readonly maxEntries: number,
@@ -28,21 +37,29 @@ export class PairCache<V> {
     return hit && hit.expiresAt > Date.now() ? hit.value : undefined;
   }
 
-  /** The fresh entry for the pair, else `fetch()`'s result (remembered; shared by concurrent callers). */
-  get(database: string, user: string, fetch: () => Promise<V>): Promise<V> {
+  /**
+   * The fresh entry for the pair, else `fetch()`'s result (remembered; shared by concurrent
+   * callers). `gone` says whether this caller has left; `fetch` is handed `abandoned`, true once
+   * every caller sharing it has left.
+   */
+  get(database: string, user: string, fetch: (abandoned: () => boolean) => Promise<V>, gone: () => boolean = NEVER_GONE): Promise<V> {
     const hit = this.entries.get(database)?.get(user);
     if (hit && hit.expiresAt > Date.now()) return Promise.resolve(hit.value);
     let running = this.inflight.get(database);
     const same = running?.get(user);
-    if (same) return same;
+    if (same) {
+      same.gone.push(gone);
+      return same.promise;
+    }
     if (!running) this.inflight.set(database, (running = new Map()));
     const flights = running;
-    const p = fetch().finally(() => {
+    const callers = [gone];
+    const promise = fetch(() => callers.every((g) => g())).finally(() => {
       flights.delete(user);
       if (flights.size === 0) this.inflight.delete(database);
     });
-    flights.set(user, p);
-    return p;
+    flights.set(user, { promise, gone: callers });
+    return promise;
   }
 
   set(database: string, user: string, value: V): void {

@@ -111,6 +111,8 @@ export interface Config {
     readonly maxScramIterations: number;
     readonly userlist: string;
     readonly maxConcurrentLookups: number;
+    /** Lookups waiting behind the running ones; past it a login is refused (53300). */
+    readonly maxQueuedLookups: number;
     /** pg_hba-style rules file ("" = none). */
     readonly hba: string;
   };

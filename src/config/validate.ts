@@ -399,6 +399,7 @@ class Validator extends ValueChecks {
         maxScramIterations: m("auth.max_scram_iterations"),
         userlist: m("auth.userlist"),
         maxConcurrentLookups: m("auth.max_concurrent_lookups"),
+        maxQueuedLookups: m("auth.max_queued_lookups"),
         hba: m("auth.hba"),
       },
       routing: {

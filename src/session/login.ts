@@ -13,6 +13,7 @@ import type { Verifier } from "../auth/verifier.ts";
 import { Errors, fatal, PgError, SqlState } from "../errors/index.ts";
 import type { GatewayContext } from "./context.ts";
 import { ServerConn } from "../server/server-conn.ts";
+import { LookupAbandoned } from "../server/auth-query.ts";
 import { AuthCode, Backend, buildQuery } from "../protocol/index.ts";
 import { paramsKey, syncSql } from "./params.ts";
 import type { Cluster } from "./cluster.ts";
@@ -60,7 +61,7 @@ export async function login(ctx: GatewayContext, ch: ClientChannel, startup: Sta
 
   // No server connection before the client has proven who it is: known and unknown users take
   // the same steps (a lookup, an exchange), and a flood of made-up names costs the primary nothing.
-  const verifier = await findVerifier(ctx, startup);
+  const verifier = await findVerifier(ctx, startup, () => client.signal.aborted);
   let creds: ServerCredentials;
   try {
     if (hba === "trust") creds = trustedCredentials(verifier);
@@ -176,7 +177,7 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
       }
     });
     pool.serverParams ??= new Map(server.params);
-    return { server, slot, creds: await relayedCredentials(ctx, startup, transcript) };
+    return { server, slot, creds: await relayedCredentials(ctx, startup, transcript, () => client.signal.aborted) };
   } catch (e) {
     slot?.release();
     ctx.pools.forgetIfUnused(pool);
@@ -211,15 +212,16 @@ function withStepDeadline(ch: ClientChannel, ms: number): ClientChannel {
 }
 
 /** Credentials from a relayed exchange (see credentialsFromRelay); none when there is no auth_user. */
-async function relayedCredentials(ctx: GatewayContext, startup: StartupInfo, transcript: RelayTranscript): Promise<ServerCredentials> {
+async function relayedCredentials(ctx: GatewayContext, startup: StartupInfo, transcript: RelayTranscript, gone: () => boolean): Promise<ServerCredentials> {
   if (transcript.kind === "password") return { kind: "password", password: transcript.password };
   const authQuery = ctx.authQueryFor(startup.cluster);
   if (!authQuery || transcript.kind === "none") return { kind: "none" };
   for (let attempt = 0; attempt < 2; attempt++) {
     let verifier: Verifier | null;
     try {
-      verifier = await authQuery.lookup(startup.user, startup.serverDatabase);
+      verifier = await authQuery.lookup(startup.user, startup.serverDatabase, gone);
     } catch (e) {
+      if (e instanceof LookupAbandoned) return { kind: "none" };
       log.warn("passthrough_replicas_unavailable", { user: startup.user, db: startup.database, error: (e as Error).message });
       return { kind: "none" };
     }
@@ -236,15 +238,16 @@ async function relayedCredentials(ctx: GatewayContext, startup: StartupInfo, tra
 }
 
 
-async function findVerifier(ctx: GatewayContext, startup: StartupInfo): Promise<Verifier | null> {
+async function findVerifier(ctx: GatewayContext, startup: StartupInfo, gone: () => boolean): Promise<Verifier | null> {
   const user = startup.user;
   if (ctx.config.auth.mode === "userlist") return ctx.userlist?.get(user) ?? null;
   const authQuery = ctx.authQueryFor(startup.cluster);
   if (!authQuery) throw new Error("auth_query mode without an AuthQuery");
   try {
-    return await authQuery.lookup(user, startup.serverDatabase);
+    return await authQuery.lookup(user, startup.serverDatabase, gone);
   } catch (e) {
-    if (e instanceof PgError) throw e;
+    // A full lookup line (53300) is for the client; a client that left hears nothing.
+    if (e instanceof PgError || e instanceof LookupAbandoned) throw e;
     // Details are for the operator; an unauthenticated client learns only that it cannot log in.
     log.error("auth_lookup_failed", { user, db: startup.database, error: (e as Error).message });
     throw loginUnavailable(user);

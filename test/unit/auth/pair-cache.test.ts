@@ -21,6 +21,26 @@ describe("PairCache", () => {
     expect(await c.get("db", "u", fetch)).toBe("v");
   });
 
+  test("a shared fetch is abandoned only once every caller sharing it has left", async () => {
+    const c = new PairCache<string>(10, () => 60_000);
+    let abandoned = (): boolean => false;
+    let release = (): void => {};
+    const fetch = (a: () => boolean): Promise<string> => {
+      abandoned = a;
+      return new Promise((r) => (release = () => r("v")));
+    };
+    let firstLeft = false;
+    let secondLeft = false;
+    const both = Promise.all([c.get("db", "u", fetch, () => firstLeft), c.get("db", "u", fetch, () => secondLeft)]);
+    expect(abandoned()).toBe(false);
+    firstLeft = true;
+    expect(abandoned()).toBe(false);
+    secondLeft = true;
+    expect(abandoned()).toBe(true);
+    release();
+    expect(await both).toEqual(["v", "v"]);
+  });
+
   test("names that would collide when joined stay apart", async () => {
     const c = new PairCache<string>(10, () => 60_000);
     c.set("a:b", "c", "first");

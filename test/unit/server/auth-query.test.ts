@@ -25,6 +25,10 @@ describe("verifierFromRows", () => {
     expect(verifierFromRows("alice", [["alice", ""]], LIMIT)).toEqual({ verifier: null, problem: null });
   });
 
+  test("one row of NULLs (a lookup function with OUT parameters that found nothing): an unknown user, no problem", () => {
+    expect(verifierFromRows("ghost", [[null, null]], LIMIT)).toEqual({ verifier: null, problem: null });
+  });
+
   test("two rows: neither is used, whichever comes last", () => {
     const v = verifierFromRows("alice", [["alice", MD5], ["alice", SECRET]], LIMIT);
     expect(v).toEqual({ verifier: null, problem: "auth.auth_query returned 2 rows; it must return at most one, for the user named by $1" });
