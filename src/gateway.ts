@@ -186,6 +186,9 @@ export class Gateway {
     if (why === null) return null;
     if (before === undefined) delete this.adminOverrides[variable];
     else this.adminOverrides[variable] = before;
+    // A file's parse error quotes what it read: an admin naming any readable file (/etc/shadow)
+    // must not get its contents back. The reason is in the log (config_reload_failed).
+    if (def.kind === "path") return `config rejected, the old one stays in effect: ${key} = ${value} is not a usable file (the reason is in the PgGate log)`;
     return `config rejected, the old one stays in effect: ${why}`;
   }
 

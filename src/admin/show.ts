@@ -39,7 +39,7 @@ export function show(ctx: GatewayContext, what: string): AdminResult {
       const clientOf = new Map<number, number>();
       for (const c of ctx.clients) if (c.serverId !== null) clientOf.set(c.serverId, c.id);
       const rows: AdminResult["rows"] = [];
-      for (const p of ctx.pools.pools.values()) {
+      for (const p of ctx.pools.visible()) {
         for (const s of p.members) {
           rows.push([s.id, p.node.name, s.node.host, s.node.port, p.user, p.database, s.state, clientOf.get(s.id) ?? null, TX_STATUS[s.txStatus] ?? "", round((now - s.createdAt) / 1000), round((now - s.lastUsedAt) / 1000), s.prepared.size, s.processId, s.tlsActive]);
         }
@@ -92,13 +92,13 @@ export function show(ctx: GatewayContext, what: string): AdminResult {
       return { tag: "SHOW", columns: ["command"], rows: ADMIN_COMMAND_SYNOPSES.map((c) => [c]) };
     case "lists": {
       let servers = 0;
-      for (const p of ctx.pools.pools.values()) servers += p.members.size;
+      for (const p of ctx.pools.visible()) servers += p.members.size;
       return {
         tag: "SHOW",
         columns: ["list", "items"],
         rows: [
           ["clients", ctx.clients.size],
-          ["pools", ctx.pools.pools.size],
+          ["pools", [...ctx.pools.visible()].length],
           ["servers", servers],
           ["nodes", ctx.health.all().length],
           ["paused", ctx.paused.size],
@@ -116,7 +116,7 @@ function pools(ctx: GatewayContext, now: number): AdminResult {
     tag: "SHOW",
     columns: ["database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "sv_used", "sv_login", "maxwait", "maxwait_us", "pool_mode", "node", "pool_size", "waits", "avg_wait_ms", "paused"],
     types: ["text", "text", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "text", "text", "int8", "int8", "float8", "bool"],
-    rows: [...ctx.pools.pools.values()].map((p) => {
+    rows: [...ctx.pools.visible()].map((p) => {
       const oldest = p.core.oldestWaitingSince;
       const waitUs = Number.isFinite(oldest) ? Math.max(0, now - oldest) * 1000 : 0;
       return [
@@ -181,7 +181,7 @@ function clients(ctx: GatewayContext, now: number): AdminResult {
 function databases(ctx: GatewayContext): AdminResult {
   const byDb = new Map<string, number>();
   for (const e of ctx.databases.allEntries()) byDb.set(e.name, 0);
-  for (const p of ctx.pools.pools.values()) byDb.set(p.database, (byDb.get(p.database) ?? 0) + p.members.size);
+  for (const p of ctx.pools.visible()) byDb.set(p.database, (byDb.get(p.database) ?? 0) + p.members.size);
   const rows: AdminResult["rows"] = [];
   for (const [db, connections] of byDb) {
     const e = ctx.resolveDatabase(db);
@@ -200,7 +200,7 @@ function databases(ctx: GatewayContext): AdminResult {
 
 function users(ctx: GatewayContext): AdminResult {
   const names = new Set<string>();
-  for (const p of ctx.pools.pools.values()) names.add(p.user);
+  for (const p of ctx.pools.visible()) names.add(p.user);
   for (const o of ctx.config.pool.users) names.add(o.name);
   return {
     tag: "SHOW",
@@ -257,7 +257,7 @@ function mem(ctx: GatewayContext): AdminResult {
 function fds(ctx: GatewayContext): AdminResult {
   const rows: AdminResult["rows"] = [];
   for (const c of ctx.clients) rows.push(["client", c.id, c.user, c.database, c.remoteAddress, c.remotePort, c.tls]);
-  for (const p of ctx.pools.pools.values()) for (const s of p.members) rows.push(["server", s.id, p.user, p.database, s.node.host, s.node.port, s.tlsActive]);
+  for (const p of ctx.pools.visible()) for (const s of p.members) rows.push(["server", s.id, p.user, p.database, s.node.host, s.node.port, s.tlsActive]);
   return { tag: "SHOW", columns: ["kind", "id", "user", "database", "addr", "port", "tls"], types: ["text", "int8", "text", "text", "text", "int8", "bool"], rows };
 }
 

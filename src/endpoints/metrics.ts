@@ -56,7 +56,7 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       help: "Server connections by node and state (idle, active, connecting).",
       read: () => {
         const byNode = new Map<string, { idle: number; active: number; connecting: number }>();
-        for (const p of ctx.pools.pools.values()) {
+        for (const p of ctx.pools.visible()) {
           const n = byNode.get(p.node.name) ?? { idle: 0, active: 0, connecting: 0 };
           n.idle += p.core.idleCount;
           n.active += p.core.active;
@@ -193,7 +193,7 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       help: "Server-side prepared statements PgGate keeps across all pooled connections.",
       read: () => {
         let n = 0;
-        for (const p of ctx.pools.pools.values()) for (const c of p.members) n += c.prepared.size;
+        for (const p of ctx.pools.visible()) for (const c of p.members) n += c.prepared.size;
         return [{ value: n }];
       },
     },
@@ -229,7 +229,7 @@ function histogramSamples(name: string, h: Histogram, labels: Labels): Sample[] 
 /** Pools with their label set and active-client count (clients holding one of their connections). */
 function perPool(ctx: GatewayContext): { pool: ServerPool; labels: Labels; active: number; waiting: number }[] {
   const active = ctx.activeClientsByPool();
-  return [...ctx.pools.pools.values()].map((pool) => ({ pool, labels: { database: pool.database, user: pool.user, node: pool.node.name }, active: active.get(pool) ?? 0, waiting: pool.core.waiting }));
+  return [...ctx.pools.visible()].map((pool) => ({ pool, labels: { database: pool.database, user: pool.user, node: pool.node.name }, active: active.get(pool) ?? 0, waiting: pool.core.waiting }));
 }
 
 /** prom-client's default metrics that mean nothing under Bun (BUN-NOTES): GC, heap spaces, handles. */
@@ -372,6 +372,6 @@ function notReady(ctx: GatewayContext): string | null {
  */
 function waitingOnFullPools(ctx: GatewayContext): number {
   let n = 0;
-  for (const p of ctx.pools.pools.values()) if (p.core.waiting > 0 && p.core.total >= p.core.size) n += p.core.waiting;
+  for (const p of ctx.pools.visible()) if (p.core.waiting > 0 && p.core.total >= p.core.size) n += p.core.waiting;
   return n;
 }

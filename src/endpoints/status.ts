@@ -18,7 +18,7 @@ export function statusSummary(ctx: GatewayContext): unknown {
       last_error: h.lastError || null,
       reason: h.configuredRole === "replica" ? ctx.replicaCaveat : null,
     })),
-    pools: [...ctx.pools.pools.values()].map((p) => ({
+    pools: [...ctx.pools.visible()].map((p) => ({
       node: p.node.name,
       user: p.user,
       database: p.database,

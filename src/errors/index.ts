@@ -72,6 +72,7 @@ export const Errors = {
    * changed since it was described; drivers re-prepare on it (postgres.js by the routine).
    */
   cachedPlanChanged: () => new PgError("ERROR", SqlState.FeatureNotSupported, "cached plan must not change result type", undefined, undefined, "RevalidateCachedQuery"),
+  invalidMessageType: (type: number) => fatal(SqlState.ProtocolViolation, `invalid frontend message type ${type}`),
   protocolViolation: (what: string) => fatal(SqlState.ProtocolViolation, `protocol violation: ${what}`),
   tooManyClients: (max: number) =>
     fatal(SqlState.TooManyConnections, `sorry, too many clients already (listen.max_client_connections = ${max})`),

@@ -76,6 +76,11 @@ export class PoolManager {
   }
 
   /** The pool of (node, user, database) if one exists; never creates one. */
+  /** Pools an authenticated client used (see ServerPool.vouched): what SHOW, /status and metrics list. */
+  *visible(): IterableIterator<ServerPool> {
+    for (const p of this.pools.values()) if (p.vouched) yield p;
+  }
+
   find(node: NodeTarget, user: string, database: string): ServerPool | undefined {
     return this.pools.get(node, user, database);
   }
@@ -99,6 +104,7 @@ export class PoolManager {
   }
 
   acquire(pool: ServerPool, grant: Grant): { conn: ServerConn | null; waiter: Waiter<ServerConn> | null } {
+    pool.vouched = true;
     const now = Date.now();
     pool.lastUsedAt = now;
     const waiter: Waiter<ServerConn> = {
@@ -164,6 +170,7 @@ export class PoolManager {
   }
 
   private join(pool: ServerPool, conn: ServerConn): void {
+    pool.vouched = true;
     this.owners.set(conn, pool);
     conn.stats = this.ctx.stats.node(pool.node.name);
     conn.poolStats = pool.counters;
@@ -440,6 +447,7 @@ export class PoolManager {
 
   /** Promise form of acquire() for code off the hot path (logins, lookups). */
   acquireAsync(pool: ServerPool): Promise<ServerConn> {
+    pool.vouched = true;
     return new Promise((resolve, reject) => {
       const r = this.acquire(pool, (conn, err) => (conn ? resolve(conn) : reject(err ?? new Error("no connection"))));
       if (r.conn) resolve(r.conn);

@@ -31,6 +31,13 @@ export class ServerPool {
   /** Queries, transactions and bytes through this pool's connections (per-pool metrics). */
   readonly counters = new PoolCounters();
 
+  /**
+   * An authenticated client used it, or a server connection joined it. Until then the pool exists
+   * only for logins in progress (passthrough makes one before the password is checked) and its
+   * names are whatever an unauthenticated client sent: views (SHOW, /status, metric labels) skip it.
+   */
+  vouched = false;
+
   /** Set once the manager forgot this pool (drained node, unused for long): look it up again. */
   removed = false;
   /** Last time a client took or returned a connection, or the pool was created (Date.now()). */

@@ -20,6 +20,17 @@ export const Frontend = {
   PasswordMessage: 0x70, // 'p'
 } as const;
 
+/**
+ * Message types a client may send once logged in (1 = valid), indexed by type byte. PostgreSQL
+ * answers any other type with FATAL 08P01 "invalid frontend message type" at once (postgres.c,
+ * PostgresMain), PasswordMessage included; so does PgGate, instead of queueing it.
+ */
+export const SESSION_FRONTEND_TYPES: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (const [name, code] of Object.entries(Frontend)) if (name !== "PasswordMessage") t[code] = 1;
+  return t;
+})();
+
 /** Backend (server → client) message types. */
 export const Backend = {
   ParseComplete: 0x31, // '1'

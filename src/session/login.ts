@@ -337,18 +337,24 @@ export async function loginAdmin(
   applicationName: string,
   client: LoginClient,
 ): Promise<ReadonlyMap<string, string>> {
-  if (!ctx.config.admin.users.includes(user)) {
-    throw fatal(SqlState.InvalidAuthorizationSpecification, `user "${user}" may not use the PgGate admin console`, "Admin users are listed in admin.users.");
-  }
+  // Who is an admin is told only to someone who proved a password: before that, a name outside
+  // admin.users is answered exactly like a wrong password (or, below, after the exchange).
+  const isAdmin = ctx.config.admin.users.includes(user);
   const adminPassword = ctx.config.admin.password;
   if (adminPassword !== "") {
-    await authenticateClient(ch, user, { kind: "plain", password: adminPassword }, "scram");
+    await authenticateClient(ch, user, isAdmin ? { kind: "plain", password: adminPassword } : null, isAdmin ? "scram" : chooseMockMethod(user));
+    if (!isAdmin) throw Errors.passwordFailed(user);
     return new Map([...ADMIN_PARAMS, ["application_name", applicationName]]);
   }
   // Checked on the cluster serving that database name, else the top-level (or first) cluster.
   const database = ctx.config.auth.authDatabase || "postgres";
   const cluster = ctx.resolveDatabase(database)?.cluster ?? ctx.databases.firstCluster;
   const { server, slot } = await login(ctx, ch, { user, database, cluster, serverDatabase: database, params: startupParams }, client);
+  if (!isAdmin) {
+    slot?.release();
+    server?.terminate();
+    throw fatal(SqlState.InvalidAuthorizationSpecification, `user "${user}" may not use the PgGate admin console`, "Admin users are listed in admin.users.");
+  }
   const reported = new Map(server?.params ?? ctx.pools.find(cluster.primary, user, database)?.serverParams ?? []);
   slot?.release();
   server?.terminate();

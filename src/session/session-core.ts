@@ -3,7 +3,7 @@
 // console hand-off, errors and closing. The query pump is the subclass (ClientSession); this
 // file never routes a batch or touches a server connection.
 import type { DatabaseEntry } from "./databases.ts";
-import { buildAuthenticationOk, buildBackendKeyData, buildParameterStatus, buildReadyForQuery, FrameReader, ProtocolError, StartupLengthError, TxStatus } from "../protocol/index.ts";
+import { buildAuthenticationOk, buildBackendKeyData, buildParameterStatus, buildReadyForQuery, FrameReader, ProtocolError, SESSION_FRONTEND_TYPES, StartupLengthError, TxStatus } from "../protocol/index.ts";
 import { encodePgError, Errors, fatal, PgError, SqlState } from "../errors/index.ts";
 import { Link, type LinkOwner, type LinkSocket } from "../net/link.ts";
 import { LARGE_MESSAGE_BYTES } from "../net/memory-budget.ts";
@@ -205,6 +205,10 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
       case "idle":
       case "active":
       case "waiting":
+        if (SESSION_FRONTEND_TYPES[type] === 0) {
+          this.fail(Errors.invalidMessageType(type));
+          return;
+        }
         this.onSessionFrame(type, buf, start, end);
         return;
       case "startup":
