@@ -6,6 +6,8 @@
 export type GateRelease = () => void;
 
 interface GateWaiter {
+  /** When it queued (Date.now()). */
+  since: number;
   grant: (release: GateRelease) => void;
   /** A waiter whose client is gone is skipped instead of granted. */
   abandoned: () => boolean;
@@ -43,7 +45,17 @@ export class LoginGate<N> {
   acquire(node: N, abandoned: () => boolean): Promise<GateRelease> {
     const g = this.gate(node);
     if (g.queue.length === 0 && g.inUse < this.limit()) return Promise.resolve(this.take(node, g));
-    return new Promise((grant, reject) => g.queue.push({ grant, reject, abandoned }));
+    return new Promise((grant, reject) => g.queue.push({ since: Date.now(), grant, reject, abandoned }));
+  }
+
+  /** When the longest-waiting login still present queued for any node; Infinity when none waits. */
+  oldestWaitingSince(): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const g of this.nodes.values()) {
+      const w = g.queue.find((q) => !q.abandoned());
+      if (w && w.since < oldest) oldest = w.since;
+    }
+    return oldest;
   }
 
   /** Runs `fn` holding a slot toward `node`. */

@@ -205,9 +205,12 @@ export class PoolManager {
   private loginTurn(pool: ServerPool): Promise<void> {
     const ms = this.ctx.config.pool.acquireTimeoutMs;
     return new Promise((resolve, reject) => {
-      const turn = (): void => {
-        clearTimeout(timer);
-        resolve();
+      const turn = {
+        since: Date.now(),
+        go: (): void => {
+          clearTimeout(timer);
+          resolve();
+        },
       };
       const timer = setTimeout(() => {
         const i = pool.loginTurns.indexOf(turn);
@@ -220,7 +223,7 @@ export class PoolManager {
 
   private loginDone(pool: ServerPool): void {
     pool.logins--;
-    pool.loginTurns.shift()?.();
+    pool.loginTurns.shift()?.go();
   }
 
   private reserveLoginSlot(pool: ServerPool): Promise<LoginSlot> {

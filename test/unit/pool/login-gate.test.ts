@@ -28,6 +28,28 @@ describe("LoginGate", () => {
     expect(gate.inUse("p")).toBe(0);
   });
 
+  test("oldestWaitingSince: the head waiter still present on any node (for /readyz), Infinity when none waits", async () => {
+    const gate = new LoginGate<string>(() => 1);
+    expect(gate.oldestWaitingSince()).toBe(Number.POSITIVE_INFINITY);
+    const release = await gate.acquire("a", () => false);
+    expect(gate.oldestWaitingSince()).toBe(Number.POSITIVE_INFINITY);
+    let gone = false;
+    const before = Date.now();
+    const first = gate.acquire("a", () => gone).catch((e: Error) => e);
+    await Bun.sleep(20);
+    const second = gate.acquire("a", () => false);
+    const firstSince = gate.oldestWaitingSince();
+    expect(firstSince).toBeGreaterThanOrEqual(before);
+    expect(firstSince).toBeLessThan(before + 20);
+    // The first waiter's client left: the oldest one still waiting is the second.
+    gone = true;
+    expect(gate.oldestWaitingSince()).toBeGreaterThanOrEqual(firstSince + 15);
+    release();
+    expect(await first).toBeInstanceOf(GateAbandoned);
+    (await second)();
+    expect(gate.oldestWaitingSince()).toBe(Number.POSITIVE_INFINITY);
+  });
+
   test("nodes are independent", async () => {
     const gate = new LoginGate<string>(() => 1);
     await gate.acquire("a", () => false);
