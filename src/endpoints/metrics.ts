@@ -77,11 +77,8 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
     {
       name: "pggate_overloaded", labels: [],
       type: "gauge",
-      help: "1 while pggate_clients_waiting_full_pools exceeds metrics.ready_max_waiting (/readyz then answers 503).",
-      read: () => {
-        const max = ctx.config.metrics.readyMaxWaiting;
-        return [{ value: max > 0 && waitingOnFullPools(ctx) > max ? 1 : 0 }];
-      },
+      help: "1 while /readyz answers 503 for overload: pggate_clients_waiting_full_pools exceeds metrics.ready_max_waiting, or a client has waited for a server connection longer than half of min(pool.acquire_timeout_ms, listen.handshake_timeout_ms).",
+      read: () => [{ value: overloaded(ctx) === null ? 0 : 1 }],
     },
     { name: "pggate_pool_wait_seconds", labels: [], type: "histogram", help: "Time clients waited for a pooled server connection.", read: () => histogramSamples("pggate_pool_wait_seconds", s.poolWait, {}) },
     {
@@ -352,7 +349,7 @@ export function startMetricsServer(ctx: GatewayContext, registry: Registry): Met
   return { url: `http://${host}:${server.port}`, stop: () => server.stop(true) };
 }
 
-/** Why PgGate should not get traffic, or null: shutting down, or the primary failing its checks. */
+/** Why PgGate should not get traffic, or null: shutting down, the primary failing its checks, overload. */
 function notReady(ctx: GatewayContext): string | null {
   if (ctx.shuttingDown) return "shutting down";
   // Any cluster's primary failing: its clients cannot write (a reload that removes it clears this).
@@ -360,10 +357,40 @@ function notReady(ctx: GatewayContext): string | null {
     const h = ctx.health.get(c.primary);
     if (h && !h.up) return `primary ${c.primary.host}:${c.primary.port} unreachable (${h.lastError || "health checks failing"})`;
   }
+  return overloaded(ctx);
+}
+
+/**
+ * Why new clients would not be served in time, or null: more than metrics.ready_max_waiting
+ * clients queued on full pools, or one client waiting for a server connection (pooled, a login's
+ * slot or turn, the pending-login gate) for more than half of min(pool.acquire_timeout_ms,
+ * listen.handshake_timeout_ms). Queues are FIFO, so a login arriving now waits at least as long,
+ * and with half its time gone it may well be refused (53300, or 08P01 at the handshake timeout).
+ */
+function overloaded(ctx: GatewayContext): string | null {
   const waiting = waitingOnFullPools(ctx);
   const max = ctx.config.metrics.readyMaxWaiting;
   if (max > 0 && waiting > max) return `overloaded: ${waiting} clients wait for a server connection in full pools (metrics.ready_max_waiting = ${max})`;
-  return null;
+  const longest = longestWait(ctx);
+  if (longest === null) return null;
+  const limitMs = Math.floor(Math.min(ctx.config.pool.acquireTimeoutMs, ctx.config.listen.handshakeTimeoutMs) / 2);
+  const waitedMs = Date.now() - longest.since;
+  if (waitedMs <= limitMs) return null;
+  return `stalled: a client has waited ${waitedMs} ms for ${longest.what} (more than ${limitMs} ms, half of min(pool.acquire_timeout_ms, listen.handshake_timeout_ms))`;
+}
+
+/** The client that has waited longest for a server connection, and for what; null when none waits. */
+function longestWait(ctx: GatewayContext): { since: number; what: string } | null {
+  let since = ctx.loginGate.oldestWaitingSince();
+  let what = "its turn to log in (listen.max_pending_logins)";
+  for (const p of ctx.pools.pools.values()) {
+    const s = p.oldestWaitingSince;
+    if (s < since) {
+      since = s;
+      what = `a server connection in pool ${p.label}`;
+    }
+  }
+  return Number.isFinite(since) ? { since, what } : null;
 }
 
 /**

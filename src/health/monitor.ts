@@ -1,6 +1,6 @@
 // Periodic health checks of every node on a dedicated connection: reachability, role
 // (pg_is_in_recovery), WAL position and replication lag. Reports state changes; routing and
-// failover act on them elsewhere.
+// failover act on them elsewhere. Logs in only as health.user / auth.auth_user, never as a client.
 import type { ServerCredentials } from "../auth/credentials.ts";
 import { authenticateToServer, serverAuthPolicy } from "../server/server-auth.ts";
 import { Backend, buildQuery, decodeDataRow, decodeErrorFields, ErrorField } from "../protocol/index.ts";
@@ -8,6 +8,7 @@ import { log } from "../log/index.ts";
 import type { Config } from "../config/types.ts";
 import { ServerConn, type NodeTarget, type ServerTlsOptions } from "../server/server-conn.ts";
 import { parseLsn } from "./lsn.ts";
+import { startupProbe } from "./startup-probe.ts";
 
 export type NodeRole = "primary" | "replica" | "unknown";
 
@@ -29,10 +30,17 @@ export interface NodeHealth {
   lagSeconds: number | null;
   checking: boolean;
   conn: ServerConn | null;
+  /** The role `conn` logged in as. */
+  connUser: string;
   /** Second dedicated connection for fast replay-position polls (read-your-writes). */
   lsnConn: ServerConn | null;
   lsnPoll: Promise<void> | null;
-  /** A down node returns no earlier than this (exponential backoff over repeated failures). */
+  /** A replay-position loop runs for this replica (see waitForReplay). */
+  replayLooping: boolean;
+  /**
+   * A down replica returns no earlier than this (exponential backoff over repeated failures).
+   * Never set for a primary: it has no stand-in, so good checks alone bring it back.
+   */
   downUntil: number;
   /** Times it went down recently; reset after a minute of good health. */
   flaps: number;
@@ -54,9 +62,9 @@ export interface HealthDeps {
   readonly config: Config;
   /** Every configured node with the role the config gives it, read on every sync. */
   configuredNodes(): Iterable<{ target: NodeTarget; role: "primary" | "replica" }>;
-  /** The primary of `node`'s cluster (configured or elected), for replica lag in bytes. */
+  /** The primary of `node`'s cluster (configured or elected): replica lag in bytes; never benched. */
   primaryOf(node: NodeTarget): NodeTarget | null;
-  /** What PgGate may log in with on `node`'s cluster, per user. */
+  /** What PgGate may log in with on `node`'s cluster, per user (only the health role's entry is read). */
   credentialsFor(node: NodeTarget): ReadonlyMap<string, ServerCredentials>;
   serverTls(node: NodeTarget): ServerTlsOptions;
 }
@@ -88,36 +96,47 @@ export class HealthMonitor {
 
   /** Callbacks of reads waiting for a replica to replay their client's last write. */
   private readonly lsnWaiters = new Set<() => void>();
-  private polling = false;
 
   /**
-   * Registers `wake` to be called after each fresh round of replay positions, until removed.
-   * While anyone waits, replicas are polled back to back (a few ms apart) on their own connection:
-   * cheap, and only while a read-your-writes read is actually waiting.
+   * Registers `wake`, called whenever a replica's replay position advances, until removed. While
+   * anyone waits, each replica is polled back to back (a few ms apart) on its own connection by a
+   * loop of its own, each poll bounded by health.timeout_ms: a replica that stops answering holds
+   * up its own loop only, never the positions learnt from the others. Returns null when no
+   * replica's position can be learnt (none up, or no health.user / auth.auth_user to log in as):
+   * waiting would only delay the read.
    */
-  waitForReplay(wake: () => void): () => void {
+  waitForReplay(wake: () => void): (() => void) | null {
+    const pollable = [...this.nodes.values()].filter((h) => this.replayPollable(h));
+    if (pollable.length === 0) return null;
     this.lsnWaiters.add(wake);
-    if (!this.polling) void this.pollLoop();
+    for (const h of pollable) if (!h.replayLooping) void this.replayLoop(h);
     return () => this.lsnWaiters.delete(wake);
   }
 
-  private async pollLoop(): Promise<void> {
-    this.polling = true;
+  private replayPollable(h: NodeHealth): boolean {
+    return h.configuredRole === "replica" && h.up && h.role !== "primary" && this.nodes.get(key(h.target)) === h && this.login(h.target) !== null;
+  }
+
+  private async replayLoop(h: NodeHealth): Promise<void> {
+    h.replayLooping = true;
+    let announced: bigint | null = null;
     try {
-      while (this.lsnWaiters.size > 0 && !this.stopped) {
-        const replicas = [...this.nodes.values()].filter((h) => h.configuredRole === "replica" && h.up && h.role !== "primary");
-        if (replicas.length === 0) break;
-        await Promise.all(replicas.map((h) => this.pollReplay(h)));
-        for (const w of [...this.lsnWaiters]) w();
+      while (this.lsnWaiters.size > 0 && !this.stopped && this.replayPollable(h)) {
+        await this.pollReplay(h);
+        // Health checks move h.lsn too: whatever raised it, waiters hear of it once.
+        if (h.lsn !== null && h.lsn !== announced) {
+          announced = h.lsn;
+          for (const w of [...this.lsnWaiters]) w();
+        }
         await Bun.sleep(2);
       }
     } finally {
-      this.polling = false;
+      h.replayLooping = false;
     }
   }
 
   /** Refreshes one replica's replay position; shares an in-flight poll. */
-  pollReplay(h: NodeHealth): Promise<void> {
+  private pollReplay(h: NodeHealth): Promise<void> {
     h.lsnPoll ??= this.doPollReplay(h).finally(() => {
       h.lsnPoll = null;
     });
@@ -125,12 +144,15 @@ export class HealthMonitor {
   }
 
   private async doPollReplay(h: NodeHealth): Promise<void> {
-    try {
+    const login = this.login(h.target);
+    if (!login) return;
+    let abandoned = false;
+    const poll = async (): Promise<void> => {
       if (!h.lsnConn || h.lsnConn.state === "closed") {
         h.lsnConn = null;
-        const login = this.credentials(h.target);
-        if (!login) return;
-        h.lsnConn = await this.openConn(h.target, login, "pggate_lsn");
+        const conn = await this.openConn(h.target, login, "pggate_lsn");
+        if (abandoned) return conn.destroy();
+        h.lsnConn = conn;
       }
       const frames = await h.lsnConn.internalQuery(buildQuery("SELECT pg_last_wal_replay_lsn()::text"));
       for (const f of frames) {
@@ -141,7 +163,13 @@ export class HealthMonitor {
           h.lsnAt = Date.now();
         }
       }
+    };
+    try {
+      await within(poll(), this.ctx.config.health.timeoutMs, "replay position poll");
     } catch {
+      // Not answering (or broken): the next poll starts on a fresh connection. The health checks
+      // decide whether the replica is down; until then only this replica's loop waits on it.
+      abandoned = true;
       h.lsnConn?.destroy();
       h.lsnConn = null;
     }
@@ -198,9 +226,11 @@ export class HealthMonitor {
         lagSeconds: null,
         checking: false,
         conn: null,
+        connUser: "",
         downUntil: 0,
         lsnConn: null,
         lsnPoll: null,
+        replayLooping: false,
         flaps: 0,
         upSince: Date.now(),
       });
@@ -222,36 +252,39 @@ export class HealthMonitor {
 
   private async check(h: NodeHealth): Promise<void> {
     h.checking = true;
-    const timeoutMs = this.ctx.config.health.timeoutMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([
-        this.probe(h),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`health check timed out after ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
+      await within(this.probe(h), this.ctx.config.health.timeoutMs, "health check");
       this.succeeded(h);
     } catch (e) {
       h.conn?.destroy();
       h.conn = null;
       this.failed(h, (e as Error).message);
     } finally {
-      clearTimeout(timer);
       h.checking = false;
       h.lastCheckAt = Date.now();
     }
   }
 
   private async probe(h: NodeHealth): Promise<void> {
-    const login = this.credentials(h.target);
+    const login = this.login(h.target);
     if (!login) {
-      // Nobody to log in as yet: a TCP connect at least proves the node is there.
-      const s = await Bun.connect({ hostname: h.target.host, port: h.target.port, socket: { data() {} } });
-      s.end();
+      // No role of PgGate's own to log in as: the server answering a startup proves it accepts
+      // connections; role, WAL position and lag stay unknown (see the README's health section).
+      h.conn?.terminate();
+      h.conn = null;
+      const cfg = this.ctx.config;
+      await startupProbe(h.target, { database: cfg.health.database, tls: this.ctx.serverTls(h.target), connectTimeoutMs: cfg.nodes.connectTimeoutMs, maxMessageSize: cfg.listen.maxMessageSize });
       return;
     }
-    if (!h.conn || h.conn.state === "closed") h.conn = await this.openConn(h.target, login, "pggate_health");
+    if (h.conn && h.conn.state !== "closed" && h.connUser !== login.user) {
+      // health.user changed on reload: the old role's connection goes.
+      h.conn.terminate();
+      h.conn = null;
+    }
+    if (!h.conn || h.conn.state === "closed") {
+      h.conn = await this.openConn(h.target, login, "pggate_health");
+      h.connUser = login.user;
+    }
     const frames = await h.conn.internalQuery(buildQuery(CHECK_SQL));
     for (const f of frames) {
       if (f.type === Backend.ErrorResponse) throw new Error(decodeErrorFields(f.body, 0, f.body.length).get(ErrorField.Message) ?? "error");
@@ -272,7 +305,11 @@ export class HealthMonitor {
     h.lagBytes = h.role === "replica" && primary !== null && h.lsn !== null ? Math.max(0, Number(primary - h.lsn)) : h.role === "primary" ? 0 : null;
   }
 
-  /** A dedicated, authenticated connection for PgGate's own checks on `target`. */
+  /**
+   * A dedicated, authenticated connection for PgGate's own checks on `target`. The whole login is
+   * bounded by nodes.connect_timeout_ms, so a node that accepts TCP but never answers (frozen)
+   * leaves no connection behind per check.
+   */
   private async openConn(target: NodeTarget, login: { user: string; creds: ServerCredentials }, applicationName: string): Promise<ServerConn> {
     const cfg = this.ctx.config;
     const params = new Map([
@@ -282,7 +319,7 @@ export class HealthMonitor {
     ]);
     const conn = await ServerConn.connect(target, params, this.ctx.serverTls(target), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);
     try {
-      await authenticateToServer(conn, login.user, login.creds, serverAuthPolicy(cfg));
+      await within(authenticateToServer(conn, login.user, login.creds, serverAuthPolicy(cfg)), cfg.nodes.connectTimeoutMs, "login (nodes.connect_timeout_ms)");
     } catch (e) {
       conn.destroy();
       throw e;
@@ -290,25 +327,27 @@ export class HealthMonitor {
     return conn;
   }
 
-  private credentials(node: NodeTarget): { user: string; creds: ServerCredentials } | null {
+  /**
+   * Who health checks and replay polls log in as: health.user, else auth.auth_user, with the
+   * configured password (or what a login of that very role taught PgGate, without one). Never
+   * another role: a client whose credentials served here could change its password or end these
+   * backends and take its node "down" for everyone.
+   */
+  private login(node: NodeTarget): { user: string; creds: ServerCredentials } | null {
     const cfg = this.ctx.config;
-    const learnt = this.ctx.credentialsFor(node);
     const user = cfg.health.user || cfg.auth.authUser;
-    if (user) {
-      const password = cfg.health.password || (user === cfg.auth.authUser ? cfg.auth.authPassword : "");
-      if (password) return { user, creds: { kind: "password", password } };
-      const known = learnt.get(user);
-      if (known) return { user, creds: known };
-    }
-    for (const [u, creds] of learnt) return { user: u, creds };
-    return null;
+    if (!user) return null;
+    const password = cfg.health.password || (user === cfg.auth.authUser ? cfg.auth.authPassword : "");
+    if (password) return { user, creds: { kind: "password", password } };
+    const known = this.ctx.credentialsFor(node).get(user);
+    return known ? { user, creds: known } : null;
   }
 
   private succeeded(h: NodeHealth): void {
     h.failures = 0;
     h.successes++;
     h.lastError = "";
-    if (!h.up && h.successes >= this.ctx.config.health.successThreshold && Date.now() >= h.downUntil) {
+    if (!h.up && h.successes >= this.ctx.config.health.successThreshold && (Date.now() >= h.downUntil || !this.benchable(h))) {
       h.up = true;
       h.upSince = Date.now();
       log.info("node_up", { cluster: h.target.cluster, node: h.target.name, host: h.target.host, port: h.target.port, role: h.role });
@@ -327,19 +366,38 @@ export class HealthMonitor {
 
   /**
    * Takes a node out now (health checks failed, or a connection to it broke). It returns after
-   * success_threshold good checks and a backoff that doubles each time it fails again soon.
+   * success_threshold good checks; a replica also waits out a backoff that doubles each time it
+   * fails again soon (reads go to the others meanwhile), a primary never does.
    */
   markDown(h: NodeHealth, error: string): void {
     if (!h.up) return;
     const now = Date.now();
     if (now - h.upSince > FLAP_MEMORY_MS) h.flaps = 0;
     h.flaps++;
-    h.downUntil = now + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (h.flaps - 1));
+    h.downUntil = this.benchable(h) ? now + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (h.flaps - 1)) : now;
     h.successes = 0;
     h.up = false;
     log.warn("node_down", { cluster: h.target.cluster, node: h.target.name, host: h.target.host, port: h.target.port, error, back_in_ms: h.downUntil - now });
     this.onChange(h, "down");
   }
+
+  /**
+   * Whether a flapping node may be kept out past its good checks: a replica only. The configured
+   * primary, the node writes go to, and a node that reports itself primary (a failover
+   * candidate) have no stand-in: health checks are the authority on their recovery.
+   */
+  private benchable(h: NodeHealth): boolean {
+    return h.configuredRole === "replica" && h.role !== "primary" && this.ctx.primaryOf(h.target) !== h.target;
+  }
+}
+
+/** `p`, or a rejection after `ms` (the work itself is not stopped: the caller closes what it used). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function key(t: NodeTarget): string {

@@ -8,6 +8,8 @@
 export type GateRelease = () => void;
 
 interface GateWaiter {
+  /** When it queued (Date.now()). */
+  since: number;
   grant: (release: GateRelease) => void;
   reject: (e: Error) => void;
   /** Removes the abort listener once the waiter is granted. */
@@ -59,10 +61,20 @@ export class LoginGate<K> {
         this.tidy(key, g);
         reject(new GateAbandoned("client left while waiting to log in"));
       };
-      const waiter: GateWaiter = { grant, reject, unlisten: () => signal.removeEventListener("abort", onAbort) };
+      const waiter: GateWaiter = { since: Date.now(), grant, reject, unlisten: () => signal.removeEventListener("abort", onAbort) };
       signal.addEventListener("abort", onAbort, { once: true });
       g.queue.push(waiter);
     });
+  }
+
+  /** When the longest-waiting login still queued for any key arrived (Date.now()); Infinity when none waits. */
+  oldestWaitingSince(): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const g of this.gates.values()) {
+      const w = g.queue[0];
+      if (w && w.since < oldest) oldest = w.since;
+    }
+    return oldest;
   }
 
   /** Runs `fn` holding a slot for `key`. */

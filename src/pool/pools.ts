@@ -223,9 +223,12 @@ export class PoolManager {
         const i = pool.loginTurns.indexOf(turn);
         if (i >= 0) pool.loginTurns.splice(i, 1);
       };
-      const turn = (): void => {
-        leave();
-        resolve();
+      const turn = {
+        since: Date.now(),
+        go: (): void => {
+          leave();
+          resolve();
+        },
       };
       const onAbort = (): void => {
         leave();
@@ -242,7 +245,7 @@ export class PoolManager {
 
   private loginDone(pool: ServerPool): void {
     pool.logins--;
-    pool.loginTurns.shift()?.();
+    pool.loginTurns.shift()?.go();
   }
 
   private reserveLoginSlot(pool: ServerPool, signal: AbortSignal): Promise<LoginSlot> {

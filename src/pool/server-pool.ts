@@ -25,8 +25,16 @@ export class ServerPool {
 
   /** Logins holding or waiting for a slot of this pool (see PoolManager.loginSlot). */
   logins = 0;
-  /** Logins waiting for their turn (at most half the pool may be logging in). */
-  readonly loginTurns: (() => void)[] = [];
+  /** Logins waiting for their turn (at most half the pool may be logging in), oldest first. */
+  readonly loginTurns: { readonly since: number; readonly go: () => void }[] = [];
+
+  /**
+   * When the longest-waiting client of this pool (a query or a login, for a connection, a slot
+   * or a login turn) started waiting; Infinity when nobody waits (read by /readyz).
+   */
+  get oldestWaitingSince(): number {
+    return Math.min(this.core.oldestWaitingSince, this.loginTurns[0]?.since ?? Number.POSITIVE_INFINITY);
+  }
 
   /** Queries, transactions and bytes through this pool's connections (per-pool metrics). */
   readonly counters = new PoolCounters();

@@ -43,7 +43,8 @@ export interface FloorCluster {
 
 /** Replay polling, shared by every client (see HealthMonitor.waitForReplay). */
 export interface FloorDeps {
-  readonly health: { waitForReplay(wake: () => void): () => void };
+  /** Null instead of a stop function: no replica's replay position can be learnt now. */
+  readonly health: { waitForReplay(wake: () => void): (() => void) | null };
   /** Reads held for a replica to replay their floor (pggate_ryw_waits_total). */
   readonly stats: { rywWaits: number };
 }
@@ -136,12 +137,15 @@ export class WriteFloor {
     if (this.deadline === 0) {
       const maxWait = routing.rywMaxWaitMs;
       if (maxWait === 0) return "primary";
-      this.deadline = now + maxWait;
-      this.ctx.stats.rywWaits++;
       const wake = (): void => {
         if (this.deadline !== 0) this.host.floorWaitOver();
       };
-      this.stopPolling = this.ctx.health.waitForReplay(wake);
+      const stop = this.ctx.health.waitForReplay(wake);
+      // No replica up, or no health role to learn positions with: none can qualify by waiting.
+      if (stop === null) return "primary";
+      this.stopPolling = stop;
+      this.deadline = now + maxWait;
+      this.ctx.stats.rywWaits++;
       this.timer = setTimeout(wake, maxWait + 1);
     }
     if (now < this.deadline) return "wait";

@@ -30,6 +30,28 @@ describe("LoginGate", () => {
     expect(gate.size).toBe(0);
   });
 
+  test("oldestWaitingSince: the head waiter still present on any key (for /readyz), Infinity when none waits", async () => {
+    const gate = new LoginGate<string>(() => 1);
+    expect(gate.oldestWaitingSince()).toBe(Number.POSITIVE_INFINITY);
+    const release = await gate.acquire("a", live());
+    expect(gate.oldestWaitingSince()).toBe(Number.POSITIVE_INFINITY);
+    const leaving = new AbortController();
+    const before = Date.now();
+    const first = gate.acquire("a", leaving.signal).catch((e: Error) => e);
+    await Bun.sleep(20);
+    const second = gate.acquire("a", live());
+    const firstSince = gate.oldestWaitingSince();
+    expect(firstSince).toBeGreaterThanOrEqual(before);
+    expect(firstSince).toBeLessThan(before + 20);
+    // The first waiter's client left: the oldest one still waiting is the second.
+    leaving.abort();
+    expect(gate.oldestWaitingSince()).toBeGreaterThanOrEqual(firstSince + 15);
+    expect(await first).toBeInstanceOf(GateAbandoned);
+    release();
+    (await second)();
+    expect(gate.oldestWaitingSince()).toBe(Number.POSITIVE_INFINITY);
+  });
+
   test("keys are independent", async () => {
     const gate = new LoginGate<string>(() => 1);
     await gate.acquire("a", live());
