@@ -248,6 +248,7 @@ function mem(ctx: GatewayContext): AdminResult {
       ["heap_total", m.heapTotal],
       ["external", m.external],
       ["buffered_client_input", ctx.memory.used],
+      ["client_prepared_statements", ctx.memory.retained],
       ["buffered_client_input_limit", ctx.memory.limit],
     ],
   };

@@ -132,7 +132,7 @@ export interface Config {
   };
   readonly retry: { readonly connectAttempts: number; readonly backoffMs: number };
   readonly admin: { readonly users: readonly string[]; readonly password: string };
-  readonly limits: { readonly maxBufferedBytes: number };
+  readonly limits: { readonly maxBufferedBytes: number; readonly maxPreparedStatements: number; readonly maxPreparedStatementBytes: number };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   readonly shutdownTimeoutMs: number;
   readonly workers: number;

@@ -428,7 +428,11 @@ class Validator extends ValueChecks {
         backoffMs: m("retry.backoff_ms"),
       },
       admin: { users: m("admin.users"), password: m("admin.password") },
-      limits: { maxBufferedBytes: m("limits.max_buffered_bytes") },
+      limits: {
+        maxBufferedBytes: m("limits.max_buffered_bytes"),
+        maxPreparedStatements: m("limits.max_prepared_statements"),
+        maxPreparedStatementBytes: m("limits.max_prepared_statement_bytes"),
+      },
       log: { level: m("log.level"), format: m("log.format") },
       shutdownTimeoutMs: m("shutdown_timeout_ms"),
       workers: m("workers"),

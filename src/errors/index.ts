@@ -20,6 +20,8 @@ export const SqlState = {
   InternalError: "XX000",
   IdleSessionTimeout: "57P05",
   ConfigurationLimitExceeded: "53400",
+  OutOfMemory: "53200",
+  ProgramLimitExceeded: "54000",
   InvalidParameterValue: "22023",
   SyntaxError: "42601",
 } as const;

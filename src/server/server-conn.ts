@@ -328,10 +328,11 @@ export class ServerConn implements LinkOwner, Settleable {
 
   /**
    * We are sending a Parse; its ParseComplete is forwarded or, if injected by us, swallowed.
-   * `accepted` runs at the ParseComplete (the server accepted the text for this client).
+   * `answered` is told whether the server created the statement: true at the ParseComplete,
+   * false when the Parse failed or was skipped after an earlier error of its batch.
    */
-  expectParse(serverName: string | null, swallow: boolean, accepted: (() => void) | null = null): void {
-    this.replies.expectParse(this.seqSent, serverName, swallow, accepted);
+  expectParse(serverName: string | null, swallow: boolean, answered: ((accepted: boolean) => void) | null = null): void {
+    this.replies.expectParse(this.seqSent, serverName, swallow, answered);
     if (serverName) this.touchPrepared(serverName);
   }
 

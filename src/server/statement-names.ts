@@ -2,13 +2,22 @@
 // (query, parameter types), so pooled connections can share a statement prepared once.
 // Knows nothing of clients; the session layer maps client names onto these.
 
+/**
+ * Names kept at most; past it the map starts afresh. Keys are fixed-size digests of the text
+ * (see statementKey in session/statements.ts), so an entry costs about 180 bytes whatever the
+ * statement's size (measured: 44-character key, name, map entry): 18 MB at most.
+ */
+const MAX_NAMES = 100_000;
+
 /** Process-wide: one server-side name per distinct statement, so connections share them. */
 export class StatementNames {
+  /** Digest of (query, parameter types) → server name. */
   private readonly names = new Map<string, string>();
   private next = 1;
   /** Sessions with DDL sent and not yet over (see beginSchemaChange). */
   private changing = 0;
 
+  /** The server name for the statement whose digest is `key` (never the text itself: see MAX_NAMES). */
   nameFor(key: string): string {
     // While DDL is in flight nobody knows which schema a Parse sees: its copy is its own.
     if (this.changing > 0) return `pggate_${(this.next++).toString(36)}`;
@@ -17,7 +26,7 @@ export class StatementNames {
       n = `pggate_${(this.next++).toString(36)}`;
       // Bounded: past the cap, start afresh. Old names stay valid on the connections that have
       // them (they simply stop being reused), so correctness never depends on this map.
-      if (this.names.size >= 100_000) {
+      if (this.names.size >= MAX_NAMES) {
         this.names.clear();
       }
       this.names.set(key, n);

@@ -15,8 +15,11 @@ interface ParseEntry {
   serverName: string | null;
   /** Injected by PgGate, so the client must not see its ParseComplete. */
   swallow: boolean;
-  /** Told when the server accepted the text (the client's own Parse, never an injected one). */
-  accepted: (() => void) | null;
+  /**
+   * The client's own Parse (never an injected one) is told how it ended: true at its
+   * ParseComplete, false when it failed or was skipped (the statement was not created).
+   */
+  answered: ((accepted: boolean) => void) | null;
 }
 
 /** Told a statement's shape, or null when the Describe was skipped (an error earlier in the batch). */
@@ -53,8 +56,8 @@ export class StatementReplies {
   /** `prepared`: the connection's statements (name → shape once known); entries are dropped and shaped here. */
   constructor(private readonly prepared: Map<string, StatementShape | null>) {}
 
-  expectParse(seq: number, serverName: string | null, swallow: boolean, accepted: (() => void) | null): void {
-    this.parses.push({ seq, serverName, swallow, accepted });
+  expectParse(seq: number, serverName: string | null, swallow: boolean, answered: ((accepted: boolean) => void) | null): void {
+    this.parses.push({ seq, serverName, swallow, answered });
   }
 
   expectDescribe(seq: number, serverName: string | null, swallow: boolean, done: DescribeDone | null): void {
@@ -91,7 +94,7 @@ export class StatementReplies {
   /** A ParseComplete: true when it answers PgGate's own Parse (swallow it). */
   onParseComplete(): boolean {
     const entry = this.parses.shift();
-    entry?.accepted?.();
+    entry?.answered?.(true);
     return entry?.swallow === true;
   }
 
@@ -150,6 +153,7 @@ export class StatementReplies {
   /** A Parse that will never complete: the statement does not exist on the server. */
   private dropParse(entry: ParseEntry): void {
     if (entry.serverName) this.prepared.delete(entry.serverName);
+    entry.answered?.(false);
   }
 
   /** Describes sent before batch `seq` that will never be answered. */

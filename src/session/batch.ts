@@ -2,9 +2,12 @@
 // statements say about routing, and whether it is a prepare-only batch PgGate can answer itself.
 // No sockets, no pools.
 import { decodeQuery, Frontend } from "../protocol/index.ts";
+import { STATEMENT_OVERHEAD_BYTES } from "./statement-limits.ts";
 import { awaitsCatalog, mergeClassifications, type Classification } from "../router/index.ts";
 import type { Router } from "../router/index.ts";
-import { ClientStatements } from "./statements.ts";
+import { ClientStatements, MAX_INSPECTED_MESSAGE } from "./statements.ts";
+
+export { MAX_INSPECTED_MESSAGE };
 
 /** A frame received from the client and not yet sent to a server (a view; see FrameSink). */
 export interface QueuedFrame {
@@ -19,13 +22,6 @@ export interface ClassifyDeps {
   readonly router: Router;
   learnCatalog(functions: readonly string[], relations: readonly string[], user: string, database: string): void;
 }
-
-/**
- * A Query or Parse larger than this is not decoded to be classified: it goes to the primary as
- * it is (as if unparsable). Decoding a 200 MB statement would hold it a second time, as text,
- * and the lexer's tokens besides — bulk loads through VALUES lists belong on the primary anyway.
- */
-export const MAX_INSPECTED_MESSAGE = 1 << 20;
 
 /** Messages that end a batch: the point where a route can be chosen. */
 export function endsBatch(type: number): boolean {
@@ -63,6 +59,7 @@ export function classifyBatch(
     else if (f.type === Frontend.Bind) {
       const stmt = statements.statementOfBind(f.buf, f.start, f.end);
       if (!stmt) continue;
+      if (stmt.query === null) return null; // too large to have been decoded: as its Parse
       if (stmt.route?.router === router) c = stmt.route.cls;
       else {
         c = router.classify(stmt.query, database);
@@ -85,8 +82,14 @@ export function classifyBatch(
 export function acceptPrepareOnly(queue: readonly QueuedFrame[], count: number, statements: ClientStatements): number {
   if (count < 2 || queue[count - 1].type !== Frontend.Sync) return 0;
   for (let i = 0; i < count - 1; i++) if (queue[i].type !== Frontend.Parse) return 0;
-  // All or nothing: check every Parse first (against this client's accepted texts), then record.
-  for (let i = 0; i < count - 1; i++) if (!statements.mayAcceptLocally(queue[i].buf, queue[i].start, queue[i].end)) return 0;
+  // All or nothing: check every Parse first (against this client's accepted texts and what it may
+  // keep: a server must see one to be refused in protocol order), then record.
+  let bytes = 0;
+  for (let i = 0; i < count - 1; i++) {
+    if (!statements.mayAcceptLocally(queue[i].buf, queue[i].start, queue[i].end)) return 0;
+    bytes += 2 * (queue[i].end - queue[i].start) + STATEMENT_OVERHEAD_BYTES;
+  }
+  if (statements.refusal(count - 1, bytes) !== null) return 0;
   for (let i = 0; i < count - 1; i++) statements.acceptLocally(queue[i].buf, queue[i].start, queue[i].end);
   return count - 1;
 }

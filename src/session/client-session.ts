@@ -30,6 +30,7 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
     this.att.cancelWait();
     this.att.returnAfterClient(this.id, this.pinReason !== null, this.openBatch);
     this.queue.clear();
+    this.statements.dispose();
     this.floorIfAny?.stopWaiting();
     this.schemaChangeOver();
   }

@@ -19,13 +19,14 @@ import { parseDeallocate, parsePggateSet } from "./local-answers.ts";
 import { StartupResets } from "./startup-resets.ts";
 import { nextAction, wantsReplica, type BatchSituation } from "./next-action.ts";
 import { QUEUE_HIGH_WATER, SessionCore, WAIT_PAUSE_BYTES } from "./session-core.ts";
-import { ClientStatements, Forwarded } from "./statements.ts";
+import { ClientStatements, Forwarded, type StatementOwner } from "./statements.ts";
+import type { StatementCaps } from "./statement-limits.ts";
 import { statementNames } from "../server/statement-names.ts";
 import { mayWrite, WriteFloor, type FloorHost } from "./write-floor.ts";
 
 const PARSE_COMPLETE = new Uint8Array([0x31, 0, 0, 0, 4]);
 
-export abstract class QueryPump extends SessionCore implements FloorHost {
+export abstract class QueryPump extends SessionCore implements FloorHost, StatementOwner {
   queries = 0;
 
   /** Why this client holds its primary connection for life (SET, LISTEN, session mode, ...). */
@@ -364,7 +365,10 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     if (type === Frontend.Query) return decodeQuery(buf, start + 5, end);
     if (type === Frontend.Parse) return ClientStatements.parseInfo(buf, start, end).query;
     if (type === Frontend.Bind && this.rywTracking && this.serverTarget === "primary" && !this.floor.wrote) {
-      return this.statements.queryOf(ClientStatements.bindStatement(buf, start, end));
+      const stmt = this.statements.statementOfBind(buf, start, end);
+      // Too large to have been decoded: it may write, as its Parse.
+      if (stmt?.query === null) this.floor.wrote = true;
+      return stmt?.query ?? undefined;
     }
     return undefined;
   }
@@ -571,6 +575,20 @@ export abstract class QueryPump extends SessionCore implements FloorHost {
     this.out.send(encodePgError(e));
     if (extended || len > 0) this.out.send(buildReadyForQuery(this.txStatus));
     if (this.queue.length > 0) this.pump();
+  }
+
+  // --- StatementOwner: what this client's statements may keep, charged to the memory budget ---
+
+  get statementCaps(): StatementCaps {
+    return this.ctx.config.limits;
+  }
+
+  statementBytesFit(bytes: number): boolean {
+    return this.ctx.memory.fits(bytes);
+  }
+
+  retainStatementBytes(delta: number): void {
+    this.ctx.memory.retain(this, delta);
   }
 
   constructor(socket: LinkSocket, ctx: GatewayContext) {

@@ -137,8 +137,9 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
 
   private onClosed(prev: ClientState): void {
     this.ctx.releaseKey(this);
+    // Its input and statements are given back at once, and clients paused for want of room
+    // resume: a client that left while holding bytes must not hold them for ever.
     this.ctx.memory.forget(this);
-    this.ctx.memory.used -= this.charged;
     this.charged = 0;
     this.startup.dispose();
     this.releaseAll();

@@ -9,18 +9,31 @@
 // does PgGate: before a described statement's first use on a connection, the copy there is
 // described too (the client's messages wait for the answer), and a different shape makes the
 // client's statement stale for good.
-import { encodePgError, Errors } from "../errors/index.ts";
+//
+// What a client keeps is bounded (statement-limits.ts) and charged to the memory budget; a Parse
+// the server rejects leaves nothing behind, as in PostgreSQL.
+import { encodePgError, Errors, type PgError } from "../errors/index.ts";
 import { BodyReader, Frontend, MessageWriter } from "../protocol/index.ts";
 import type { Classification, Router } from "../router/index.ts";
 import type { ServerConn } from "../server/server-conn.ts";
 import { statementNames } from "../server/statement-names.ts";
 import { sameShape, type StatementShape } from "../server/statement-shape.ts";
 import { BoundedSet } from "./accepted-texts.ts";
+import { refusal, statementBytes, type StatementCaps } from "./statement-limits.ts";
+
+/**
+ * A Query or Parse larger than this is not decoded to be classified: it goes to the primary as
+ * it is (as if unparsable). Decoding a 200 MB statement would hold it a second time, as text,
+ * and the lexer's tokens besides — bulk loads through VALUES lists belong on the primary anyway.
+ * A prepared statement this large keeps no decoded text: a Bind of it goes to the primary too.
+ */
+export const MAX_INSPECTED_MESSAGE = 1 << 20;
 
 export interface ClientStatement {
   /** PgGate's server-side name for this (query, types). */
   readonly serverName: string;
-  readonly query: string;
+  /** Its text, for routing; null when larger than MAX_INSPECTED_MESSAGE (never decoded). */
+  readonly query: string | null;
   /** Routing verdict for `query`, kept with the statement so each Bind does not re-classify. */
   route: { router: Router; cls: Classification } | null;
   /** Parse body after the name: query, NUL, parameter count and type OIDs. */
@@ -29,6 +42,20 @@ export interface ClientStatement {
   told: StatementShape | null;
   /** Its types changed since the client was told them: every use fails as on a dedicated connection. */
   stale: boolean;
+  /** What keeping it costs (statementBytes), charged to the memory budget. */
+  readonly bytes: number;
+}
+
+/** The client a ClientStatements belongs to: where its shapes are reported and its bytes charged. */
+export interface StatementOwner {
+  /** Told when a connection answered the Describe a Hold waited for. */
+  onShapeLearnt(conn: ServerConn): void;
+  /** limits.max_prepared_statements and limits.max_prepared_statement_bytes, as configured now. */
+  readonly statementCaps: StatementCaps;
+  /** Whether the memory budget has room for `bytes` more. */
+  statementBytesFit(bytes: number): boolean;
+  /** The client's statements now keep `delta` bytes more (or fewer): charged to the memory budget. */
+  retainStatementBytes(delta: number): void;
 }
 
 /** What forward() did with a message. */
@@ -64,7 +91,10 @@ export interface PreparedCounters {
 }
 
 export class ClientStatements {
+  /** The client's named statements: changed only through keep() and drop() (they count the bytes). */
   readonly named = new Map<string, ClientStatement>();
+  /** Bytes of the statements kept (named, and the unnamed one's text). */
+  private keptBytes = 0;
   /**
    * Server names whose text a server accepted for a client that sees what this one sees (same
    * user, database and startup parameters; see AcceptedTexts). Only these may be answered
@@ -79,8 +109,8 @@ export class ClientStatements {
 
   constructor(
     private readonly counters: PreparedCounters = { preparedHits: 0, preparedMisses: 0 },
-    /** Told when a connection answered the Describe a Hold waited for. */
-    private readonly owner: { onShapeLearnt(conn: ServerConn): void } | null = null,
+    /** The client; null (tests): no caps, nothing charged, no Holds reported. */
+    private readonly owner: StatementOwner | null = null,
   ) {}
 
   /** The Describe callback, made on first use: most clients never need one. */
@@ -95,14 +125,76 @@ export class ClientStatements {
     return this.named.size;
   }
 
-  /** Query text of a named statement (for routing a Bind-only batch). */
+  /** Query text of a named statement (undefined when unknown, or too large to have been decoded). */
   queryOf(name: string): string | undefined {
-    return this.named.get(name)?.query;
+    return this.named.get(name)?.query ?? undefined;
+  }
+
+  /** Bytes the client's statements keep (charged to the memory budget). */
+  get bytes(): number {
+    return this.keptBytes;
+  }
+
+  /**
+   * Why `adding` more named statements of `bytes` in all may not be kept (see refusal), or null.
+   * The caller counts a Parse replacing a statement of the same name as it sees fit.
+   */
+  refusal(adding: number, bytes: number): PgError | null {
+    const o = this.owner;
+    if (o === null) return null;
+    return refusal({ count: this.named.size, bytes: this.keptBytes }, adding, bytes, o.statementCaps, (n) => o.statementBytesFit(n));
+  }
+
+  /** Records `stmt` under `name` (replacing a statement of that name) and charges its bytes. */
+  private keep(name: string, stmt: ClientStatement): void {
+    const old = this.named.get(name);
+    this.named.set(name, stmt);
+    this.retain(stmt.bytes - (old?.bytes ?? 0));
+  }
+
+  /** Forgets the statement `name`; only if it is `stmt`, when given (a later Parse may have replaced it). */
+  private drop(name: string, stmt?: ClientStatement): boolean {
+    const old = this.named.get(name);
+    if (old === undefined || (stmt !== undefined && old !== stmt)) return false;
+    this.named.delete(name);
+    this.retain(-old.bytes);
+    return true;
+  }
+
+  private retain(delta: number): void {
+    if (delta === 0) return;
+    this.keptBytes += delta;
+    this.owner?.retainStatementBytes(delta);
+  }
+
+  /** The client left: everything goes at once, whatever still refers to this object. */
+  dispose(): void {
+    this.deallocateAll();
   }
 
   /** The named statement a Bind frame refers to, if this client prepared it. */
   statementOfBind(buf: Uint8Array, start: number, end: number): ClientStatement | undefined {
     return this.named.get(ClientStatements.bindStatement(buf, start, end));
+  }
+
+  /** SQL DEALLOCATE of a protocol-level statement: forgets it (server copies stay for reuse). */
+  deallocate(name: string): boolean {
+    return this.drop(name);
+  }
+
+  /** SQL DEALLOCATE ALL: forgets every protocol-level statement of this client. */
+  deallocateAll(): void {
+    this.named.clear();
+    this.unnamed = null;
+    this.retain(-this.keptBytes);
+  }
+
+  /**
+   * Whether acceptLocally() would accept this Parse (records nothing). Whether the client may
+   * keep more statements is refusal()'s question, asked by the caller for the whole batch.
+   */
+  mayAcceptLocally(buf: Uint8Array, start: number, end: number): boolean {
+    return this.localCandidate(buf, start, end) !== null;
   }
 
   /**
@@ -111,43 +203,34 @@ export class ClientStatements {
    * keeps clients that prepare synchronously (pgbench -M prepared) from needing a pooled
    * connection just to prepare. Returns false when a server must see it.
    */
-  /** SQL DEALLOCATE of a protocol-level statement: forgets it (server copies stay for reuse). */
-  deallocate(name: string): boolean {
-    return this.named.delete(name);
-  }
-
-  /** SQL DEALLOCATE ALL: forgets every protocol-level statement of this client. */
-  deallocateAll(): void {
-    this.named.clear();
-    this.unnamed = null;
-  }
-
-  /** Whether acceptLocally() would accept this Parse (records nothing). */
-  mayAcceptLocally(buf: Uint8Array, start: number, end: number): boolean {
-    return this.localCandidate(buf, start, end) !== null;
-  }
-
   acceptLocally(buf: Uint8Array, start: number, end: number): boolean {
     const c = this.localCandidate(buf, start, end);
     if (!c) return false;
-    this.named.set(c.name, { serverName: c.serverName, query: c.query, rest: c.rest.slice(), route: null, told: null, stale: false });
+    this.keep(c.name, newStatement(c.name, c.serverName, ownCopy(buf, start, end, c.rest)));
     return true;
   }
 
   /** A named Parse whose text a server already accepted for this client's kind, or null. */
-  private localCandidate(buf: Uint8Array, start: number, end: number): { name: string; query: string; rest: Uint8Array; serverName: string } | null {
+  private localCandidate(buf: Uint8Array, start: number, end: number): { name: string; rest: Uint8Array; serverName: string } | null {
     const r = new BodyReader(buf, start + 5, end);
     const name = r.cstring();
     if (name === "") return null;
     const rest = buf.subarray(end - r.remaining, end);
     const serverName = statementNames.nameFor(statementKey(rest));
     if (!this.accepted.has(serverName)) return null;
-    return { name, query: r.cstring(), rest, serverName };
+    return { name, rest, serverName };
   }
 
-  /** Remembers, at its ParseComplete, that a server accepted `serverName`'s text for this client. */
-  private acceptor(serverName: string): () => void {
-    return () => this.accepted.add(serverName);
+  /**
+   * The answer to the client's own Parse of `stmt`. Accepted: its text is known good for this
+   * client's kind. Rejected (its error, or skipped after an earlier one): the statement does not
+   * exist, as in PostgreSQL — unless a later Parse of the name replaced it meanwhile.
+   */
+  private parseAnswered(name: string, stmt: ClientStatement): (accepted: boolean) => void {
+    return (accepted) => {
+      if (accepted) this.accepted.add(stmt.serverName);
+      else this.drop(name, stmt);
+    };
   }
 
   /** Decodes a Parse frame's name and query (for routing before a server is chosen). */
@@ -190,27 +273,38 @@ export class ClientStatements {
     const rest = buf.subarray(restStart, end);
     if (name === "") {
       const owner = {};
+      // One per client, replaced by the next (bounded by listen.max_message_size): charged, not capped.
+      this.retain(rest.length - (this.unnamed?.rest.length ?? 0));
       this.unnamed = { rest, owner };
       server.unnamedOwner = owner;
       server.expectParse(null, false);
       out(buf, start, end);
       return;
     }
-    const query = r.cstring();
+    // The server ignores everything up to the Sync: this Parse creates nothing and gets no answer.
+    if (server.skippingToSync) return;
+    const old = this.named.get(name);
+    const bytes = statementBytes(name.length, rest.length, rest.length <= MAX_INSPECTED_MESSAGE);
+    const refused = this.refusal(old === undefined ? 1 : 0, bytes - (old?.bytes ?? 0));
+    if (refused !== null) {
+      failHere(server, out, encodePgError(refused));
+      return;
+    }
     const serverName = statementNames.nameFor(statementKey(rest));
-    this.named.set(name, { serverName, query, rest: rest.slice(), route: null, told: null, stale: false });
+    const stmt = newStatement(name, serverName, ownCopy(buf, start, end, rest));
+    this.keep(name, stmt);
     if (server.prepared.has(serverName)) {
       // Already prepared here (by this or another client). The client still expects a
       // ParseComplete at this point of the reply stream: parsing the same text as the unnamed
       // statement produces exactly one, without touching the shared named statement.
       server.touchPrepared(serverName);
       server.unnamedOwner = null;
-      server.expectParse(null, false, this.acceptor(serverName));
-      out(...frame(Frontend.Parse, "", rest));
+      server.expectParse(null, false, this.parseAnswered(name, stmt));
+      sendParse(out, "", rest);
       return;
     }
-    server.expectParse(serverName, false, this.acceptor(serverName));
-    out(...frame(Frontend.Parse, serverName, rest));
+    server.expectParse(serverName, false, this.parseAnswered(name, stmt));
+    sendParse(out, serverName, rest);
   }
 
   private forwardBind(buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): Forwarded {
@@ -264,7 +358,7 @@ export class ClientStatements {
     if (type === Frontend.Close) {
       // The server statement is shared with other clients and stays; only this client's name
       // goes. Closing a name that does not exist still answers CloseComplete, in order.
-      this.named.delete(name);
+      this.drop(name);
       const f = new MessageWriter(24).begin(Frontend.Close).int8(0x53).cstring(NOOP_NAME).finish().take();
       out(f, 0, f.length);
       return Forwarded.Sent;
@@ -305,7 +399,7 @@ export class ClientStatements {
     } else {
       this.counters.preparedMisses++;
       server.expectParse(stmt.serverName, true);
-      out(...frame(Frontend.Parse, stmt.serverName, stmt.rest));
+      sendParse(out, stmt.serverName, stmt.rest);
       shape = null;
     }
     if (stmt.told === null || stmt.stale) return Forwarded.Sent;
@@ -326,33 +420,77 @@ export class ClientStatements {
     if (!u || server.unnamedOwner === u.owner) return;
     server.unnamedOwner = u.owner;
     server.expectParse(null, true);
-    out(...frame(Frontend.Parse, "", u.rest));
+    sendParse(out, "", u.rest);
   }
 }
 
 /**
- * Identity of a statement: the raw bytes of query text and parameter types, not decoded text,
- * so clients in encodings other than UTF-8 never share a name for different statements.
+ * Identity of a statement: the SHA-256 of the raw bytes of query text and parameter types (not
+ * of decoded text, so clients in encodings other than UTF-8 never share a name for different
+ * statements). A digest keeps the process-wide name map at a few dozen bytes per statement
+ * whatever its size. It must resist collisions, not merely spread well: two texts with one key
+ * share a server statement, so a client able to craft a collision with another user's statement
+ * would have its SQL run under the other's name. Finding a SHA-256 collision is computationally
+ * infeasible; a fast 64-bit hash such as Bun.hash (wyhash) is not built to resist a chosen one,
+ * and verifying would mean keeping every text in the shared map, which is what this avoids.
  */
 function statementKey(rest: Uint8Array): string {
-  return Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength).toString("latin1");
+  return Bun.SHA256.hash(rest, "base64") as unknown as string;
+}
+
+/**
+ * `rest` (a view of the frame `buf[start, end)`) as something that may be kept: the view itself
+ * when the frame has its buffer to itself (a large message, allocated whole by the frame reader;
+ * views stay valid, see FrameSink), else a copy, so a small statement never pins a socket chunk.
+ */
+function ownCopy(buf: Uint8Array, start: number, end: number, rest: Uint8Array): Uint8Array {
+  return start === 0 && end === buf.length && buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength ? rest : rest.slice();
+}
+
+/** A named statement as recorded at its Parse; `rest` is the body after the name, kept as it is. */
+function newStatement(name: string, serverName: string, rest: Uint8Array): ClientStatement {
+  const keepsText = rest.length <= MAX_INSPECTED_MESSAGE;
+  const query = keepsText ? new BodyReader(rest, 0, rest.length).cstring() : null;
+  return { serverName, query, rest, route: null, told: null, stale: false, bytes: statementBytes(name.length, rest.length, keepsText) };
 }
 
 const FLUSH = new Uint8Array([Frontend.Flush, 0, 0, 0, 4]);
 
 /**
- * In place of a use of a stale statement: a Describe of a name that does not exist, so the server
- * fails the batch right there (the transaction aborts, the rest is skipped to Sync, as with the
- * 0A000 a dedicated connection raises), and the client is shown the 0A000 instead.
+ * In place of a use of a stale statement: the 0A000 a dedicated connection raises, where it
+ * raises it (see failHere).
  */
 function failStale(server: ServerConn, out: FrameOut): void {
-  const marker = `pggate_stale_${(nextMarker++).toString(36)}`;
-  server.expectForcedError(marker, CACHED_PLAN_CHANGED);
+  failHere(server, out, CACHED_PLAN_CHANGED);
+}
+
+/**
+ * Makes the batch fail at this point of the message stream with `substitute` (an ErrorResponse):
+ * a Describe of a statement that does not exist fails there on the server, which then skips to
+ * the Sync as after any error (a transaction aborts), and the client is shown `substitute`.
+ */
+function failHere(server: ServerConn, out: FrameOut, substitute: Uint8Array): void {
+  const marker = `pggate_fail_${(nextMarker++).toString(36)}`;
+  server.expectForcedError(marker, substitute);
   const f = new MessageWriter(marker.length + 8).begin(Frontend.Describe).int8(0x53).cstring(marker).finish().take();
   out(f, 0, f.length);
 }
 
-function frame(type: number, name: string, rest: Uint8Array): [Uint8Array, number, number] {
-  const f = new MessageWriter(rest.length + name.length + 8).begin(type).cstring(name).bytes(rest).finish().take();
-  return [f, 0, f.length];
+/** Above this, a Parse body is sent as a view after its own small header (see sendParse). */
+const VIEW_BODY_BYTES = 64 * 1024;
+
+/**
+ * A Parse of `rest` (query, NUL, parameter types) as statement `name` (a PgGate name: ASCII).
+ * A large body is not copied into a new frame: the header and name go as a small buffer, the
+ * body as a view of the bytes kept (a 4 MB statement is otherwise copied once more per send).
+ */
+function sendParse(out: FrameOut, name: string, rest: Uint8Array): void {
+  if (rest.length <= VIEW_BODY_BYTES) {
+    const f = new MessageWriter(rest.length + name.length + 8).begin(Frontend.Parse).cstring(name).bytes(rest).finish().take();
+    out(f, 0, f.length);
+    return;
+  }
+  const head = new MessageWriter(name.length + 8).int8(Frontend.Parse).int32(4 + name.length + 1 + rest.length).cstring(name).take();
+  out(head, 0, head.length);
+  out(rest, 0, rest.length);
 }

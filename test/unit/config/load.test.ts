@@ -91,7 +91,7 @@ describe("defaults", () => {
       health: { intervalMs: 1000, timeoutMs: 2000, failureThreshold: 2, successThreshold: 2, user: "", password: "", database: "postgres", primaryWaitMs: 10000 },
       retry: { connectAttempts: 3, backoffMs: 100 },
       admin: { users: ["postgres"], password: "" },
-      limits: { maxBufferedBytes: 0 },
+      limits: { maxBufferedBytes: 0, maxPreparedStatements: 10000, maxPreparedStatementBytes: 67_108_864 },
       log: { level: "info", format: "logfmt" },
       shutdownTimeoutMs: 30000,
       workers: 1,

@@ -7,7 +7,7 @@ import { ClientStatements, Forwarded } from "../../../src/session/statements.ts"
 import type { StatementShape } from "../../../src/server/statement-shape.ts";
 import { AcceptedTexts, BoundedSet } from "../../../src/session/accepted-texts.ts";
 import type { ServerConn } from "../../../src/server/server-conn.ts";
-import { Bind as bind, Close as closeMsg, Describe as describeMsg, Execute, Parse as parse, Sync } from "../../frames.ts";
+import { Bind as bind, cat, Close as closeMsg, Describe as describeMsg, Execute, Parse as parse, Sync } from "../../frames.ts";
 
 // --- frames, from test/frames.ts -----------------------------------------------------------
 
@@ -42,9 +42,9 @@ interface FakeServer {
   unnamedOwner: object | null;
   parses: [string | null, boolean][];
   touched: string[];
-  /** ParseComplete callbacks, in order: call one to play the server accepting that Parse. */
-  acceptors: ((() => void) | null)[];
-  expectParse(name: string | null, swallow: boolean, accepted?: (() => void) | null): void;
+  /** Parse answer callbacks, in order: call one with true (false) to play the server accepting (rejecting) that Parse. */
+  acceptors: (((accepted: boolean) => void) | null)[];
+  expectParse(name: string | null, swallow: boolean, answered?: ((accepted: boolean) => void) | null): void;
   touchPrepared(name: string): void;
 }
 
@@ -65,9 +65,9 @@ function fakeServer(): FakeServer & ServerConn {
     touched: [],
     acceptors: [],
     // Like ServerConn: a named Parse counts as prepared from the moment it is sent.
-    expectParse(name, swallow, accepted = null) {
+    expectParse(name, swallow, answered = null) {
       s.parses.push([name, swallow]);
-      s.acceptors.push(accepted);
+      s.acceptors.push(answered);
       if (name) s.prepared.set(name, null);
     },
     touchPrepared(name) {
@@ -109,6 +109,18 @@ function recorder() {
       passedThrough.length = 0;
     },
   };
+}
+
+/** A client without caps whose charged bytes are recorded (StatementOwner). */
+function unlimited(caps = { maxPreparedStatements: 0, maxPreparedStatementBytes: 0 }, room = Infinity) {
+  const o = {
+    statementCaps: caps,
+    charged: 0,
+    statementBytesFit: (bytes: number) => o.charged + bytes <= room,
+    retainStatementBytes: (delta: number) => void (o.charged += delta),
+    onShapeLearnt: (_conn: ServerConn) => {},
+  };
+  return o;
 }
 
 let uniq = 0;
@@ -464,7 +476,7 @@ describe("acceptLocally (Parse answered without a server)", () => {
     const name = serverNameOf(rec.sent[0]);
     // Sent but not yet accepted: nothing is answered locally.
     expect(accept(st, parse("s", text, [23]))).toBe(false);
-    first.acceptors[0]!();
+    first.acceptors[0]!(true);
     expect(accept(st, parse("s", text, [20]))).toBe(false);
     expect(accept(st, parse("s", text, [23]))).toBe(true);
     expect(st.queryOf("s")).toBe(text);
@@ -486,7 +498,7 @@ describe("acceptLocally (Parse answered without a server)", () => {
     const other = new ClientStatements();
     const server = fakeServer();
     recorder().forward(other, server, parse("s1", text));
-    server.acceptors[0]!();
+    server.acceptors[0]!(true);
     expect(accept(other, parse("s2", text))).toBe(true);
     const me = new ClientStatements();
     expect(accept(me, parse("s1", text))).toBe(false);
@@ -502,7 +514,7 @@ describe("acceptLocally (Parse answered without a server)", () => {
     const server = fakeServer();
     recorder().forward(a, server, parse("s", text));
     expect(accept(b, parse("s", text))).toBe(false);
-    server.acceptors[0]!();
+    server.acceptors[0]!(true);
     expect(accept(b, parse("s", text))).toBe(true);
   });
 
@@ -523,10 +535,10 @@ describe("acceptLocally (Parse answered without a server)", () => {
     const server = fakeServer();
     const rec = recorder();
     rec.forward(a, server, parse("s", text));
-    server.acceptors[0]!();
+    server.acceptors[0]!(true);
     rec.forward(b, server, parse("t", text)); // prepared here already: sent as unnamed Parse
     expect(accept(b, parse("u", text))).toBe(false);
-    server.acceptors[1]!();
+    server.acceptors[1]!(true);
     expect(accept(b, parse("u", text))).toBe(true);
   });
 });
@@ -611,7 +623,7 @@ describe("statements the client described, used on another connection", () => {
   /** Prepares and describes `s1` on `first`, playing the server's description `told`. */
   function described(told: StatementShape) {
     const learnt: ServerConn[] = [];
-    const st = new ClientStatements(undefined, { onShapeLearnt: (conn: ServerConn) => void learnt.push(conn) });
+    const st = new ClientStatements(undefined, { ...unlimited(), onShapeLearnt: (conn: ServerConn) => void learnt.push(conn) });
     const first = fakeServer();
     const rec = recorder();
     rec.forward(st, first, parse("s1", q("SELECT v FROM t"), []));
@@ -682,5 +694,131 @@ describe("statements the client described, used on another connection", () => {
     expect(rec.forwardAs(st, skipping, bind("", "s1"))).toBe(Forwarded.Sent);
     expect(rec.sent).toEqual([bind("", name)]);
     expect(skipping.parses).toEqual([]);
+  });
+});
+
+describe("what a client's statements keep (limits.max_prepared_statements, limits.max_prepared_statement_bytes)", () => {
+  test("past the count cap a Parse is not sent nor recorded: the batch fails right there with 54000", () => {
+    const owner = unlimited({ maxPreparedStatements: 2, maxPreparedStatementBytes: 0 });
+    const st = new ClientStatements(undefined, owner);
+    const server = fakeServer();
+    const rec = recorder();
+    rec.forward(st, server, parse("a", q()));
+    rec.forward(st, server, parse("b", q()));
+    expect(st.size).toBe(2);
+    rec.clear();
+    expect(rec.forwardAs(st, server, parse("c", q()))).toBe(Forwarded.Sent);
+    expect(st.size).toBe(2);
+    // In its place a Describe of a name that does not exist, whose error the client sees replaced.
+    expect(rec.sent.length).toBe(1);
+    expect(String.fromCharCode(rec.sent[0][0])).toBe("D");
+    expect(cstrings(rec.sent[0], 1, 1)[0]).toBe(server.forcedErrors[0]);
+    // Parsing a name it keeps again replaces it: no room needed.
+    rec.clear();
+    rec.forward(st, server, parse("a", q()));
+    expect(rec.sent[0][0]).toBe(PARSE);
+    expect(st.size).toBe(2);
+    // A Close makes room.
+    rec.forward(st, server, closeMsg("S", "b"));
+    rec.forward(st, server, parse("c", q()));
+    expect(st.size).toBe(2);
+    expect(server.forcedErrors.length).toBe(1);
+  });
+
+  test("bytes are charged at the Parse, given back at Close, DEALLOCATE, a rejected Parse and dispose; the byte cap refuses", () => {
+    const owner = unlimited({ maxPreparedStatements: 0, maxPreparedStatementBytes: 3000 });
+    const st = new ClientStatements(undefined, owner);
+    const server = fakeServer();
+    const rec = recorder();
+    rec.forward(st, server, parse("a", q("SELECT 1")));
+    const one = owner.charged;
+    expect(one).toBeGreaterThan(200);
+    expect(st.bytes).toBe(one);
+    rec.forward(st, server, parse("big", q(`SELECT '${"x".repeat(2000)}'`)));
+    expect(st.size).toBe(1);
+    expect(server.forcedErrors.length).toBe(1);
+    rec.forward(st, server, parse("b", q("SELECT 2")));
+    expect(owner.charged).toBeGreaterThan(one);
+    rec.forward(st, server, closeMsg("S", "b"));
+    expect(owner.charged).toBe(one);
+    // The server rejects c: it does not exist, and costs nothing.
+    rec.forward(st, server, parse("c", q("SELECT FROM missing")));
+    expect(st.size).toBe(2);
+    server.acceptors.at(-1)!(false);
+    expect(st.size).toBe(1);
+    expect(st.queryOf("c")).toBeUndefined();
+    expect(owner.charged).toBe(one);
+    expect(st.deallocate("a")).toBe(true);
+    expect(owner.charged).toBe(0);
+    rec.forward(st, server, parse("d", q()));
+    rec.forward(st, server, parse("", q()));
+    expect(owner.charged).toBeGreaterThan(0);
+    st.dispose();
+    expect(owner.charged).toBe(0);
+    expect(st.size).toBe(0);
+  });
+
+  test("a rejected Parse whose name was parsed again meanwhile leaves the newer statement alone", () => {
+    const owner = unlimited();
+    const st = new ClientStatements(undefined, owner);
+    const server = fakeServer();
+    const rec = recorder();
+    rec.forward(st, server, parse("a", q("SELECT FROM missing")));
+    const newer = q("SELECT 1");
+    rec.forward(st, server, parse("a", newer));
+    server.acceptors[0]!(false);
+    expect(st.queryOf("a")).toBe(newer);
+    expect(owner.charged).toBe(st.bytes);
+    expect(st.bytes).toBeGreaterThan(0);
+  });
+
+  test("no room in the memory budget: 53200, nothing recorded", () => {
+    const owner = unlimited(undefined, 1000);
+    const st = new ClientStatements(undefined, owner);
+    const server = fakeServer();
+    const rec = recorder();
+    rec.forward(st, server, parse("a", q("SELECT 1")));
+    rec.forward(st, server, parse("b", q(`SELECT '${"x".repeat(1000)}'`)));
+    expect(st.size).toBe(1);
+    expect(server.forcedErrors.length).toBe(1);
+    expect(st.refusal(1, 2000)?.code).toBe("53200");
+  });
+
+  test("while the server skips to Sync, a Parse is neither sent nor recorded (it would not be created)", () => {
+    const st = new ClientStatements(undefined, unlimited());
+    const server = fakeServer();
+    server.skippingToSync = true;
+    const rec = recorder();
+    expect(rec.forwardAs(st, server, parse("a", q()))).toBe(Forwarded.Sent);
+    expect(rec.sent).toEqual([]);
+    expect(st.size).toBe(0);
+  });
+
+  test("a statement over 1 MiB keeps no decoded text (its Binds go to the primary unclassified)", () => {
+    const st = new ClientStatements(undefined, unlimited());
+    const rec = recorder();
+    const text = q(`SELECT 1 -- ${"x".repeat(1 << 20)}`);
+    rec.forward(st, fakeServer(), parse("big", text));
+    expect(st.size).toBe(1);
+    expect(st.queryOf("big")).toBeUndefined();
+    expect(st.bytes).toBeLessThan((1 << 20) + 1000);
+    // Sent as a small header and the kept body (not copied into one frame); the bytes are a Parse.
+    expect(rec.sent.length).toBe(2);
+    const name = serverNameOf(rec.sent[0]);
+    expect(cat(...rec.sent)).toEqual(parse(name, text));
+    // Injected on another connection the same way.
+    rec.clear();
+    rec.forward(st, fakeServer(), bind("", "big"));
+    expect(cat(...rec.sent.slice(0, 2))).toEqual(parse(name, text));
+  });
+
+  test("a frame that has its buffer to itself is kept as a view; one inside a larger chunk is copied", () => {
+    const st = new ClientStatements(undefined, unlimited());
+    const alone = parse("alone", q());
+    st.forward(alone[0], alone, 0, alone.length, fakeServer(), () => {});
+    expect(st.named.get("alone")!.rest.buffer).toBe(alone.buffer);
+    const chunk = cat(parse("inside", q()), Sync());
+    st.forward(chunk[0], chunk, 0, chunk.length - 5, fakeServer(), () => {});
+    expect(st.named.get("inside")!.rest.buffer).not.toBe(chunk.buffer);
   });
 });
