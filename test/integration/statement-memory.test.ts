@@ -118,8 +118,10 @@ describe("prepared statements cost bounded memory", () => {
         `errors: ${errors.filter((e) => e === "42P01").length} × 42P01, ${errors.filter((e) => e === "54000").length} × 54000`,
     );
     // The ten kept statements (their 4 MB bodies, not decoded) are charged while the client is here.
+    // Plus, under load, at most one 4 MB message whose charge is settled at the client's next
+    // event (seen once in a full-suite run: 44.0 MB).
     expect(used).toBeGreaterThanOrEqual(40 * MB);
-    expect(used).toBeLessThan(41 * MB);
+    expect(used).toBeLessThan(45 * MB);
     expect(usedAfter).toBe(0);
     // The budget, one message past it, and garbage not yet collected (a collection is forced every
     // 32 MB of large input: the socket chunks received, and as much copied on to the server);
