@@ -558,6 +558,9 @@ export class ServerConn implements LinkOwner, Settleable {
       case Backend.CopyInResponse:
         this.inCopyIn = true;
         break;
+      case Backend.ParameterStatus:
+        this.noteParameterStatus(buf, start, end);
+        break;
     }
     const c = this.consumer;
     if (!c) {
@@ -603,9 +606,20 @@ export class ServerConn implements LinkOwner, Settleable {
     this.run.add(c.out, buf, start, end);
   }
 
+  /**
+   * What the server reports is what this connection's session now has: kept whatever caused it
+   * (the client's own traffic, or PgGate applying a client's startup values), since the next
+   * login served by this connection is told these values.
+   */
+  private noteParameterStatus(buf: Uint8Array, start: number, end: number): void {
+    const p = decodeParameterStatus(buf, start + 5, end);
+    this.params.set(p.name, p.value);
+  }
+
   private onInternalFrame(type: number, buf: Uint8Array, start: number, end: number): void {
     // The status is read before any callback runs: a done() may send the next internal query.
     if (type === Backend.ReadyForQuery) this.txStatus = buf[start + 5];
+    else if (type === Backend.ParameterStatus) this.noteParameterStatus(buf, start, end);
     this.internal.onFrame(type, buf, start, end);
   }
 

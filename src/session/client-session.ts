@@ -186,6 +186,10 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
       else if (next === "pump") this.schedulePump();
       return true;
     }
+    if (type === Backend.NotificationResponse) {
+      this.ownNotification(buf, start);
+      return true;
+    }
     if (type === Backend.ParameterStatus && this.pinReason === null) {
       // The server reports a session setting that changed under the client's own traffic (PgGate's
       // parameter sync is internal and never gets here). A SET would have pinned already; this is
@@ -207,6 +211,19 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
       }
     }
     return true;
+  }
+
+  /**
+   * A notification sent by the backend serving this client is the client's own NOTIFY: it is told
+   * the pid it was given in BackendKeyData, as a dedicated connection would tell its own pid
+   * (drivers compare the two to recognise their own notifications). Rewritten in place: the frame
+   * is in a receive buffer of ours that nothing reads after it is forwarded.
+   */
+  private ownNotification(buf: Uint8Array, start: number): void {
+    const s = this.server;
+    if (!s) return;
+    const view = new DataView(buf.buffer, buf.byteOffset + start + 5, 4);
+    if (view.getInt32(0) === s.processId) view.setInt32(0, this.processId);
   }
 
   onRepliesCommitted(): void {

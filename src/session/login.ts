@@ -169,7 +169,8 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
     const { server, transcript } = await ctx.loginGate.run(startup.cluster.primary, client.signal, async () => {
       const conn = await openPrimary(ctx, startup);
       try {
-        return await relayAuthentication(withStepDeadline(ch, ctx.config.listen.authStepTimeoutMs), conn);
+        const openPlain = ctx.serverTls(startup.cluster.primary).mode === "prefer" ? () => openPrimary(ctx, startup, false) : null;
+        return await relayAuthentication(withStepDeadline(ch, ctx.config.listen.authStepTimeoutMs), conn, openPlain);
       } catch (e) {
         conn.destroy();
         if (e instanceof ServerAuthError) throw fatal(SqlState.InvalidAuthorizationSpecification, e.message);
@@ -258,10 +259,10 @@ async function findVerifier(ctx: GatewayContext, startup: StartupInfo, gone: () 
  * Opens the login connection with only user and database, like every pooled connection, so it
  * can join the pool; the client's session parameters are applied with SET afterwards.
  */
-async function openPrimary(ctx: GatewayContext, startup: StartupInfo): Promise<ServerConn> {
+async function openPrimary(ctx: GatewayContext, startup: StartupInfo, tls = true): Promise<ServerConn> {
   const node = startup.cluster.primary;
   const cfg = ctx.config;
-  const tlsOptions = ctx.serverTls(node);
+  const tlsOptions = tls ? ctx.serverTls(node) : { ...ctx.serverTls(node), mode: "disable" as const };
   const params = new Map([
     ["user", startup.user],
     ["database", startup.serverDatabase],
