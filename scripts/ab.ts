@@ -2,7 +2,7 @@
 // change) side by side on one throwaway cluster, rounds interleaved A B A B … so drift on a
 // shared machine hits both alike. Prints TPS and proxy CPU per transaction per round and medians.
 //
-//   bun run scripts/ab.ts --a dist/pggate-main --b dist/pggate [--rounds 5] [--duration 5]
+//   npx bun scripts/ab.ts --a dist/pggate-main --b dist/pggate [--rounds 5] [--duration 5]
 //                         [--args "-S -M simple -c 20 -j 2"] [--user scram|md5] [--pgbouncer] [--split false]
 //
 // Not a benchmark for the README (scripts/bench.ts is): a quick, honest answer to "did it pay".

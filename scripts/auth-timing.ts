@@ -1,6 +1,6 @@
 // Login-failure timing in auth_query mode: an unknown user vs a known user with a wrong password
 // (issue 14: they must be indistinguishable). Starts a throwaway cluster and PgGate in process,
-// then interleaves attempts and prints the medians. Run: bun run scripts/auth-timing.ts [rounds]
+// then interleaves attempts and prints the medians. Run: npx bun scripts/auth-timing.ts [rounds]
 import pg from "pg";
 import { configFromObject } from "../src/config/index.ts";
 import { Gateway } from "../src/gateway.ts";

@@ -2,7 +2,7 @@
 // primary + 2 replicas, with pgbench. Writes bench-results/latest.{json,md,svg}. Owns every process
 // it starts and stops them all on exit, error or Ctrl-C; never touches other clusters.
 //
-//   bun run scripts/bench.ts [--quick] [--rounds N] [--duration S] [--only 1,3,5] [--systems A,D,E]
+//   npx bun scripts/bench.ts [--quick] [--rounds N] [--duration S] [--only 1,3,5] [--systems A,D,E]
 //
 // Scenarios 1-6 and 9 (read-your-writes) are pgbench workloads, 7 is the metrics overhead of PgGate, 8 the memory of
 // 10,000 idle client connections.
@@ -108,7 +108,7 @@ interface Options {
 }
 
 function usage(code: number): never {
-  console.log(`usage: bun run scripts/bench.ts [options]
+  console.log(`usage: npm run bench -- [options]
   --quick            1 round of -T 2 (smoke test)
   --rounds N         rounds per scenario and system (default 3; medians are reported)
   --duration S       pgbench -T per run in seconds (default 4: the full run stays under 10 minutes on 2 cores)

@@ -2,7 +2,7 @@
 // exactly the dynamic loader and libraries it links (read from `ldd`), an /etc/passwd naming
 // the non-root user it runs as, and an empty /tmp. The Dockerfile's last stage copies this tree
 // into `FROM scratch`; the test suite runs the same tree under chroot.
-//   bun run scripts/rootfs.ts [OUT_DIR] [BINARY]    (defaults: dist/rootfs, dist/pggate)
+//   npx bun scripts/rootfs.ts [OUT_DIR] [BINARY]    (defaults: dist/rootfs, dist/pggate)
 import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
