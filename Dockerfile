@@ -5,6 +5,9 @@
 #   docker build -t pggate .
 #   docker run -p 6432:6432 -v $PWD/pggate.yaml:/etc/pggate/pggate.yaml:ro pggate
 #   docker run -p 6432:6432 -e PGGATE_NODES__PRIMARY='{host: db, port: 5432}' pggate   # env only
+#
+# No CMD: PgGate reads /etc/pggate/pggate.yaml when it is there, else the PGGATE_* variables alone
+# (a CMD of "--config /etc/pggate/pggate.yaml" would make the variables-only run fail: no file).
 FROM debian:12-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm git ca-certificates \
     && rm -rf /var/lib/apt/lists/*
@@ -23,4 +26,3 @@ ENV PGGATE_LISTEN__HOST=0.0.0.0 \
     PGGATE_METRICS__HOST=0.0.0.0
 EXPOSE 6432 8080
 ENTRYPOINT ["/pggate"]
-CMD ["--config", "/etc/pggate/pggate.yaml"]

@@ -3,7 +3,7 @@
 import type { TCPSocketListener } from "bun";
 import { loadUserlist } from "./auth/userlist.ts";
 import { loadHbaFile } from "./auth/hba.ts";
-import { diffConfig, ENV_KEY_PREFIX, findKey, loadConfig, type Config } from "./config/index.ts";
+import { diffConfig, ENV_KEY_PREFIX, findKey, reloadConfig, type Config } from "./config/index.ts";
 import { Errors, fatal, SqlState } from "./errors/index.ts";
 import { configureLog, log } from "./log/index.ts";
 import { createRegistry, startMetricsServer, type MetricsServer } from "./endpoints/metrics.ts";
@@ -195,7 +195,7 @@ export class Gateway {
   private reloadWithReason(): string | null {
     const old = this.ctx.config;
     try {
-      const next = loadConfig(old.source, { env: { ...process.env, ...this.adminOverrides } });
+      const next = reloadConfig(old.source, { ...process.env, ...this.adminOverrides });
       const diff = diffConfig(old, next);
       this.applyAuth(next);
       this.ctx.applyConfig(next);

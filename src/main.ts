@@ -1,5 +1,9 @@
 // Entry point, wiring only: parse arguments, load the config, start the gateway, install signals.
-import { ConfigError, ENV_KEY_PREFIX, loadConfig, parseConfig } from "./config/index.ts";
+import { existsSync } from "node:fs";
+import { ConfigError, ENV_KEY_PREFIX, ENVIRONMENT_SOURCE, loadConfig, parseConfig } from "./config/index.ts";
+
+/** Read when neither --config nor PGGATE_CONFIG names a file and it exists (the container's mount point). */
+const DEFAULT_CONFIG = "/etc/pggate/pggate.yaml";
 import { Gateway } from "./gateway.ts";
 import { loadHbaFile } from "./auth/hba.ts";
 import { loadUserlist } from "./auth/userlist.ts";
@@ -26,8 +30,10 @@ Flags
   -h, --help         this text
 
 Environment
-  PGGATE_CONFIG            config file when --config is not given (with neither, the
-                           PGGATE_<SECTION>__<KEY> variables alone make the config)
+  PGGATE_CONFIG            config file when --config is not given; with neither,
+                           /etc/pggate/pggate.yaml if it exists, else the
+                           PGGATE_<SECTION>__<KEY> variables alone make the config
+                           (SIGHUP, RELOAD and admin SET then re-read the variables)
   PGGATE_<SECTION>__<KEY>  sets a config key over the file, value read as YAML, e.g.
                            PGGATE_LISTEN__PORT=6432  PGGATE_AUTH__MODE=auth_query
                            PGGATE_NODES__PRIMARY='{host: db, port: 5432}'
@@ -75,6 +81,9 @@ function main(): void {
     process.stdout.write(HELP + "\n");
     return;
   }
+  // The container image's path, used when present and nothing else names a file: the same image
+  // runs with a mounted config or with variables alone.
+  if (!args.config && existsSync(DEFAULT_CONFIG)) args.config = DEFAULT_CONFIG;
   // In a container the whole config may come from PGGATE_<SECTION>__<KEY> variables.
   const envOnly = !args.config && Object.keys(process.env).some((k) => k.startsWith(ENV_KEY_PREFIX) && k.includes("__"));
   if (!args.config && !envOnly) {
@@ -83,7 +92,7 @@ function main(): void {
   }
   let config;
   try {
-    config = envOnly ? parseConfig("", { source: "(environment)", env: process.env }) : loadConfig(args.config);
+    config = envOnly ? parseConfig("", { source: ENVIRONMENT_SOURCE, env: process.env }) : loadConfig(args.config);
   } catch (e) {
     const msg = e instanceof ConfigError ? e.message : `${args.config}: ${(e as Error).message}`;
     process.stderr.write(`pggate: invalid config\n${msg}\n`);
@@ -98,7 +107,7 @@ function main(): void {
       process.stderr.write(`pggate: invalid config\n${(e as Error).message}\n`);
       process.exit(1);
     }
-    process.stdout.write(`${args.config || "(environment)"}: OK\n`);
+    process.stdout.write(`${args.config || ENVIRONMENT_SOURCE}: OK\n`);
     return;
   }
   const workerIndex = process.env.PGGATE_WORKER;

@@ -3,7 +3,7 @@
 
 export type * from "./types.ts";
 export { ConfigError, formatProblem, type ConfigProblem } from "./errors.ts";
-export { configFromObject, defaultConfigFor, loadConfig, parseConfig, type LoadOptions } from "./load.ts";
+export { configFromObject, defaultConfigFor, ENVIRONMENT_SOURCE, loadConfig, parseConfig, reloadConfig, type LoadOptions } from "./load.ts";
 export { diffConfig, type ConfigDiff, type ReplicaChanges } from "./diff.ts";
 export {
   describeType,

@@ -28,6 +28,17 @@ export function loadConfig(path: string, opts: { env?: LoadOptions["env"] } = {}
   return parseConfig(text, { source: path, env: opts.env });
 }
 
+/** The source of a config made of PGGATE_<SECTION>__<KEY> variables alone (no file). */
+export const ENVIRONMENT_SOURCE = "(environment)";
+
+/**
+ * The config again from where `source` came from (a reload): the file re-read, or — for a config
+ * of variables alone — the variables (with `env`'s overrides, e.g. admin SET) parsed again.
+ */
+export function reloadConfig(source: string, env: LoadOptions["env"]): Config {
+  return source === ENVIRONMENT_SOURCE ? parseConfig("", { source, env }) : loadConfig(source, { env });
+}
+
 /** Parses and validates YAML text. Throws ConfigError listing every problem. */
 export function parseConfig(text: string, opts: LoadOptions): Config {
   const lineCounter = new LineCounter();
@@ -42,10 +53,13 @@ export function parseConfig(text: string, opts: LoadOptions): Config {
     const reason = e instanceof Error ? e.message : String(e);
     throw new ConfigError(opts.source, [{ path: "", message: `YAML error: ${reason}` }]);
   }
-  const abs = resolve(opts.source);
+  // A config of variables alone keeps its marker as source (a reload reads the variables again);
+  // relative paths in it resolve against the working directory.
+  const fromEnv = opts.source === ENVIRONMENT_SOURCE;
+  const abs = fromEnv ? ENVIRONMENT_SOURCE : resolve(opts.source);
   return finish(root, opts.source, {
     source: abs,
-    baseDir: dirname(abs),
+    baseDir: fromEnv ? process.cwd() : dirname(abs),
     env: opts.env ?? process.env,
     locate: makeLocator(doc, lineCounter),
   });

@@ -123,6 +123,68 @@ describe("the scratch container's root filesystem", () => {
   }, 60_000);
 });
 
+/** The final stage of the Dockerfile: ENV pairs, USER, ENTRYPOINT and CMD (exec form) as written. */
+function dockerfileRuntime(): { env: Record<string, string>; user: string; argv: string[] } {
+  const text = readFileSync("Dockerfile", "utf8").replace(/\\\n\s*/g, " ");
+  const stage = text.slice(text.lastIndexOf("\nFROM "));
+  const env: Record<string, string> = {};
+  for (const line of stage.split("\n").filter((l) => l.startsWith("ENV "))) {
+    for (const m of line.slice(4).matchAll(/(\w+)=("[^"]*"|\S+)/g)) env[m[1]] = m[2].replace(/^"|"$/g, "");
+  }
+  const user = /^USER (\S+)/m.exec(stage)?.[1] ?? "0:0";
+  const exec = (kw: string): string[] => {
+    const m = new RegExp(`^${kw} (\\[.*\\])`, "m").exec(stage);
+    return m ? (JSON.parse(m[1]) as string[]) : [];
+  };
+  return { env, user, argv: [...exec("ENTRYPOINT"), ...exec("CMD")] };
+}
+
+describe("the container image run with environment variables only", () => {
+  test("the Dockerfile's exact ENTRYPOINT + CMD, ENV and USER under chroot, no config file: serves, reads reach a replica, RELOAD and admin SET work", async () => {
+    const root = scratchPath("rootfs-env");
+    expect((await run([process.execPath, "run", "scripts/rootfs.ts", root, BINARY])).code).toBe(0);
+    mkdirSync(`${root}/proc`, { recursive: true });
+    const image = dockerfileRuntime();
+    expect(image.argv[0]).toBe("/pggate");
+    const c = cluster();
+    const port = freePort();
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      ...image.env,
+      PGGATE_LISTEN__PORT: String(port),
+      PGGATE_METRICS__ENABLED: "false",
+      PGGATE_NODES__PRIMARY: `{host: 127.0.0.1, port: ${c.primary.port}}`,
+      PGGATE_NODES__REPLICAS: JSON.stringify(c.replicas.map((r) => ({ host: "127.0.0.1", port: r.port }))),
+      PGGATE_NODES__TLS__MODE: "disable",
+      PGGATE_AUTH__AUTH_USER: c.authUser.user,
+      PGGATE_AUTH_PASSWORD: c.authUser.password,
+      PGGATE_AUTH__AUTH_QUERY: c.authQuery,
+      PGGATE_AUTH__AUTH_DATABASE: "postgres",
+      PGGATE_ADMIN__USERS: `[${c.users.md5.user}]`,
+    };
+    const quoted = image.argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+    const proc = Bun.spawn(
+      ["unshare", "--mount", "--pid", "--fork", "--kill-child=SIGKILL", "sh", "-c", `mount -t proc proc ${root}/proc && exec chroot --userspec=${image.user} ${root} ${quoted}`],
+      { env, stdout: "ignore", stderr: "pipe" },
+    );
+    try {
+      await waitForPort(port, 20_000).catch(async (e: Error) => {
+        proc.kill("SIGKILL");
+        throw new Error(`${e.message}; stderr: ${await new Response(proc.stderr as ReadableStream).text()}`);
+      });
+      expect(await psql(port, c.users.md5, "SELECT 1")).toBe("1");
+      const replicaPorts = c.replicas.map((r) => String(r.port));
+      expect(replicaPorts).toContain(await psql(port, c.users.md5, "SELECT inet_server_port()"));
+      expect(await psql(port, c.users.md5, "RELOAD", { db: "pggate" })).toBe("");
+      await psql(port, c.users.md5, "SET pool.size = 7", { db: "pggate" });
+      expect(await psql(port, c.users.md5, "SHOW CONFIG", { db: "pggate" })).toMatch(/pool\.size\|7\|/);
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    }
+  }, 60_000);
+});
+
 test("npm run dev prints a URL that psql can use, and Ctrl-C cleans up", async () => {
   const dev = Bun.spawn([process.execPath, "run", "scripts/dev.ts"], { stdout: "pipe", stderr: "pipe" });
   let out = "";
