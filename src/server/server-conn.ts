@@ -40,6 +40,12 @@ export function setServerKeepalive(enabled: boolean, idleMs: number): void {
   keepalive.idleMs = idleMs;
 }
 
+/**
+ * Rows of a held replica batch kept back before it counts as seen by the client: small results
+ * (most reads) are replayable until their CommandComplete; larger ones stream as before.
+ */
+const MAX_HELD_ROW_BYTES = 64 * 1024;
+
 export class ServerConn implements LinkOwner, Settleable {
   readonly id = nextServerId++;
   readonly node: NodeTarget;
@@ -88,8 +94,9 @@ export class ServerConn implements LinkOwner, Settleable {
    */
   private stale: string[] = [];
   /**
-   * A replica batch's replies are held back until its first result, so a 25006 can still be
-   * replayed on the primary. Within one received chunk they simply wait in the unflushed run;
+   * A replica batch's replies are held back until its first result (its command completing, or
+   * more than MAX_HELD_ROW_BYTES of rows), so a 25006 or a replica dying can still be replayed
+   * elsewhere. Within one received chunk they simply wait in the unflushed run;
    * only a hold that spans chunks copies ranges into `held`.
    */
   private holding = false;
@@ -307,7 +314,11 @@ export class ServerConn implements LinkOwner, Settleable {
     this.holding = true;
     this.holder = this.consumer;
     this.held.length = 0;
+    this.heldBytes = 0;
   }
+
+  /** DataRow bytes of the held batch so far (see MAX_HELD_ROW_BYTES). */
+  private heldBytes = 0;
 
   /** The client whose batch's replies are held. */
   private holder: ServerConsumer | null = null;
@@ -586,7 +597,10 @@ export class ServerConn implements LinkOwner, Settleable {
         this.discarding = failure;
         return;
       }
-      if (type !== Backend.ErrorResponse && COMMITS[type] !== 1) {
+      // Rows are held too while they are few: a replica killed mid-result (SIGQUIT flushes the
+      // rows it has, then FATAL 57P01) costs the client nothing, the read runs elsewhere.
+      const holdRow = type === Backend.DataRow && (this.heldBytes += end - start) <= MAX_HELD_ROW_BYTES;
+      if (type !== Backend.ErrorResponse && (COMMITS[type] !== 1 || holdRow)) {
         // Held in the (unflushed) run while within this chunk; spilled only across chunks.
         if (this.held.length > 0) this.held.push({ buf, start, end });
         else this.run.add(c.out, buf, start, end);

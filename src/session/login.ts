@@ -57,7 +57,7 @@ export type HbaVerdict = HbaMethod | null;
  */
 export async function login(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, client: LoginClient, hba: HbaVerdict = null): Promise<LoginResult> {
   const mode = ctx.config.auth.mode;
-  if (mode === "passthrough") return relayLogin(ctx, ch, startup, client);
+  if (mode === "passthrough") return (await vouchedLogin(ctx, ch, startup, client, hba)) ?? relayLogin(ctx, ch, startup, client);
 
   // No server connection before the client has proven who it is: known and unknown users take
   // the same steps (a lookup, an exchange), and a flood of made-up names costs the primary nothing.
@@ -178,6 +178,8 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
       }
     });
     pool.serverParams ??= new Map(server.params);
+    // What the server asked, for vouchedLogin (a trusted login, Ok, never lets PgGate vouch).
+    pool.authCode = relayedAuthCode(transcript);
     return { server, slot, creds: await relayedCredentials(ctx, startup, transcript, () => client.signal.aborted) };
   } catch (e) {
     slot?.release();
@@ -186,6 +188,53 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
   } finally {
     releaseSource();
   }
+}
+
+/**
+ * passthrough with an auth_user, a pair the primary already authenticated through a relay: PgGate
+ * knows how the server asks (the pool's authCode) and can look up the role's verifier, so it
+ * checks the password itself, the way auth_query does, and the login costs the primary no
+ * backend. Null when it cannot (no auth_user, a first login, no verifier, a method the verifier
+ * cannot answer, trust): the exchange is relayed as usual, and the server stays the authority
+ * for everything PgGate cannot check.
+ */
+async function vouchedLogin(ctx: GatewayContext, ch: ClientChannel, startup: StartupInfo, client: LoginClient, hba: HbaVerdict): Promise<LoginResult | null> {
+  const authQuery = ctx.authQueryFor(startup.cluster);
+  const pool = ctx.pools.find(startup.cluster.primary, startup.user, startup.database);
+  if (!authQuery || !pool || pool.authCode === null || pool.serverParams === null) return null;
+  let verifier: Verifier | null;
+  try {
+    verifier = await authQuery.lookup(startup.user, startup.serverDatabase, () => client.signal.aborted);
+  } catch {
+    return null;
+  }
+  if (!verifier) return null;
+  const method = vouchedMethod(hba, pool.authCode, verifier);
+  if (method === null) return null;
+  try {
+    return { server: null, slot: null, creds: await authenticateClient(ch, startup.user, verifier, method) };
+  } catch (e) {
+    // A wrong password, or a password changed since the verifier was cached: looked up afresh next time.
+    authQuery.invalidate(startup.user, startup.serverDatabase);
+    throw e;
+  }
+}
+
+/** How to challenge a client of a pair whose server asks `serverCode`, or null to relay instead. */
+function vouchedMethod(hba: HbaVerdict, serverCode: number, verifier: Verifier): ClientMethod | null {
+  if (hba === "password" || serverCode === AuthCode.CleartextPassword) return "cleartext";
+  if (hba === "trust") return null;
+  if (serverCode === AuthCode.SASL && verifier.kind === "scram") return "scram";
+  if (serverCode === AuthCode.MD5Password && verifier.kind === "md5") return "md5";
+  return null;
+}
+
+/** The AuthCode of what a relayed exchange showed the server asking. */
+function relayedAuthCode(transcript: RelayTranscript): number {
+  if (transcript.kind === "scram") return AuthCode.SASL;
+  if (transcript.kind === "md5") return AuthCode.MD5Password;
+  if (transcript.kind === "password") return AuthCode.CleartextPassword;
+  return AuthCode.Ok;
 }
 
 /**
@@ -298,7 +347,12 @@ export async function loginClient(
       throw e;
     }
     const reported = new Map(server.params);
-    if (slot) slot.adopt(server);
+    // The login's connection joins the pool only if the pool needs it: with an idle connection
+    // there already, keeping it would leave a backend per login idling (PgBouncer keeps one).
+    if (pool.core.idleCount > 0 && pool.core.idleCount >= ctx.config.pool.minIdle) {
+      slot?.release();
+      server.terminate();
+    } else if (slot) slot.adopt(server);
     else ctx.pools.adopt(pool, server);
     return reported;
   }

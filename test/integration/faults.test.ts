@@ -108,6 +108,8 @@ describe("replicas", () => {
       await cl.end();
       expect(seen).toBe(true);
     } finally {
+      // Every test restores what it broke: a replica left stopped fails the tests after this one.
+      await c.startNode(0);
       await g.shutdown();
     }
   }, 60_000);

@@ -1,0 +1,54 @@
+// Issue 25 item 8: in passthrough, logins should not cost a backend each. With auth.auth_user,
+// PgGate checks the password of a pair the primary already authenticated (as auth_query does);
+// without it, each login is still relayed, but its connection is closed unless the pool needs it.
+import { describe, expect, test } from "bun:test";
+import { cluster, psql, run, startGateway } from "./harness.ts";
+
+/** Sessions the primary has established for database app (a backend fork each). */
+async function sessions(): Promise<number> {
+  const c = cluster();
+  return Number(await c.psql(c.primary, "SELECT sessions FROM pg_stat_database WHERE datname = 'app'"));
+}
+
+async function idleOnPrimary(user: string): Promise<number> {
+  const c = cluster();
+  return Number(await c.psql(c.primary, `SELECT count(*) FROM pg_stat_activity WHERE usename = '${user}' AND datname = 'app' AND state = 'idle'`));
+}
+
+describe("passthrough logins and backends", () => {
+  for (const which of ["scram", "md5"] as const) {
+    test(`with auth.auth_user (${which}): 40 one-query logins fork at most a couple of backends; a wrong password is still refused`, async () => {
+      const g = startGateway({ auth: { mode: "passthrough" }, routing: { read_write_split: false } });
+      const u = cluster().users[which];
+      try {
+        expect(await psql(g.port, u, "SELECT 1")).toBe("1"); // the first login is relayed
+        const before = await sessions();
+        const t0 = performance.now();
+        for (let i = 0; i < 40; i++) expect(await psql(g.port, u, "SELECT 1")).toBe("1");
+        const perLogin = (performance.now() - t0) / 40;
+        const forked = (await sessions()) - before;
+        console.log(`passthrough + auth_user (${which}): 40 logins forked ${forked} backends (${perLogin.toFixed(1)} ms per psql login+query)`);
+        expect(forked).toBeLessThanOrEqual(2);
+        const bad = await run(["psql", `host=127.0.0.1 port=${g.port} user=${u.user} dbname=app sslmode=disable`, "-Atc", "SELECT 1"], { PGPASSWORD: "wrong" });
+        expect(bad.code).not.toBe(0);
+        expect(bad.stderr).toContain(`password authentication failed for user "${u.user}"`);
+      } finally {
+        await g.stop();
+      }
+    }, 60_000);
+  }
+
+  test("without auth.auth_user: each login is relayed, but its connection is closed when the pool has an idle one (sv_idle stays ~1)", async () => {
+    const g = startGateway({ auth: { mode: "passthrough", auth_user: "", auth_password: "" }, routing: { read_write_split: false } });
+    const u = cluster().users.scram;
+    try {
+      for (let i = 0; i < 40; i++) expect(await psql(g.port, u, "SELECT 1")).toBe("1");
+      await Bun.sleep(300);
+      const idle = await idleOnPrimary(u.user);
+      console.log(`passthrough without auth_user: ${idle} idle backends of ${u.user} after 40 logins`);
+      expect(idle).toBeLessThanOrEqual(2);
+    } finally {
+      await g.stop();
+    }
+  }, 60_000);
+});
