@@ -15,6 +15,7 @@ export {
   type TxnEffect,
   type Volatility,
 } from "./classify.ts";
+export { settingsToDefault, type SettingToDefault } from "./defaults.ts";
 export { createRouter, type Router, type RouterOptions } from "./cache.ts";
 export {
   lex,

@@ -12,6 +12,8 @@ interface Handler {
   done?: (ok: boolean) => void;
   /** An error code that is no news (not logged), e.g. 57014 on a cancel fence's probe. */
   expectedCode?: string;
+  /** Its ParameterStatus messages are the client's news (settings it changes back for the client). */
+  reportsStatus?: boolean;
 }
 
 export class InternalQueries {
@@ -24,9 +26,14 @@ export class InternalQueries {
   constructor(private readonly where: { readonly id: number; readonly node: { readonly name: string } }) {}
 
   /** Records one more query, sent after `seq` client batches; the caller sends it. */
-  add(seq: number, onRow?: Handler["onRow"], done?: Handler["done"], expectedCode?: string): void {
+  add(seq: number, onRow?: Handler["onRow"], done?: Handler["done"], expectedCode?: string, reportsStatus?: boolean): void {
     this.pending++;
-    this.handlers.push({ seq, onRow, done, expectedCode });
+    this.handlers.push({ seq, onRow, done, expectedCode, reportsStatus });
+  }
+
+  /** Whether the oldest outstanding query's ParameterStatus messages go to the client. */
+  get headReportsStatus(): boolean {
+    return this.handlers[0]?.reportsStatus === true;
   }
 
   /** Client batches sent before the oldest outstanding query (its replies follow theirs). */

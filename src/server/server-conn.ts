@@ -395,6 +395,17 @@ export class ServerConn implements LinkOwner, Settleable {
   }
 
   /**
+   * Like sendInternal, for settings PgGate sets back on the client's behalf (its startup values
+   * after RESET or SET ... TO DEFAULT): the server's ParameterStatus reports of them reach the
+   * client, in order, so a driver's idea of client_encoding, DateStyle or TimeZone is the
+   * server's again — on a dedicated connection the statement itself would have reported them.
+   */
+  sendInternalReported(sql: string): void {
+    this.internal.add(this.seqSent, undefined, undefined, undefined, true);
+    this.link.send(buildQuery(sql));
+  }
+
+  /**
    * Brings a connection whose client is gone back to a clean state (see Settle). Calls
    * `done(true)` when it may return to the pool, `done(false)` when it was closed instead.
    */
@@ -633,7 +644,14 @@ export class ServerConn implements LinkOwner, Settleable {
   private onInternalFrame(type: number, buf: Uint8Array, start: number, end: number): void {
     // The status is read before any callback runs: a done() may send the next internal query.
     if (type === Backend.ReadyForQuery) this.txStatus = buf[start + 5];
-    else if (type === Backend.ParameterStatus) this.noteParameterStatus(buf, start, end);
+    else if (type === Backend.ParameterStatus) {
+      this.noteParameterStatus(buf, start, end);
+      // A re-applied startup value (RESET, SET … TO DEFAULT) is news the client must hear.
+      if (this.consumer !== null && this.internal.headReportsStatus) {
+        this.run.add(this.consumer.out, buf, start, end);
+        return;
+      }
+    }
     this.internal.onFrame(type, buf, start, end);
   }
 

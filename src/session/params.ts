@@ -80,7 +80,7 @@ export function syncSql(applied: ReadonlyMap<string, string>, desired: ReadonlyM
   return parts.join("; ");
 }
 
-function literal(s: string): string {
+export function literal(s: string): string {
   return `E'${s.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 }
 

@@ -10,12 +10,12 @@ import { encodePgError, error, PgError, SqlState } from "../errors/index.ts";
 import { ForwardRun } from "../net/forward-run.ts";
 import type { LinkSocket } from "../net/link.ts";
 import { log } from "../log/index.ts";
-import type { Classification, Target } from "../router/index.ts";
+import { settingsToDefault, type Classification, type Target } from "../router/index.ts";
 import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
 import { ServerAttachment } from "./attachment.ts";
 import { acceptPrepareOnly, BatchQueue, classifyBatch, MAX_INSPECTED_MESSAGE, type QueuedFrame } from "./batch.ts";
 import type { GatewayContext } from "./context.ts";
-import { parseDeallocate, parsePggateSet } from "./local-answers.ts";
+import { deallocateBatch, mayStartDeallocate, parsePggateSet, type DeallocateBatch } from "./local-answers.ts";
 import { StartupResets } from "./startup-resets.ts";
 import { nextAction, wantsReplica, type BatchSituation } from "./next-action.ts";
 import { QUEUE_HIGH_WATER, SessionCore, WAIT_PAUSE_BYTES } from "./session-core.ts";
@@ -25,6 +25,10 @@ import { statementNames } from "../server/statement-names.ts";
 import { mayWrite, WriteFloor, type FloorHost } from "./write-floor.ts";
 
 const PARSE_COMPLETE = new Uint8Array([0x31, 0, 0, 0, 4]);
+const BIND_COMPLETE = new Uint8Array([0x32, 0, 0, 0, 4]);
+const NO_DATA = new Uint8Array([0x6e, 0, 0, 0, 4]);
+/** ParameterDescription of a statement without parameters. */
+const NO_PARAMETERS = new Uint8Array([0x74, 0, 0, 0, 6, 0, 0]);
 
 export abstract class QueryPump extends SessionCore implements FloorHost, StatementOwner {
   queries = 0;
@@ -141,11 +145,10 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
     }
     // Fast path: inside a transaction, a pinned session or a COPY, bytes go straight through.
     // Not while a batch waits for a statement's shape: what follows may be a new batch, routed anew.
-    if (this.queue.length === 0 && this.shapeHeld === null && this.isSticky()) {
+    // A DEALLOCATE that may be answered here is queued instead, whole (see answerDeallocate).
+    if (this.queue.length === 0 && this.shapeHeld === null && this.isSticky() && (this.openBatch || !mayStartDeallocate(type, buf, start, end))) {
       const sql = this.stickySql(type, buf, start, end);
-      // A DEALLOCATE answered here must not overtake replies still owed: only when none are.
-      if (type === Frontend.Query && sql !== undefined && this.server!.pendingReplies === 0 && !this.openBatch && this.answerDeallocate(sql, true)) return;
-      this.noteSticky(type, sql);
+      this.noteSticky(type, sql, buf, start, end);
       this.transmit(type, buf, start, end);
       return;
     }
@@ -176,9 +179,12 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
       // one before it waits for a statement's shape (its Sync is still held).
       if (this.replay || this.floor.pending || this.shapeHeld !== null) break;
       const q = this.queue.frames;
+      const dealloc = this.openBatch ? "forward" : this.answerDeallocate();
+      if (dealloc === "wait") break;
+      if (dealloc === "answered") continue;
       if (this.isSticky()) {
         const n = this.queue.batchLength();
-        for (let i = 0; i < n; i++) this.noteSticky(q[i].type, this.stickySql(q[i].type, q[i].buf, q[i].start, q[i].end));
+        for (let i = 0; i < n; i++) this.noteSticky(q[i].type, this.stickySql(q[i].type, q[i].buf, q[i].start, q[i].end), q[i].buf, q[i].start, q[i].end);
         this.transmitQueued(n);
         continue;
       }
@@ -194,11 +200,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
         this.dropQueued(1);
         continue;
       }
-      if (cls?.reason === "session" && count === 1 && q[0].type === Frontend.Query && !this.server && this.answerDeallocate(decodeQuery(q[0].buf, q[0].start + 5, q[0].end), false)) {
-        this.dropQueued(1);
-        continue;
-      }
-      if (cls !== null && (cls.pin === "set" || cls.reason === "session")) this.noteResets(count);
+      if (cls !== null && (cls.pin !== null || cls.reason === "session")) this.noteResets(count);
       if (!this.placeBatch(cls, count, complete)) break;
     }
     this.run.flush();
@@ -310,14 +312,28 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
     statementNames.endSchemaChange();
   }
 
-  /** Scans the first `count` queued frames for RESET / DISCARD ALL (only batches that may hold one). */
+  /**
+   * Scans the first `count` queued frames for RESET, SET ... TO DEFAULT, DISCARD ALL (only batches
+   * that may hold one): Query and Parse texts, and the statements Binds run again.
+   */
   protected noteResets(count: number): void {
     const q = this.queue.frames;
     for (let i = 0; i < count; i++) {
       const f = q[i];
       if (f.type === Frontend.Query) this.resets.noteIn(decodeQuery(f.buf, f.start + 5, f.end), this.params);
       else if (f.type === Frontend.Parse) this.resets.noteIn(ClientStatements.parseInfo(f.buf, f.start, f.end).query, this.params);
+      else if (f.type === Frontend.Bind) this.noteBindResets(f.buf, f.start, f.end);
     }
+  }
+
+  /** A Bind runs its named statement again: a prepared SET ... TO DEFAULT resets again. */
+  private noteBindResets(buf: Uint8Array, start: number, end: number): void {
+    if (this.params.size === 0) return;
+    const stmt = this.statements.statementOfBind(buf, start, end);
+    if (!stmt?.query) return;
+    // Asked once per statement: most are no SET, and a Bind is the hot path.
+    stmt.resets ??= settingsToDefault(stmt.query) !== null;
+    if (stmt.resets) this.resets.noteIn(stmt.query, this.params);
   }
 
   /** From now on this client keeps its primary connection (DISCARD ALL when it leaves). */
@@ -334,15 +350,16 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
    * session, kept even if the transaction rolls back (pinning more than needed is only slower) —
    * or write, which read-your-writes must know. Classified through the route cache.
    */
-  protected noteSticky(type: number, sql: string | undefined): void {
+  protected noteSticky(type: number, sql: string | undefined, buf: Uint8Array, start: number, end: number): void {
     const watchPins = this.pinReason === null;
     const watchWrites = this.rywTracking && this.serverTarget === "primary" && !this.floor.wrote;
     if (type === Frontend.FunctionCall || type === Frontend.CopyData) {
       if (watchWrites) this.floor.wrote = true;
       return;
     }
+    // Pinned sessions are still watched for RESET, SET ... TO DEFAULT, DISCARD ALL.
+    if (type === Frontend.Bind) this.noteBindResets(buf, start, end);
     if (sql === undefined) return;
-    // Pinned sessions are still watched for RESET / DISCARD ALL (Query and Parse only).
     if (type !== Frontend.Bind) this.resets.noteIn(sql, this.params);
     // Query and Parse are always classified (through the route cache): DDL must be seen.
     if (!watchPins && !watchWrites && type === Frontend.Bind) return;
@@ -521,34 +538,78 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
   /**
    * SQL DEALLOCATE of the client's protocol-level statements: their names are the client's own
    * (the servers hold PgGate's pggate_* names, shared), so PgGate answers with PostgreSQL's
-   * replies. Returns false when the server must see it: a name PgGate does not know in a pinned
+   * replies, message by message, when the batch at the head of the queue is the DEALLOCATE alone:
+   * a Query, or the unnamed Parse … Sync drivers send for it (deallocateBatch). It first waits for
+   * every reply still owed: those come before its answers, and the last ReadyForQuery says
+   * whether a transaction is open or failed. The server answers instead where the answer is the
+   * server's to give: in a failed transaction (25P02), a name PgGate does not know in a pinned
    * session (SQL PREPARE'd there) or inside a transaction (the error must abort it there), and
-   * DEALLOCATE ALL in a pinned session (it drops SQL-prepared statements too — and PgGate's,
-   * which are then prepared again on use).
+   * DEALLOCATE ALL on a pinned session's connection (it drops SQL-prepared statements too — and
+   * PgGate's, prepared again on use). A DEALLOCATE among other statements of one batch (between
+   * the same two Syncs) goes to the server as it is: the server does not know the client's names.
    */
-  protected answerDeallocate(sql: string, sticky: boolean): boolean {
-    const d = parseDeallocate(sql);
-    if (d === null) return false;
+  private answerDeallocate(): "answered" | "wait" | "forward" {
+    const q = this.queue.frames;
+    if (!mayStartDeallocate(q[0].type, q[0].buf, q[0].start, q[0].end)) return "forward";
+    const len = this.queue.batchLength();
+    if (!this.queue.isComplete(len)) return this.queue.bytes > QUEUE_HIGH_WATER ? "forward" : "wait";
+    const batch = deallocateBatch(q, len);
+    if (batch === null) return "forward";
+    const s = this.server;
+    if (s !== null && s.pendingReplies > 0) return "wait";
+    const outcome = this.deallocate(batch, s);
+    if (outcome === "forward") return "forward";
+    this.sendDeallocateReplies(batch, outcome);
+    this.dropQueued(len);
+    // Nothing else holds the connection now: transaction pooling gives it back.
+    if (s !== null && this.pinReason === null && !this.isSticky()) this.releaseServer();
+    return "answered";
+  }
+
+  /** Carries out a DEALLOCATE batch: its command tag, or the error PostgreSQL gives, or "forward". */
+  private deallocate(batch: DeallocateBatch, s: ServerConn | null): { tag: string } | PgError | "forward" {
+    if (this.txStatus === TxStatus.Failed) return "forward";
     const pinned = this.pinReason !== null;
-    if ("all" in d) {
-      this.statements.deallocateAll();
-      if (sticky && pinned) {
-        this.server?.forgetPrepared();
-        return false;
+    const t = batch.target;
+    if ("all" in t) {
+      if (pinned && s !== null) {
+        if (batch.executes) {
+          this.statements.deallocateAll();
+          s.forgetPrepared();
+        }
+        return "forward";
       }
-      this.out.send(buildCommandComplete("DEALLOCATE ALL"));
-      this.out.send(buildReadyForQuery(this.txStatus));
-      return true;
+      if (batch.executes) this.statements.deallocateAll();
+      return { tag: "DEALLOCATE ALL" };
     }
-    if (this.statements.deallocate(d.name)) {
-      this.out.send(buildCommandComplete("DEALLOCATE"));
-      this.out.send(buildReadyForQuery(this.txStatus));
-      return true;
+    if (!batch.executes) return { tag: "DEALLOCATE" };
+    if (this.statements.deallocate(t.name)) return { tag: "DEALLOCATE" };
+    if (pinned || this.txStatus !== TxStatus.Idle) return "forward";
+    return error(SqlState.InvalidSqlStatementName, `prepared statement "${t.name}" does not exist`);
+  }
+
+  /**
+   * PostgreSQL's replies to a DEALLOCATE batch, in message order: ParseComplete, for a Describe
+   * of the statement ParameterDescription (no parameters) and NoData, BindComplete, NoData for a
+   * Describe of the portal, then the Execute's CommandComplete or error (after which the rest is
+   * skipped), and ReadyForQuery (protocol docs, 55.2.3 Extended Query).
+   */
+  private sendDeallocateReplies(batch: DeallocateBatch, outcome: { tag: string } | PgError): void {
+    if (batch.parsed !== null) this.statements.replaceUnnamed(batch.parsed);
+    const steps = batch.parsed === null ? (["execute"] as const) : batch.steps;
+    for (const step of steps) {
+      if (step === "parse") this.out.send(PARSE_COMPLETE);
+      else if (step === "describe_statement") {
+        this.out.send(NO_PARAMETERS);
+        this.out.send(NO_DATA);
+      } else if (step === "bind") this.out.send(BIND_COMPLETE);
+      else if (step === "describe_portal") this.out.send(NO_DATA);
+      else if (outcome instanceof PgError) {
+        this.out.send(encodePgError(outcome));
+        break;
+      } else this.out.send(buildCommandComplete(outcome.tag));
     }
-    if (pinned || this.txStatus !== TxStatus.Idle) return false;
-    this.out.send(encodePgError(error(SqlState.InvalidSqlStatementName, `prepared statement "${d.name}" does not exist`)));
     this.out.send(buildReadyForQuery(this.txStatus));
-    return true;
   }
 
   protected answerPggateSet(name: "route" | "min_lsn", value: string): void {

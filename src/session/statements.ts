@@ -44,6 +44,8 @@ export interface ClientStatement {
   stale: boolean;
   /** What keeping it costs (statementBytes), charged to the memory budget. */
   readonly bytes: number;
+  /** Whether it returns settings to their defaults (SET ... TO DEFAULT, RESET): asked at its first Bind. */
+  resets: boolean | null;
 }
 
 /** The client a ClientStatements belongs to: where its shapes are reported and its bytes charged. */
@@ -180,6 +182,15 @@ export class ClientStatements {
   /** SQL DEALLOCATE of a protocol-level statement: forgets it (server copies stay for reuse). */
   deallocate(name: string): boolean {
     return this.drop(name);
+  }
+
+  /**
+   * The client parsed `rest` (query, parameter types) as its unnamed statement and PgGate answered
+   * it (a DEALLOCATE): a later Bind of the unnamed statement runs that text, parsed where it lands.
+   */
+  replaceUnnamed(rest: Uint8Array): void {
+    this.retain(rest.length - (this.unnamed?.rest.length ?? 0));
+    this.unnamed = { rest, owner: {} };
   }
 
   /** SQL DEALLOCATE ALL: forgets every protocol-level statement of this client. */
@@ -451,7 +462,7 @@ function ownCopy(buf: Uint8Array, start: number, end: number, rest: Uint8Array):
 function newStatement(name: string, serverName: string, rest: Uint8Array): ClientStatement {
   const keepsText = rest.length <= MAX_INSPECTED_MESSAGE;
   const query = keepsText ? new BodyReader(rest, 0, rest.length).cstring() : null;
-  return { serverName, query, rest, route: null, told: null, stale: false, bytes: statementBytes(name.length, rest.length, keepsText) };
+  return { serverName, query, rest, route: null, told: null, stale: false, resets: null, bytes: statementBytes(name.length, rest.length, keepsText) };
 }
 
 const FLUSH = new Uint8Array([Frontend.Flush, 0, 0, 0, 4]);
