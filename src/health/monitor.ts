@@ -7,7 +7,7 @@ import { Backend, buildQuery, decodeDataRow, decodeErrorFields, ErrorField } fro
 import { log } from "../log/index.ts";
 import type { Config } from "../config/types.ts";
 import { ServerConn, type NodeTarget, type ServerTlsOptions } from "../server/server-conn.ts";
-import { parseLsn } from "./lsn.ts";
+import { parseLsn, recordBoundary } from "./lsn.ts";
 import { startupProbe } from "./startup-probe.ts";
 
 export type NodeRole = "primary" | "replica" | "unknown";
@@ -132,6 +132,43 @@ export class HealthMonitor {
       }
     } finally {
       h.replayLooping = false;
+    }
+  }
+
+  /**
+   * The primary `target`'s current WAL insert position, read now on a kept connection (as the
+   * health role), within health.timeout_ms; null when it cannot be read (no health role, the node
+   * down or in recovery). The insert position, not the flush position: with synchronous_commit =
+   * off a commit is acknowledged before its WAL is flushed, and a read must still see it.
+   */
+  async currentPosition(target: NodeTarget): Promise<bigint | null> {
+    const h = this.get(target);
+    const login = this.login(target);
+    if (!h || !login) return null;
+    let abandoned = false;
+    const read = async (): Promise<bigint | null> => {
+      if (!h.lsnConn || h.lsnConn.state === "closed") {
+        h.lsnConn = null;
+        const conn = await this.openConn(h.target, login, "pggate_read_index");
+        if (abandoned) {
+          conn.destroy();
+          return null;
+        }
+        h.lsnConn = conn;
+      }
+      let lsn: bigint | null = null;
+      for (const f of await h.lsnConn.internalQuery(buildQuery("SELECT pg_current_wal_insert_lsn()::text"))) {
+        if (f.type === Backend.DataRow) lsn = parseLsn(decodeDataRow(f.body, 0, f.body.length)[0]);
+      }
+      return lsn === null ? null : recordBoundary(lsn);
+    };
+    try {
+      return await within(read(), this.ctx.config.health.timeoutMs, "read index");
+    } catch {
+      abandoned = true;
+      h.lsnConn?.destroy();
+      h.lsnConn = null;
+      return null;
     }
   }
 

@@ -8,6 +8,7 @@ import type { NodeHealth } from "../health/monitor.ts";
 import { log } from "../log/index.ts";
 import { ReplicaBalancer } from "../pool/balancer.ts";
 import { nodeName, type NodeTarget } from "../server/node-target.ts";
+import { ReadIndex } from "./read-index.ts";
 import { SharedFloors } from "./shared-floors.ts";
 
 /** What a cluster asks of the rest of the gateway: node health, and whether a pool can be reached. */
@@ -17,6 +18,8 @@ export interface ClusterDeps {
   allHealth(): readonly NodeHealth[];
   /** Whether (node, user, database) has a connection or can open one (see PoolManager.reachable). */
   reachable(t: NodeTarget, user: string, database: string): boolean;
+  /** The primary `t`'s WAL insert position read now, or null (see HealthMonitor.currentPosition). */
+  currentPosition(t: NodeTarget): Promise<bigint | null>;
 }
 
 /** The address of a cluster's configured primary. */
@@ -28,6 +31,8 @@ export class Cluster {
   readonly balancer = new ReplicaBalancer();
   /** read_your_writes user / global: floors shared between this cluster's clients. */
   readonly sharedFloors = new SharedFloors();
+  /** read_your_writes global: the primary's position at each read's start, one round trip per batch of reads. */
+  readonly readIndex = new ReadIndex(() => this.deps.currentPosition(this.primary));
   /** What PgGate may use to open connections to this cluster's nodes, per user (learnt at login, latest wins). */
   readonly credentials = new Map<string, ServerCredentials>();
   private configured: NodeTarget;

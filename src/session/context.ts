@@ -175,6 +175,7 @@ export class GatewayContext {
       health: (t) => this.health.get(t),
       allHealth: () => this.health.all(),
       reachable: (t, user, database) => this.pools.reachable(this.pools.pool(t, user, database)),
+      currentPosition: (t) => this.health.currentPosition(t),
     });
     this.health.onChange = (h, what) => {
       const cluster = this.databases.clusterOf(h.target);

@@ -222,7 +222,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
       sessionRoute: this.sessionRoute,
       // One replica choice per read batch: it decides availability and, if used, the node.
       replica: wantsReplica(cls, routing.readWriteSplit, this.retryOnPrimary, this.pinReason) ? this.cluster.pickReplica(routing, this.user, this.database) : null,
-      floorSet: this.rywTracking && this.floor.current() !== null,
+      floorSet: this.rywTracking && this.floor.constrains,
       floor: "unknown",
       attached: s && this.serverTarget ? { target: this.serverTarget, busy: s.pendingReplies > 0 } : null,
       paused: this.ctx.isPaused(this.database),

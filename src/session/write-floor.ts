@@ -2,7 +2,7 @@
 // a write commits, and the choice of a replica that has replayed that floor. The client session
 // owns one and asks it before every read it routes to a replica.
 import { buildParameterStatus } from "../protocol/index.ts";
-import { formatLsn, parseLsn } from "../health/lsn.ts";
+import { formatLsn, parseLsn, recordBoundary } from "../health/lsn.ts";
 import type { Classification } from "../router/index.ts";
 import type { RoutingConfig } from "../config/types.ts";
 import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
@@ -39,6 +39,8 @@ export interface FloorCluster {
   pickReplica(routing: RoutingConfig, user: string, database: string, floor?: bigint | null): NodeTarget | null;
   /** Floors of routing.read_your_writes user / global. */
   readonly sharedFloors: SharedFloors;
+  /** read_your_writes global: the primary's position at a read's start (see ReadIndex). */
+  readonly readIndex: { request(cb: (lsn: bigint | null) => void): () => void };
 }
 
 /** Replay polling, shared by every client (see HealthMonitor.waitForReplay). */
@@ -74,6 +76,13 @@ export class WriteFloor {
    */
   private unflushed: bigint | null = null;
   private deadline = 0;
+  /**
+   * global mode: the primary's position read after this read arrived (null: none asked yet,
+   * "pending": asked, "failed": could not be read — the read goes to the primary). Consumed by
+   * the read it was asked for: the next read asks again.
+   */
+  private index: bigint | null | "pending" | "failed" = null;
+  private cancelIndex: (() => void) | null = null;
   private stopPolling: (() => void) | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
@@ -86,6 +95,20 @@ export class WriteFloor {
   private get scope(): SharedScope | null {
     const m = this.host.routing.readYourWrites;
     return m === "user" || m === "global" ? m : null;
+  }
+
+  /**
+   * global mode: every read needs the primary's position at its start, wherever the writes it
+   * must see were made (another connection, process or PgGate instance): the primary is the one
+   * truth they share.
+   */
+  private get indexed(): boolean {
+    return this.host.routing.readYourWrites === "global";
+  }
+
+  /** Whether the next replica read must consult choose(). */
+  get constrains(): boolean {
+    return this.indexed || this.current() !== null;
   }
 
   /**
@@ -106,7 +129,28 @@ export class WriteFloor {
    * host is told when to try again).
    */
   choose(): NodeTarget | "primary" | "wait" {
-    const floor = this.current()!;
+    const decided = this.chooseFor();
+    // The read's index (global mode) is spent once the read is placed.
+    if (decided !== "wait") this.index = null;
+    return decided;
+  }
+
+  private chooseFor(): NodeTarget | "primary" | "wait" {
+    if (this.indexed) {
+      if (this.index === null) {
+        this.index = "pending";
+        this.cancelIndex = this.host.cluster.readIndex.request((lsn) => {
+          this.cancelIndex = null;
+          this.index = lsn ?? "failed";
+          this.host.floorWaitOver();
+        });
+      }
+      if (this.index === "pending") return "wait";
+      if (this.index === "failed") return "primary";
+    }
+    const own = this.current();
+    const index = typeof this.index === "bigint" ? this.index : null;
+    const floor = own === null ? index! : index === null || own > index ? own : index;
     const { user, database, cluster, routing } = this.host;
     if (floor === UNKNOWN_FLOOR) {
       // A write's position was lost (see capture): the read goes to the primary, and its batch
@@ -154,6 +198,9 @@ export class WriteFloor {
   }
 
   stopWaiting(): void {
+    this.cancelIndex?.();
+    this.cancelIndex = null;
+    if (this.index === "pending") this.index = null;
     this.deadline = 0;
     this.stopPolling?.();
     this.stopPolling = null;
@@ -179,7 +226,8 @@ export class WriteFloor {
       // position says whether it is (what replicas can have received).
       CAPTURE_SQL,
       (row) => {
-        lsn = parseLsn(row[0]);
+        const inserted = parseLsn(row[0]);
+        lsn = inserted === null ? null : recordBoundary(inserted);
         flushed = parseLsn(row[1]);
         synchronous = row[2] === "t";
       },

@@ -1,7 +1,11 @@
 // Issue 6 acceptance, on a cluster of its own with one replica delayed by 1.5 s: a client never
 // reads older data than it wrote, yet reads keep reaching replicas; lag-aware routing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
+import { stringify } from "yaml";
 import { startCluster, type Cluster } from "../../scripts/cluster.ts";
 import { configFromObject } from "../../src/config/index.ts";
 import { Gateway } from "../../src/gateway.ts";
@@ -228,9 +232,9 @@ describe("lag-aware routing", () => {
 });
 
 /** Writes on one connection, reads on another (a pool handing requests different connections). */
-async function crossPairs(port: number, n: number): Promise<{ stale: number; replicaReads: number; ms: number }> {
+async function crossPairs(port: number, n: number, readerPort = port): Promise<{ stale: number; replicaReads: number; ms: number }> {
   const writer = client(port);
-  const reader = client(port);
+  const reader = client(readerPort);
   await writer.connect();
   await reader.connect();
   let stale = 0;
@@ -303,6 +307,79 @@ describe("read-your-writes across connections (routing.read_your_writes user / g
       }
     }
   });
+});
+
+/** PgGate as its own process (`bun src/main.ts`), `workers` of them on one port; stopped by the caller. */
+async function processGateway(routing: Record<string, unknown>, workers = 1): Promise<{ port: number; stop(): Promise<void> }> {
+  const listen = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listen.port;
+  listen.stop(true);
+  const dir = mkdtempSync(join(tmpdir(), "pggate-ryw-"));
+  const path = join(dir, "pggate.yaml");
+  writeFileSync(
+    path,
+    stringify({
+      workers,
+      listen: { host: "127.0.0.1", port },
+      metrics: { enabled: false },
+      nodes: { primary: { host: c.primary.host, port: c.primary.port }, replicas: c.replicas.map((r) => ({ host: r.host, port: r.port })), tls: { mode: "disable" } },
+      auth: { mode: "auth_query", auth_user: c.authUser.user, auth_password: c.authUser.password, auth_query: c.authQuery },
+      health: { interval_ms: 100 },
+      routing: { ryw_max_wait_ms: 200, ...routing },
+      log: { level: "warn" },
+    }),
+  );
+  const proc = Bun.spawn([process.execPath, "run", "src/main.ts", "--config", path], { stdout: "ignore", stderr: "inherit" });
+  for (let i = 0; i < 200; i++) {
+    const up = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then(
+      (s) => (s.end(), true),
+      () => false,
+    );
+    if (up) break;
+    await Bun.sleep(50);
+  }
+  return {
+    port,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    },
+  };
+}
+
+describe("read-your-writes across PgGate processes (routing.read_your_writes global)", () => {
+  // Issue 26: two PgGates share nothing but the primary. The writer uses one, the reader the
+  // other; a replica lags 1.5 s. global asks the primary for its position at each read (one round
+  // trip per batch of reads), so no read is stale; session cannot know of the other's writes.
+  for (const [mode, expectStale] of [["session", true], ["global", false]] as const) {
+    test(`${mode}: 200 write→read pairs, writer on one PgGate process, reader on another: ${expectStale ? "stale reads happen (counted)" : "0 stale"}`, async () => {
+      const a = await processGateway({ read_your_writes: mode });
+      const b = await processGateway({ read_your_writes: mode });
+      try {
+        const r = await crossPairs(a.port, 200, b.port);
+        console.log(`ryw ${mode} across processes: ${r.stale}/200 stale, ${r.replicaReads} replica reads, ${r.ms} ms`);
+        if (expectStale) expect(r.stale).toBeGreaterThan(0);
+        else {
+          expect(r.stale).toBe(0);
+          expect(r.replicaReads).toBeGreaterThan(0);
+        }
+      } finally {
+        await a.stop();
+        await b.stop();
+      }
+    }, 120_000);
+  }
+
+  test("global with workers: 2 — writer and reader on separate connections to one port (whichever workers the kernel picks): 0 stale in 100 pairs", async () => {
+    const g = await processGateway({ read_your_writes: "global" }, 2);
+    try {
+      const r = await crossPairs(g.port, 100);
+      console.log(`ryw global, workers: 2: ${r.stale}/100 stale, ${r.replicaReads} replica reads, ${r.ms} ms`);
+      expect(r.stale).toBe(0);
+    } finally {
+      await g.stop();
+    }
+  }, 120_000);
 });
 
 describe("pggate.write_lsn", () => {

@@ -13,7 +13,7 @@ function config(obj: Record<string, unknown>): Config {
 }
 
 function registry(): Databases {
-  return new Databases({ health: () => undefined, allHealth: () => [], reachable: () => true });
+  return new Databases({ health: () => undefined, allHealth: () => [], reachable: () => true, currentPosition: async () => null });
 }
 
 describe("Databases", () => {

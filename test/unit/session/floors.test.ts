@@ -53,10 +53,12 @@ function fakeConn(): { conn: ServerConn; answer(row: (string | null)[] | null): 
   };
 }
 
-function floorFor(mode: "session" | "user" | "global", shared: SharedFloors, replicaAt: { lsn: bigint }): WriteFloor {
+function floorFor(mode: "session" | "user" | "global", shared: SharedFloors, replicaAt: { lsn: bigint }, primaryAt: { lsn: bigint | null } = { lsn: 0n }): WriteFloor {
   const replica = { name: "replica0" } as NodeTarget;
   const cluster: FloorCluster = {
     sharedFloors: shared,
+    // Answers at once with the primary's position (the real one answers after a round trip).
+    readIndex: { request: (cb) => (cb(primaryAt.lsn), () => {}) },
     allReplicasPast: (floor) => replicaAt.lsn >= floor,
     pickReplica: (_r, _u, _d, floor) => (floor == null || replicaAt.lsn >= floor ? replica : null),
   };
@@ -97,4 +99,29 @@ describe("WriteFloor when the capture is lost", () => {
       expect(floor.choose()).not.toBe("primary");
     });
   }
+});
+
+describe("WriteFloor in global mode: the read index", () => {
+  test("every read asks the primary's position; a replica that replayed it serves, else the read waits or goes to the primary", () => {
+    const replicaAt = { lsn: 100n };
+    const primaryAt: { lsn: bigint | null } = { lsn: 90n };
+    const floor = floorFor("global", new SharedFloors(), replicaAt, primaryAt);
+    expect(floor.constrains).toBe(true);
+    expect(floor.choose()).not.toBe("primary"); // 100 >= 90: the replica has everything
+    primaryAt.lsn = 150n; // writes elsewhere (another PgGate): the replica is behind
+    expect(floor.choose()).toBe("wait");
+    replicaAt.lsn = 200n; // it replays the floor: the waiting read is served there
+    expect(floor.choose()).not.toBe("primary");
+    primaryAt.lsn = null; // the primary's position cannot be read: the read goes to the primary
+    expect(floor.choose()).toBe("primary");
+  });
+
+  test("session mode never asks", () => {
+    let asked = 0;
+    const shared = new SharedFloors();
+    const floor = floorFor("session", shared, { lsn: 0n });
+    (floor as unknown as { host: { cluster: { readIndex: { request: () => () => void } } } }).host.cluster.readIndex.request = () => (asked++, () => {});
+    expect(floor.constrains).toBe(false);
+    expect(asked).toBe(0);
+  });
 });
