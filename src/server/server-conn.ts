@@ -17,7 +17,8 @@ import {
 import type { NodeStats, PoolCounters } from "../metrics/stats.ts";
 import { Settle, type Settleable } from "./settle.ts";
 import type { StatementShape } from "./statement-shape.ts";
-import { StatementReplies } from "./statement-replies.ts";
+import { StatementReplies, type PlanChanged } from "./statement-replies.ts";
+import { statementNames } from "./statement-names.ts";
 import { InternalQueries } from "./internal-queries.ts";
 import { CancelFence, unwatchCancels, watchCancels } from "./cancel.ts";
 import type { NodeTarget } from "./node-target.ts";
@@ -93,6 +94,8 @@ export class ServerConn implements LinkOwner, Settleable {
    * (by name, so a pinned client's own SQL-PREPARE'd statements survive) before the next message.
    */
   private stale: string[] = [];
+  /** statementNames.retiredGen when this connection last looked for retired copies among its own. */
+  private retiredSeen = statementNames.retiredGen;
   /**
    * A replica batch's replies are held back until its first result (its command completing, or
    * more than MAX_HELD_ROW_BYTES of rows), so a 25006 or a replica dying can still be replayed
@@ -347,6 +350,17 @@ export class ServerConn implements LinkOwner, Settleable {
     if (serverName) this.touchPrepared(serverName);
   }
 
+  /** We are sending a Bind of PgGate's `serverName` (null: any other); `changed` hears of a 0A000. */
+  expectBind(serverName: string | null, changed: PlanChanged | null): void {
+    this.replies.expectBind(this.seqSent, serverName, changed);
+  }
+
+  /** We are sending a Close: the client's (answer forwarded) or, with `serverName`, our own (swallowed). */
+  expectClose(serverName: string | null): void {
+    this.replies.expectClose(this.seqSent, serverName);
+    if (serverName !== null) this.prepared.delete(serverName);
+  }
+
   touchPrepared(serverName: string): void {
     const shape = this.prepared.get(serverName) ?? null;
     this.prepared.delete(serverName);
@@ -433,14 +447,24 @@ export class ServerConn implements LinkOwner, Settleable {
    * (transaction pooling: at attach; session mode and pins: before the client's next message).
    */
   get hasStaleStatements(): boolean {
+    this.collectRetired();
     return this.stale.length > 0;
   }
 
   dropStaleStatements(): void {
+    this.collectRetired();
     if (this.stale.length === 0) return;
     const sql = this.stale.map((n) => `DEALLOCATE "${n}"`).join("; ");
     this.stale = [];
     this.sendInternal(sql);
+  }
+
+  /** Copies of names retired since the last look (statementNames.retire) are dropped here too. */
+  private collectRetired(): void {
+    if (this.retiredSeen === statementNames.retiredGen) return;
+    this.retiredSeen = statementNames.retiredGen;
+    for (const name of this.prepared.keys()) if (statementNames.isRetired(name)) this.stale.push(name);
+    for (const name of this.stale) this.prepared.delete(name);
   }
 
   /** The server dropped every prepared statement (DEALLOCATE ALL): they are prepared again on use. */
@@ -562,18 +586,32 @@ export class ServerConn implements LinkOwner, Settleable {
           return;
         }
         break;
+      case Backend.BindComplete:
+        this.replies.onBindComplete();
+        break;
+      case Backend.CloseComplete:
+        if (this.replies.onCloseComplete()) {
+          this.cutRun();
+          return;
+        }
+        break;
       case Backend.ErrorResponse: {
         const fields = decodeErrorFields(buf, start + 5, end);
         errorCode = fields.get(ErrorField.Code) ?? "";
+        if (errorCode === "0A000" && (fields.get(ErrorField.Message) ?? "").startsWith("cached plan must not change result type")) {
+          // A table changed under the copy this batch used (DDL PgGate never saw): every copy of
+          // it, everywhere, is as old; this one goes at once, the others as connections notice.
+          const name = this.replies.planChanged(this.seqDone);
+          if (name !== null) {
+            statementNames.retire(name);
+            this.collectRetired();
+          }
+        }
         const substitute = this.replies.onError(fields, this.seqDone);
         if (substitute !== null) {
           buf = substitute;
           start = 0;
           end = substitute.length;
-        } else if (errorCode === "0A000" && (fields.get(ErrorField.Message) ?? "").startsWith("cached plan must not change result type")) {
-          // A table changed under our prepared statements: re-prepare everything on next use.
-          for (const name of this.prepared.keys()) this.stale.push(name);
-          this.prepared.clear();
         }
         break;
       }

@@ -9,6 +9,9 @@
  */
 const MAX_NAMES = 100_000;
 
+/** Retired names remembered at most (see retire); past it the names map starts afresh too. */
+const MAX_RETIRED = 10_000;
+
 /** Process-wide: one server-side name per distinct statement, so connections share them. */
 export class StatementNames {
   /** Digest of (query, parameter types) → server name. */
@@ -16,13 +19,17 @@ export class StatementNames {
   private next = 1;
   /** Sessions with DDL sent and not yet over (see beginSchemaChange). */
   private changing = 0;
+  /** Names whose copies a server found outdated (see retire). */
+  private readonly retired = new Set<string>();
+  /** Bumped at each retire(): a connection rescans its copies only when it changed. */
+  retiredGen = 0;
 
   /** The server name for the statement whose digest is `key` (never the text itself: see MAX_NAMES). */
   nameFor(key: string): string {
     // While DDL is in flight nobody knows which schema a Parse sees: its copy is its own.
     if (this.changing > 0) return `pggate_${(this.next++).toString(36)}`;
     let n = this.names.get(key);
-    if (!n) {
+    if (!n || this.retired.has(n)) {
       n = `pggate_${(this.next++).toString(36)}`;
       // Bounded: past the cap, start afresh. Old names stay valid on the connections that have
       // them (they simply stop being reused), so correctness never depends on this map.
@@ -57,6 +64,29 @@ export class StatementNames {
   endSchemaChange(): void {
     if (this.changing > 0) this.changing--;
     this.invalidate();
+  }
+
+  /**
+   * A server answered "cached plan must not change result type" for a copy of `name`: the
+   * table under it changed out of band (DDL run directly on the primary, which PgGate never
+   * sees). Every copy of it, on every connection, was parsed against the old schema, so the name
+   * is never handed out again: the next Parse of its text gets a fresh one, clients holding it
+   * move to that one (isRetired), and connections DEALLOCATE their copies (ServerConn).
+   */
+  retire(name: string): void {
+    if (this.retired.has(name)) return;
+    // Bounded: forgetting a retired name would let nameFor hand it out again, so the names
+    // start afresh with it. Copies left behind are only wasted, never used by a fresh Parse.
+    if (this.retired.size >= MAX_RETIRED) {
+      this.retired.clear();
+      this.names.clear();
+    }
+    this.retired.add(name);
+    this.retiredGen++;
+  }
+
+  isRetired(name: string): boolean {
+    return this.retired.size > 0 && this.retired.has(name);
   }
 
   get size(): number {

@@ -1,6 +1,6 @@
 // What a server connection still owes for the statement messages PgGate sent: ParseCompletes,
-// the ParameterDescription + RowDescription/NoData of statement Describes, and the errors of
-// messages PgGate made fail on purpose. Replies arrive in message order, batch by batch (a batch
+// the ParameterDescription + RowDescription/NoData of statement Describes, Bind and Close
+// answers, and the errors of messages PgGate made fail on purpose. Replies arrive in message order, batch by batch (a batch
 // ends with ReadyForQuery; after an error the server skips to the Sync, so what the failed batch
 // still owed never comes). Decides which replies are PgGate's own (swallowed) and records each
 // statement's shape in the connection's `prepared` map. No I/O.
@@ -35,6 +35,31 @@ interface DescribeEntry {
   done: DescribeDone | null;
   /** The ParameterDescription body, once it arrived. */
   params: Uint8Array | null;
+  order: number;
+}
+
+/**
+ * Told that the server answered a use of the copy "cached plan must not change result type":
+ * its table changed since the copy was parsed.
+ */
+export type PlanChanged = (serverName: string) => void;
+
+/** A Bind (or statement Describe) whose answer is to come: where a 0A000 is traced to its statement. */
+interface UseEntry {
+  seq: number;
+  /** Position among the connection's Binds and Describes, to find which of a batch failed first. */
+  order: number;
+  /** PgGate's statement it uses, or null (unnamed, unknown to PgGate). */
+  serverName: string | null;
+  changed: PlanChanged | null;
+}
+
+/** A Close whose CloseComplete is to come; PgGate's own (refreshing a copy) are swallowed. */
+interface CloseEntry {
+  seq: number;
+  swallow: boolean;
+  /** The copy PgGate's own Close drops (null for the client's Closes). */
+  serverName: string | null;
 }
 
 /** A message PgGate made fail on purpose (see expectForcedError): its error is replaced. */
@@ -49,6 +74,9 @@ export class StatementReplies {
   private readonly parses: ParseEntry[] = [];
   private readonly describes: DescribeEntry[] = [];
   private readonly forced: ForcedError[] = [];
+  private readonly binds: UseEntry[] = [];
+  private readonly closes: CloseEntry[] = [];
+  private order = 0;
   private replacement: { code: string; substitute: Uint8Array } | null = null;
   /** Batch whose ErrorResponse arrived last: while it is the batch being sent, the server skips to Sync. */
   private erroredSeq = -1;
@@ -61,7 +89,40 @@ export class StatementReplies {
   }
 
   expectDescribe(seq: number, serverName: string | null, swallow: boolean, done: DescribeDone | null): void {
-    this.describes.push({ seq, serverName, swallow, done, params: null });
+    this.describes.push({ seq, serverName, swallow, done, params: null, order: this.order++ });
+  }
+
+  /** A Bind of `serverName` (null: a statement that is not PgGate's); `changed` is told of a 0A000. */
+  expectBind(seq: number, serverName: string | null, changed: PlanChanged | null): void {
+    this.binds.push({ seq, order: this.order++, serverName, changed });
+  }
+
+  /** A Close; `serverName` when it is PgGate's own, dropping that copy before a fresh Parse of it. */
+  expectClose(seq: number, serverName: string | null): void {
+    this.closes.push({ seq, swallow: serverName !== null, serverName });
+  }
+
+  onBindComplete(): void {
+    this.binds.shift();
+  }
+
+  /** A CloseComplete: true when it answers PgGate's own Close (swallow it). */
+  onCloseComplete(): boolean {
+    return this.closes.shift()?.swallow === true;
+  }
+
+  /**
+   * The server said "cached plan must not change result type" in batch `seqDone` (call before
+   * onError): the PgGate statement whose Bind or Describe failed — the first of the batch still
+   * unanswered, as the server stops at the first error — after telling whoever used it.
+   */
+  planChanged(seqDone: number): string | null {
+    const b = this.binds.find((e) => e.seq === seqDone);
+    const d = this.describes.find((e) => e.seq === seqDone);
+    const first = b !== undefined && (d === undefined || b.order < d.order) ? b : d;
+    if (first === undefined || first.serverName === null) return null;
+    if (first === b) b.changed?.(first.serverName);
+    return first.serverName;
   }
 
   expectForcedError(seq: number, marker: string, substitute: Uint8Array): void {
@@ -88,6 +149,8 @@ export class StatementReplies {
     while (this.parses.length > 0 && this.parses[0].seq < seqDone) this.dropParse(this.parses.shift()!);
     this.dropDescribes(seqDone);
     while (this.forced.length > 0 && this.forced[0].seq < seqDone) this.forced.shift();
+    while (this.binds.length > 0 && this.binds[0].seq < seqDone) this.binds.shift();
+    while (this.closes.length > 0 && this.closes[0].seq < seqDone) this.dropClose(this.closes.shift()!);
     if (idle) this.replacement = null;
   }
 
@@ -133,6 +196,8 @@ export class StatementReplies {
     this.erroredSeq = seqDone;
     while (this.parses.length > 0 && this.parses[0].seq === seqDone) this.dropParse(this.parses.shift()!);
     this.dropDescribes(seqDone + 1);
+    while (this.binds.length > 0 && this.binds[0].seq <= seqDone) this.binds.shift();
+    while (this.closes.length > 0 && this.closes[0].seq <= seqDone) this.dropClose(this.closes.shift()!);
     return substitute;
   }
 
@@ -154,6 +219,14 @@ export class StatementReplies {
   private dropParse(entry: ParseEntry): void {
     if (entry.serverName) this.prepared.delete(entry.serverName);
     entry.answered?.(false);
+  }
+
+  /**
+   * A Close of ours the server skipped: the old copy is still there (the fresh Parse after it was
+   * skipped too), of a shape not known: the next use refreshes it again.
+   */
+  private dropClose(entry: CloseEntry): void {
+    if (entry.serverName !== null && !this.prepared.has(entry.serverName)) this.prepared.set(entry.serverName, null);
   }
 
   /** Describes sent before batch `seq` that will never be answered. */

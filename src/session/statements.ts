@@ -3,16 +3,28 @@
 // lazily on whichever connection a Bind or Describe lands on. Rewrites Parse, Bind, Describe and
 // Close; everything else passes untouched.
 //
-// A statement prepared again elsewhere is parsed against the schema of now, which may differ
-// from what the client was told when it described the statement. A dedicated connection would
-// fail every use of such a statement with 0A000 "cached plan must not change result type"; so
-// does PgGate: before a described statement's first use on a connection, the copy there is
-// described too (the client's messages wait for the answer), and a different shape makes the
-// client's statement stale for good.
+// Schema changes, including DDL PgGate never sees (run directly on the primary): a dedicated
+// connection's statement keeps the result type of its own Parse; once the table changes it,
+// every use fails with 0A000 "cached plan must not change result type", and a statement parsed
+// after the change never does. PgGate gives each client statement that behaviour by knowing its
+// shape (parameter and result types) as of the client's Parse, and using only server copies known
+// to have that shape:
+// - Every copy PgGate parses is described in the same breath, so its shape is known; the
+//   client's own Parse is always parsed for real (an existing copy is closed first), so the
+//   statement's shape is that of the schema at its Parse.
+// - A copy of unknown shape, or of another shape than the statement's, may be older than the
+//   statement (parsed before the DDL): it is parsed afresh (Close, Parse, Describe) before use —
+//   and if the fresh copy still differs, the schema changed after the client's Parse: the use
+//   fails with 0A000, as on a dedicated connection, and so does every later one while a fresh
+//   copy differs (PostgreSQL compares with the types of the Parse: a change undone heals it).
+//   When the statement's shape is known, its messages wait for the fresh copy's (Hold).
+// - A copy of the same shape may still fail with the server's own 0A000 (the table changed since
+//   it was described). That change came after the client's Parse, so the client sees it; the
+//   copy's name is retired (statement-names.ts), so every connection drops its copy of it.
 //
 // What a client keeps is bounded (statement-limits.ts) and charged to the memory budget; a Parse
 // the server rejects leaves nothing behind, as in PostgreSQL.
-import { encodePgError, Errors, type PgError } from "../errors/index.ts";
+import { encodePgError, type PgError } from "../errors/index.ts";
 import { BodyReader, Frontend, MessageWriter } from "../protocol/index.ts";
 import type { Classification, Router } from "../router/index.ts";
 import type { ServerConn } from "../server/server-conn.ts";
@@ -20,6 +32,9 @@ import { statementNames } from "../server/statement-names.ts";
 import { sameShape, type StatementShape } from "../server/statement-shape.ts";
 import { BoundedSet } from "./accepted-texts.ts";
 import { refusal, statementBytes, type StatementCaps } from "./statement-limits.ts";
+import { failHere, failStale, NOOP_NAME, ownCopy, sendClose, sendDescribe, sendFlush, sendParse, statementKey, type FrameOut } from "./statement-frames.ts";
+
+export type { FrameOut } from "./statement-frames.ts";
 
 /**
  * A Query or Parse larger than this is not decoded to be classified: it goes to the primary as
@@ -30,18 +45,33 @@ import { refusal, statementBytes, type StatementCaps } from "./statement-limits.
 export const MAX_INSPECTED_MESSAGE = 1 << 20;
 
 export interface ClientStatement {
-  /** PgGate's server-side name for this (query, types). */
-  readonly serverName: string;
+  /** PgGate's server-side name for this (query, types); a new one when it is retired. */
+  serverName: string;
+  /** Digest of query and types (statementKey): the name to move to when serverName is retired. */
+  readonly key: string;
   /** Its text, for routing; null when larger than MAX_INSPECTED_MESSAGE (never decoded). */
   readonly query: string | null;
   /** Routing verdict for `query`, kept with the statement so each Bind does not re-classify. */
   route: { router: Router; cls: Classification } | null;
   /** Parse body after the name: query, NUL, parameter count and type OIDs. */
   readonly rest: Uint8Array;
-  /** The parameter and result types the client was told by a Describe of it; null until it asked. */
-  told: StatementShape | null;
-  /** Its types changed since the client was told them: every use fails as on a dedicated connection. */
+  /**
+   * Its parameter and result types as of the client's Parse (from the Describe PgGate sends
+   * with every Parse, or the client's own); null until a copy parsed after the client's Parse
+   * answered one.
+   */
+  shape: StatementShape | null;
+  /** A connection whose copy was parsed after the client's Parse (its shape may still be on its way). */
+  freshOn: ServerConn | null;
+  /**
+   * The schema's types differ from `shape` (as last checked): uses fail with 0A000, as on a
+   * dedicated connection, until a check finds them equal again (a change undone).
+   */
   stale: boolean;
+  /** The connection whose fresh copy was just found to differ: the held use fails without another check. */
+  checkedOn: ServerConn | null;
+  /** Told by the server connection that a Bind of it failed with the server's 0A000. */
+  readonly planChanged: (serverName: string) => void;
   /** What keeping it costs (statementBytes), charged to the memory budget. */
   readonly bytes: number;
   /** Whether it returns settings to their defaults (SET ... TO DEFAULT, RESET): asked at its first Bind. */
@@ -74,18 +104,6 @@ export const Forwarded = {
 } as const;
 export type Forwarded = (typeof Forwarded)[keyof typeof Forwarded];
 
-/** The substitute error frame for uses of a stale statement. */
-const CACHED_PLAN_CHANGED = encodePgError(Errors.cachedPlanChanged());
-
-let nextMarker = 1;
-
-
-/** A name no server statement has: closing it is a harmless no-op that still yields CloseComplete. */
-const NOOP_NAME = "pggate_closed";
-
-/** Sends frame bytes to the server in order (views or freshly built frames). */
-export type FrameOut = (buf: Uint8Array, start: number, end: number) => void;
-
 /** Where hit/miss counts go (the gateway's Stats). */
 export interface PreparedCounters {
   preparedHits: number;
@@ -115,11 +133,6 @@ export class ClientStatements {
     private readonly owner: StatementOwner | null = null,
   ) {}
 
-  /** The Describe callback, made on first use: most clients never need one. */
-  private shapeLearntFn: ((shape: StatementShape | null, conn: ServerConn) => void) | null = null;
-  private get shapeLearnt(): (shape: StatementShape | null, conn: ServerConn) => void {
-    return (this.shapeLearntFn ??= (_shape, conn) => this.owner?.onShapeLearnt(conn));
-  }
   /** The client's unnamed statement, re-parsed wherever a later Bind("") lands. */
   private unnamed: { rest: Uint8Array; owner: object } | null = null;
 
@@ -217,19 +230,20 @@ export class ClientStatements {
   acceptLocally(buf: Uint8Array, start: number, end: number): boolean {
     const c = this.localCandidate(buf, start, end);
     if (!c) return false;
-    this.keep(c.name, newStatement(c.name, c.serverName, ownCopy(buf, start, end, c.rest)));
+    this.keep(c.name, newStatement(c.name, c.key, c.serverName, ownCopy(buf, start, end, c.rest)));
     return true;
   }
 
   /** A named Parse whose text a server already accepted for this client's kind, or null. */
-  private localCandidate(buf: Uint8Array, start: number, end: number): { name: string; rest: Uint8Array; serverName: string } | null {
+  private localCandidate(buf: Uint8Array, start: number, end: number): { name: string; rest: Uint8Array; key: string; serverName: string } | null {
     const r = new BodyReader(buf, start + 5, end);
     const name = r.cstring();
     if (name === "") return null;
     const rest = buf.subarray(end - r.remaining, end);
-    const serverName = statementNames.nameFor(statementKey(rest));
+    const key = statementKey(rest);
+    const serverName = statementNames.nameFor(key);
     if (!this.accepted.has(serverName)) return null;
-    return { name, rest, serverName };
+    return { name, rest, key, serverName };
   }
 
   /**
@@ -301,21 +315,19 @@ export class ClientStatements {
       failHere(server, out, encodePgError(refused));
       return;
     }
-    const serverName = statementNames.nameFor(statementKey(rest));
-    const stmt = newStatement(name, serverName, ownCopy(buf, start, end, rest));
+    const key = statementKey(rest);
+    const serverName = statementNames.nameFor(key);
+    const stmt = newStatement(name, key, serverName, ownCopy(buf, start, end, rest));
     this.keep(name, stmt);
+    // Parsed for real, as on a dedicated connection, even where a copy exists: that copy may be
+    // older than a schema change PgGate never saw, and this statement must have the shape of now.
     if (server.prepared.has(serverName)) {
-      // Already prepared here (by this or another client). The client still expects a
-      // ParseComplete at this point of the reply stream: parsing the same text as the unnamed
-      // statement produces exactly one, without touching the shared named statement.
-      server.touchPrepared(serverName);
-      server.unnamedOwner = null;
-      server.expectParse(null, false, this.parseAnswered(name, stmt));
-      sendParse(out, "", rest);
-      return;
+      server.expectClose(serverName);
+      sendClose(out, serverName);
     }
     server.expectParse(serverName, false, this.parseAnswered(name, stmt));
     sendParse(out, serverName, rest);
+    this.describeCopy(stmt, server, out);
   }
 
   private forwardBind(buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): Forwarded {
@@ -326,12 +338,14 @@ export class ClientStatements {
     const name = r.cstring();
     if (name === "") {
       this.ensureUnnamed(server, out);
+      server.expectBind(null, null);
       out(buf, start, end);
       return Forwarded.Sent;
     }
     const stmt = this.named.get(name);
     if (!stmt) {
       // Unknown to us: the server answers "prepared statement ... does not exist", as it should.
+      server.expectBind(null, null);
       out(buf, start, end);
       return Forwarded.Sent;
     }
@@ -340,6 +354,7 @@ export class ClientStatements {
       failStale(server, out);
       return Forwarded.Sent;
     }
+    server.expectBind(stmt.serverName, stmt.planChanged);
     const rest = buf.subarray(end - r.remaining, end);
     const w = new MessageWriter(rest.length + portal.length + stmt.serverName.length + 8);
     w.begin(Frontend.Bind).bytes(portal).cstring(stmt.serverName).bytes(rest).finish();
@@ -351,6 +366,7 @@ export class ClientStatements {
   private forwardDescribeOrClose(type: number, buf: Uint8Array, start: number, end: number, server: ServerConn, out: FrameOut): Forwarded {
     const kind = buf[start + 5];
     if (kind !== 0x53 /* 'S' */) {
+      if (type === Frontend.Close) server.expectClose(null);
       out(buf, start, end);
       return Forwarded.Sent;
     }
@@ -360,8 +376,11 @@ export class ClientStatements {
         this.ensureUnnamed(server, out);
         server.expectDescribe(null, false, null);
       }
-      // After a Close of the unnamed statement, nobody's unnamed statement lives there.
-      else server.unnamedOwner = null;
+      else {
+        // After a Close of the unnamed statement, nobody's unnamed statement lives there.
+        server.unnamedOwner = null;
+        server.expectClose(null);
+      }
       out(buf, start, end);
       return Forwarded.Sent;
     }
@@ -370,8 +389,8 @@ export class ClientStatements {
       // The server statement is shared with other clients and stays; only this client's name
       // goes. Closing a name that does not exist still answers CloseComplete, in order.
       this.drop(name);
-      const f = new MessageWriter(24).begin(Frontend.Close).int8(0x53).cstring(NOOP_NAME).finish().take();
-      out(f, 0, f.length);
+      server.expectClose(null);
+      sendClose(out, NOOP_NAME);
       return Forwarded.Sent;
     }
     if (!stmt) {
@@ -385,45 +404,72 @@ export class ClientStatements {
       failStale(server, out);
       return Forwarded.Sent;
     }
-    // What the client is told now is what its later uses are held to.
+    // The copy passed ensurePrepared: what the client is told is the statement's shape.
     server.expectDescribe(stmt.serverName, false, (shape) => {
-      if (shape !== null && this.named.get(name) === stmt) stmt.told = shape;
+      if (shape !== null) stmt.shape ??= shape;
     });
-    const f = new MessageWriter(stmt.serverName.length + 8).begin(Frontend.Describe).int8(0x53).cstring(stmt.serverName).finish().take();
-    out(f, 0, f.length);
+    sendDescribe(out, stmt.serverName);
     return Forwarded.Sent;
   }
 
   /**
-   * Makes `stmt` usable on `server`: prepares it there if missing and, when the client was told
-   * its shape, checks the copy there has that shape — at once when the shape is known here,
-   * else by describing it (Hold: the client's messages wait for the answer). A copy of another
-   * shape marks the client's statement stale.
+   * Makes `stmt` usable on `server` (see the head of this file): uses the copy there when its
+   * shape is the statement's, or when it was parsed for this statement (its shape still on the
+   * way); otherwise parses it afresh. Hold: the client's messages wait for the fresh copy's shape.
    */
   private ensurePrepared(stmt: ClientStatement, server: ServerConn, out: FrameOut): Forwarded {
     // The server ignores everything up to the Sync: whatever is sent is skipped unanswered.
     if (server.skippingToSync) return Forwarded.Sent;
-    let shape = server.prepared.get(stmt.serverName);
-    if (shape !== undefined) {
+    if (stmt.checkedOn === server) {
+      // The answer a Hold waited for: the fresh copy differs (stale, the caller fails the use).
+      stmt.checkedOn = null;
+      return Forwarded.Sent;
+    }
+    if (statementNames.isRetired(stmt.serverName)) {
+      stmt.serverName = statementNames.nameFor(stmt.key);
+      stmt.freshOn = null;
+    }
+    const name = stmt.serverName;
+    const copy = server.prepared.get(name);
+    const usable = copy === undefined ? false : copy !== null && stmt.shape !== null ? sameShape(stmt.shape, copy) : stmt.freshOn === server && stmt.shape === null;
+    if (usable) {
+      stmt.stale = false;
       this.counters.preparedHits++;
-      server.touchPrepared(stmt.serverName);
-    } else {
-      this.counters.preparedMisses++;
-      server.expectParse(stmt.serverName, true);
-      sendParse(out, stmt.serverName, stmt.rest);
-      shape = null;
+      server.touchPrepared(name);
+      return Forwarded.Sent;
     }
-    if (stmt.told === null || stmt.stale) return Forwarded.Sent;
-    if (shape === null) {
-      server.expectDescribe(stmt.serverName, true, this.shapeLearnt);
-      const d = new MessageWriter(stmt.serverName.length + 8).begin(Frontend.Describe).int8(0x53).cstring(stmt.serverName).finish().take();
-      out(d, 0, d.length);
-      // Flush: the answer must come now, not at the Sync still to be sent.
-      out(FLUSH, 0, FLUSH.length);
-      return Forwarded.Hold;
+    this.counters.preparedMisses++;
+    if (copy !== undefined) {
+      server.expectClose(name);
+      sendClose(out, name);
     }
-    if (!sameShape(stmt.told, shape)) stmt.stale = true;
-    return Forwarded.Sent;
+    server.expectParse(name, true);
+    sendParse(out, name, stmt.rest);
+    const hold = stmt.shape !== null;
+    this.describeCopy(stmt, server, out, hold);
+    if (!hold) return Forwarded.Sent;
+    sendFlush(out);
+    return Forwarded.Hold;
+  }
+
+  /**
+   * Describes the copy of `stmt` just parsed on `server` (the answer is swallowed): its shape is
+   * recorded for the connection and becomes the statement's, or, when the statement has one
+   * already and the fresh copy differs, the schema changed since the client's Parse: stale.
+   */
+  private describeCopy(stmt: ClientStatement, server: ServerConn, out: FrameOut, hold = false): void {
+    stmt.freshOn = server;
+    server.expectDescribe(stmt.serverName, true, (shape, conn) => {
+      if (shape !== null) {
+        if (stmt.shape === null) stmt.shape = shape;
+        else if (!sameShape(stmt.shape, shape)) {
+          stmt.stale = true;
+          if (hold) stmt.checkedOn = conn;
+        }
+      }
+      if (hold) this.owner?.onShapeLearnt(conn);
+    });
+    sendDescribe(out, stmt.serverName);
   }
 
   private ensureUnnamed(server: ServerConn, out: FrameOut): void {
@@ -435,73 +481,28 @@ export class ClientStatements {
   }
 }
 
-/**
- * Identity of a statement: the SHA-256 of the raw bytes of query text and parameter types (not
- * of decoded text, so clients in encodings other than UTF-8 never share a name for different
- * statements). A digest keeps the process-wide name map at a few dozen bytes per statement
- * whatever its size. It must resist collisions, not merely spread well: two texts with one key
- * share a server statement, so a client able to craft a collision with another user's statement
- * would have its SQL run under the other's name. Finding a SHA-256 collision is computationally
- * infeasible; a fast 64-bit hash such as Bun.hash (wyhash) is not built to resist a chosen one,
- * and verifying would mean keeping every text in the shared map, which is what this avoids.
- */
-function statementKey(rest: Uint8Array): string {
-  return Bun.SHA256.hash(rest, "base64") as unknown as string;
-}
-
-/**
- * `rest` (a view of the frame `buf[start, end)`) as something that may be kept: the view itself
- * when the frame has its buffer to itself (a large message, allocated whole by the frame reader;
- * views stay valid, see FrameSink), else a copy, so a small statement never pins a socket chunk.
- */
-function ownCopy(buf: Uint8Array, start: number, end: number, rest: Uint8Array): Uint8Array {
-  return start === 0 && end === buf.length && buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength ? rest : rest.slice();
-}
-
 /** A named statement as recorded at its Parse; `rest` is the body after the name, kept as it is. */
-function newStatement(name: string, serverName: string, rest: Uint8Array): ClientStatement {
+function newStatement(name: string, key: string, serverName: string, rest: Uint8Array): ClientStatement {
   const keepsText = rest.length <= MAX_INSPECTED_MESSAGE;
   const query = keepsText ? new BodyReader(rest, 0, rest.length).cstring() : null;
-  return { serverName, query, rest, route: null, told: null, stale: false, resets: null, bytes: statementBytes(name.length, rest.length, keepsText) };
+  const stmt: ClientStatement = {
+    serverName,
+    key,
+    query,
+    rest,
+    route: null,
+    shape: null,
+    freshOn: null,
+    stale: false,
+    checkedOn: null,
+    resets: null,
+    bytes: statementBytes(name.length, rest.length, keepsText),
+    // The server's own 0A000 on a copy of the statement's shape: the table changed after the
+    // client's Parse, so a dedicated connection fails this statement from now on too.
+    planChanged: (changed) => {
+      if (changed === stmt.serverName) stmt.stale = true;
+    },
+  };
+  return stmt;
 }
 
-const FLUSH = new Uint8Array([Frontend.Flush, 0, 0, 0, 4]);
-
-/**
- * In place of a use of a stale statement: the 0A000 a dedicated connection raises, where it
- * raises it (see failHere).
- */
-function failStale(server: ServerConn, out: FrameOut): void {
-  failHere(server, out, CACHED_PLAN_CHANGED);
-}
-
-/**
- * Makes the batch fail at this point of the message stream with `substitute` (an ErrorResponse):
- * a Describe of a statement that does not exist fails there on the server, which then skips to
- * the Sync as after any error (a transaction aborts), and the client is shown `substitute`.
- */
-function failHere(server: ServerConn, out: FrameOut, substitute: Uint8Array): void {
-  const marker = `pggate_fail_${(nextMarker++).toString(36)}`;
-  server.expectForcedError(marker, substitute);
-  const f = new MessageWriter(marker.length + 8).begin(Frontend.Describe).int8(0x53).cstring(marker).finish().take();
-  out(f, 0, f.length);
-}
-
-/** Above this, a Parse body is sent as a view after its own small header (see sendParse). */
-const VIEW_BODY_BYTES = 64 * 1024;
-
-/**
- * A Parse of `rest` (query, NUL, parameter types) as statement `name` (a PgGate name: ASCII).
- * A large body is not copied into a new frame: the header and name go as a small buffer, the
- * body as a view of the bytes kept (a 4 MB statement is otherwise copied once more per send).
- */
-function sendParse(out: FrameOut, name: string, rest: Uint8Array): void {
-  if (rest.length <= VIEW_BODY_BYTES) {
-    const f = new MessageWriter(rest.length + name.length + 8).begin(Frontend.Parse).cstring(name).bytes(rest).finish().take();
-    out(f, 0, f.length);
-    return;
-  }
-  const head = new MessageWriter(name.length + 8).int8(Frontend.Parse).int32(4 + name.length + 1 + rest.length).cstring(name).take();
-  out(head, 0, head.length);
-  out(rest, 0, rest.length);
-}

@@ -51,4 +51,53 @@ describe("StatementReplies", () => {
     expect(r.onError(fields("57014", "canceling statement due to user request"), 2)).toBe(sub);
     expect(r.onError(fields("57014", "canceling statement due to user request"), 3)).toBeNull();
   });
+
+  test("a 0A000 is traced to the batch's first unanswered Bind or Describe; PgGate's own CloseCompletes are swallowed", () => {
+    const prepared = new Map<string, StatementShape | null>();
+    const r = new StatementReplies(prepared);
+    const told: string[] = [];
+    r.expectClose(0, null);
+    r.expectClose(0, "pggate_7");
+    r.expectBind(0, "pggate_5", (n) => told.push(`5:${n}`));
+    r.expectBind(0, "pggate_6", (n) => told.push(`6:${n}`));
+    expect(r.onCloseComplete()).toBe(false);
+    expect(r.onCloseComplete()).toBe(true);
+    r.onBindComplete();
+    // pggate_5's Bind was answered: the failure is pggate_6's.
+    expect(r.planChanged(0)).toBe("pggate_6");
+    expect(told).toEqual(["6:pggate_6"]);
+    r.onError(fields("0A000", "cached plan must not change result type"), 0);
+    // A Describe sent before a Bind of the same batch fails first.
+    r.expectDescribe(1, "pggate_8", false, null);
+    r.expectBind(1, "pggate_9", (n) => told.push(`9:${n}`));
+    expect(r.planChanged(1)).toBe("pggate_8");
+    expect(told.length).toBe(1);
+  });
+
+  test("a Close of ours the server skipped leaves the old copy known, of unknown shape (refreshed again before use)", () => {
+    const prepared = new Map<string, StatementShape | null>();
+    const r = new StatementReplies(prepared);
+    r.expectClose(2, "pggate_3");
+    r.expectParse(2, "pggate_3", true, null);
+    prepared.set("pggate_3", null);
+    r.onError(fields("22012", "division by zero"), 2);
+    expect(prepared.has("pggate_3")).toBe(true);
+    expect(prepared.get("pggate_3")).toBeNull();
+  });
+});
+
+describe("StatementNames.retire", () => {
+  test("a retired name is never handed out again; connections learn of it through retiredGen", async () => {
+    const { StatementNames } = await import("../../../src/server/statement-names.ts");
+    const names = new StatementNames();
+    const a = names.nameFor("key-a");
+    expect(names.nameFor("key-a")).toBe(a);
+    const gen = names.retiredGen;
+    names.retire(a);
+    expect(names.retiredGen).toBe(gen + 1);
+    expect(names.isRetired(a)).toBe(true);
+    const b = names.nameFor("key-a");
+    expect(b).not.toBe(a);
+    expect(names.nameFor("key-a")).toBe(b);
+  });
 });

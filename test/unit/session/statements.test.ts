@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { ClientStatements, Forwarded } from "../../../src/session/statements.ts";
 import type { StatementShape } from "../../../src/server/statement-shape.ts";
 import { AcceptedTexts, BoundedSet } from "../../../src/session/accepted-texts.ts";
+import { statementNames } from "../../../src/server/statement-names.ts";
 import type { ServerConn } from "../../../src/server/server-conn.ts";
 import { Bind as bind, cat, Close as closeMsg, Describe as describeMsg, Execute, Parse as parse, Sync } from "../../frames.ts";
 
@@ -46,6 +47,12 @@ interface FakeServer {
   acceptors: (((accepted: boolean) => void) | null)[];
   expectParse(name: string | null, swallow: boolean, answered?: ((accepted: boolean) => void) | null): void;
   touchPrepared(name: string): void;
+  /** Binds PgGate registered: [server name, 0A000 callback]. */
+  binds: [string | null, ((name: string) => void) | null][];
+  expectBind(name: string | null, changed: ((name: string) => void) | null): void;
+  /** Closes PgGate registered: the copy its own Close drops, or null for the client's. */
+  closes: (string | null)[];
+  expectClose(name: string | null): void;
 }
 
 function fakeServer(): FakeServer & ServerConn {
@@ -72,6 +79,16 @@ function fakeServer(): FakeServer & ServerConn {
     },
     touchPrepared(name) {
       s.touched.push(name);
+    },
+    binds: [],
+    expectBind(name, changed) {
+      s.binds.push([name, changed]);
+    },
+    closes: [],
+    // Like ServerConn: PgGate's own Close forgets the copy at once.
+    expectClose(name) {
+      s.closes.push(name);
+      if (name !== null) s.prepared.delete(name);
     },
   };
   return s as FakeServer & ServerConn;
@@ -142,16 +159,17 @@ describe("Parse", () => {
     const rec = recorder();
     const text = q();
     expect(rec.forward(st, server, parse("s1", text, [23]))).toBe(true);
-    expect(rec.sent.length).toBe(1);
     const name = serverNameOf(rec.sent[0]);
     expect(name).toMatch(/^pggate_[0-9a-z]+$/);
-    expect(rec.sent[0]).toEqual(parse(name, text, [23]));
+    // Described at once (answer swallowed): the statement's shape as of its Parse.
+    expect(rec.sent).toEqual([parse(name, text, [23]), describeMsg("S", name)]);
     expect(server.parses).toEqual([[name, false]]);
+    expect(server.describes.map(([n, swallow]) => [n, swallow])).toEqual([[name, true]]);
     expect(st.queryOf("s1")).toBe(text);
     expect(st.size).toBe(1);
   });
 
-  test("the same text and types on a connection that already has it: sent as an unnamed Parse", () => {
+  test("the same text and types on a connection that already has it: that copy is closed and parsed afresh (it may predate DDL PgGate never saw)", () => {
     const a = new ClientStatements();
     const b = new ClientStatements();
     const server = fakeServer();
@@ -163,17 +181,18 @@ describe("Parse", () => {
     server.parses.length = 0;
     server.unnamedOwner = {};
 
+    const owner = server.unnamedOwner;
     rec.forward(b, server, parse("other", text, [23]));
-    expect(rec.sent).toEqual([parse("", text, [23])]);
-    expect(server.parses).toEqual([[null, false]]);
-    expect(server.touched).toEqual([name]);
-    // The server's unnamed statement was replaced: nobody owns it now.
-    expect(server.unnamedOwner).toBeNull();
-    // b's Bind uses the shared name with no injection.
+    expect(rec.sent).toEqual([closeMsg("S", name), parse(name, text, [23]), describeMsg("S", name)]);
+    expect(server.closes).toEqual([name]);
+    expect(server.parses).toEqual([[name, false]]);
+    // The server's unnamed statement is untouched.
+    expect(server.unnamedOwner).toBe(owner);
+    // b's Bind uses the copy just parsed for it with no injection, its shape still on the way.
     rec.clear();
     rec.forward(b, server, bind("", "other", ["1"]));
     expect(rec.sent).toEqual([bind("", name, ["1"])]);
-    expect(server.parses).toEqual([[null, false]]);
+    expect(server.parses).toEqual([[name, false]]);
   });
 
   test("the unnamed Parse passes through unchanged and makes this client the owner of the server's unnamed statement", () => {
@@ -241,8 +260,9 @@ describe("Bind", () => {
 
     const second = fakeServer();
     rec.forward(st, second, bind("portal", "s1", ["7", null]));
-    expect(rec.sent).toEqual([parse(name, text, [23, 25]), bind("portal", name, ["7", null])]);
+    expect(rec.sent).toEqual([parse(name, text, [23, 25]), describeMsg("S", name), bind("portal", name, ["7", null])]);
     expect(second.parses).toEqual([[name, true]]);
+    expect(second.binds.map(([n]) => n)).toEqual([name]);
 
     // Once prepared there, later Binds are only rewritten.
     rec.clear();
@@ -314,7 +334,7 @@ describe("Bind", () => {
     expect(server.parses.at(-1)).toEqual([null, true]);
   });
 
-  test("Bind(\"\") re-parses after a named Parse was sent as unnamed on that connection", () => {
+  test("Bind(\"\") needs no re-parse after a named Parse of a text the connection had (the unnamed statement is left alone)", () => {
     const st = new ClientStatements();
     const other = new ClientStatements();
     const server = fakeServer();
@@ -323,10 +343,10 @@ describe("Bind", () => {
     rec.forward(other, server, parse("o", shared));
     const unnamedText = q();
     rec.forward(st, server, parse("", unnamedText));
-    rec.forward(st, server, parse("s", shared)); // already there: goes out as Parse("")
+    rec.forward(st, server, parse("s", shared)); // already there: closed and parsed again under its name
     rec.clear();
     rec.forward(st, server, bind("", ""));
-    expect(rec.sent).toEqual([parse("", unnamedText), bind("", "")]);
+    expect(rec.sent).toEqual([bind("", "")]);
   });
 
   test("Bind(\"\") from a client that never sent Parse(\"\") is forwarded unchanged", () => {
@@ -355,7 +375,8 @@ describe("Describe", () => {
 
     rec.clear();
     rec.forward(st, b, describeMsg("S", "s1"));
-    expect(rec.sent).toEqual([parse(name, text, [23]), describeMsg("S", name)]);
+    // PgGate's own Describe (swallowed) follows its Parse; then the client's.
+    expect(rec.sent).toEqual([parse(name, text, [23]), describeMsg("S", name), describeMsg("S", name)]);
     expect(b.parses).toEqual([[name, true]]);
   });
 
@@ -435,7 +456,7 @@ describe("Close", () => {
     rec.forward(st, server, closeMsg("S", "s1"));
     rec.clear();
     rec.forward(st, server, parse("s1", text));
-    expect(rec.sent).toEqual([parse("", text)]);
+    expect(rec.sent).toEqual([closeMsg("S", name), parse(name, text), describeMsg("S", name)]);
     rec.clear();
     rec.forward(st, server, bind("", "s1"));
     expect(rec.sent).toEqual([bind("", name)]);
@@ -485,7 +506,7 @@ describe("acceptLocally (Parse answered without a server)", () => {
     rec.clear();
     const server = fakeServer();
     rec.forward(st, server, bind("", "s", ["1"]));
-    expect(rec.sent).toEqual([parse(name, text, [23]), bind("", name, ["1"])]);
+    expect(rec.sent).toEqual([parse(name, text, [23]), describeMsg("S", name), bind("", name, ["1"])]);
     expect(server.parses).toEqual([[name, true]]);
     // An injected Parse is PgGate's, not the client's: nothing to accept for it.
     expect(server.acceptors).toEqual([null]);
@@ -626,7 +647,8 @@ describe("statements the client described, used on another connection", () => {
     const st = new ClientStatements(undefined, { ...unlimited(), onShapeLearnt: (conn: ServerConn) => void learnt.push(conn) });
     const first = fakeServer();
     const rec = recorder();
-    rec.forward(st, first, parse("s1", q("SELECT v FROM t"), []));
+    const text = q("SELECT v FROM t");
+    rec.forward(st, first, parse("s1", text, []));
     const name = serverNameOf(rec.sent[0]);
     rec.forward(st, first, describeMsg("S", "s1"));
     const [, swallow, done] = first.describes.at(-1)!;
@@ -634,7 +656,7 @@ describe("statements the client described, used on another connection", () => {
     first.prepared.set(name, told);
     done!(told, first);
     rec.clear();
-    return { st, rec, name, learnt };
+    return { st, rec, name, learnt, text };
   }
 
   test("a connection lacking it: Parse and Describe injected with a Flush, and the Bind held until the shape is known", () => {
@@ -653,26 +675,69 @@ describe("statements the client described, used on another connection", () => {
     expect(rec.sent).toEqual([bind("", name)]);
   });
 
-  test("a copy of another shape makes the statement stale: each use becomes a forced failure shown as 0A000, on every connection", () => {
-    const { st, rec, name } = described(shape([], rowOf("v", 23)));
+  /** Plays the server's answer to the last Describe PgGate sent on `server`. */
+  const answer = (server: FakeServer & ServerConn, name: string, sh: StatementShape) => {
+    server.prepared.set(name, sh);
+    server.describes.at(-1)![2]!(sh, server);
+  };
+
+  test("a copy of another shape is parsed afresh before use (the use waits); a fresh copy that still differs fails the use with 0A000, as often as it is used", () => {
+    const { st, rec, name, learnt } = described(shape([], rowOf("v", 23)));
     const second = fakeServer();
     second.prepared.set(name, shape([], rowOf("v", 20)));
-    expect(rec.forwardAs(st, second, bind("", "s1"))).toBe(Forwarded.Sent);
-    expect(rec.sent.length).toBe(1);
-    expect(String.fromCharCode(rec.sent[0][0])).toBe("D");
-    expect(second.forcedErrors.length).toBe(1);
-    expect(cstrings(rec.sent[0], 1, 1)[0]).toBe(second.forcedErrors[0]);
+    for (let use = 0; use < 2; use++) {
+      rec.clear();
+      // The copy there may predate a change the statement's Parse already saw: Close, Parse, Describe, Flush.
+      expect(rec.forwardAs(st, second, bind("", "s1"))).toBe(Forwarded.Hold);
+      expect(rec.sent.map((f) => String.fromCharCode(f[0]))).toEqual(["C", "P", "D", "H"]);
+      expect(second.closes.at(-1)).toBe(name);
+      answer(second, name, shape([], rowOf("v", 20)));
+      expect(learnt.at(-1)).toBe(second);
+      rec.clear();
+      // The held Bind goes again: the schema changed after the client's Parse.
+      expect(rec.forwardAs(st, second, bind("", "s1"))).toBe(Forwarded.Sent);
+      expect(rec.sent.length).toBe(1);
+      expect(String.fromCharCode(rec.sent[0][0])).toBe("D");
+      expect(second.forcedErrors.length).toBe(use + 1);
+      expect(cstrings(rec.sent[0], 1, 1)[0]).toBe(second.forcedErrors[use]);
+    }
+    // The change undone (a fresh copy of the statement's own shape): it serves again, as in PostgreSQL.
     rec.clear();
+    expect(rec.forwardAs(st, second, bind("", "s1"))).toBe(Forwarded.Hold);
+    answer(second, name, shape([], rowOf("v", 23)));
+    rec.clear();
+    expect(rec.forwardAs(st, second, bind("", "s1"))).toBe(Forwarded.Sent);
+    expect(rec.sent).toEqual([bind("", name)]);
+    expect(second.forcedErrors.length).toBe(2);
+  });
+
+  test("the server's own 0A000 on a Bind fails the statement until a fresh copy shows its shape again", () => {
+    const { st, rec, name, text } = described(shape([], rowOf("v", 23)));
     const first = fakeServer();
     first.prepared.set(name, shape([], rowOf("v", 23)));
-    rec.forward(st, first, describeMsg("S", "s1"));
-    expect(first.forcedErrors.length).toBe(1);
-    // Closing and preparing again starts afresh.
-    rec.forward(st, first, closeMsg("S", "s1"));
-    rec.forward(st, first, parse("s1", q("SELECT v FROM t"), []));
+    rec.forward(st, first, bind("", "s1"));
+    expect(rec.sent).toEqual([bind("", name)]);
+    const [bound, changed] = first.binds.at(-1)!;
+    expect(bound).toBe(name);
+    // What ServerConn does with the server's 0A000: tells the statement, retires the name, drops its copy.
+    changed!(name);
+    statementNames.retire(name);
+    first.prepared.delete(name);
+    rec.clear();
+    // The statement moves to a fresh name; its first copy is checked before use.
+    expect(rec.forwardAs(st, first, bind("", "s1"))).toBe(Forwarded.Hold);
+    const fresh = serverNameOf(rec.sent[0]);
+    expect(fresh).not.toBe(name);
+    expect(rec.sent.map((f) => String.fromCharCode(f[0]))).toEqual(["P", "D", "H"]);
+    answer(first, fresh, shape([], rowOf("v", 25)));
     rec.clear();
     rec.forward(st, first, bind("", "s1"));
     expect(first.forcedErrors.length).toBe(1);
+    // A new Parse of the text gets the fresh name too, never the retired one.
+    const other = new ClientStatements();
+    rec.clear();
+    rec.forward(other, fakeServer(), parse("x", text, []));
+    expect(serverNameOf(rec.sent[0])).toBe(fresh);
   });
 
   test("different parameter types are a different shape too; the same types and columns from another table are not", () => {
@@ -683,6 +748,8 @@ describe("statements the client described, used on another connection", () => {
     expect(other.forcedErrors).toEqual([]);
     const third = fakeServer();
     third.prepared.set(name, shape([25], rowOf("v", 23)));
+    expect(rec.forwardAs(st, third, bind("", "s1", ["1"]))).toBe(Forwarded.Hold);
+    answer(third, name, shape([25], rowOf("v", 23)));
     rec.forward(st, third, bind("", "s1", ["1"]));
     expect(third.forcedErrors.length).toBe(1);
   });
@@ -803,9 +870,9 @@ describe("what a client's statements keep (limits.max_prepared_statements, limit
     expect(st.queryOf("big")).toBeUndefined();
     expect(st.bytes).toBeLessThan((1 << 20) + 1000);
     // Sent as a small header and the kept body (not copied into one frame); the bytes are a Parse.
-    expect(rec.sent.length).toBe(2);
+    expect(rec.sent.length).toBe(3);
     const name = serverNameOf(rec.sent[0]);
-    expect(cat(...rec.sent)).toEqual(parse(name, text));
+    expect(cat(...rec.sent.slice(0, 2))).toEqual(parse(name, text));
     // Injected on another connection the same way.
     rec.clear();
     rec.forward(st, fakeServer(), bind("", "big"));
