@@ -1,15 +1,13 @@
 // Runs admin console commands against the live gateway: SHOW (show.ts), RELOAD, PAUSE/RESUME,
-// SHUTDOWN, KILL_CLIENT.
+// SHUTDOWN, KILL_CLIENT, ... once access.ts says this user may.
 import { error, fatal, SqlState } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { GatewayContext, GatewayControl } from "../session/context.ts";
+import { accessDenied, consoleRole, mayRun } from "./access.ts";
 import type { AdminCommand } from "./commands.ts";
 import type { AdminBackend } from "./console.ts";
 import type { AdminResult } from "./result.ts";
 import { show } from "./show.ts";
-
-/** What the console may ask of the process as a whole. */
-
 
 export class GatewayAdmin implements AdminBackend {
   constructor(
@@ -19,6 +17,7 @@ export class GatewayAdmin implements AdminBackend {
   ) {}
 
   async execute(cmd: AdminCommand): Promise<AdminResult> {
+    if (!mayRun(consoleRole(this.ctx.config.admin, this.who), cmd)) throw accessDenied();
     switch (cmd.kind) {
       case "empty":
         return { tag: "" };
@@ -37,6 +36,15 @@ export class GatewayAdmin implements AdminBackend {
         log.info("admin_shutdown", { by: this.who, wait_for_clients: cmd.waitForClients });
         setTimeout(() => this.control.shutdown(cmd.waitForClients), 50);
         return { tag: "SHUTDOWN" };
+      case "suspend":
+        // PgBouncer's SUSPEND flushes and freezes every socket so `pgbouncer -R` can take them
+        // over. PgGate has no takeover: a SUSPEND that returned would leave a restart script
+        // believing it could hand the sockets on. Refused, naming what does the job here.
+        throw error(
+          SqlState.FeatureNotSupported,
+          "SUSPEND is not supported: PgGate has no online restart (pgbouncer -R) to hand sockets to",
+          "To stop traffic use PAUSE [db] (running transactions finish, new ones wait), then RESUME; for restarts without a gap, workers processes share the port: restart them one at a time.",
+        );
       case "reconnect": {
         const n = this.ctx.pools.retire(cmd.database);
         log.info("admin_reconnect", { by: this.who, db: cmd.database ?? undefined, connections: n });

@@ -2,7 +2,35 @@
 // and parseAdminCommand(). Pure text → AdminCommand; it never executes anything.
 import { PgError, SqlState } from "../errors/index.ts";
 
-export type ShowWhat = "pools" | "clients" | "servers" | "nodes" | "stats" | "config" | "version" | "help" | "lists" | "databases" | "users" | "totals" | "mem" | "fds";
+export const SHOW_WHATS = [
+  // PgBouncer 1.18's SHOW commands, answered with its columns (show-pgbouncer.ts).
+  "pools",
+  "clients",
+  "servers",
+  "stats",
+  "stats_totals",
+  "stats_averages",
+  "totals",
+  "config",
+  "version",
+  "help",
+  "lists",
+  "databases",
+  "users",
+  "mem",
+  "fds",
+  "sockets",
+  "active_sockets",
+  "dns_hosts",
+  "dns_zones",
+  // PgGate's own: per node, and routing.
+  "nodes",
+  "pools_by_node",
+  "stats_by_node",
+  "routes",
+] as const;
+
+export type ShowWhat = (typeof SHOW_WHATS)[number];
 
 export type AdminCommand =
   | { kind: "show"; what: ShowWhat }
@@ -20,27 +48,13 @@ export type AdminCommand =
   /** New logins to the database are refused (DISABLE) or allowed again (ENABLE). */
   | { kind: "disable"; database: string }
   | { kind: "enable"; database: string }
+  /** PgBouncer's SUSPEND (before an online restart): understood, then refused with what to use instead. */
+  | { kind: "suspend" }
   /** A reloadable key set at run time, over the file (until restart). */
   | { kind: "set"; key: string; value: string }
   /** An empty query string, or one holding only whitespace, comments and `;`. */
   | { kind: "empty" };
 
-export const SHOW_WHATS: readonly ShowWhat[] = [
-  "pools",
-  "clients",
-  "servers",
-  "nodes",
-  "stats",
-  "config",
-  "version",
-  "help",
-  "lists",
-  "databases",
-  "users",
-  "totals",
-  "mem",
-  "fds",
-];
 
 /** Every command, spelled as error messages and SHOW HELP list them. */
 export const ADMIN_COMMAND_SYNOPSES: readonly string[] = [
@@ -49,6 +63,7 @@ export const ADMIN_COMMAND_SYNOPSES: readonly string[] = [
   "PAUSE [db]",
   "RESUME [db]",
   "SHUTDOWN [WAIT_FOR_CLIENTS]",
+  "SUSPEND",
   "KILL_CLIENT id",
   "RECONNECT [db]",
   "WAIT_CLOSE [db]",
@@ -251,6 +266,9 @@ function parseTokens(tokens: Token[]): AdminCommand {
       if (argc === 1 && keyword(tokens[1]) === "WAIT_FOR_CLIENTS") return { kind: "shutdown", waitForClients: true };
       throw syntaxError(input, "SHUTDOWN takes only the optional word WAIT_FOR_CLIENTS");
     }
+    case "SUSPEND":
+      if (argc > 0) throw tooMany("SUSPEND");
+      return { kind: "suspend" };
     case "RECONNECT":
     case "WAIT_CLOSE": {
       if (argc > 1) throw syntaxError(input, `${head} takes at most one database name`);

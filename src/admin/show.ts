@@ -1,271 +1,179 @@
-// The admin console's SHOW tables, built from the live pools, clients, health monitor and stats.
-// Column names follow PgBouncer's where the concept is the same (cl_active, sv_idle, maxwait,
-// pool_mode, ...), so its tooling reads them; numbers are numbers (int8/float8 columns).
+// The admin console's SHOW dispatcher, and the tables about configuration and the process:
+// DATABASES, USERS, CONFIG, VERSION, MEM, DNS_*, NODES. PgBouncer's tables take its 1.18 columns
+// (pgbouncer-columns.ts), PgGate's own columns after them; pools, sockets and stats live beside.
 import { ANY_DATABASE } from "../session/databases.ts";
 import { configRows } from "../config/index.ts";
-import { error, SqlState } from "../errors/index.ts";
 import { formatLsn } from "../health/lsn.ts";
-import type { Histogram } from "../metrics/stats.ts";
 import { poolModeFor, poolSizeFor } from "../pool/pool-settings.ts";
 import { clusterLabel } from "../server/node-target.ts";
 import type { GatewayContext } from "../session/context.ts";
 import { COMMIT, VERSION } from "../version.ts";
-import { ADMIN_COMMAND_SYNOPSES } from "./commands.ts";
-import type { AdminResult } from "./result.ts";
+import { ADMIN_COMMAND_SYNOPSES, type ShowWhat } from "./commands.ts";
+import { pgbouncerResult } from "./pgbouncer-columns.ts";
+import type { AdminResult, AdminValue } from "./result.ts";
+import { lists, pools, poolsByNode } from "./show-pools.ts";
+import { clients, fds, serversTable, sockets } from "./show-sockets.ts";
+import { routes, statsByNode, statsTables } from "./show-stats.ts";
 
-const TX_STATUS: Record<number, string> = { 0x49: "idle", 0x54: "in_transaction", 0x45: "failed_transaction" };
-
-/** Seconds since the epoch, for PgBouncer's connect_time / request_time columns as ISO text. */
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-export function show(ctx: GatewayContext, what: string): AdminResult {
+export function show(ctx: GatewayContext, what: ShowWhat): AdminResult {
   const now = Date.now();
   switch (what) {
     case "pools":
       return pools(ctx, now);
+    case "pools_by_node":
+      return poolsByNode(ctx, now);
     case "clients":
       return clients(ctx, now);
+    case "servers":
+      return serversTable(ctx, now);
+    case "sockets":
+      return sockets(ctx, now, false);
+    case "active_sockets":
+      return sockets(ctx, now, true);
+    case "fds":
+      return fds(ctx);
     case "databases":
       return databases(ctx);
     case "users":
       return users(ctx);
+    case "stats":
+    case "stats_totals":
+    case "stats_averages":
     case "totals":
-      return totals(ctx);
+      return statsTables(ctx, what, databaseNames(ctx), now);
+    case "stats_by_node":
+      return statsByNode(ctx);
+    case "routes":
+      return routes(ctx);
+    case "lists":
+      return lists(ctx, databaseNames(ctx).length, userNames(ctx).length);
     case "mem":
       return mem(ctx);
-    case "fds":
-      return fds(ctx);
-    case "servers": {
-      const clientOf = new Map<number, number>();
-      for (const c of ctx.clients) if (c.serverId !== null) clientOf.set(c.serverId, c.id);
-      const rows: AdminResult["rows"] = [];
-      for (const p of ctx.pools.visible()) {
-        for (const s of p.members) {
-          rows.push([s.id, p.node.name, s.node.host, s.node.port, p.user, p.database, s.state, clientOf.get(s.id) ?? null, TX_STATUS[s.txStatus] ?? "", round((now - s.createdAt) / 1000), round((now - s.lastUsedAt) / 1000), s.prepared.size, s.processId, s.tlsActive]);
-        }
-      }
-      return { tag: "SHOW", columns: ["id", "node", "host", "port", "user", "database", "state", "client_id", "tx", "age_s", "idle_s", "prepared", "backend_pid", "tls"], rows };
-    }
-    case "nodes": {
-      const replicas = [...ctx.config.nodes.replicas, ...ctx.config.databases.flatMap((d) => d.nodes?.replicas ?? [])];
-      const weights = new Map(replicas.map((r) => [`${r.host}:${r.port}`, r.weight]));
-      return {
-        tag: "SHOW",
-        columns: ["node", "host", "port", "configured_role", "role", "up", "weight", "lag_s", "lag_bytes", "lsn", "checked_ms_ago", "failures", "last_error", "reason", "cluster"],
-        rows: ctx.health.all().map((h) => [
-          h.target.name,
-          h.target.host,
-          h.target.port,
-          h.configuredRole,
-          h.role,
-          h.up,
-          h.configuredRole === "replica" ? weights.get(`${h.target.host}:${h.target.port}`) ?? 1 : null,
-          h.lagSeconds,
-          h.lagBytes,
-          h.lsn === null ? null : formatLsn(h.lsn),
-          h.lastCheckAt ? now - h.lastCheckAt : null,
-          h.failures,
-          h.lastError || null,
-          h.configuredRole === "replica" ? ctx.replicaCaveat : null,
-          clusterLabel(h.target),
-        ]),
-      };
-    }
-    case "stats": {
-      const rows: AdminResult["rows"] = [];
-      for (const [node, n] of ctx.stats.nodes) {
-        const h = ctx.health.all().find((x) => x.target.name === node);
-        rows.push([node, h ? (h.role === "unknown" ? h.configuredRole : h.role) : null, n.queries, n.transactions, n.bytesOut, n.bytesIn, ...latency(n.latency)]);
-      }
-      for (const route of ["primary", "replica"] as const) {
-        let queries = 0;
-        for (const v of Object.values(ctx.stats.queries[route])) queries += v;
-        rows.push(["*", route, queries, null, null, null, ...latency(ctx.stats.duration[route])]);
-      }
-      return { tag: "SHOW", columns: ["node", "route", "queries", "transactions", "bytes_sent", "bytes_received", "avg_ms", "p99_ms"], rows };
-    }
+    case "dns_hosts":
+      // PgGate resolves through the system resolver on each connect and caches nothing.
+      return pgbouncerResult("dns_hosts", []);
+    case "dns_zones":
+      return pgbouncerResult("dns_zones", []);
     case "config":
-      return { tag: "SHOW", columns: ["key", "value", "default", "reloadable"], rows: configRows(ctx.config).map((r) => [r.key, r.value, r.default, r.reloadable]) };
+      return pgbouncerResult("config", configRows(ctx.config).map((r) => [r.key, r.value, r.default, r.reloadable ? "yes" : "no"]));
     case "version":
-      return { tag: "SHOW", columns: ["version"], rows: [[`PgGate ${VERSION} (commit ${COMMIT}, bun ${Bun.version})`]] };
+      // Tools that read the version learn which console layout to expect: PgBouncer 1.18's.
+      return pgbouncerResult("version", [[`PgGate ${VERSION} (commit ${COMMIT}, bun ${Bun.version}); console compatible with PgBouncer 1.18.0`]]);
     case "help":
       return { tag: "SHOW", columns: ["command"], rows: ADMIN_COMMAND_SYNOPSES.map((c) => [c]) };
-    case "lists": {
-      let servers = 0;
-      for (const p of ctx.pools.visible()) servers += p.members.size;
-      return {
-        tag: "SHOW",
-        columns: ["list", "items"],
-        rows: [
-          ["clients", ctx.clients.size],
-          ["pools", [...ctx.pools.visible()].length],
-          ["servers", servers],
-          ["nodes", ctx.health.all().length],
-          ["paused", ctx.paused.size],
-        ],
-      };
-    }
-    default:
-      throw error(SqlState.SyntaxError, `unknown SHOW target "${what}"`);
+    case "nodes":
+      return nodes(ctx, now);
   }
 }
 
-function pools(ctx: GatewayContext, now: number): AdminResult {
-  const clientsOf = ctx.activeClientsByPool();
+function nodes(ctx: GatewayContext, now: number): AdminResult {
+  const replicas = [...ctx.config.nodes.replicas, ...ctx.config.databases.flatMap((d) => d.nodes?.replicas ?? [])];
+  const weights = new Map(replicas.map((r) => [`${r.host}:${r.port}`, r.weight]));
   return {
     tag: "SHOW",
-    columns: ["database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "sv_used", "sv_login", "maxwait", "maxwait_us", "pool_mode", "node", "pool_size", "waits", "avg_wait_ms", "paused"],
-    types: ["text", "text", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "text", "text", "int8", "int8", "float8", "bool"],
-    rows: [...ctx.pools.visible()].map((p) => {
-      const oldest = p.core.oldestWaitingSince;
-      const waitUs = Number.isFinite(oldest) ? Math.max(0, now - oldest) * 1000 : 0;
-      return [
-        p.database,
-        p.user,
-        clientsOf.get(p) ?? 0,
-        p.core.waiting,
-        p.core.active,
-        p.core.idleCount,
-        0,
-        p.core.connecting,
-        Math.floor(waitUs / 1_000_000),
-        waitUs % 1_000_000,
-        poolModeFor(ctx.config, p.user, p.database),
-        p.node.name,
-        p.core.size,
-        p.waits,
-        p.waits ? round(p.totalWaitMs / p.waits) : 0,
-        ctx.isPaused(p.database),
-      ];
-    }),
-  };
-}
-
-function clients(ctx: GatewayContext, now: number): AdminResult {
-  return {
-    tag: "SHOW",
-    columns: ["type", "user", "database", "state", "addr", "port", "local_port", "connect_time", "request_time", "wait", "wait_us", "tls", "application_name", "id", "tx", "route", "reason", "pin", "queries", "server_id"],
-    types: ["text", "text", "text", "text", "text", "int8", "int8", "text", "text", "int8", "int8", "bool", "text", "int8", "text", "text", "text", "text", "int8", "int8"],
-    rows: [...ctx.clients].map((c) => {
-      const waitUs = c.waitStartedAt ? (now - c.waitStartedAt) * 1000 : 0;
-      return [
-        "C",
-        c.user,
-        c.database,
-        c.state,
-        c.remoteAddress,
-        c.remotePort,
-        c.localPort,
-        iso(c.connectedAt),
-        iso(c.lastActivityAt),
-        Math.floor(waitUs / 1_000_000),
-        waitUs % 1_000_000,
-        c.tls,
-        c.applicationName,
-        c.id,
-        TX_STATUS[c.txStatus] ?? "",
-        c.lastRoute,
-        c.lastReason || null,
-        c.pinReason,
-        c.queries,
-        c.serverId,
-      ];
-    }),
+    columns: ["node", "host", "port", "configured_role", "role", "up", "weight", "lag_s", "lag_bytes", "lsn", "checked_ms_ago", "failures", "last_error", "reason", "cluster"],
+    rows: ctx.health.all().map((h) => [
+      h.target.name,
+      h.target.host,
+      h.target.port,
+      h.configuredRole,
+      h.role,
+      h.up,
+      h.configuredRole === "replica" ? weights.get(`${h.target.host}:${h.target.port}`) ?? 1 : null,
+      h.lagSeconds,
+      h.lagBytes,
+      h.lsn === null ? null : formatLsn(h.lsn),
+      h.lastCheckAt ? now - h.lastCheckAt : null,
+      h.failures,
+      h.lastError || null,
+      h.configuredRole === "replica" ? ctx.replicaCaveat : null,
+      clusterLabel(h.target),
+    ]),
   };
 }
 
 /**
- * PgBouncer's SHOW DATABASES: one row per `databases:` entry ("*" included) and per name in use
- * through the wildcard, with the primary of its cluster and the real database it opens.
+ * Every database name SHOW DATABASES lists: each `databases:` entry, then each name in use. The
+ * "*" entry itself is left out, as PgBouncer leaves out its fallback: it has no real database of
+ * its own, and a NULL there breaks tools that label series by that column.
  */
-function databases(ctx: GatewayContext): AdminResult {
-  const byDb = new Map<string, number>();
-  for (const e of ctx.databases.allEntries()) byDb.set(e.name, 0);
-  for (const p of ctx.pools.visible()) byDb.set(p.database, (byDb.get(p.database) ?? 0) + p.members.size);
-  const rows: AdminResult["rows"] = [];
-  for (const [db, connections] of byDb) {
-    const e = ctx.resolveDatabase(db);
-    if (!e) continue;
-    const primary = e.cluster.primary;
-    const real = db === ANY_DATABASE && e.name === ANY_DATABASE ? null : e.serverDatabase(db);
-    rows.push([db, primary.host, primary.port, real, poolSizeFor(ctx.config, "", db), poolModeFor(ctx.config, "", db), ctx.config.nodes.maxConnections, connections, ctx.isPaused(db), ctx.disabled.has(db), e.cluster.label]);
-  }
-  return {
-    tag: "SHOW",
-    columns: ["name", "host", "port", "database", "pool_size", "pool_mode", "max_connections", "current_connections", "paused", "disabled", "cluster"],
-    types: ["text", "text", "int8", "text", "int8", "text", "int8", "int8", "bool", "bool", "text"],
-    rows,
-  };
+function databaseNames(ctx: GatewayContext): string[] {
+  const names = new Set<string>();
+  for (const e of ctx.databases.allEntries()) if (e.name !== ANY_DATABASE) names.add(e.name);
+  for (const p of ctx.pools.visible()) names.add(p.database);
+  return [...names].filter((db) => ctx.resolveDatabase(db));
 }
 
-function users(ctx: GatewayContext): AdminResult {
+function userNames(ctx: GatewayContext): string[] {
   const names = new Set<string>();
   for (const p of ctx.pools.visible()) names.add(p.user);
   for (const o of ctx.config.pool.users) names.add(o.name);
-  return {
-    tag: "SHOW",
-    columns: ["name", "pool_mode", "pool_size"],
-    types: ["text", "text", "int8"],
-    rows: [...names].map((u) => [u, poolModeFor(ctx.config, u, ""), poolSizeFor(ctx.config, u, "")]),
-  };
+  return [...names];
 }
 
-function totals(ctx: GatewayContext): AdminResult {
-  let queries = 0;
-  let xacts = 0;
-  let sent = 0;
-  let received = 0;
-  for (const n of ctx.stats.nodes.values()) {
-    queries += n.queries;
-    xacts += n.transactions;
-    sent += n.bytesOut;
-    received += n.bytesIn;
+/**
+ * PgBouncer's SHOW DATABASES: one row per `databases:` entry and per name in use through the
+ * wildcard, with the primary of its cluster and the real database it opens. PgGate
+ * has no force_user and no reserve pool (NULL, 0); min_pool_size is pool.min_idle. Then the cluster.
+ */
+function databases(ctx: GatewayContext): AdminResult {
+  const connections = new Map<string, number>();
+  for (const p of ctx.pools.visible()) connections.set(p.database, (connections.get(p.database) ?? 0) + p.members.size);
+  const rows: AdminValue[][] = [];
+  for (const db of databaseNames(ctx)) {
+    const e = ctx.resolveDatabase(db);
+    if (!e) continue;
+    const primary = e.cluster.primary;
+    // A client may literally ask for database "*": a name in use like any other.
+    const real = e.serverDatabase(db);
+    rows.push([
+      db,
+      primary.host,
+      primary.port,
+      real,
+      null,
+      poolSizeFor(ctx.config, "", db),
+      ctx.config.pool.minIdle,
+      0,
+      poolModeFor(ctx.config, "", db),
+      ctx.config.nodes.maxConnections,
+      connections.get(db) ?? 0,
+      ctx.isPaused(db) ? 1 : 0,
+      ctx.disabled.has(db) ? 1 : 0,
+      e.cluster.label,
+    ]);
   }
-  return {
-    tag: "SHOW",
-    columns: ["name", "value"],
-    types: ["text", "int8"],
-    rows: [
-      ["total_xact_count", xacts],
-      ["total_query_count", queries],
-      ["total_server_assignment_count", queries],
-      ["total_received", received],
-      ["total_sent", sent],
-    ],
-  };
+  return pgbouncerResult("databases", rows, [["cluster", "text"]]);
 }
 
-/** Where the memory goes: the process, the JS heap, and the client input budget. */
+/** PgBouncer's SHOW USERS: the pool mode that applies to each user; then its pool size. */
+function users(ctx: GatewayContext): AdminResult {
+  return pgbouncerResult(
+    "users",
+    userNames(ctx).map((u) => [u, poolModeFor(ctx.config, u, ""), poolSizeFor(ctx.config, u, "")]),
+    [["pool_size", "int4"]],
+  );
+}
+
+/**
+ * PgBouncer lists its slab caches (object size, used, free, total bytes); PgGate has none, so each
+ * row is one memory figure in bytes: size 1, used = the bytes, free = room left under a limit.
+ */
 function mem(ctx: GatewayContext): AdminResult {
   const m = process.memoryUsage();
-  return {
-    tag: "SHOW",
-    columns: ["name", "bytes"],
-    types: ["text", "int8"],
-    rows: [
-      ["rss", m.rss],
-      ["heap_used", m.heapUsed],
-      ["heap_total", m.heapTotal],
-      ["external", m.external],
-      ["buffered_client_input", ctx.memory.used],
-      ["client_prepared_statements", ctx.memory.retained],
-      ["buffered_client_input_limit", ctx.memory.limit],
-    ],
+  const row = (name: string, used: number, limit = 0): AdminValue[] => {
+    const free = limit > 0 ? Math.max(0, limit - used) : 0;
+    return [name, 1, used, free, used + free, used];
   };
-}
-
-/** The sockets PgGate holds: clients, then server connections (Bun exposes no fd numbers). */
-function fds(ctx: GatewayContext): AdminResult {
-  const rows: AdminResult["rows"] = [];
-  for (const c of ctx.clients) rows.push(["client", c.id, c.user, c.database, c.remoteAddress, c.remotePort, c.tls]);
-  for (const p of ctx.pools.visible()) for (const s of p.members) rows.push(["server", s.id, p.user, p.database, s.node.host, s.node.port, s.tlsActive]);
-  return { tag: "SHOW", columns: ["kind", "id", "user", "database", "addr", "port", "tls"], types: ["text", "int8", "text", "text", "text", "int8", "bool"], rows };
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
-}
-
-function latency(h: Histogram): [number, number] {
-  return [h.count ? round((h.sum / h.count) * 1000) : 0, round(h.quantile(0.99) * 1000)];
+  return pgbouncerResult(
+    "mem",
+    [
+      row("rss", m.rss),
+      row("heap_used", m.heapUsed, m.heapTotal),
+      row("external", m.external),
+      row("buffered_client_input", ctx.memory.used, ctx.memory.limit),
+      row("client_prepared_statements", ctx.memory.retained),
+    ],
+    [["bytes", "int8"]],
+  );
 }

@@ -270,6 +270,7 @@ export const SCHEMA = [
 
   // admin, log, process
   strings("admin.users", { default: ["postgres"], lowercase: false, reloadable: true, doc: "Users allowed into the admin console (database pggate)." }),
+  strings("admin.stats_users", { default: [], lowercase: false, reloadable: true, doc: "Users allowed into the admin console read-only, as PgBouncer's stats_users: every SHOW; any other command gets ERROR 42501 \"admin access needed\". They authenticate like any user, never with admin.password." }),
   str("admin.password", { default: "", nonEmpty: false, reloadable: true, secret: true, doc: "If set, admin users log in to the console with this password (SCRAM), checked by PgGate, in every auth mode; empty = they authenticate like any user. Env PGGATE_ADMIN_PASSWORD overrides it." }),
   int("limits.max_buffered_bytes", { default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, reloadable: true, doc: "Bytes PgGate holds for all clients together: incoming messages (partial messages, queued batches) and kept prepared statements. When reached, reading from clients pauses until it drains, and a new prepared statement fails with 53200. 0 = a quarter of the machine's RAM." }),
   int("limits.max_prepared_statements", { default: 10000, min: 0, max: 10_000_000, reloadable: true, doc: "Named prepared statements one client may keep; a Parse past it fails with 54000 until the client closes some. 0 = no limit (limits.max_buffered_bytes still applies)." }),

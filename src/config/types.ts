@@ -131,7 +131,12 @@ export interface Config {
     readonly primaryWaitMs: number;
   };
   readonly retry: { readonly connectAttempts: number; readonly backoffMs: number };
-  readonly admin: { readonly users: readonly string[]; readonly password: string };
+  readonly admin: {
+    readonly users: readonly string[];
+    /** Read-only console users (SHOW only), as PgBouncer's stats_users. */
+    readonly statsUsers: readonly string[];
+    readonly password: string;
+  };
   readonly limits: { readonly maxBufferedBytes: number; readonly maxPreparedStatements: number; readonly maxPreparedStatementBytes: number };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   readonly shutdownTimeoutMs: number;

@@ -234,6 +234,15 @@ class Validator extends ValueChecks {
     }
     this.resolveDatabases();
 
+    // A name in both lists would read as read-only in one place and be an admin in fact: say which.
+    const admins = this.get("admin.users");
+    const statsUsers = this.get("admin.stats_users");
+    if (admins && statsUsers) {
+      statsUsers.forEach((u, i) => {
+        if (admins.includes(u)) this.report(["admin", "stats_users", i], `"${u}" is also in admin.users (which gives full access); list it in one of them`);
+      });
+    }
+
     const writeFns = this.get("routing.write_functions");
     const readFns = this.get("routing.read_functions");
     if (writeFns && readFns) {
@@ -427,7 +436,7 @@ class Validator extends ValueChecks {
         connectAttempts: m("retry.connect_attempts"),
         backoffMs: m("retry.backoff_ms"),
       },
-      admin: { users: m("admin.users"), password: m("admin.password") },
+      admin: { users: m("admin.users"), statsUsers: m("admin.stats_users"), password: m("admin.password") },
       limits: {
         maxBufferedBytes: m("limits.max_buffered_bytes"),
         maxPreparedStatements: m("limits.max_prepared_statements"),

@@ -24,6 +24,7 @@ export const SqlState = {
   ProgramLimitExceeded: "54000",
   InvalidParameterValue: "22023",
   SyntaxError: "42601",
+  InsufficientPrivilege: "42501",
 } as const;
 
 export type Severity = "FATAL" | "ERROR" | "WARNING" | "NOTICE";

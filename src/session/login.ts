@@ -379,10 +379,12 @@ const ACCEPTED_PARAMS_TTL_MS = 60_000;
 const MAX_ACCEPTED_PARAM_SETS = 32;
 
 /**
- * The admin console's login: only admin.users. With admin.password, PgGate checks it itself
- * (SCRAM), in every mode and with no server involved — the way in for a superuser without a
- * password of its own. Else authenticated like any user (in passthrough against the primary),
- * in auth.auth_database or "postgres". Returns the ParameterStatus set to report.
+ * The admin console's login: only admin.users and admin.stats_users. With admin.password, PgGate
+ * checks it itself for admin.users (SCRAM), in every mode and with no server involved — the way in
+ * for a superuser without a password of its own. Else (and always for admin.stats_users)
+ * authenticated like any user (in passthrough against the primary), in auth.auth_database or
+ * "postgres". What a stats user may run is decided per command (src/admin/access.ts). Returns the
+ * ParameterStatus set to report.
  */
 export async function loginAdmin(
   ctx: GatewayContext,
@@ -395,8 +397,11 @@ export async function loginAdmin(
   // Who is an admin is told only to someone who proved a password: before that, a name outside
   // admin.users is answered exactly like a wrong password (or, below, after the exchange).
   const isAdmin = ctx.config.admin.users.includes(user);
+  // A read-only (stats) user never shares admin.password: knowing it would open every admin name.
+  // It authenticates like any user, so a monitoring credential grants nothing more.
+  const isStatsUser = !isAdmin && ctx.config.admin.statsUsers.includes(user);
   const adminPassword = ctx.config.admin.password;
-  if (adminPassword !== "") {
+  if (adminPassword !== "" && !isStatsUser) {
     await authenticateClient(ch, user, isAdmin ? { kind: "plain", password: adminPassword } : null, isAdmin ? "scram" : chooseMockMethod(user));
     if (!isAdmin) throw Errors.passwordFailed(user);
     return new Map([...ADMIN_PARAMS, ["application_name", applicationName]]);
@@ -405,10 +410,10 @@ export async function loginAdmin(
   const database = ctx.config.auth.authDatabase || "postgres";
   const cluster = ctx.resolveDatabase(database)?.cluster ?? ctx.databases.firstCluster;
   const { server, slot } = await login(ctx, ch, { user, database, cluster, serverDatabase: database, params: startupParams }, client);
-  if (!isAdmin) {
+  if (!isAdmin && !isStatsUser) {
     slot?.release();
     server?.terminate();
-    throw fatal(SqlState.InvalidAuthorizationSpecification, `user "${user}" may not use the PgGate admin console`, "Admin users are listed in admin.users.");
+    throw fatal(SqlState.InvalidAuthorizationSpecification, `user "${user}" may not use the PgGate admin console`, "Admin users are listed in admin.users (read-only ones in admin.stats_users).");
   }
   const reported = new Map(server?.params ?? ctx.pools.find(cluster.primary, user, database)?.serverParams ?? []);
   slot?.release();

@@ -8,7 +8,16 @@ const TEXT_OID = 25;
 
 /** A RowDescription of text columns. */
 /** Type OIDs a locally built result may declare, with their typlen (text format throughout). */
-export const TYPE_OIDS = { text: [TEXT_OID, -1], int8: [20, 8], float8: [701, 8], bool: [16, 1] } as const;
+export const TYPE_OIDS = {
+  text: [TEXT_OID, -1],
+  int8: [20, 8],
+  float8: [701, 8],
+  bool: [16, 1],
+  // PgBouncer's console declares these (int4 for counts, numeric for 64-bit totals, bytea for keys).
+  int4: [23, 4],
+  numeric: [1700, -1],
+  bytea: [17, -1],
+} as const;
 export type ColumnType = keyof typeof TYPE_OIDS;
 
 export function buildRowDescription(columns: readonly string[], types: readonly ColumnType[] = []): Uint8Array {

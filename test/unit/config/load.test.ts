@@ -90,7 +90,7 @@ describe("defaults", () => {
       },
       health: { intervalMs: 1000, timeoutMs: 2000, failureThreshold: 2, successThreshold: 2, user: "", password: "", database: "postgres", primaryWaitMs: 10000 },
       retry: { connectAttempts: 3, backoffMs: 100 },
-      admin: { users: ["postgres"], password: "" },
+      admin: { users: ["postgres"], statsUsers: [], password: "" },
       limits: { maxBufferedBytes: 0, maxPreparedStatements: 10000, maxPreparedStatementBytes: 67_108_864 },
       log: { level: "info", format: "logfmt" },
       shutdownTimeoutMs: 30000,
@@ -303,6 +303,14 @@ nodes_:
     expect(problems(`${MINIMAL}pool: { size: 4, min_idle: 5 }\n`)).toEqual([
       "pggate.yaml:3:28: pool.min_idle: must not exceed pool.size (4), got 5",
     ]);
+  });
+
+  test("admin.stats_users: a list of names, none also in admin.users", () => {
+    expect(parse(`${MINIMAL}admin: { users: [root], stats_users: [monitor, Grafana] }\n`).admin.statsUsers).toEqual(["monitor", "Grafana"]);
+    expect(problems(`${MINIMAL}admin: { users: [root, ops], stats_users: [monitor, ops] }\n`)).toEqual([
+      'pggate.yaml:3:53: admin.stats_users[1]: "ops" is also in admin.users (which gives full access); list it in one of them',
+    ]);
+    expect(problems(`${MINIMAL}admin: { stats_users: monitor }\n`)[0]).toContain("admin.stats_users");
   });
 
   test("metrics and clients on the same port", () => {
