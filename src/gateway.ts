@@ -8,7 +8,7 @@ import { Errors, fatal, SqlState } from "./errors/index.ts";
 import { configureLog, log } from "./log/index.ts";
 import { createRegistry, startMetricsServer, type MetricsServer } from "./endpoints/metrics.ts";
 import type { LinkData } from "./net/link.ts";
-import { startListener } from "./session/listener.ts";
+import { startListener, startUnixListener, type UnixListener } from "./session/listener.ts";
 import { GatewayContext, type GatewayControl } from "./session/context.ts";
 import { AdminConsole } from "./admin/console.ts";
 import { GatewayAdmin } from "./admin/backend.ts";
@@ -18,6 +18,7 @@ import type { SupervisorMessage, WorkerMessage } from "./supervisor.ts";
 export class Gateway {
   readonly ctx: GatewayContext;
   private listener: TCPSocketListener<LinkData> | null = null;
+  private unixListener: UnixListener | null = null;
   private metrics: MetricsServer | null = null;
   private registry: Registry;
 
@@ -50,7 +51,18 @@ export class Gateway {
     this.ctx.worker = { index, count };
   }
 
-  start(): void {
+  /** The Unix socket's path while PgGate listens on one (listen.unix_socket_dir), else "". */
+  get unixSocketPath(): string {
+    return this.unixListener?.path ?? "";
+  }
+
+  /**
+   * Starts listening. The TCP listener and everything else start before this returns (a busy port
+   * throws here); the promise settles once the Unix socket (listen.unix_socket_dir) listens too,
+   * which may first have to find out whether a leftover socket file is stale, and rejects when it
+   * cannot be had (then shut down: the TCP side is already serving).
+   */
+  start(): Promise<void> {
     const cfg = this.ctx.config;
     configureLog(cfg.log.level, cfg.log.format);
     this.applyAuth(cfg);
@@ -68,6 +80,19 @@ export class Gateway {
       tls: cfg.listen.tls.mode,
     });
     this.warnReplicaCaveat();
+    return this.startUnixSocket();
+  }
+
+  /**
+   * A Unix socket path cannot be shared the way SO_REUSEPORT shares the TCP port: with workers > 1,
+   * worker 0 alone listens on it (a restarted worker 0 finds its predecessor's file stale).
+   */
+  private async startUnixSocket(): Promise<void> {
+    if (this.ctx.config.listen.unixSocketDir === "" || this.ctx.worker.index !== 0 || !this.listener) return;
+    this.unixListener = await startUnixListener(this.ctx, this.listener.port);
+    // Shut down while the stale check ran: the file must not outlive us.
+    if (this.ctx.shuttingDown) this.unixListener.stop(true);
+    else log.info("listening_unix", { path: this.unixListener.path, mode: this.ctx.config.listen.unixSocketMode, group: this.ctx.config.listen.unixSocketGroup || undefined });
   }
 
   /** Says loudly, at start and on reload, when configured replicas will not serve most users. */
@@ -220,6 +245,8 @@ export class Gateway {
     this.ctx.shuttingDown = true;
     log.info("shutdown_started", { clients: this.ctx.clients.size, wait_for_clients: waitForClients });
     this.listener?.stop(false);
+    // Its file goes now: a client finds no socket rather than one that refuses it.
+    this.unixListener?.stop(false);
     const deadline = Date.now() + this.ctx.config.shutdownTimeoutMs;
     const busy = (state: string): boolean => (waitForClients ? state !== "admin" : state === "active" || state === "login");
     while (Date.now() < deadline && [...this.ctx.clients].some((c) => busy(c.state))) {
@@ -235,6 +262,7 @@ export class Gateway {
     if (this.idleTimer) clearInterval(this.idleTimer);
     this.cancelListener?.stop(true);
     this.listener?.stop(true);
+    this.unixListener?.stop(true);
     log.info("shutdown_complete");
   }
 }

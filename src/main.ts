@@ -117,11 +117,15 @@ function main(): void {
   }
   const gateway = new Gateway(config);
   if (workerIndex !== undefined) gateway.asWorker(Number(workerIndex), Number(process.env.PGGATE_WORKERS ?? config.workers));
-  try {
-    gateway.start();
-  } catch (e) {
+  const startFailed = (e: unknown): never => {
     log.error("start_failed", { error: (e as Error).message });
     process.exit(1);
+  };
+  try {
+    // The Unix socket (listen.unix_socket_dir) may come up a moment later, or fail the start then.
+    gateway.start().catch(startFailed);
+  } catch (e) {
+    startFailed(e);
   }
   gateway.onShutdownComplete = () => process.exit(0);
   let signals = 0;

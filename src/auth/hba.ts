@@ -3,8 +3,8 @@
 // that fits a client, the way PostgreSQL's check_hba does, and the two message functions word the
 // refusals as PostgreSQL does (SQLSTATE 28000, invalid_authorization_specification).
 //
-// Supported: record types local (parsed, never matches: PgGate only has TCP clients), host,
-// hostssl, hostnossl; comma lists with quoting; the keywords all, sameuser and replication (which
+// Supported: record types local (clients of the Unix socket, listen.unix_socket_dir), host,
+// hostssl, hostnossl (TCP clients only, as in PostgreSQL); comma lists with quoting; the keywords all, sameuser and replication (which
 // never matches, PgGate has no replication connections); PostgreSQL 16's /regex names (the
 // subset hba-regex.ts matches in linear time) and backslash line continuation; IPv4 and IPv6
 // addresses as CIDR or with a netmask column; methods trust, reject, scram-sha-256, md5 and
@@ -62,7 +62,9 @@ export interface HbaRule {
 }
 
 export interface HbaClient {
-  /** The peer address as the socket reports it: IPv4, IPv6, or IPv4-mapped IPv6; a %zone is ignored. */
+  /** Connected over the Unix socket: only local lines match it; host lines only TCP clients. */
+  local?: boolean;
+  /** The peer address as the socket reports it: IPv4, IPv6, or IPv4-mapped IPv6; a %zone is ignored. Unused when local. */
   address: string;
   ssl: boolean;
   /** As PostgreSQL sees it: a client that sends no database name gets its user name. */
@@ -235,7 +237,7 @@ function tokenizeLine(text: string, line: number): Field[] {
 
 const CONNECTION_TYPES: readonly HbaConnectionType[] = ["local", "host", "hostssl", "hostnossl"];
 const METHODS: readonly HbaMethod[] = ["trust", "reject", "scram-sha-256", "md5", "password"];
-/** Methods PostgreSQL knows that need something PgGate does not have (a Unix socket, a client certificate, an external service). */
+/** Methods PostgreSQL knows that need something PgGate does not have (the peer's OS user, a client certificate, an external service). */
 const FOREIGN_METHODS: readonly string[] = ["peer", "ident", "cert", "gss", "sspi", "ldap", "radius", "pam", "bsd"];
 
 function isKeyword(token: Token, word: string): boolean {
@@ -568,7 +570,8 @@ function userMatches(matchers: readonly HbaNameMatcher[], user: string): boolean
 }
 
 function connectionMatches(rule: HbaRule, client: HbaClient, ip: ClientIp): boolean {
-  if (rule.type === "local" || rule.address === null) return false;
+  if (rule.type === "local") return client.local === true;
+  if (client.local === true || rule.address === null) return false;
   if (rule.type === "hostssl" && !client.ssl) return false;
   if (rule.type === "hostnossl" && client.ssl) return false;
   return rule.address.kind === "all" || inNet(ip, rule.address);
@@ -598,12 +601,17 @@ function encryptionState(client: HbaClient): string {
   return client.ssl ? "SSL encryption" : "no encryption";
 }
 
+/** The host as PostgreSQL names it in these messages: "[local]" for a Unix-socket client. */
+function hostOf(client: HbaClient): string {
+  return client.local === true ? "[local]" : client.address;
+}
+
 /** PostgreSQL's message when no rule matches, e.g. `no pg_hba.conf entry for host "10.1.2.3", user "bob", database "app", SSL encryption`. */
 export function noEntryMessage(client: HbaClient): string {
-  return `no pg_hba.conf entry for host "${client.address}", user "${client.user}", database "${client.database}", ${encryptionState(client)}`;
+  return `no pg_hba.conf entry for host "${hostOf(client)}", user "${client.user}", database "${client.database}", ${encryptionState(client)}`;
 }
 
 /** PostgreSQL's message for a reject line: 'pg_hba.conf rejects connection for host "%s", user "%s", database "%s", %s'. */
 export function rejectMessage(client: HbaClient): string {
-  return `pg_hba.conf rejects connection for host "${client.address}", user "${client.user}", database "${client.database}", ${encryptionState(client)}`;
+  return `pg_hba.conf rejects connection for host "${hostOf(client)}", user "${client.user}", database "${client.database}", ${encryptionState(client)}`;
 }

@@ -53,6 +53,14 @@ export interface StringListKey<P extends string = string, V extends string = str
   /** When set, the only items allowed, and the list must not be empty. */
   readonly values?: readonly V[];
 }
+/**
+ * A Unix file mode as an octal string ("0777", "0770"). Not an int: YAML 1.2 reads an unquoted
+ * 0777 as the decimal number 777, which as a mode would be 0o1411.
+ */
+export interface FileModeKey<P extends string = string> extends KeyCommon<P> {
+  readonly kind: "file-mode";
+  readonly default: string;
+}
 /** A `{ host, port, weight }` mapping; required (there is no default). */
 export interface NodeKey<P extends string = string> extends KeyCommon<P> {
   readonly kind: "node";
@@ -83,6 +91,7 @@ export type KeyDef =
   | StringKey
   | EnumKey
   | PathKey
+  | FileModeKey
   | StringListKey
   | NodeKey
   | NodeListKey;
@@ -104,6 +113,7 @@ const file = <const P extends string>(path: P, o: Omit<Opts<PathKey<P>>, "defaul
   default: "",
   ...o,
 });
+const fileMode = <const P extends string>(path: P, o: Opts<FileModeKey<P>>): FileModeKey<P> => ({ path, kind: "file-mode", ...o });
 const strings = <const P extends string>(path: P, o: Opts<StringListKey<P>>): StringListKey<P> => ({
   path,
   kind: "string-list",
@@ -186,6 +196,9 @@ export const SCHEMA = [
   int("listen.max_pending_logins_per_source", { default: 4, min: 1, max: 100_000, reloadable: true, doc: "Passthrough relays in progress per client address; further logins from that address wait their turn, without delaying other addresses' logins." }),
   int("listen.auth_step_timeout_ms", { default: 5000, min: 1, max: MAX_MS, reloadable: true, doc: "Time a client has to answer each authentication request of a passthrough relay (which holds a primary connection while it waits); past it, FATAL 08P01." }),
   int("listen.max_message_size", { default: 268_435_456, min: 1024, max: 1_073_741_824, reloadable: true, doc: "Largest protocol message accepted from a client, in bytes; larger ones get 08P01 and a closed connection." }),
+  str("listen.unix_socket_dir", { default: "", nonEmpty: false, reloadable: false, doc: "Directory of a Unix-domain socket PgGate also listens on, <dir>/.s.PGSQL.<listen.port> (PgBouncer's unix_socket_dir; clients connect with host=<dir>). Absolute path of an existing directory; \"\" = none. A stale socket file (nothing answers a connect) is replaced at start, a live one refuses the start; the file is removed at shutdown. Its clients never use TLS, show as address unix, and auth.hba local lines apply to them. With workers > 1 only worker 0 listens on it." }),
+  fileMode("listen.unix_socket_mode", { default: "0777", reloadable: false, doc: "File mode of the Unix socket, an octal string in quotes (\"0770\"); 0777 lets every local user connect, as PgBouncer's default." }),
+  str("listen.unix_socket_group", { default: "", nonEmpty: false, reloadable: false, doc: "Group (name or numeric id) given to the Unix socket file, e.g. to allow only its members with unix_socket_mode \"0770\"; \"\" = the process's group." }),
   oneOf("listen.tls.mode", ["disable", "allow", "require"], { default: "disable", reloadable: false, doc: "TLS toward clients: disable (answer N to SSLRequest), allow (TLS if asked), require (refuse plaintext)." }),
   file("listen.tls.cert", { reloadable: true, doc: "PEM certificate chain; required unless listen.tls.mode is disable. Relative to the config file. Validated (with the key) by check, at start and on reload; SIGHUP re-reads it (rotation without a restart)." }),
   file("listen.tls.key", { reloadable: true, doc: "PEM private key matching listen.tls.cert; required unless listen.tls.mode is disable. Relative to the config file. Re-read on SIGHUP." }),
@@ -220,6 +233,8 @@ export const SCHEMA = [
   int("pool.size", { default: 20, min: 1, max: 10000, reloadable: true, doc: "Max server connections per node per (user, database)." }),
   overrides("pool.users", { default: [], reloadable: true, doc: "Per-user pool settings, e.g. { reporting: { size: 2, mode: session } } (PgBouncer's [users]); they win over pool.databases and the defaults." }),
   overrides("pool.databases", { default: [], reloadable: true, doc: "Per-database pool settings, e.g. { analytics: { size: 5 } } (PgBouncer's [databases] pool_size / pool_mode). A databases entry's pool is added here (and must not also be listed here)." }),
+  int("pool.reserve_size", { default: 0, min: 0, max: 10000, reloadable: true, doc: "Connections a pool may open beyond its size once a client has waited pool.reserve_timeout_ms in it (PgBouncer's reserve_pool_size); still within nodes.max_connections. A connection beyond the size closes when it is given back and nobody waits. 0 = no reserve." }),
+  int("pool.reserve_timeout_ms", { default: 5000, min: 0, max: MAX_MS, reloadable: true, doc: "How long the first client in a full pool waits before the pool opens a reserve connection for it (PgBouncer's reserve_pool_timeout); 0 disables the reserve, as in PgBouncer." }),
   int("pool.min_idle", { default: 0, min: 0, max: 10000, reloadable: true, doc: "Idle server connections kept open per pool; at most pool.size." }),
   int("pool.idle_timeout_ms", { default: 600_000, min: 0, max: MAX_MS, reloadable: true, doc: "Close server connections idle this long (above min_idle); 0 never closes them." }),
   int("pool.max_lifetime_ms", { default: 3_600_000, min: 0, max: MAX_MS, reloadable: true, doc: "Close server connections this old once they are idle; 0 means no limit." }),
@@ -235,7 +250,7 @@ export const SCHEMA = [
   str("auth.auth_database", { default: "", nonEmpty: false, reloadable: true, doc: "Database auth_query runs in; empty = the client's own database (as PgBouncer's auth_dbname)." }),
   int("auth.max_concurrent_lookups", { default: 4, min: 1, max: 1000, reloadable: true, doc: "auth_query lookups running at once (each on a kept lookup connection); further ones wait." }),
   int("auth.max_queued_lookups", { default: 1000, min: 0, max: 1_000_000, reloadable: true, doc: "auth_query lookups waiting behind the running ones; past it a login is refused with 53300 instead of waiting (lookups of clients that left are dropped first)." }),
-  file("auth.hba", { reloadable: true, doc: "pg_hba.conf-style client access rules PgGate applies to every client in every mode (host/hostssl/hostnossl; trust, reject, scram-sha-256, md5, password). Empty = no rules of its own. Relative to the config file." }),
+  file("auth.hba", { reloadable: true, doc: "pg_hba.conf-style client access rules PgGate applies to every client in every mode (local lines for Unix-socket clients, host/hostssl/hostnossl for TCP ones; trust, reject, scram-sha-256, md5, password). Empty = no rules of its own. Relative to the config file." }),
   int("auth.cache_ttl_ms", { default: 10000, min: 0, max: MAX_MS, reloadable: true, doc: "How long a fetched verifier is reused: the old password keeps working this long after ALTER ROLE … PASSWORD (VALID UNTIL passing, DROP ROLE); a failed login drops the entry. 0 fetches on every login." }),
   int("auth.max_scram_iterations", { default: DEFAULT_MAX_SCRAM_ITERATIONS, min: 4096, max: 2_147_483_647, reloadable: true, doc: "Most SCRAM iterations PgGate computes (PBKDF2, off the event loop): a stored verifier above it cannot log in (logged as a warning), a node asking for more is refused. PostgreSQL's default is 4096." }),
   file("auth.userlist", { reloadable: true, doc: "File of `\"user\" \"password-or-verifier\"` lines; required for userlist mode. Relative to the config file." }),
@@ -331,7 +346,7 @@ export type ValueOf<K> = K extends { kind: "int" }
     ? boolean
     : K extends EnumKey<string, infer V>
       ? V
-      : K extends { kind: "string" | "path" }
+      : K extends { kind: "string" | "path" | "file-mode" }
         ? string
         : K extends StringListKey<string, infer V>
           ? readonly V[]
@@ -411,6 +426,8 @@ export function describeType(k: KeyDef): string {
       return k.booleans ? `${k.values.join(" | ")} (or true / false)` : k.values.join(" | ");
     case "path":
       return "file path";
+    case "file-mode":
+      return 'octal mode string, e.g. "0770"';
     case "string-list":
       return k.values ? `list of ${k.values.join(" | ")}` : "list of strings";
     case "node":

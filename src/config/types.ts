@@ -70,6 +70,12 @@ export interface Config {
     readonly maxPendingLogins: number;
     readonly maxPendingLoginsPerSource: number;
     readonly authStepTimeoutMs: number;
+    /** Directory of the Unix socket `.s.PGSQL.<port>`; "" = no Unix socket. */
+    readonly unixSocketDir: string;
+    /** Octal string, e.g. "0777". */
+    readonly unixSocketMode: string;
+    /** Group name or numeric id for the socket file; "" = leave it. */
+    readonly unixSocketGroup: string;
     readonly tls: { readonly mode: ListenTlsMode; readonly cert: string; readonly key: string };
   };
   readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly readyMaxWaiting: number };
@@ -93,6 +99,10 @@ export interface Config {
     readonly mode: PoolMode;
     readonly size: number;
     readonly minIdle: number;
+    /** Connections beyond size once a client waited reserveTimeoutMs (PgBouncer's reserve_pool_size). */
+    readonly reserveSize: number;
+    /** 0 disables the reserve. */
+    readonly reserveTimeoutMs: number;
     readonly idleTimeoutMs: number;
     readonly maxLifetimeMs: number;
     readonly acquireTimeoutMs: number;

@@ -3,7 +3,7 @@
 
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
-import { isAbsolute } from "node:path";
+import { isAbsolute, join } from "node:path";
 import type { ConfigProblem } from "./errors.ts";
 import {
   childNames,
@@ -22,6 +22,9 @@ import { everyEntryHasNodes, parseDatabases, resolveDatabases, type ParsedDataba
 import { describeGot, formatPath, isMapping, type Segment } from "./yaml-shape.ts";
 import { ValueChecks } from "./value-checks.ts";
 import type { Config, NodeConfig, RoutingConfig } from "./types.ts";
+
+/** Longest Unix socket path Linux binds (sizeof(sun_path) - 1). */
+const UNIX_PATH_MAX = 107;
 
 export const AUTH_PASSWORD_ENV = "PGGATE_AUTH_PASSWORD";
 export const ADMIN_PASSWORD_ENV = "PGGATE_ADMIN_PASSWORD";
@@ -218,6 +221,8 @@ class Validator extends ValueChecks {
       this.report(at("pool.min_idle"), `must not exceed pool.size (${size}), got ${minIdle}`);
     }
 
+    this.checkUnixSocketDir();
+
     const primary = this.get("nodes.primary");
     const replicas = this.get("nodes.replicas");
     if (primary && replicas) {
@@ -259,6 +264,33 @@ class Validator extends ValueChecks {
       this.get("listen.host") === this.get("metrics.host")
     ) {
       this.report(at("metrics.port"), `must differ from listen.port (${lPort}) on the same host`);
+    }
+  }
+
+  /**
+   * listen.unix_socket_dir must be an absolute path of an existing directory (a relative one would
+   * depend on the working directory, and clients name it with host=), and the socket's path must
+   * fit sockaddr_un (107 bytes on Linux) or binding it fails.
+   */
+  private checkUnixSocketDir(): void {
+    const dir = this.get("listen.unix_socket_dir");
+    if (dir === undefined || dir === "") return;
+    const segs = ["listen", "unix_socket_dir"];
+    if (!isAbsolute(dir)) {
+      this.report(segs, `must be an absolute path (clients name it with host=${dir}), got a relative one`);
+      return;
+    }
+    const port = this.get("listen.port");
+    const socket = join(dir, `.s.PGSQL.${port === undefined || port === 0 ? 65535 : port}`);
+    if (Buffer.byteLength(socket) > UNIX_PATH_MAX) {
+      this.report(segs, `is too long: the socket path ${socket} must fit in ${UNIX_PATH_MAX} bytes`);
+      return;
+    }
+    try {
+      if (!statSync(dir).isDirectory()) this.report(segs, `${dir} is not a directory`);
+    } catch (e) {
+      const code = e instanceof Error && "code" in e ? String(e.code) : "";
+      this.report(segs, code === "ENOENT" ? `directory ${dir} does not exist` : `cannot use directory ${dir}: ${(e as Error).message}`);
     }
   }
 
@@ -371,6 +403,9 @@ class Validator extends ValueChecks {
         maxPendingLogins: m("listen.max_pending_logins"),
         maxPendingLoginsPerSource: m("listen.max_pending_logins_per_source"),
         authStepTimeoutMs: m("listen.auth_step_timeout_ms"),
+        unixSocketDir: m("listen.unix_socket_dir"),
+        unixSocketMode: m("listen.unix_socket_mode"),
+        unixSocketGroup: m("listen.unix_socket_group"),
         tls: { mode: m("listen.tls.mode"), cert: m("listen.tls.cert"), key: m("listen.tls.key") },
       },
       metrics: { enabled: m("metrics.enabled"), host: m("metrics.host"), port: m("metrics.port"), readyMaxWaiting: m("metrics.ready_max_waiting") },
@@ -390,6 +425,8 @@ class Validator extends ValueChecks {
         mode: m("pool.mode"),
         size: m("pool.size"),
         minIdle: m("pool.min_idle"),
+        reserveSize: m("pool.reserve_size"),
+        reserveTimeoutMs: m("pool.reserve_timeout_ms"),
         idleTimeoutMs: m("pool.idle_timeout_ms"),
         maxLifetimeMs: m("pool.max_lifetime_ms"),
         acquireTimeoutMs: m("pool.acquire_timeout_ms"),

@@ -49,6 +49,8 @@ export abstract class ValueChecks implements EntryChecks {
         this.rawPaths.set(key.path, s);
         return s === "" ? "" : resolve(this.baseDir, s);
       }
+      case "file-mode":
+        return this.fileMode(segs, v);
       case "string-list":
         return this.stringList(segs, v, key.lowercase, key.values);
       case "node":
@@ -104,6 +106,18 @@ export abstract class ValueChecks implements EntryChecks {
       }
     }
     return ok ? { size, mode } : undefined;
+  }
+
+  /** "0777", "770", "0o770" → "0770"; a number is refused (YAML reads 0777 unquoted as decimal 777). */
+  protected fileMode(segs: readonly Segment[], v: unknown): string | undefined {
+    if (typeof v === "number") {
+      this.report(segs, `must be an octal mode in quotes, e.g. "0770", got the number ${v} (YAML reads an unquoted 0777 as the decimal number 777)`);
+      return undefined;
+    }
+    const m = typeof v === "string" ? /^(?:0o?)?([0-7]{3})$/i.exec(v.trim()) : null;
+    if (m) return `0${m[1]}`;
+    this.report(segs, `must be an octal file mode of three digits, e.g. "0770", got ${describeGot(v)}`);
+    return undefined;
   }
 
   protected int(segs: readonly Segment[], v: unknown, min: number, max: number): number | undefined {

@@ -116,6 +116,20 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       ]),
     },
     {
+      name: "pggate_pool_reserve_connections",
+      labels: ["database", "user", "node"],
+      type: "gauge",
+      help: "Server connections of each pool beyond pool.size, open or opening: the reserve (pool.reserve_size) in use.",
+      read: () => perPool(ctx).map((p) => ({ value: p.pool.reserveInUse, labels: p.labels })),
+    },
+    {
+      name: "pggate_pool_reserve_used_total",
+      labels: ["database", "user", "node"],
+      type: "counter",
+      help: "Reserve connections each pool opened for clients that waited pool.reserve_timeout_ms in it while full.",
+      read: () => perPool(ctx).map((p) => ({ value: p.pool.reserveUsedTotal, labels: p.labels })),
+    },
+    {
       name: "pggate_pool_transactions_total",
       labels: ["database", "user", "node"],
       type: "counter",

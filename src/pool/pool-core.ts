@@ -29,6 +29,14 @@ export class PoolCore<C> {
   active = 0;
   connecting = 0;
   size: number;
+  /**
+   * PgBouncer's reserve_pool_size: slots beyond `size` for a head waiter that has waited the
+   * reserve timeout (see reserveBeyondSize). A connection beyond `size` is not kept idle: given
+   * back with nobody waiting, it is closed, so the pool returns to `size` once the burst is over.
+   */
+  reserveSize = 0;
+  /** Reserve slots handed out since the pool was created (a counter for metrics). */
+  reserveUsedTotal = 0;
 
   /**
    * `canGrow()` is asked before any new connection is counted: room beyond this pool's own size
@@ -59,6 +67,11 @@ export class PoolCore<C> {
 
   get total(): number {
     return this.idle.length + this.active + this.connecting;
+  }
+
+  /** Connections (open or opening) beyond `size`: the reserve in use, or a pool that shrank on reload. */
+  get reserveInUse(): number {
+    return Math.max(0, this.total - this.size);
   }
 
   /** Idle connections, coldest first (for sweeps). The array must not be modified. */
@@ -109,13 +122,15 @@ export class PoolCore<C> {
 
   /**
    * An active connection comes back: handed to the head waiter (still counted active), kept
-   * idle, or to be closed ("drop": not reusable, or the pool shrank on reload). After a drop
+   * idle, or to be closed ("drop": not reusable, the pool shrank on reload, or a reserve
+   * connection nobody waits for). After a drop
    * the caller should call reserveForWaiter() so a queued client is not stranded.
    */
   release(conn: C, reusable: boolean): Waiter<C> | "idle" | "drop" {
     this.active--;
     if (!reusable) return "drop";
-    if (this.total >= this.size) return "drop";
+    // Beyond `size`: a reserve connection serves whoever still waits, and is never kept idle.
+    if (this.total >= this.size && (this.waiters.length === 0 || this.total >= this.size + this.reserveSize)) return "drop";
     const w = this.waiters.shift();
     if (w) {
       this.active++;
@@ -129,6 +144,22 @@ export class PoolCore<C> {
   reserveForWaiter(): Waiter<C> | null {
     if (this.waiters.length === 0 || !this.roomToGrow()) return null;
     this.connecting++;
+    return this.waiters.shift() ?? null;
+  }
+
+  /**
+   * PgBouncer's reserve pool: the pool is full and its head waiter has waited `timeoutMs` since
+   * `now`: a slot beyond `size` (up to size + reserveSize, and still within canGrow()) is reserved
+   * for it, counted connecting, and it is returned to be served (call again for the next one).
+   * `timeoutMs` 0 disables the reserve, as PgBouncer's reserve_pool_timeout = 0 does.
+   */
+  reserveBeyondSize(now: number, timeoutMs: number): Waiter<C> | null {
+    const head = this.waiters[0];
+    if (head === undefined || this.reserveSize === 0 || timeoutMs === 0 || now - head.enqueuedAt < timeoutMs) return null;
+    const total = this.total;
+    if (total < this.size || total >= this.size + this.reserveSize || !this.canGrow()) return null;
+    this.connecting++;
+    this.reserveUsedTotal++;
     return this.waiters.shift() ?? null;
   }
 

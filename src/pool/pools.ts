@@ -70,6 +70,7 @@ export class PoolManager {
     let p = this.pools.get(node, user, database);
     if (!p) {
       p = new ServerPool(node, user, database, this.ctx.serverDatabase(database), poolSizeFor(this.ctx.config, user, database), (pool) => this.nodeHasRoom(pool));
+      p.core.reserveSize = this.ctx.config.pool.reserveSize;
       this.pools.set(node, user, database, p);
     }
     return p;
@@ -488,21 +489,24 @@ export class PoolManager {
     const now = Date.now();
     for (const pool of this.pools.values()) {
       for (const w of pool.core.expire(now)) {
+        const reserve = pool.core.reserveSize > 0 ? `, pool.reserve_size = ${pool.core.reserveSize}` : "";
         w.grant(
           null,
           error(
             SqlState.TooManyConnections,
-            `timed out after ${this.ctx.config.pool.acquireTimeoutMs} ms waiting for a server connection in pool ${pool.label} (pool.size = ${pool.core.size})`,
+            `timed out after ${this.ctx.config.pool.acquireTimeoutMs} ms waiting for a server connection in pool ${pool.label} (pool.size = ${pool.core.size}${reserve})`,
             "Raise pool.size or pool.acquire_timeout_ms, or shorten transactions.",
           ),
         );
       }
+      if (pool.core.waiting > 0 && pool.core.reserveSize > 0) this.openReserve(pool, now);
     }
     if (now - this.lastIdleSweep < 1000) return;
     this.lastIdleSweep = now;
     const idleTimeout = this.ctx.config.pool.idleTimeoutMs;
     for (const pool of [...this.pools.values()]) {
       pool.core.size = poolSizeFor(this.ctx.config, pool.user, pool.database);
+      pool.core.reserveSize = this.ctx.config.pool.reserveSize;
       if (!this.ctx.isCurrentNode(pool.node)) {
         // A node removed from the config drains: idle connections close, busy ones on return.
         this.closeIdle(pool);
@@ -518,6 +522,21 @@ export class PoolManager {
       this.refill(pool);
       this.fillMinIdle(pool);
       if (pool.members.size === 0 && pool.core.waiting === 0 && pool.core.connecting === 0 && now - pool.lastUsedAt >= UNUSED_POOL_MS) this.forget(pool);
+    }
+  }
+
+  /**
+   * pool.reserve_size: clients that waited pool.reserve_timeout_ms in a full pool get connections
+   * beyond its size (checked every sweep, so up to SWEEP_MS late). Logged as PgBouncer logs
+   * "taking connection from reserve_pool": a pool that needs its reserve is undersized.
+   */
+  private openReserve(pool: ServerPool, now: number): void {
+    // A node removed from the config drains; it gets no new connections.
+    if (this.ctx.shuttingDown || !this.ctx.isCurrentNode(pool.node)) return;
+    const timeoutMs = this.ctx.config.pool.reserveTimeoutMs;
+    for (let w = pool.core.reserveBeyondSize(now, timeoutMs); w; w = pool.core.reserveBeyondSize(now, timeoutMs)) {
+      log.warn("pool_reserve_used", { node: pool.node.name, user: pool.user, db: pool.database, waited_ms: now - w.enqueuedAt, size: pool.core.size, reserve_in_use: pool.core.reserveInUse });
+      void this.open(pool, w);
     }
   }
 

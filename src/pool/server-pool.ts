@@ -65,6 +65,16 @@ export class ServerPool {
     this.core = new PoolCore(size, () => canGrow(this));
   }
 
+  /** Connections beyond pool.size, open or opening (pool.reserve_size in use); for SHOW POOLS and metrics. */
+  get reserveInUse(): number {
+    return this.core.reserveInUse;
+  }
+
+  /** Reserve connections opened since the pool was created; for SHOW POOLS and metrics. */
+  get reserveUsedTotal(): number {
+    return this.core.reserveUsedTotal;
+  }
+
   /** For messages and SHOW only, never as a key: names are quoted so the parts stay readable. */
   get label(): string {
     return `${this.node.name} user ${JSON.stringify(this.user)} database ${JSON.stringify(this.database)}`;

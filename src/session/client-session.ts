@@ -19,8 +19,9 @@ import { QueryPump } from "./query-pump.ts";
 export type { ClientState } from "./session-core.ts";
 
 export class ClientSession extends QueryPump implements ServerConsumer, ClientHandle {
-  constructor(socket: LinkSocket, ctx: GatewayContext) {
-    super(socket, ctx);
+  /** `unixPort`: set for a client on the Unix socket (see SessionCore.local). */
+  constructor(socket: LinkSocket, ctx: GatewayContext, unixPort: number | null = null) {
+    super(socket, ctx, unixPort);
     // The handshake timeout is enforced by the gateway's client sweep: no timer per connection.
     ctx.clients.add(this);
   }

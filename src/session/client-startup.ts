@@ -44,6 +44,8 @@ export interface ClientIdentity {
 /** What the startup phase needs from its session (ClientSession implements it). */
 export interface StartupHost {
   readonly id: number;
+  /** On the Unix socket: SSLRequest is answered N and TLS is never required, as PostgreSQL does. */
+  readonly local: boolean;
   readonly remoteAddress: string;
   readonly out: Link;
   readonly reader: FrameReader;
@@ -101,7 +103,8 @@ export class ClientStartup {
     const host = this.host;
     switch (p.kind) {
       case "ssl":
-        if (tls.mode === "disable" || this.tlsActive) {
+        // A Unix-socket client is answered N, as PostgreSQL answers it (its bytes never leave the machine).
+        if (tls.mode === "disable" || this.tlsActive || host.local) {
           host.out.send(SSL_NO);
           return;
         }
@@ -121,7 +124,7 @@ export class ClientStartup {
         return;
       case "startup":
         host.reader.expectUntyped = false;
-        if (tls.mode === "require" && !this.tlsActive) {
+        if (tls.mode === "require" && !this.tlsActive && !host.local) {
           throw fatal(SqlState.InvalidAuthorizationSpecification, "PgGate accepts only TLS connections (listen.tls.mode = require)", "Connect with sslmode=require.");
         }
         if (p.params.has("replication")) {
@@ -179,7 +182,7 @@ export class ClientStartup {
   private checkHba(id: ClientIdentity): HbaVerdict {
     const rules = this.ctx.hba;
     if (rules === null) return null;
-    const client = { address: this.host.remoteAddress, ssl: this.tlsActive, database: id.database, user: id.user };
+    const client = { local: this.host.local, address: this.host.remoteAddress, ssl: this.tlsActive, database: id.database, user: id.user };
     const rule = matchHba(rules, client);
     if (rule === null) throw fatal(SqlState.InvalidAuthorizationSpecification, noEntryMessage(client));
     if (rule.method === "reject") throw fatal(SqlState.InvalidAuthorizationSpecification, rejectMessage(client));

@@ -652,8 +652,8 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
     this.ctx.memory.retain(this, delta);
   }
 
-  constructor(socket: LinkSocket, ctx: GatewayContext) {
-    super(socket, ctx);
+  constructor(socket: LinkSocket, ctx: GatewayContext, unixPort: number | null) {
+    super(socket, ctx, unixPort);
     this.statements = new ClientStatements(ctx.stats, this);
     this.att = new ServerAttachment(ctx.pools, this);
   }

@@ -63,6 +63,12 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
   readonly id = nextClientId++;
   state: ClientState = "startup";
   readonly out: Link;
+  /**
+   * A client of the Unix socket (listen.unix_socket_dir): never TLS, auth.hba local lines apply,
+   * and it shows as address "unix" with the listen port, as PgBouncer shows it. All such clients
+   * share that one address, so listen.max_pending_logins_per_source counts them together.
+   */
+  readonly local: boolean;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly localPort: number;
@@ -87,11 +93,13 @@ export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable
   private admin: AdminSession | null = null;
   private readonly sink = (type: number, buf: Uint8Array, start: number, end: number): void => this.onFrame(type, buf, start, end);
 
-  constructor(socket: LinkSocket, protected readonly ctx: GatewayContext) {
+  constructor(socket: LinkSocket, protected readonly ctx: GatewayContext, unixPort: number | null = null) {
     this.out = new Link(socket, this);
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
-    this.localPort = socket.localPort;
+    // Bun reports no address or ports for a Unix-domain socket (undefined at runtime).
+    this.local = unixPort !== null;
+    this.remoteAddress = unixPort === null ? socket.remoteAddress : "unix";
+    this.remotePort = unixPort ?? socket.remotePort;
+    this.localPort = unixPort ?? socket.localPort;
     // Until the client has authenticated, nothing it sends may be large: see MAX_PRE_AUTH_MESSAGE.
     this.reader = new FrameReader(MAX_PRE_AUTH_MESSAGE, true);
     this.startup = new ClientStartup(this, ctx);

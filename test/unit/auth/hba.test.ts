@@ -290,9 +290,20 @@ describe("matchHba", () => {
     ["local", false, false],
     ["local", true, false],
   ];
-  test.each(sslCases)("%s with ssl=%p matches: %p", (type, ssl, matches) => {
+  test.each(sslCases)("%s with ssl=%p matches a TCP client: %p", (type, ssl, matches) => {
     const address = type === "local" ? "" : " all";
     expect(matchedLine(`${type} all all${address} trust`, client({ ssl }))).toBe(matches ? 1 : null);
+  });
+
+  const localCases: [string, boolean][] = [
+    ["local all all", true],
+    ["host all all all", false],
+    ["host all all 0.0.0.0/0", false],
+    ["hostssl all all all", false],
+    ["hostnossl all all all", false],
+  ];
+  test.each(localCases)("%s matches a Unix-socket client: %p", (rule, matches) => {
+    expect(matchedLine(`${rule} trust`, client({ local: true, address: "unix" }))).toBe(matches ? 1 : null);
   });
 
   test("hostssl and hostnossl pick by the client's SSL state", () => {
@@ -301,9 +312,20 @@ describe("matchHba", () => {
     expect(matchedLine(text, client({ ssl: true }))).toBe(2);
   });
 
-  test("a local rule never matches, so the next rule decides", () => {
-    expect(matchedLine("local all all trust\nhost all all all reject\n", client())).toBe(2);
+  test("local lines are for Unix-socket clients, host lines for TCP clients, as in PostgreSQL", () => {
+    const text = "local all all reject\nhost all all all trust\n";
+    expect(matchedLine(text, client())).toBe(2);
+    expect(matchedLine(text, client({ local: true, address: "unix" }))).toBe(1);
     expect(matchedLine("local all all trust\n", client({ address: "127.0.0.1" }))).toBeNull();
+    expect(matchedLine("host all all all trust\n", client({ local: true, address: "unix" }))).toBeNull();
+    // Names still decide among local lines.
+    expect(matchedLine("local app bob reject\nlocal all all trust\n", client({ local: true, user: "alice" }))).toBe(2);
+  });
+
+  test("a Unix-socket client is named [local] in refusals, as PostgreSQL names it", () => {
+    const c = client({ local: true, address: "unix" });
+    expect(noEntryMessage(c)).toBe('no pg_hba.conf entry for host "[local]", user "bob", database "app", no encryption');
+    expect(rejectMessage(c)).toBe('pg_hba.conf rejects connection for host "[local]", user "bob", database "app", no encryption');
   });
 
   const addressCases: [string, string, boolean][] = [

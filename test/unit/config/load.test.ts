@@ -38,6 +38,9 @@ describe("defaults", () => {
         maxPendingLogins: 64,
         maxPendingLoginsPerSource: 4,
         authStepTimeoutMs: 5000,
+        unixSocketDir: "",
+        unixSocketMode: "0777",
+        unixSocketGroup: "",
         tls: { mode: "disable", cert: "", key: "" },
       },
       metrics: { enabled: true, host: "127.0.0.1", port: 8080, readyMaxWaiting: 100 },
@@ -56,6 +59,8 @@ describe("defaults", () => {
         mode: "transaction",
         size: 20,
         minIdle: 0,
+        reserveSize: 0,
+        reserveTimeoutMs: 5000,
         idleTimeoutMs: 600000,
         maxLifetimeMs: 3600000,
         acquireTimeoutMs: 30000,
@@ -271,7 +276,7 @@ nodes_:
 
   test("a section that is not a mapping", () => {
     expect(problems(`${MINIMAL}pool: 20\n`)).toEqual([
-      "pggate.yaml:3:7: pool: must be a mapping with keys mode, size, users, databases, min_idle, idle_timeout_ms, max_lifetime_ms, acquire_timeout_ms, query_timeout_ms, prepared_statements_cache_size, got 20",
+      "pggate.yaml:3:7: pool: must be a mapping with keys mode, size, users, databases, reserve_size, reserve_timeout_ms, min_idle, idle_timeout_ms, max_lifetime_ms, acquire_timeout_ms, query_timeout_ms, prepared_statements_cache_size, got 20",
     ]);
   });
 
@@ -596,3 +601,47 @@ describe("TLS files are validated, not only found", () => {
   });
 });
 
+
+describe("listen.unix_socket_*", () => {
+  test("an existing absolute directory; the mode is an octal string, normalised to four digits", () => {
+    const dir = tmp.write("sockets/keep", "").replace(/\/keep$/, "");
+    const cfg = parse(`${MINIMAL}listen: { unix_socket_dir: ${dir}, unix_socket_mode: "770", unix_socket_group: "postgres" }\n`);
+    expect(cfg.listen.unixSocketDir).toBe(dir);
+    expect(cfg.listen.unixSocketMode).toBe("0770");
+    expect(cfg.listen.unixSocketGroup).toBe("postgres");
+    expect(parse(`${MINIMAL}listen: { unix_socket_mode: "0o600" }\n`).listen.unixSocketMode).toBe("0600");
+  });
+
+  test("a mode written as a YAML number is refused: 0777 unquoted is the decimal 777", () => {
+    expect(problems(`${MINIMAL}listen: { unix_socket_mode: 0777 }\n`)).toEqual([
+      'pggate.yaml:3:29: listen.unix_socket_mode: must be an octal mode in quotes, e.g. "0770", got the number 777 (YAML reads an unquoted 0777 as the decimal number 777)',
+    ]);
+    expect(problems(`${MINIMAL}listen: { unix_socket_mode: "0999" }\n`)).toEqual([
+      'pggate.yaml:3:29: listen.unix_socket_mode: must be an octal file mode of three digits, e.g. "0770", got "0999"',
+    ]);
+  });
+
+  test("a relative, missing or too long directory is refused", () => {
+    expect(problems(`${MINIMAL}listen: { unix_socket_dir: run/pggate }\n`)).toEqual([
+      "pggate.yaml:3:28: listen.unix_socket_dir: must be an absolute path (clients name it with host=run/pggate), got a relative one",
+    ]);
+    expect(problems(`${MINIMAL}listen: { unix_socket_dir: /nonexistent/pggate }\n`)).toEqual([
+      "pggate.yaml:3:28: listen.unix_socket_dir: directory /nonexistent/pggate does not exist",
+    ]);
+    const long = `/${"d".repeat(100)}`;
+    expect(problems(`${MINIMAL}listen: { unix_socket_dir: ${long} }\n`)).toEqual([
+      `pggate.yaml:3:28: listen.unix_socket_dir: is too long: the socket path ${long}/.s.PGSQL.6432 must fit in 107 bytes`,
+    ]);
+  });
+});
+
+describe("pool.reserve_*", () => {
+  test("defaults off (size 0), 5 s timeout; bounds checked", () => {
+    const cfg = parse(`${MINIMAL}pool: { reserve_size: 3, reserve_timeout_ms: 250 }\n`);
+    expect(cfg.pool.reserveSize).toBe(3);
+    expect(cfg.pool.reserveTimeoutMs).toBe(250);
+    expect(problems(`${MINIMAL}pool: { reserve_size: -1 }\n`)).toEqual([
+      "pggate.yaml:3:23: pool.reserve_size: must be an integer between 0 and 10000, got -1",
+    ]);
+  });
+});

@@ -63,11 +63,14 @@ describe("schema table", () => {
     }
   });
 
-  test("restart-only keys are exactly listen.host/port/tls.mode, metrics.*, auth.mode and workers (certificates are re-read on reload)", () => {
+  test("restart-only keys are exactly listen.host/port/unix_socket_*/tls.mode, metrics.*, auth.mode and workers (certificates are re-read on reload)", () => {
     const restart = SCHEMA.filter((k) => !k.reloadable).map((k) => k.path);
     expect(restart).toEqual([
       "listen.host",
       "listen.port",
+      "listen.unix_socket_dir",
+      "listen.unix_socket_mode",
+      "listen.unix_socket_group",
       "listen.tls.mode",
       "metrics.enabled",
       "metrics.host",

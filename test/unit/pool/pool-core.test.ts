@@ -624,3 +624,92 @@ describe("login slots (connections a login opens itself count against size)", ()
     expect(core.reserveSlot()).toBeNull();
   });
 });
+
+describe("reserve (PgBouncer's reserve_pool_size / reserve_pool_timeout)", () => {
+  /** A pool of `size` with every slot lent out (active), reserve `reserve`. */
+  function fullPool(size: number, reserve: number, canGrow?: () => boolean): PoolCore<Conn> {
+    const pool = new PoolCore<Conn>(size, canGrow);
+    pool.reserveSize = reserve;
+    for (let i = 0; i < size; i++) {
+      expect(pool.acquire(waiter()).kind).toBe("open");
+      pool.opened();
+    }
+    return pool;
+  }
+
+  test("nothing beyond size before the head waiter has waited the timeout; then one slot per call, up to the reserve", () => {
+    const pool = fullPool(2, 2);
+    const w3 = waiter(Number.MAX_SAFE_INTEGER, 1000);
+    const w4 = waiter(Number.MAX_SAFE_INTEGER, 1100);
+    const w5 = waiter(Number.MAX_SAFE_INTEGER, 1200);
+    for (const w of [w3, w4, w5]) expect(pool.acquire(w)).toEqual({ kind: "queued" });
+    expect(pool.reserveBeyondSize(1299, 300)).toBeNull();
+    expect(pool.reserveInUse).toBe(0);
+    // w3 has waited 300 ms: its slot; w4 only 200 ms: not yet.
+    expect(pool.reserveBeyondSize(1300, 300)).toBe(w3);
+    expect(pool.reserveBeyondSize(1300, 300)).toBeNull();
+    expect(counts(pool)).toEqual({ idle: 0, active: 2, connecting: 1, waiting: 2, total: 3 });
+    expect(pool.reserveBeyondSize(1400, 300)).toBe(w4);
+    // The reserve is spent: w5 waits for a connection to come back.
+    expect(pool.reserveBeyondSize(10_000, 300)).toBeNull();
+    expect(pool.total).toBe(4);
+    expect(pool.reserveInUse).toBe(2);
+    expect(pool.reserveUsedTotal).toBe(2);
+    expect(pool.waiting).toBe(1);
+  });
+
+  test("reserve_size 0 or timeout 0 disables it; a pool with room of its own does not use it", () => {
+    const none = fullPool(1, 0);
+    none.acquire(waiter(Number.MAX_SAFE_INTEGER, 0));
+    expect(none.reserveBeyondSize(1_000_000, 1)).toBeNull();
+    const off = fullPool(1, 5);
+    off.acquire(waiter(Number.MAX_SAFE_INTEGER, 0));
+    expect(off.reserveBeyondSize(1_000_000, 0)).toBeNull();
+    const roomy = new PoolCore<Conn>(2);
+    roomy.reserveSize = 2;
+    expect(roomy.reserveBeyondSize(1_000_000, 1)).toBeNull(); // nobody waits
+  });
+
+  test("still bounded by the node budget (canGrow)", () => {
+    let room = true;
+    const pool = fullPool(1, 3, () => room);
+    pool.acquire(waiter(Number.MAX_SAFE_INTEGER, 0));
+    room = false;
+    expect(pool.reserveBeyondSize(500, 100)).toBeNull();
+    room = true;
+    expect(pool.reserveBeyondSize(500, 100)).not.toBeNull();
+  });
+
+  test("a connection beyond size serves whoever waits, and is closed (not kept idle) once nobody does", () => {
+    const pool = fullPool(1, 1);
+    const late = waiter(Number.MAX_SAFE_INTEGER, 0);
+    const next = waiter(Number.MAX_SAFE_INTEGER, 400);
+    pool.acquire(late);
+    pool.acquire(next);
+    expect(pool.reserveBeyondSize(500, 100)).toBe(late);
+    pool.opened();
+    expect(pool.total).toBe(2);
+    // First release: `next` still waits, so the connection goes to it (any connection: the pool is over size).
+    const a = conn();
+    expect(pool.release(a, true)).toBe(next);
+    expect(pool.total).toBe(2);
+    // Nobody waits: the next one back is dropped (the pool returns to size), the last kept idle.
+    expect(pool.release(a, true)).toBe("drop");
+    expect(pool.total).toBe(1);
+    expect(pool.reserveInUse).toBe(0);
+    expect(pool.release(conn(), true)).toBe("idle");
+    expect(counts(pool)).toEqual({ idle: 1, active: 0, connecting: 0, waiting: 0, total: 1 });
+  });
+
+  test("the reserve shrinking (reload) drops connections beyond size + reserve even with waiters", () => {
+    const pool = fullPool(1, 1);
+    pool.acquire(waiter(Number.MAX_SAFE_INTEGER, 0));
+    pool.acquire(waiter(Number.MAX_SAFE_INTEGER, 0));
+    expect(pool.reserveBeyondSize(100, 50)).not.toBeNull();
+    pool.opened();
+    pool.reserveSize = 0;
+    expect(pool.release(conn(), true)).toBe("drop");
+    expect(pool.total).toBe(1);
+    expect(pool.waiting).toBe(1);
+  });
+});
