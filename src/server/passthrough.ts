@@ -74,11 +74,13 @@ export async function relayAuthentication(
         // TLS offered PLUS, so it rejects 'y' as a downgrade, and the flag is signed into the
         // client's proof: PgGate cannot rewrite it. Nothing server-specific reached the client yet
         // (only the mechanism list), so its first message can go to a connection without TLS,
-        // which offers no PLUS and accepts 'y' — where nodes.tls.mode allows one (prefer).
+        // which offers no PLUS and accepts 'y' — for a client that came without TLS itself, where
+        // nodes.tls.mode allows it (prefer). A client using TLS is never moved off it.
         if (!openPlain) {
           throw new ServerAuthError(
             "the client supports SCRAM channel binding but did not use it (gs2 flag y), which a server reached over TLS refuses as a downgrade, " +
-              "and nodes.tls.mode does not allow a connection without TLS; connect with channel_binding=disable, or use auth.mode auth_query, where PgGate verifies the password itself",
+              "and PgGate will not move this login to a server connection without TLS (the client uses TLS, or nodes.tls.mode forbids it); " +
+              "connect with channel_binding=disable, or use auth.mode auth_query, where PgGate verifies the password itself",
           );
         }
         conn.destroy();

@@ -223,7 +223,7 @@ export class ClientStartup {
   private loginClient(): LoginClient {
     this.leaving ??= new AbortController();
     if (this.host.closed) this.leaving.abort();
-    return { signal: this.leaving.signal, address: this.host.remoteAddress };
+    return { signal: this.leaving.signal, address: this.host.remoteAddress, tls: this.tlsActive };
   }
 
   private channel(): ClientChannel {

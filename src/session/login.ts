@@ -43,6 +43,8 @@ export interface LoginClient {
   readonly signal: AbortSignal;
   /** Its address (unix sockets: ""), the key of listen.max_pending_logins_per_source. */
   readonly address: string;
+  /** Whether it talks to PgGate over TLS. */
+  readonly tls: boolean;
 }
 
 /** How an auth.hba rule (if any) says this client must authenticate. */
@@ -169,7 +171,9 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
     const { server, transcript } = await ctx.loginGate.run(startup.cluster.primary, client.signal, async () => {
       const conn = await openPrimary(ctx, startup);
       try {
-        const openPlain = ctx.serverTls(startup.cluster.primary).mode === "prefer" ? () => openPrimary(ctx, startup, false) : null;
+        // Only for a client that itself came without TLS: one that uses TLS never has its
+        // password exchange moved onto a server connection without it.
+        const openPlain = !client.tls && ctx.serverTls(startup.cluster.primary).mode === "prefer" ? () => openPrimary(ctx, startup, false) : null;
         return await relayAuthentication(withStepDeadline(ch, ctx.config.listen.authStepTimeoutMs), conn, openPlain);
       } catch (e) {
         conn.destroy();
