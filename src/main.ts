@@ -10,9 +10,11 @@ import { loadUserlist } from "./auth/userlist.ts";
 import { runSupervisor } from "./supervisor.ts";
 import { log } from "./log/index.ts";
 import { COMMIT, VERSION } from "./version.ts";
+import { runConvert } from "./convert/cli.ts";
 
 const USAGE = `usage: pggate [--config FILE | -c FILE]      run the proxy (or env PGGATE_CONFIG)
        pggate check [--config] FILE          validate a config file and exit
+       pggate convert PGBOUNCER_INI [USERLIST] > pggate.yaml
        pggate --version | --help`;
 
 const HELP = `PgGate: a PostgreSQL proxy that pools connections, sends writes to the primary and reads to
@@ -23,6 +25,10 @@ ${USAGE}
 Commands
   (none)             run the proxy with the config file
   check FILE         validate FILE (keys, types, files it names) and exit: 0 valid, 1 invalid
+  convert INI [USERLIST]
+                     write a PgGate config (YAML, to stdout) made from a pgbouncer.ini; USERLIST
+                     (PgBouncer's auth_file format, which PgGate reads as is) replaces auth_file.
+                     Every setting left behind is named on stderr with why; exit 0 when converted
 
 Flags
   -c, --config FILE  config file (YAML); also --config=FILE; env PGGATE_CONFIG
@@ -72,7 +78,12 @@ function parseArgs(argv: string[]): { command: Command; config: string } {
 }
 
 function main(): void {
-  const args = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[0] === "convert") {
+    process.exitCode = runConvert(argv.slice(1), (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+    return;
+  }
+  const args = parseArgs(argv);
   if (args.command === "version") {
     process.stdout.write(`pggate ${VERSION} (commit ${COMMIT}, bun ${Bun.version})\n`);
     return;

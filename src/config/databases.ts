@@ -5,6 +5,7 @@
 import { formatValue } from "./reference.ts";
 import { DATABASE_FIELDS, DATABASE_ROUTING_KEYS, describeType, findKey, RESERVED_DATABASE_NAMES, SCHEMA, snakeToCamel, type KeyDef } from "./schema.ts";
 import { suggest } from "./suggest.ts";
+import { pgbouncerDatabaseHint } from "./pgbouncer-keys.ts";
 import type { ClusterNodes, DatabaseConfig, NodeConfig, PoolMode, PoolOverride, RoutingConfig } from "./types.ts";
 import { describeGot as describe, formatPath as path, isMapping, type Segment } from "./yaml-shape.ts";
 
@@ -130,6 +131,13 @@ function unknownEntryKey(c: EntryChecks, segs: readonly Segment[], key: string):
   const section = POOL_NAMES.includes(key) ? "pool" : ROUTING_NAMES.includes(key) ? "routing" : CLUSTER_KEYS.includes(key) ? "nodes" : undefined;
   if (section) {
     c.report(segs, `unknown key; did you mean ${path([...entry, section, key])}?`, "key");
+    return;
+  }
+  // A PgBouncer connect-string key (`pool_size`, `host`, ...) written as an entry key.
+  const pgbouncer = pgbouncerDatabaseHint(key);
+  if (pgbouncer) {
+    const msg = "path" in pgbouncer ? `did you mean ${path([...entry, ...pgbouncer.path.split(".")])}? (PgBouncer's ${key}=)` : `PgBouncer's ${key}= has no PgGate key: ${pgbouncer.why}`;
+    c.report(segs, `unknown key; ${msg}`, "key");
     return;
   }
   const near = suggest(key, ENTRY_KEYS);

@@ -17,6 +17,7 @@ import {
 } from "./schema.ts";
 import { formatValue } from "./reference.ts";
 import { suggest } from "./suggest.ts";
+import { pgbouncerHint } from "./pgbouncer-keys.ts";
 import { envOverrides, unsupportedEnvVariables, withOverrides } from "./env-overrides.ts";
 import { everyEntryHasNodes, parseDatabases, resolveDatabases, type ParsedDatabase } from "./databases.ts";
 import { describeGot, formatPath, isMapping, type Segment } from "./yaml-shape.ts";
@@ -128,6 +129,12 @@ class Validator extends ValueChecks {
   }
 
   private unknownKey(segs: readonly Segment[], section: string, name: string): void {
+    // A PgBouncer setting's exact name says more than any near spelling of a PgGate key.
+    const pgbouncer = pgbouncerHint(name);
+    if (pgbouncer) {
+      this.report(segs, `unknown key; ${pgbouncer}`, "key");
+      return;
+    }
     const siblings = childNames(section);
     const near = suggest(name, siblings);
     const qualify = (n: string) => (section ? `${section}.${n}` : n);
