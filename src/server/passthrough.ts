@@ -33,6 +33,8 @@ export async function relayAuthentication(
    * when it does not. Used for a client that says it supports channel binding (see below).
    */
   openPlain: (() => Promise<ServerConn>) | null = null,
+  /** Why `openPlain` is null, for the refusal. */
+  noPlainBecause = "nodes.tls.mode forbids it",
 ): Promise<{ transcript: RelayTranscript; server: ServerConn }> {
   const original = conn;
   try {
@@ -79,7 +81,7 @@ export async function relayAuthentication(
         if (!openPlain) {
           throw new ServerAuthError(
             "the client supports SCRAM channel binding but did not use it (gs2 flag y), which a server reached over TLS refuses as a downgrade, " +
-              "and PgGate will not move this login to a server connection without TLS (the client uses TLS, or nodes.tls.mode forbids it); " +
+              `and PgGate will not move this login to a server connection without TLS (${noPlainBecause}); ` +
               "connect with channel_binding=disable, or use auth.mode auth_query, where PgGate verifies the password itself",
           );
         }

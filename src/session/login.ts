@@ -173,8 +173,10 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
       try {
         // Only for a client that itself came without TLS: one that uses TLS never has its
         // password exchange moved onto a server connection without it.
-        const openPlain = !client.tls && ctx.serverTls(startup.cluster.primary).mode === "prefer" ? () => openPrimary(ctx, startup, false) : null;
-        return await relayAuthentication(withStepDeadline(ch, ctx.config.listen.authStepTimeoutMs), conn, openPlain);
+        const serverTls = ctx.serverTls(startup.cluster.primary).mode;
+        const openPlain = !client.tls && serverTls === "prefer" ? () => openPrimary(ctx, startup, false) : null;
+        const noPlainBecause = client.tls ? "the client's own connection uses TLS" : `nodes.tls.mode is ${serverTls}`;
+        return await relayAuthentication(withStepDeadline(ch, ctx.config.listen.authStepTimeoutMs), conn, openPlain, noPlainBecause);
       } catch (e) {
         conn.destroy();
         if (e instanceof ServerAuthError) throw fatal(SqlState.InvalidAuthorizationSpecification, e.message);

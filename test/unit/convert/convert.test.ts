@@ -46,8 +46,7 @@ describe("Debian's stock pgbouncer.ini", () => {
     expect(notes).toEqual([
       "debian-stock.ini:45: logfile: dropped: PgGate logs to stderr (log.format logfmt or json, log.level); let systemd, Docker or a redirect collect it",
       "debian-stock.ini:46: pidfile: dropped: PgGate runs in the foreground and writes no pid file; the service manager (systemd, Docker) tracks it",
-      "debian-stock.ini:61: unix_socket_dir: unsupported: would be listen.unix_socket_dir, which this PgGate version does not have (left as a comment in the output)",
-      "note: pool_mode is not set: PgBouncer's default, session, is written as pool.mode: session (PgGate's default, transaction, would share server connections between transactions)",
+        "note: pool_mode is not set: PgBouncer's default, session, is written as pool.mode: session (PgGate's default, transaction, would share server connections between transactions)",
       "note: userlist.txt lists no users: nobody can log in until it does",
       "note: [databases] lists no database (PgBouncer would serve none): nodes.primary is localhost:5432 and serves every database name; edit it, or add databases: entries to serve only those",
     ]);
@@ -58,7 +57,7 @@ describe("Debian's stock pgbouncer.ini", () => {
     expect(c.auth).toMatchObject({ mode: "userlist", userlist: join(out.dir, "userlist.txt") });
     expect(c.pool.mode).toBe("session");
     expect(c.databases).toEqual([]);
-    expect(r.yaml).toContain("  # unix_socket_dir: /var/run/postgresql  # unix_socket_dir = /var/run/postgresql");
+    expect(r.yaml).toContain("  unix_socket_dir: /var/run/postgresql  # unix_socket_dir = /var/run/postgresql");
   });
 });
 
@@ -161,17 +160,13 @@ describe("[pgbouncer] settings", () => {
     ]);
   });
 
-  test("keys of a later PgGate are written as comments under their section, and named", () => {
+  test("reserve_pool_size, reserve_pool_timeout and stats_users map to their PgGate keys", () => {
     const out = convert(`${DB}[pgbouncer]\n${AUTH}pool_mode = session\nreserve_pool_size = 3\nreserve_pool_timeout = 2.5\nstats_users = stats, mon\n`, USERS);
     expect(out.problems).toEqual([]);
-    expect(out.yaml).toContain("  # reserve_size: 3  # reserve_pool_size = 3 (pgbouncer.ini:7); pool.reserve_size is not in this PgGate version\n");
-    expect(out.yaml).toContain("  # reserve_timeout_ms: 2500  # reserve_pool_timeout = 2.5 (pgbouncer.ini:8): 2.5 s; pool.reserve_timeout_ms is not in this PgGate version\n");
-    expect(out.yaml).toContain("admin:\n  # stats_users: [stats, mon]");
-    expect(out.notes).toEqual([
-      "pgbouncer.ini:7: reserve_pool_size: unsupported: would be pool.reserve_size, which this PgGate version does not have (left as a comment in the output)",
-      "pgbouncer.ini:8: reserve_pool_timeout: unsupported: would be pool.reserve_timeout_ms, which this PgGate version does not have (left as a comment in the output)",
-      "pgbouncer.ini:9: stats_users: unsupported: would be admin.stats_users, which this PgGate version does not have (left as a comment in the output)",
-    ]);
+    expect(out.yaml).toContain("  reserve_size: 3  # reserve_pool_size = 3 (pgbouncer.ini:7)\n");
+    expect(out.yaml).toContain("  reserve_timeout_ms: 2500  # reserve_pool_timeout = 2.5 (pgbouncer.ini:8): 2.5 s\n");
+    expect(out.yaml).toContain("admin:\n  stats_users: [stats, mon]");
+    expect(out.notes).toEqual([]);
   });
 });
 
