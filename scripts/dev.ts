@@ -31,8 +31,9 @@ process.on("SIGTERM", () => void stop(0));
 try {
   const config = configFromObject(
     {
-      listen: { host: "127.0.0.1", port: await freePort(6432) },
-      metrics: { host: "127.0.0.1", port: await freePort(8080) },
+      // PGGATE_DEV_PORT / PGGATE_DEV_METRICS_PORT choose the ports; else 6432 and 8080 when free.
+      listen: { host: "127.0.0.1", port: Number(process.env.PGGATE_DEV_PORT) || (await freePort(6432)) },
+      metrics: { host: "127.0.0.1", port: Number(process.env.PGGATE_DEV_METRICS_PORT) || (await freePort(8080)) },
       nodes: {
         primary: { host: cluster.primary.host, port: cluster.primary.port },
         replicas: cluster.replicas.map((r) => ({ host: r.host, port: r.port })),

@@ -1,4 +1,4 @@
-// Copies the summary of bench-results/latest.json into README.md (between the bench-summary
+// Copies the summary of bench-results/latest.json into README.md and docs/benchmarks.md (between the bench-summary
 // markers): TPS and proxy CPU per transaction per scenario and system. `bun scripts/readme-bench.ts`.
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -71,9 +71,12 @@ if (bench.metricsOverhead) {
   lines.push(`Metrics on vs off (scenario 1, split): ${Math.round(bench.metricsOverhead.tpsOn)} vs ${Math.round(bench.metricsOverhead.tpsOff)} TPS (${bench.metricsOverhead.overheadPct.toFixed(1)} %, within run-to-run noise).`);
 }
 
-const readme = readFileSync("README.md", "utf8");
-const a = readme.indexOf(START);
-const b = readme.indexOf(END);
-if (a < 0 || b < a) throw new Error("README.md lacks the bench-summary markers");
-writeFileSync("README.md", readme.slice(0, a + START.length) + "\n" + lines.join("\n") + "\n" + readme.slice(b));
-console.log("README.md bench summary updated");
+// The summary stands in README.md and, with the discussion around it, in docs/benchmarks.md.
+for (const file of ["README.md", "docs/benchmarks.md"]) {
+  const text = readFileSync(file, "utf8");
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`${file} lacks the bench-summary markers`);
+  writeFileSync(file, text.slice(0, a + START.length) + "\n" + lines.join("\n") + "\n" + text.slice(b));
+  console.log(`${file} bench summary updated`);
+}

@@ -186,6 +186,7 @@ async function relayLogin(ctx: GatewayContext, ch: ClientChannel, startup: Start
     pool.serverParams ??= new Map(server.params);
     // What the server asked, for vouchedLogin (a trusted login, Ok, never lets PgGate vouch).
     pool.authCode = relayedAuthCode(transcript);
+    if (transcript.kind === "none") noteTrustedRole(startup);
     return { server, slot, creds: await relayedCredentials(ctx, startup, transcript, () => client.signal.aborted) };
   } catch (e) {
     slot?.release();
@@ -233,6 +234,27 @@ function vouchedMethod(hba: HbaVerdict, serverCode: number, verifier: Verifier):
   if (serverCode === AuthCode.SASL && verifier.kind === "scram") return "scram";
   if (serverCode === AuthCode.MD5Password && verifier.kind === "md5") return "md5";
   return null;
+}
+
+/** Pairs already reported by noteTrustedRole (bounded: names come from clients). */
+const reportedTrusted = new Set<string>();
+
+/**
+ * A role the primary lets in without a password (pg_hba trust) gives PgGate nothing to log into
+ * replicas with: its reads stay on the primary. Said once per (database, user), at warn, since
+ * "all my reads hit the primary" is otherwise a mystery.
+ */
+function noteTrustedRole(startup: StartupInfo): void {
+  if (startup.cluster.balancer.targets.length === 0) return;
+  const key = JSON.stringify([startup.database, startup.user]);
+  if (reportedTrusted.has(key)) return;
+  if (reportedTrusted.size >= 10_000) reportedTrusted.clear();
+  reportedTrusted.add(key);
+  log.warn("passthrough_reads_on_primary", {
+    user: startup.user,
+    db: startup.database,
+    reason: "the primary let this role in without a password (pg_hba trust): PgGate has no credential for the replicas, so its reads stay on the primary; give it a password, or use auth_query / userlist",
+  });
 }
 
 /** The AuthCode of what a relayed exchange showed the server asking. */

@@ -103,9 +103,6 @@ describe("pggate convert", () => {
       "pggate convert: pgbouncer.ini:11: [users] pggate_md5 max_user_connections=: unsupported: PgGate has no per-user connection cap; the user's pool.size caps each of its pools",
       "pggate convert: pgbouncer.ini:14: logfile: dropped: PgGate logs to stderr (log.format logfmt or json, log.level); let systemd, Docker or a redirect collect it",
       "pggate convert: pgbouncer.ini:15: pidfile: dropped: PgGate runs in the foreground and writes no pid file; the service manager (systemd, Docker) tracks it",
-      "pggate convert: pgbouncer.ini:21: stats_users: unsupported: would be admin.stats_users, which this PgGate version does not have (left as a comment in the output)",
-      "pggate convert: pgbouncer.ini:25: reserve_pool_size: unsupported: would be pool.reserve_size, which this PgGate version does not have (left as a comment in the output)",
-      "pggate convert: pgbouncer.ini:26: reserve_pool_timeout: unsupported: would be pool.reserve_timeout_ms, which this PgGate version does not have (left as a comment in the output)",
       "pggate convert: pgbouncer.ini:34: server_login_retry: dropped: PgGate retries a failed connect right away, retry.connect_attempts times with backoff from retry.backoff_ms (100 ms), while the client waits",
       "pggate convert: pgbouncer.ini:36: server_reset_query: dropped: PgGate resets a server connection itself when the client lets it go (the client's session state pins it instead of leaking)",
       "pggate convert: pgbouncer.ini:37: ignore_startup_parameters: dropped: not needed: PgGate does not refuse startup parameters (extra_float_digits, options, ...); it applies them on the server connection",
@@ -113,7 +110,7 @@ describe("pggate convert", () => {
       "pggate convert: the result passes pggate check",
     ]);
     expect(converted.stdout).toContain(`  userlist: ${join(dir, "userlist.txt")}  # named on the command line, instead of auth_file = /etc/pgbouncer/userlist.txt (`);
-    expect(converted.stdout).toContain("  # reserve_size: 2  # reserve_pool_size = 2 (");
+    expect(converted.stdout).toContain("  reserve_size: 2  # reserve_pool_size = 2 (");
     // The forced user's password= is shown nowhere.
     expect(converted.stdout).not.toContain(cluster().users.scram.password);
     expect(converted.stderr).not.toContain(cluster().users.scram.password);
@@ -145,11 +142,11 @@ describe("pggate convert", () => {
     const admin = new pg.Client({ host: "127.0.0.1", port, user: scram.user, password: scram.password, database: "pggate" });
     await admin.connect();
     try {
-      const dbs = (await admin.query("SHOW DATABASES")).rows as { name: string; database: string; pool_size: string; pool_mode: string }[];
+      const dbs = (await admin.query("SHOW DATABASES")).rows as { name: string; database: string; pool_size: number; pool_mode: string }[];
       const by = Object.fromEntries(dbs.map((d) => [d.name, d]));
-      expect(by.app).toMatchObject({ database: "app", pool_size: "5" });
-      expect(by.app_session).toMatchObject({ database: "app", pool_size: "10", pool_mode: "session" });
-      expect(by.admin_db).toMatchObject({ database: "postgres", pool_size: "10", pool_mode: "transaction" });
+      expect(by.app).toMatchObject({ database: "app", pool_size: 5 });
+      expect(by.app_session).toMatchObject({ database: "app", pool_size: 10, pool_mode: "session" });
+      expect(by.admin_db).toMatchObject({ database: "postgres", pool_size: 10, pool_mode: "transaction" });
       const config = Object.fromEntries(((await admin.query("SHOW CONFIG")).rows as { key: string; value: string }[]).map((r) => [r.key, r.value]));
       expect(config).toMatchObject({
         "listen.max_client_connections": "200",

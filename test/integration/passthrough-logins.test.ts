@@ -2,6 +2,7 @@
 // PgGate checks the password of a pair the primary already authenticated (as auth_query does);
 // without it, each login is still relayed, but its connection is closed unless the pool needs it.
 import { describe, expect, test } from "bun:test";
+import { log } from "../../src/log/index.ts";
 import { cluster, psql, run, startGateway } from "./harness.ts";
 
 /** Sessions the primary has established for database app (a backend fork each). */
@@ -51,4 +52,23 @@ describe("passthrough logins and backends", () => {
       await g.stop();
     }
   }, 60_000);
+
+  test("a role the primary trusts (no password): its reads stay on the primary, and the log says why once", async () => {
+    const g = startGateway({ auth: { mode: "passthrough" } });
+    const original = log.warn;
+    const said: string[] = [];
+    log.warn = (e: string, fields = {}) => {
+      if (e === "passthrough_reads_on_primary") said.push(JSON.stringify(fields));
+      original(e, fields);
+    };
+    try {
+      const trusted = { user: "postgres", password: "" };
+      for (let i = 0; i < 3; i++) expect(await psql(g.port, trusted, "SELECT inet_server_port()")).toBe(String(cluster().primary.port));
+      expect(said.length).toBe(1);
+      expect(said[0]).toContain("pg_hba trust");
+    } finally {
+      log.warn = original;
+      await g.stop();
+    }
+  });
 });
