@@ -1,7 +1,8 @@
 // classify(sql): where a query string may run outside a transaction, and what session or
 // transaction state it touches. Pure: no I/O, no caching (cache.ts), no transaction tracking.
 
-import { lex, splitStatements } from "./lexer.ts";
+import { lex } from "./lexer.ts";
+import { splitStatements } from "./token-values.ts";
 import { classifyStatement } from "./statement.ts";
 import { PIN_SET } from "./verdicts.ts";
 import type { State } from "./tokens.ts";

@@ -1,7 +1,8 @@
 // Which settings a SQL string returns to their session reset value (the value the client gave at
 // startup, on a dedicated connection): RESET, SET ... TO DEFAULT and its other spellings, DISCARD
 // ALL, set_config(name, NULL, ...). Pure over the lexer's tokens; decides nothing about routing.
-import { lex, splitStatements, stringValue, TokenKind, type Token } from "./lexer.ts";
+import { lex, TokenKind, type Token } from "./lexer.ts";
+import { splitStatements, stringValue } from "./token-values.ts";
 import { parseBool } from "./tokens.ts";
 
 /** One setting returned to its reset value; `name` null means every setting (RESET ALL, DISCARD ALL). */

@@ -19,13 +19,11 @@ export { settingsToDefault, type SettingToDefault } from "./defaults.ts";
 export { createRouter, type Router, type RouterOptions } from "./cache.ts";
 export {
   lex,
-  splitStatements,
-  stringValue,
-  tokenText,
   TokenKind,
   type Comment,
   type LexResult,
   type StatementRange,
   type Token,
 } from "./lexer.ts";
+export { splitStatements, stringValue, tokenText } from "./token-values.ts";
 export { mergeClassifications, route, type RouteContext, type RouteDecision, type Target } from "./decide.ts";

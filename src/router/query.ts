@@ -1,7 +1,8 @@
 // Query scanning for SELECT / VALUES / TABLE / WITH / DML: writes at any depth, locking clauses,
 // SELECT INTO, function-call effects, and the relations a query reads (FROM/JOIN/TABLE items).
 
-import { stringValue, TokenKind } from "./lexer.ts";
+import { TokenKind } from "./lexer.ts";
+import { stringValue } from "./token-values.ts";
 import { NOT_FUNCTION } from "./keywords.ts";
 import { builtinEffect } from "./functions.ts";
 import { isNodeLocalRelation, isNodeLocalSetting } from "./node-local.ts";

@@ -2,7 +2,8 @@
 // (SHOW, EXPLAIN, COPY, CREATE, DECLARE, BEGIN, SET/RESET). Queries are scanned in query.ts.
 // Pure over tokens: catalog facts come from the ClassifyContext, unknown ones are only recorded.
 
-import { stringValue, TokenKind } from "./lexer.ts";
+import { TokenKind } from "./lexer.ts";
+import { stringValue } from "./token-values.ts";
 import { isNodeLocalSetting } from "./node-local.ts";
 import { isName, isPunct, literalBool, matchParen, readOnlyMode, word, type State } from "./tokens.ts";
 import type { PggateSet } from "./types.ts";

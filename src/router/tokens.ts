@@ -1,7 +1,8 @@
 // Token-walking helpers shared by the statement classifiers: lookups by index, parenthesis
 // matching, boolean literals. Read-only over a lexed statement; no routing decisions here.
 
-import { stringValue, TokenKind, type Token } from "./lexer.ts";
+import { TokenKind, type Token } from "./lexer.ts";
+import { stringValue } from "./token-values.ts";
 import type { ClassifyContext } from "./types.ts";
 
 /** Per-call state shared by the statement classifiers. */
