@@ -261,7 +261,7 @@ export const SCHEMA = [
     default: "session",
     booleans: { true: "session", false: "off" },
     reloadable: true,
-    doc: "After a write commits, later reads go only to replicas that replayed it: for the writing client (session; true), every client of the same user and database (user), or every client (global); off (false) disables it.",
+    doc: "Reads see earlier writes: the client's own (session; true), its user's on this PgGate process (user), or every write committed anywhere before the read, across processes and instances — each read asks the primary its WAL position (global); off (false) disables it.",
   }),
   oneOf("routing.default_route", ["auto", "primary", "replica"], { default: "auto", reloadable: true, doc: "Session default before any override: auto (classify each statement), primary, or replica." }),
   oneOf("routing.no_replica", ["primary", "error"], { default: "primary", reloadable: true, doc: "When no replica can serve a read: send it to the primary, or fail it with an error." }),

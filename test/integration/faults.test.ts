@@ -341,6 +341,10 @@ describe("shutdown", () => {
     await cl.query("INSERT INTO faults (v) VALUES ('committed during shutdown')");
     gw.proc.kill("SIGTERM");
     await Bun.sleep(300);
+    // While it drains, a load balancer (a Kubernetes readiness probe) sees it leaving; it is alive.
+    const ready = await fetch(`http://127.0.0.1:${gw.metricsPort}/readyz`);
+    expect([ready.status, await ready.text()]).toEqual([503, "not ready: shutting down\n"]);
+    expect((await fetch(`http://127.0.0.1:${gw.metricsPort}/healthz`)).status).toBe(200);
     await cl.query("INSERT INTO faults (v) VALUES ('second row')");
     await cl.query("COMMIT");
     expect(await gw.proc.exited).toBe(0);
