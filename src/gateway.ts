@@ -6,14 +6,18 @@ import { loadHbaFile } from "./auth/hba.ts";
 import { diffConfig, ENV_KEY_PREFIX, findKey, reloadConfig, type Config } from "./config/index.ts";
 import { Errors, fatal, SqlState } from "./errors/index.ts";
 import { configureLog, log } from "./log/index.ts";
-import { createRegistry, startMetricsServer, type MetricsServer } from "./endpoints/metrics.ts";
+import { createRegistry, notReady, startMetricsServer, type MetricsServer } from "./endpoints/metrics.ts";
+import { statusSummary } from "./endpoints/status.ts";
+import type { FamilyData, WorkerStatus } from "./endpoints/group.ts";
 import type { LinkData } from "./net/link.ts";
 import { startListener, startUnixListener, type UnixListener } from "./session/listener.ts";
 import { GatewayContext, type GatewayControl } from "./session/context.ts";
 import { AdminConsole } from "./admin/console.ts";
 import { GatewayAdmin } from "./admin/backend.ts";
+import { outcomeOf, type AdminGroup, type CommandOutcome } from "./admin/group.ts";
 import type { Registry } from "prom-client";
-import type { SupervisorMessage, WorkerMessage } from "./supervisor.ts";
+import type { Report, SupervisorMessage, WorkerMessage } from "./endpoints/group-messages.ts";
+import { spaceConnectionIds } from "./net/connection-ids.ts";
 
 export class Gateway {
   readonly ctx: GatewayContext;
@@ -21,18 +25,21 @@ export class Gateway {
   private unixListener: UnixListener | null = null;
   private metrics: MetricsServer | null = null;
   private registry: Registry;
+  private readonly control: GatewayControl;
+  /** With several workers: the admin console's commands run on every worker (set by asWorker). */
+  private group: AdminGroup | null = null;
 
   constructor(config: Config) {
     this.ctx = new GatewayContext(config);
     this.registry = createRegistry(this.ctx);
-    const control: GatewayControl = {
+    this.control = {
       reload: () => this.reloadWithReason(),
       shutdown: (waitForClients) => {
         void this.shutdown(waitForClients).then(() => this.onShutdownComplete());
       },
       set: (key, value) => this.setKey(key, value),
     };
-    this.ctx.openAdmin = (send, close, user) => new AdminConsole(send, close, new GatewayAdmin(this.ctx, control, user));
+    this.ctx.openAdmin = (send, close, user) => new AdminConsole(send, close, new GatewayAdmin(this.ctx, this.control, user, this.group));
   }
 
   /** What to do once an admin SHUTDOWN finished (main.ts exits the process). */
@@ -49,6 +56,9 @@ export class Gateway {
   /** Runs as worker `index` of `count` under the supervisor. */
   asWorker(index: number, count: number): void {
     this.ctx.worker = { index, count };
+    spaceConnectionIds(index, count);
+    // The connection counts in the file are the group's: this worker runs on its share.
+    this.ctx.applyConfig(this.ctx.configured);
   }
 
   /** The Unix socket's path while PgGate listens on one (listen.unix_socket_dir), else "". */
@@ -71,7 +81,8 @@ export class Gateway {
     this.ctx.health.start();
     this.idleTimer = setInterval(() => this.sweepClients(), 250);
     this.idleTimer.unref?.();
-    if (cfg.metrics.enabled) this.metrics = startMetricsServer(this.ctx, this.registry);
+    // With several workers the supervisor serves metrics.port for the group (endpoints/group.ts).
+    if (cfg.metrics.enabled && this.ctx.worker.count === 1) this.metrics = startMetricsServer(this.ctx, this.registry);
     log.info("listening", {
       host: cfg.listen.host,
       port: this.listener.port,
@@ -125,8 +136,27 @@ export class Gateway {
       },
     });
     let ports: number[] = [];
+    // This worker's admin consoles wait for the group's outcomes, by number.
+    let nextGather = 1;
+    const gathering = new Map<number, (bodies: (CommandOutcome | null)[]) => void>();
+    this.group = {
+      runEverywhere: (command, who) =>
+        new Promise((resolve) => {
+          const id = nextGather++;
+          gathering.set(id, resolve);
+          process.send?.({ gather: id, report: { kind: "command", command, who } } satisfies WorkerMessage);
+        }),
+    };
     process.on("message", (m: SupervisorMessage) => {
       if (Array.isArray(m?.cancelPorts)) ports = m.cancelPorts;
+      if (typeof m?.ask === "number" && m.report) {
+        const id = m.ask;
+        void this.report(m.report).then((body) => process.send?.({ answer: id, body } satisfies WorkerMessage));
+      }
+      if (typeof m?.gathered === "number") {
+        gathering.get(m.gathered)?.(m.bodies ?? []);
+        gathering.delete(m.gathered);
+      }
     });
     ctx.forwardCancel = (worker, packet) => {
       const port = ports[worker];
@@ -150,6 +180,21 @@ export class Gateway {
       }
     }, 1000);
     watch.unref?.();
+  }
+
+  /** This worker's part of a group answer (the supervisor merges them: endpoints/group.ts). */
+  private async report(r: Report): Promise<unknown> {
+    switch (r.kind) {
+      case "metrics":
+        // Plain data for the IPC channel (prom-client's objects may carry functions).
+        return (await this.registry.getMetricsAsJSON()).map((m): FamilyData => ({ name: m.name, help: m.help, type: String(m.type), aggregator: m.aggregator, values: m.values.map((v) => ({ value: v.value, labels: v.labels, metricName: (v as { metricName?: string }).metricName })) }));
+      case "status":
+        return { ...statusSummary(this.ctx), not_ready: notReady(this.ctx) } satisfies WorkerStatus;
+      case "ready":
+        return { notReady: notReady(this.ctx) };
+      case "command":
+        return outcomeOf(new GatewayAdmin(this.ctx, this.control, r.who).executeHere(r.command));
+    }
   }
 
   /**
@@ -218,7 +263,7 @@ export class Gateway {
   }
 
   private reloadWithReason(): string | null {
-    const old = this.ctx.config;
+    const old = this.ctx.configured;
     try {
       const next = reloadConfig(old.source, { ...process.env, ...this.adminOverrides });
       const diff = diffConfig(old, next);

@@ -1,5 +1,6 @@
 // Runs admin console commands against the live gateway: SHOW (show.ts), RELOAD, PAUSE/RESUME,
-// SHUTDOWN, KILL_CLIENT, ... once access.ts says this user may.
+// SHUTDOWN, KILL_CLIENT, ... once access.ts says this user may. With several workers it runs them
+// on every worker through an AdminGroup (group.ts) and replies for the group.
 import { error, fatal, SqlState } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { GatewayContext, GatewayControl } from "../session/context.ts";
@@ -8,16 +9,25 @@ import type { AdminCommand } from "./commands.ts";
 import type { AdminBackend } from "./console.ts";
 import type { AdminResult } from "./result.ts";
 import { show } from "./show.ts";
+import { combineOutcomes, isLocalCommand, type AdminGroup } from "./group.ts";
 
 export class GatewayAdmin implements AdminBackend {
   constructor(
     private readonly ctx: GatewayContext,
     private readonly control: GatewayControl,
     private readonly who: string,
+    /** The other workers, when there are: commands then run on every worker. */
+    private readonly group: AdminGroup | null = null,
   ) {}
 
   async execute(cmd: AdminCommand): Promise<AdminResult> {
     if (!mayRun(consoleRole(this.ctx.config.admin, this.who), cmd)) throw accessDenied();
+    if (this.group && !isLocalCommand(cmd)) return combineOutcomes(cmd, await this.group.runEverywhere(cmd, this.who));
+    return this.executeHere(cmd);
+  }
+
+  /** Runs `cmd` on this worker alone (a command another worker's console sent here, or one process). */
+  async executeHere(cmd: AdminCommand): Promise<AdminResult> {
     switch (cmd.kind) {
       case "empty":
         return { tag: "" };

@@ -3,3 +3,5 @@
 export * from "./commands.ts";
 export * from "./result.ts";
 export * from "./console.ts";
+export * from "./group.ts";
+export { mergeShow, SHOW_MERGE, type MergeRule } from "./show-merge.ts";

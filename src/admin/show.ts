@@ -55,7 +55,7 @@ export function show(ctx: GatewayContext, what: ShowWhat): AdminResult {
     case "dns_zones":
       return pgbouncerResult("dns_zones", []);
     case "config":
-      return pgbouncerResult("config", configRows(ctx.config).map((r) => [r.key, r.value, r.default, r.reloadable ? "yes" : "no"]));
+      return pgbouncerResult("config", configRows(ctx.configured).map((r) => [r.key, r.value, r.default, r.reloadable ? "yes" : "no"]));
     case "version":
       // Tools that read the version learn which console layout to expect: PgBouncer 1.18's.
       return pgbouncerResult("version", [[`PgGate ${VERSION} (commit ${COMMIT}, bun ${Bun.version}); console compatible with PgBouncer 1.18.0`]]);

@@ -21,3 +21,4 @@ export {
 } from "./schema.ts";
 export { configRows, formatValue, renderReference, type ConfigRow } from "./reference.ts";
 export { ADMIN_PASSWORD_ENV, AUTH_PASSWORD_ENV, ENV_KEY_PREFIX } from "./validate.ts";
+export { workerLimit, workerPart, workerShare } from "./worker-share.ts";

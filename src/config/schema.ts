@@ -292,7 +292,7 @@ export const SCHEMA = [
   int("limits.max_prepared_statement_bytes", { default: 67_108_864, min: 0, max: Number.MAX_SAFE_INTEGER, reloadable: true, doc: "Bytes one client's named prepared statements may keep together (their text twice when under 1 MiB, once above, plus 200 bytes each); a Parse past it fails with 54000. 0 = no limit (limits.max_buffered_bytes still applies)." }),
   oneOf("log.level", ["debug", "info", "warn", "error"], { default: "info", reloadable: true, doc: "Least severe level logged." }),
   oneOf("log.format", ["logfmt", "json"], { default: "logfmt", reloadable: true, doc: "One line per event, as logfmt or JSON." }),
-  int("workers", { default: 1, min: 1, max: 64, reloadable: false, doc: "Worker processes sharing listen.port (SO_REUSEPORT) under a small supervisor; metrics of worker i are on metrics.port + i." }),
+  int("workers", { default: 1, min: 1, max: 64, reloadable: false, doc: "Worker processes sharing listen.port (SO_REUSEPORT) under a small supervisor, which serves metrics.port for the whole group. Connection counts (pool sizes, nodes.max_connections, listen.max_client_connections, ...) stay the group's: each worker enforces its share." }),
   int("shutdown_timeout_ms", { default: 30000, min: 0, max: MAX_MS, reloadable: true, doc: "On SIGTERM/SIGINT, how long running transactions may finish before connections are closed." }),
 ] as const;
 

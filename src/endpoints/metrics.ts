@@ -16,9 +16,14 @@ interface Sample {
   metricName?: string;
 }
 type MetricType = "counter" | "gauge" | "histogram";
+/**
+ * How the supervisor merges a family over the workers (`workers: N`, endpoints/group.ts):
+ * prom-client's aggregators; sum when absent (counts, totals, histograms).
+ */
+type Aggregator = "sum" | "max" | "min" | "first";
 
 /** The one table of metric families: name, type, help, and how to read it. */
-function families(ctx: GatewayContext): { name: string; type: MetricType; help: string; labels: string[]; read: () => Sample[] }[] {
+function families(ctx: GatewayContext): { name: string; type: MetricType; help: string; labels: string[]; aggregator?: Aggregator; read: () => Sample[] }[] {
   const s = ctx.stats;
   return [
     {
@@ -75,20 +80,20 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       read: () => [{ value: waitingOnFullPools(ctx) }],
     },
     {
-      name: "pggate_overloaded", labels: [],
+      name: "pggate_overloaded", aggregator: "max", labels: [],
       type: "gauge",
       help: "1 while /readyz answers 503 for overload: pggate_clients_waiting_full_pools exceeds metrics.ready_max_waiting, or a client has waited for a server connection longer than half of min(pool.acquire_timeout_ms, listen.handshake_timeout_ms).",
       read: () => [{ value: overloaded(ctx) === null ? 0 : 1 }],
     },
     { name: "pggate_pool_wait_seconds", labels: [], type: "histogram", help: "Time clients waited for a pooled server connection.", read: () => histogramSamples("pggate_pool_wait_seconds", s.poolWait, {}) },
     {
-      name: "pggate_node_up", labels: ["node", "cluster"],
+      name: "pggate_node_up", aggregator: "min", labels: ["node", "cluster"],
       type: "gauge",
       help: "1 when the node's health checks pass (its role is pggate_node_role, so a failover starts no new series here).",
       read: () => ctx.health.all().map((h) => ({ value: h.up ? 1 : 0, labels: { node: h.target.name, cluster: clusterLabel(h.target) } })),
     },
     {
-      name: "pggate_node_role",
+      name: "pggate_node_role", aggregator: "max",
       labels: ["node", "role", "cluster"],
       type: "gauge",
       help: "1 for each node's observed role (primary or replica; the configured one until observed).",
@@ -154,7 +159,7 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       ]),
     },
     {
-      name: "pggate_pool_maxwait_seconds",
+      name: "pggate_pool_maxwait_seconds", aggregator: "max",
       labels: ["database", "user", "node"],
       type: "gauge",
       help: "How long the longest-waiting client of each pool has waited (0 when none waits).",
@@ -164,20 +169,20 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       },
     },
     {
-      name: "pggate_build_info",
+      name: "pggate_build_info", aggregator: "first",
       labels: ["version", "commit", "bun"],
       type: "gauge",
       help: "Always 1; the labels say which build runs.",
       read: () => [{ value: 1, labels: { version: VERSION, commit: COMMIT, bun: Bun.version } }],
     },
     {
-      name: "pggate_replica_lag_seconds", labels: ["node", "cluster"],
+      name: "pggate_replica_lag_seconds", aggregator: "max", labels: ["node", "cluster"],
       type: "gauge",
       help: "Replication lag of each replica in seconds (replay behind receive).",
       read: () => ctx.health.all().filter((h) => h.configuredRole === "replica" && h.lagSeconds !== null).map((h) => ({ value: h.lagSeconds ?? 0, labels: { node: h.target.name, cluster: clusterLabel(h.target) } })),
     },
     {
-      name: "pggate_replica_lag_bytes", labels: ["node", "cluster"],
+      name: "pggate_replica_lag_bytes", aggregator: "max", labels: ["node", "cluster"],
       type: "gauge",
       help: "WAL bytes each replica has yet to replay, behind the primary's current position.",
       read: () => ctx.health.all().filter((h) => h.configuredRole === "replica" && h.lagBytes !== null).map((h) => ({ value: h.lagBytes ?? 0, labels: { node: h.target.name, cluster: clusterLabel(h.target) } })),
@@ -188,6 +193,12 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
       type: "counter",
       help: "Reads held for a replica to replay the client's last write (read-your-writes); the rest of such reads found one at once or went to the primary.",
       read: () => [{ value: s.rywWaits }],
+    },
+    {
+      name: "pggate_cancel_requests_total", labels: ["result"],
+      type: "counter",
+      help: "CancelRequests by result: local (matched a client of this process), forwarded (to the worker that issued the key, which counts it again), no_match.",
+      read: () => Object.entries(s.cancels).map(([result, value]) => ({ value, labels: { result } })),
     },
     {
       name: "pggate_config_reloads_total", labels: ["result"],
@@ -220,7 +231,7 @@ function families(ctx: GatewayContext): { name: string; type: MetricType; help: 
         return [...counts].map(([reason, value]) => ({ value, labels: { reason } }));
       },
     },
-    { name: "pggate_event_loop_lag_seconds", labels: [], type: "gauge", help: "How late the last 100 ms timer fired: a busy or blocked event loop.", read: () => [{ value: loopLag.seconds }] },
+    { name: "pggate_event_loop_lag_seconds", aggregator: "max", labels: [], type: "gauge", help: "How late the last 100 ms timer fired: a busy or blocked event loop.", read: () => [{ value: loopLag.seconds }] },
   ];
 }
 
@@ -295,6 +306,7 @@ export function createRegistry(ctx: GatewayContext): Registry {
         name: f.name,
         help: f.help,
         labelNames,
+        aggregator: f.aggregator ?? "sum",
         registers: [registry],
         collect() {
           this.reset();
@@ -306,6 +318,7 @@ export function createRegistry(ctx: GatewayContext): Registry {
         name: f.name,
         help: f.help,
         labelNames,
+        aggregator: f.aggregator ?? "sum",
         registers: [registry],
         collect() {
           this.reset();
@@ -341,10 +354,8 @@ export interface MetricsServer {
 }
 
 export function startMetricsServer(ctx: GatewayContext, registry: Registry): MetricsServer {
-  const { host } = ctx.config.metrics;
-  // Worker i of several serves its own metrics on metrics.port + i, labelled worker="i".
-  const port = ctx.config.metrics.port === 0 ? 0 : ctx.config.metrics.port + ctx.worker.index;
-  if (ctx.worker.count > 1) registry.setDefaultLabels({ worker: String(ctx.worker.index) });
+  // One process: it serves its own. With several workers the supervisor serves the port (group.ts).
+  const { host, port } = ctx.config.metrics;
   const server = Bun.serve({
     hostname: host,
     port,
@@ -364,7 +375,7 @@ export function startMetricsServer(ctx: GatewayContext, registry: Registry): Met
 }
 
 /** Why PgGate should not get traffic, or null: shutting down, the primary failing its checks, overload. */
-function notReady(ctx: GatewayContext): string | null {
+export function notReady(ctx: GatewayContext): string | null {
   if (ctx.shuttingDown) return "shutting down";
   // Any cluster's primary failing: its clients cannot write (a reload that removes it clears this).
   for (const c of ctx.databases.allClusters()) {

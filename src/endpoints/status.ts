@@ -2,7 +2,41 @@
 import type { GatewayContext } from "../session/context.ts";
 import { clusterLabel } from "../server/node-target.ts";
 
-export function statusSummary(ctx: GatewayContext): unknown {
+export interface NodeStatus {
+  name: string;
+  cluster: string;
+  host: string;
+  port: number;
+  role: string;
+  up: boolean;
+  lag_seconds: number | null;
+  lag_bytes: number | null;
+  last_error: string | null;
+  reason: string | null;
+}
+
+export interface PoolStatus {
+  node: string;
+  user: string;
+  database: string;
+  dbname: string;
+  size: number;
+  idle: number;
+  active: number;
+  connecting: number;
+  waiting: number;
+}
+
+export interface StatusSummary {
+  nodes: NodeStatus[];
+  pools: PoolStatus[];
+  /** total, then the count per client state. */
+  clients: Record<string, number>;
+  paused: { all: boolean; databases: string[] };
+  shutting_down: boolean;
+}
+
+export function statusSummary(ctx: GatewayContext): StatusSummary {
   const clients: Record<string, number> = {};
   for (const c of ctx.clients) clients[c.state] = (clients[c.state] ?? 0) + 1;
   return {

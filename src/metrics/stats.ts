@@ -64,6 +64,11 @@ export class Stats {
   reloads = { success: 0, error: 0 };
   /** Reads held for a replica to replay what their client wrote (read-your-writes). */
   rywWaits = 0;
+  /**
+   * CancelRequests: matched a client here, forwarded to the worker that issued the key, or
+   * matched nothing (a wrong key, or a client already gone).
+   */
+  readonly cancels = { local: 0, forwarded: 0, no_match: 0 };
 
   query(route: RouteName, reason: string): void {
     const r = this.queries[route];

@@ -25,13 +25,14 @@ import type { NodeTarget } from "./node-target.ts";
 import { Inbox, type InboxFrame } from "../net/inbox.ts";
 import { ForwardRun } from "../net/forward-run.ts";
 import { Link, linkHandlers, type LinkData, type LinkOwner, type LinkSocket } from "../net/link.ts";
+import { IdSequence } from "../net/connection-ids.ts";
 
 export type { NodeTarget } from "./node-target.ts";
 
 export { ServerError, type HeldFailure, type ServerConsumer, type ServerState, type ServerTlsOptions } from "./server-types.ts";
 import { COMMITS, INSPECT, replayableFailure, ServerError, type HeldFailure, type ServerConsumer, type ServerState, type ServerTlsOptions } from "./server-types.ts";
 
-let nextServerId = 1;
+const serverIds = new IdSequence();
 
 /** TCP keepalive for new server connections (nodes.tcp_keepalive*), set from the config. */
 const keepalive = { enabled: true, idleMs: 30_000 };
@@ -48,7 +49,7 @@ export function setServerKeepalive(enabled: boolean, idleMs: number): void {
 const MAX_HELD_ROW_BYTES = 64 * 1024;
 
 export class ServerConn implements LinkOwner, Settleable {
-  readonly id = nextServerId++;
+  readonly id = serverIds.next();
   readonly node: NodeTarget;
   state: ServerState = "connecting";
   readonly params = new Map<string, string>();

@@ -3,6 +3,7 @@
 import { randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/types.ts";
+import { workerShare } from "../config/worker-share.ts";
 import { fatal, SqlState, type PgError } from "../errors/index.ts";
 import { AuthQuery } from "../server/auth-query.ts";
 import type { Cluster } from "./cluster.ts";
@@ -92,7 +93,12 @@ export class GatewayContext {
   readonly clients = new Set<ClientHandle>();
   /** Opens the admin console (set by the Gateway, which sits above src/admin). */
   openAdmin: AdminOpener | null = null;
+  /**
+   * What this process enforces: the file's snapshot, or with several workers this worker's share
+   * of its connection counts (config/worker-share.ts). `configured` is the file's snapshot itself.
+   */
   config: Config;
+  configured: Config;
   /**
    * Verifier lookups are on (auth_query mode, or passthrough with an auth_user). One AuthQuery
    * per cluster: a role's secret on one cluster says nothing about a role of that name on another.
@@ -168,6 +174,7 @@ export class GatewayContext {
 
   constructor(config: Config) {
     this.config = config;
+    this.configured = config;
     this.memory = new MemoryBudget(config.limits.maxBufferedBytes);
     this.pools = new PoolManager(this);
     this.health = new HealthMonitor(this);
@@ -196,15 +203,17 @@ export class GatewayContext {
   }
 
   /** Installs a new config snapshot: node list, routing function lists. */
-  applyConfig(config: Config): void {
-    const old = this.config;
+  applyConfig(configured: Config): void {
+    const old = this.configured;
+    const config = workerShare(configured, this.worker.index, this.worker.count);
+    this.configured = configured;
     this.config = config;
     this.applyDatabases(config);
     setServerKeepalive(config.nodes.tcpKeepalive, config.nodes.tcpKeepaliveIdleMs);
     this.memory.setLimit(config.limits.maxBufferedBytes);
     const tls = config.listen.tls;
     this.listenTls = tls.mode === "disable" ? null : { cert: readFileSync(tls.cert, "utf8"), key: readFileSync(tls.key, "utf8") };
-    if (old !== config) {
+    if (old !== configured) {
       this.router = this.buildRouter();
       this.catalog.clear();
     }
@@ -320,10 +329,14 @@ export class GatewayContext {
   cancel(processId: number, secretKey: number, packet: Uint8Array | null): void {
     const owner = processId % this.worker.count;
     if (owner !== this.worker.index && packet && this.forwardCancel) {
+      this.stats.cancels.forwarded++;
       this.forwardCancel(owner, packet);
       return;
     }
-    this.findByKey(processId, secretKey)?.cancelRunningQuery();
+    const c = this.findByKey(processId, secretKey);
+    if (c) this.stats.cancels.local++;
+    else this.stats.cancels.no_match++;
+    c?.cancelRunningQuery();
   }
 
   /** A CancelRequest matches only when both halves of the key match (PostgreSQL does the same). */

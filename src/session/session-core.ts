@@ -11,6 +11,7 @@ import { log } from "../log/index.ts";
 import { errorKind } from "../metrics/stats.ts";
 import type { AdminSession, Cancellable, GatewayContext } from "./context.ts";
 import { ClientStartup, MAX_PRE_AUTH_MESSAGE, type ClientIdentity, type StartupHost } from "./client-startup.ts";
+import { IdSequence } from "../net/connection-ids.ts";
 
 const AUTH_OK = buildAuthenticationOk();
 const READY_IDLE = buildReadyForQuery(TxStatus.Idle);
@@ -57,10 +58,10 @@ export const QUEUE_HIGH_WATER = 1024 * 1024;
 /** While waiting for a server connection, a client may queue this much before it is paused. */
 export const WAIT_PAUSE_BYTES = 16 * 1024;
 
-let nextClientId = 1;
+const clientIds = new IdSequence();
 
 export abstract class SessionCore implements LinkOwner, StartupHost, Cancellable {
-  readonly id = nextClientId++;
+  readonly id = clientIds.next();
   state: ClientState = "startup";
   readonly out: Link;
   /**
