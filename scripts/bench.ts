@@ -5,13 +5,17 @@
 //   npx bun scripts/bench.ts [--quick] [--rounds N] [--duration S] [--only 1,3,5] [--systems A,D,E]
 //
 // Scenarios 1-6 and 9 (read-your-writes) are pgbench workloads, 7 is the metrics overhead of PgGate, 8 the memory of
-// 10,000 idle client connections.
+// 10,000 idle client connections. 10 (read scale-out under per-node CPU quotas, scripts/bench/scale-out.ts) and 11
+// (read_your_writes modes, scripts/bench/ryw-modes.ts) start their own proxies and write their own result files.
 
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { startCluster, type Cluster } from "./cluster.ts";
+import { cgroupUnavailable, CpuGroups } from "./bench/cgroups.ts";
 import { cleanEnv, killRunningPgbench, runPgbench } from "./bench/pgbench.ts";
+import { RYW_MODES_SETUP_SQL, rywModesMarkdown, runRywModes } from "./bench/ryw-modes.ts";
+import { runScaleOut, scaleOutMarkdown } from "./bench/scale-out.ts";
 import { CLK_TCK, cpuTicks, foreignTicks, killAllTrackedSync, memory, memorySampler, pssKb, sleep, snapshotAll, stopAllTracked, track } from "./bench/procs.ts";
 import {
   consoleTable,
@@ -91,9 +95,19 @@ const SCENARIOS: ScenarioDef[] = [
       "so failed = 0 means no client ever read older data than it wrote. The cluster runs synchronous_commit = on (PostgreSQL's default): the read needs a replica that replayed the commit. " +
       "Reads on replicas % comes from PgGate's pggate_queries_total; the other systems read the primary.",
   },
+  { id: "10", title: "read scale-out as on separate machines: select-only, 20 clients, per-node CPU quotas, 0/1/2 replicas", args: [] },
+  { id: "11", title: "read_your_writes modes: 20 clients, 90 % reads, 10 % write + read-back, PgGate split", args: [] },
 ];
+/** Scenarios that run on the shared systems A-F and go into latest.{json,md,svg}. */
+const SHARED_SCENARIO = /^[1-9]$/;
 const ALL_SYSTEMS: SystemId[] = ["A", "F", "B", "C", "D", "E"];
 const WARMUP_JIT_S = 8;
+/**
+ * Scenario 10's quotas. A node gets little enough that it, not the proxy or pgbench, saturates
+ * under -S c20 even with three nodes busy; all quotas together must fit on 2 shared cores.
+ */
+const DEFAULT_NODE_CPUS = 0.2;
+const DEFAULT_PROXY_CPUS = 1;
 const CAPACITY_ERROR = /too many clients|remaining connection slots are reserved/i;
 
 // ---------------------------------------------------------------------------------------------
@@ -105,6 +119,9 @@ interface Options {
   durationS: number;
   only: string[];
   systems: SystemId[];
+  /** Scenario 10: CPU quota of each PostgreSQL node, and of the proxy and of pgbench. */
+  nodeCpus: number;
+  proxyCpus: number;
 }
 
 function usage(code: number): never {
@@ -115,9 +132,13 @@ function usage(code: number): never {
   --only 1,3,5       scenarios (default all): 1 select-only simple, 2 select-only prepared, 3 TPC-B,
                      4 1000 clients / pool 20, 5 connection storm, 6 single-client latency,
                      7 PgGate metrics overhead, 8 memory of ${IDLE_CLIENTS} idle clients,
-                     9 read-your-writes mix
+                     9 read-your-writes mix, 10 read scale-out with per-node CPU quotas (root, cgroup v1),
+                     11 read_your_writes modes (10 and 11 write bench-results/{scale-out,ryw-modes}.{json,md}
+                     and run their own systems; latest.* is only written when one of 1-9 ran)
   --systems A,D,E    A direct, F Bun forwarder (the floor of a proxy on Bun), B PgBouncer, C Pgpool-II,
-                     D PgGate no split, E PgGate split`);
+                     D PgGate no split, E PgGate split
+  --node-cpus X      scenario 10: CPU quota of each PostgreSQL node (default ${DEFAULT_NODE_CPUS})
+  --proxy-cpus X     scenario 10: CPU quota of the proxy under test, and of pgbench (default ${DEFAULT_PROXY_CPUS})`);
   process.exit(code);
 }
 
@@ -127,7 +148,7 @@ function fail(message: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, rounds: 3, durationS: 4, only: SCENARIOS.map((s) => s.id), systems: [...ALL_SYSTEMS] };
+  const o: Options = { quick: false, rounds: 3, durationS: 4, only: SCENARIOS.map((s) => s.id), systems: [...ALL_SYSTEMS], nodeCpus: DEFAULT_NODE_CPUS, proxyCpus: DEFAULT_PROXY_CPUS };
   let rounds: number | null = null;
   let duration: number | null = null;
   for (let i = 0; i < argv.length; i++) {
@@ -141,6 +162,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--rounds") rounds = Number(value());
     else if (a === "--duration") duration = Number(value());
     else if (a === "--only") o.only = value().split(",").map((s) => s.trim()).filter(Boolean);
+    else if (a === "--node-cpus") o.nodeCpus = Number(value());
+    else if (a === "--proxy-cpus") o.proxyCpus = Number(value());
     else if (a === "--systems") o.systems = value().split(",").map((s) => s.trim().toUpperCase()).filter(Boolean) as SystemId[];
     else if (a === "--help" || a === "-h") usage(0);
     else fail(`unknown argument: ${a}`);
@@ -153,7 +176,10 @@ function parseArgs(argv: string[]): Options {
   if (duration !== null) o.durationS = duration;
   if (!Number.isInteger(o.rounds) || o.rounds < 1) fail("--rounds needs a positive integer");
   if (!Number.isInteger(o.durationS) || o.durationS < 1) fail("--duration needs a positive integer (seconds)");
-  for (const s of o.only) if (!SCENARIOS.some((d) => d.id === s)) fail(`--only: unknown scenario ${s} (1-9)`);
+  for (const s of o.only) if (!SCENARIOS.some((d) => d.id === s)) fail(`--only: unknown scenario ${s} (1-11)`);
+  for (const [k, v] of [["--node-cpus", o.nodeCpus], ["--proxy-cpus", o.proxyCpus]] as const) {
+    if (!Number.isFinite(v) || v < 0.01 || v > cpus().length) fail(`${k} needs a number of CPUs between 0.01 and ${cpus().length}`);
+  }
   for (const s of o.systems) if (!ALL_SYSTEMS.includes(s)) fail(`--systems: unknown system ${s} (A-F)`);
   o.systems = ALL_SYSTEMS.filter((s) => o.systems.includes(s)); // canonical order A B C D E
   return o;
@@ -305,6 +331,18 @@ function ourRoots(ctx: StartContext): number[] {
   return roots;
 }
 
+/** CPU used by processes the bench did not start since `snap0`, as text for a report. */
+function otherLoad(snap0: ReturnType<typeof snapshotAll>, wallMs: number, ctx: StartContext): string {
+  const pct = ((foreignTicks(snap0, snapshotAll(), ourRoots(ctx)) * 1000) / CLK_TCK / (wallMs * cpus().length)) * 100;
+  return `other load during the scenario (CPU of processes the bench did not start): ${pct.toFixed(0)} % of all cores`;
+}
+
+function writeOutputs(name: string, data: unknown, md: string): void {
+  mkdirSync(OUT_DIR, { recursive: true });
+  writeFileSync(join(OUT_DIR, `${name}.json`), JSON.stringify(data, null, 2) + "\n");
+  writeFileSync(join(OUT_DIR, `${name}.md`), md);
+}
+
 function cpuTicksOf(sys: RunningSystem): number {
   return cpuTicks(sys.pids());
 }
@@ -391,6 +429,9 @@ async function main(): Promise<number> {
   let cluster: Cluster | null = null;
   let workDir: string | null = null;
   let interrupted = false;
+  // Scenario 10's CPU groups: emptied and removed on every way out (also the synchronous exit hook).
+  const groups = new CpuGroups();
+  const extraOutputs: string[] = [];
 
   const cleanup = async () => {
     killRunningPgbench();
@@ -398,12 +439,16 @@ async function main(): Promise<number> {
     running.clear();
     extra.length = 0;
     await stopAllTracked();
+    for (const p of groups.removeAll()) problems.push(p);
     if (cluster) await cluster.stop();
     cluster = null;
     if (workDir) rmSync(workDir, { recursive: true, force: true });
     workDir = null;
   };
-  process.on("exit", killAllTrackedSync);
+  process.on("exit", () => {
+    killAllTrackedSync();
+    groups.removeAll();
+  });
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.on(sig, () => {
       if (interrupted) process.exit(130); // second signal: the exit hooks kill synchronously
@@ -470,6 +515,8 @@ async function main(): Promise<number> {
     const needed = new Set<SystemId>(opts.systems);
     const wantMetrics = opts.only.includes("7") && opts.systems.includes("E");
     if (wantMetrics) needed.add("E0");
+    // Scenarios 10 and 11 start systems of their own: the shared ones are only for 1-9.
+    if (!opts.only.some((id) => SHARED_SCENARIO.test(id))) needed.clear();
     for (const id of ["A", "F", "B", "C", "D", "E", "E0"] as SystemId[]) {
       if (!needed.has(id)) continue;
       const missing = id === "B" && !which("pgbouncer") ? "pgbouncer" : id === "C" && !which("pgpool") ? "pgpool2" : null;
@@ -618,6 +665,50 @@ async function main(): Promise<number> {
       }
     }
 
+    if (opts.only.includes("10") || opts.only.includes("11")) {
+      // Their systems hold pools of their own: the shared ones go first (max_connections 200).
+      await Promise.all([...running.values()].map((s) => s.stop().catch(() => {})));
+      running.clear();
+    }
+    if (opts.only.includes("10")) {
+      const why = cgroupUnavailable();
+      if (why) {
+        problems.push(`scenario 10 skipped: CPU quotas ${why}`);
+        log(`scenario 10 skipped: ${why}`);
+      } else {
+        log(`scenario 10: ${SCENARIOS.find((s) => s.id === "10")?.title} (nodes ${opts.nodeCpus} CPU, proxy and pgbench ${opts.proxyCpus} CPU each)`);
+        const snap0 = snapshotAll();
+        const t10 = performance.now();
+        try {
+          const r = await runScaleOut(ctx, groups, {
+            rounds: opts.rounds, durationS: opts.durationS, nodeCpus: opts.nodeCpus, proxyCpus: opts.proxyCpus, poolSize: POOL_SIZE,
+            warmupS: report.params.warmupS, log, interrupted: () => interrupted,
+          });
+          const other = otherLoad(snap0, performance.now() - t10, ctx);
+          writeOutputs("scale-out", r, scaleOutMarkdown(r, report.machine, other));
+          extraOutputs.push("scale-out");
+          for (const p of r.problems) problems.push(`scenario 10: ${p}`);
+        } finally {
+          // Back to one machine before anything else runs.
+          for (const p of groups.removeAll()) problems.push(p);
+        }
+      }
+    }
+    if (opts.only.includes("11")) {
+      log(`scenario 11: ${SCENARIOS.find((s) => s.id === "11")?.title}`);
+      await c.psql(c.primary, `${RYW_MODES_SETUP_SQL}; GRANT ALL ON bench_ryw_stale TO ${c.users.scram.user}`, DATABASE);
+      await c.waitForReplay(60_000);
+      const snap0 = snapshotAll();
+      const t11 = performance.now();
+      const r = await runRywModes(ctx, async () => Number((await c.psql(c.primary, "SELECT count(*) FROM bench_ryw_stale", DATABASE)).trim()), {
+        rounds: opts.rounds, durationS: opts.durationS, poolSize: POOL_SIZE, scale: SCALE, readWeight: 9,
+        warmupS: opts.quick ? 2 : WARMUP_JIT_S, log, interrupted: () => interrupted,
+      });
+      writeOutputs("ryw-modes", r, rywModesMarkdown(r, report.machine, otherLoad(snap0, performance.now() - t11, ctx)));
+      extraOutputs.push("ryw-modes");
+      for (const p of r.problems) problems.push(`scenario 11: ${p}`);
+    }
+
     for (const r of report.runs) {
       if (r.reason?.startsWith("retried")) problems.push(`scenario ${r.scenario}, ${SYSTEM_NAMES[r.system]}, round ${r.round}: ${r.reason}`);
     }
@@ -642,12 +733,18 @@ async function main(): Promise<number> {
 
   report.totalRuntimeS = (performance.now() - t0) / 1000;
   report.machine["bench runtime"] = `${Math.round(report.totalRuntimeS)} s`;
-  mkdirSync(OUT_DIR, { recursive: true });
-  writeFileSync(join(OUT_DIR, "latest.json"), JSON.stringify(report, null, 2) + "\n");
-  writeFileSync(join(OUT_DIR, "latest.md"), markdown(report));
-  writeFileSync(join(OUT_DIR, "latest.svg"), svgChart(report));
-  console.log(consoleTable(report));
-  console.log(`\ntotal runtime ${report.totalRuntimeS.toFixed(0)} s; wrote bench-results/latest.{json,md,svg}`);
+  const written = extraOutputs.map((name) => `bench-results/${name}.{json,md}`);
+  // A run of only 10 / 11 leaves the shared comparison (latest.*) as the last full run wrote it.
+  if (opts.only.some((id) => SHARED_SCENARIO.test(id))) {
+    mkdirSync(OUT_DIR, { recursive: true });
+    writeFileSync(join(OUT_DIR, "latest.json"), JSON.stringify(report, null, 2) + "\n");
+    writeFileSync(join(OUT_DIR, "latest.md"), markdown(report));
+    writeFileSync(join(OUT_DIR, "latest.svg"), svgChart(report));
+    console.log(consoleTable(report));
+    written.unshift("bench-results/latest.{json,md,svg}");
+  }
+  for (const p of problems) console.error(`problem: ${p}`);
+  console.log(`\ntotal runtime ${report.totalRuntimeS.toFixed(0)} s; wrote ${written.join(", ") || "nothing"}`);
   return problems.some((p) => p.startsWith("bench aborted")) ? 1 : 0;
 }
 

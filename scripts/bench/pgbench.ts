@@ -18,6 +18,16 @@ export interface PgbenchOptions {
   durationS: number;
   /** Directory + file prefix for `-l --log-prefix` (per-transaction latencies), or null. */
   logPrefix: string | null;
+  /** `cgroup.procs` files of cgroups pgbench joins before it starts (CPU quota for the client). */
+  cgroupProcs?: string[];
+}
+
+export interface LatencySummary {
+  count: number;
+  avgMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
 }
 
 export interface PgbenchResult {
@@ -35,7 +45,11 @@ export interface PgbenchResult {
   /** Distinct error lines (prefix "pgbench: error:" or server messages), with counts. */
   errors: { message: string; count: number }[];
   /** From the -l log: latency of each successful transaction, summarised. */
-  log: { count: number; avgMs: number; p50Ms: number; p99Ms: number; maxMs: number } | null;
+  log: LatencySummary | null;
+  /** The same per script (pgbench's script number, 0 for the first -f), when several ran. */
+  logByScript: Record<number, LatencySummary> | null;
+  /** pgbench's per-script tps lines (several -f scripts), by script number. */
+  tpsByScript: Record<number, number> | null;
   wallMs: number;
   /** pgbench's own CPU (user + system) for the whole run, ms: the client's share of the machine. */
   clientCpuMs: number | null;
@@ -68,7 +82,7 @@ function normaliseError(line: string): string {
     .trim();
 }
 
-export function parsePgbench(stdout: string, stderr: string): Omit<PgbenchResult, "exitCode" | "timedOut" | "log" | "wallMs" | "clientCpuMs"> {
+export function parsePgbench(stdout: string, stderr: string): Omit<PgbenchResult, "exitCode" | "timedOut" | "log" | "logByScript" | "wallMs" | "clientCpuMs"> {
   const tpsMatch = /^tps = ([\d.]+) \(([^)]*)\)/m.exec(stdout);
   const errorCounts = new Map<string, number>();
   let abortedClients = 0;
@@ -83,7 +97,13 @@ export function parsePgbench(stdout: string, stderr: string): Omit<PgbenchResult
     errorCounts.set(key, (errorCounts.get(key) ?? 0) + 1);
   }
   const errors = [...errorCounts].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count);
+  // "SQL script 2: /tmp/x.sql" ... " - 1234 transactions (90.0% of total, tps = 3000.123456)"
+  const tpsByScript: Record<number, number> = {};
+  for (const m of stdout.matchAll(/^SQL script (\d+): .*\n(?: - .*\n)*? - \d+ transactions \([\d.]+% of total, tps = ([\d.]+)\)/gm)) {
+    tpsByScript[Number(m[1]) - 1] = Number(m[2]);
+  }
   return {
+    tpsByScript: Object.keys(tpsByScript).length > 0 ? tpsByScript : null,
     tps: tpsMatch ? Number(tpsMatch[1]) : null,
     tpsNote: tpsMatch ? tpsMatch[2] : null,
     latencyAvgMs: num(/^latency average = ([\d.]+) ms/m, stdout),
@@ -96,25 +116,41 @@ export function parsePgbench(stdout: string, stderr: string): Omit<PgbenchResult
   };
 }
 
-/** Latencies (µs, column 3) of successful transactions in pgbench -l files named `${prefix}.*`. */
-function readLog(prefix: string): PgbenchResult["log"] {
+function summariseLatencies(lat: number[]): LatencySummary {
+  lat.sort((a, b) => a - b);
+  const pct = (p: number) => lat[Math.min(lat.length - 1, Math.max(0, Math.ceil(p * lat.length) - 1))] / 1000;
+  const avg = lat.reduce((s, v) => s + v, 0) / lat.length / 1000;
+  return { count: lat.length, avgMs: avg, p50Ms: pct(0.5), p99Ms: pct(0.99), maxMs: lat[lat.length - 1] / 1000 };
+}
+
+/**
+ * Latencies (µs, column 3) of successful transactions in pgbench -l files named `${prefix}.*`,
+ * overall and by script number (column 4).
+ */
+function readLog(prefix: string): { all: LatencySummary | null; byScript: Record<number, LatencySummary> | null } {
   const dir = prefix.slice(0, prefix.lastIndexOf("/"));
   const base = prefix.slice(prefix.lastIndexOf("/") + 1);
   const lat: number[] = [];
+  const byScript = new Map<number, number[]>();
   for (const name of readdirSync(dir)) {
     if (!name.startsWith(`${base}.`)) continue;
     for (const line of readFileSync(join(dir, name), "utf8").split("\n")) {
       const f = line.split(" ");
       if (f.length < 6) continue;
       const us = Number(f[2]);
-      if (Number.isFinite(us)) lat.push(us); // "failed" / "skipped" are not numbers
+      if (!Number.isFinite(us)) continue; // "failed" / "skipped" are not numbers
+      lat.push(us);
+      const script = Number(f[3]);
+      const list = byScript.get(script);
+      if (list) list.push(us);
+      else byScript.set(script, [us]);
     }
   }
-  if (lat.length === 0) return null;
-  lat.sort((a, b) => a - b);
-  const pct = (p: number) => lat[Math.min(lat.length - 1, Math.max(0, Math.ceil(p * lat.length) - 1))] / 1000;
-  const avg = lat.reduce((s, v) => s + v, 0) / lat.length / 1000;
-  return { count: lat.length, avgMs: avg, p50Ms: pct(0.5), p99Ms: pct(0.99), maxMs: lat[lat.length - 1] / 1000 };
+  if (lat.length === 0) return { all: null, byScript: null };
+  return {
+    all: summariseLatencies(lat),
+    byScript: byScript.size > 1 ? Object.fromEntries([...byScript].map(([k, v]) => [k, summariseLatencies(v)])) : null,
+  };
 }
 
 let running: Set<{ kill(sig?: number | NodeJS.Signals): void }> = new Set();
@@ -132,12 +168,14 @@ export async function runPgbench(target: PgbenchTarget, opts: PgbenchOptions): P
     target.database,
   ];
   // 1000 clients need more descriptors than the default soft limit: raise it to the hard limit.
-  const cmd = ["bash", "-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "pgbench", ...argv];
+  // With a cgroup the shell joins it first, so pgbench runs under its quota from its first instruction.
+  const joinGroup = opts.cgroupProcs?.length ? 'for f in $PGGATE_BENCH_CGROUPS; do echo $$ > "$f" || exit 97; done; ' : "";
+  const cmd = ["bash", "-c", `${joinGroup}ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`, "pgbench", ...argv];
   const t0 = performance.now();
   const proc = track(
     Bun.spawn(cmd, {
       cwd: opts.logPrefix ? opts.logPrefix.slice(0, opts.logPrefix.lastIndexOf("/")) : undefined,
-      env: cleanEnv({ PGPASSWORD: target.password, PGSSLMODE: "disable", PGCONNECT_TIMEOUT: "20" }),
+      env: cleanEnv({ PGPASSWORD: target.password, PGSSLMODE: "disable", PGCONNECT_TIMEOUT: "20", ...(opts.cgroupProcs?.length ? { PGGATE_BENCH_CGROUPS: opts.cgroupProcs.join(" ") } : {}) }),
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -161,11 +199,13 @@ export async function runPgbench(target: PgbenchTarget, opts: PgbenchOptions): P
     ]);
     const parsed = parsePgbench(stdout, stderr);
     if (timedOut) parsed.errors.unshift({ message: `pgbench did not finish within ${limitMs / 1000} s and was killed`, count: 1 });
+    const txnLog = opts.logPrefix ? readLog(opts.logPrefix) : null;
     return {
       ...parsed,
       exitCode,
       timedOut,
-      log: opts.logPrefix ? readLog(opts.logPrefix) : null,
+      log: txnLog?.all ?? null,
+      logByScript: txnLog?.byScript ?? null,
       wallMs: performance.now() - t0,
       // bash execs pgbench, so the child's rusage is pgbench's own.
       clientCpuMs: (() => {

@@ -271,21 +271,29 @@ export async function startForwarder(ctx: StartContext): Promise<RunningSystem> 
 
 export interface PgpoolOptions {
   numInitChildren: number;
+  /** How many of the cluster's replicas it balances over (default all). */
+  replicas?: number;
+  /** backend_weight of the primary: 0 (default) keeps reads off it, as PgGate does. */
+  primaryWeight?: number;
+  /** Directory name under workDir (so a second instance does not clash). */
+  name?: string;
 }
 
 export async function startPgpool(ctx: StartContext, opts: PgpoolOptions): Promise<RunningSystem> {
   const binary = which("pgpool");
   if (!binary) throw new Error("pgpool is not installed (apt-get install pgpool2)");
-  const { primary, replicas, users, superuser } = ctx.cluster;
+  const { primary, users, superuser } = ctx.cluster;
+  const replicas = ctx.cluster.replicas.slice(0, opts.replicas ?? ctx.cluster.replicas.length);
+  const primaryWeight = opts.primaryWeight ?? 0;
   const [port, pcpPort] = freePorts(2);
-  const d = ownedDir(join(ctx.workDir, "pgpool"));
+  const d = ownedDir(join(ctx.workDir, opts.name ?? "pgpool"));
   const nodes = [primary, ...replicas];
   const backends = nodes
     .map(
       (n, i) => `backend_hostname${i} = '${n.host}'
 backend_port${i} = ${n.port}
-# Reads go to the replicas only, as with PgGate (weight 0 = never load-balanced to the primary).
-backend_weight${i} = ${i === 0 ? 0 : 1}
+# Primary weight 0 (the default here): reads go to the replicas only, as with PgGate.
+backend_weight${i} = ${i === 0 ? primaryWeight : 1}
 backend_data_directory${i} = '${n.dataDir}'
 backend_flag${i} = 'ALLOW_TO_FAILOVER'`,
     )
@@ -367,7 +375,7 @@ logdir = '${d.dir}'
   const mainPid = () => treePids(proc.pid, ["pgpool"])[0] ?? null;
   const stop = () => stopTree(proc, mainPid(), "SIGINT");
   await becomeReady(proc, port, ctx, logFile, stop);
-  const lb = await pgpoolReadsReachReplica(port, ctx);
+  const lb = replicas.length > 0 ? await pgpoolReadsReachReplica(port, ctx) : "no replicas: every read on the primary";
   return {
     id: "C",
     port,
@@ -376,7 +384,7 @@ logdir = '${d.dir}'
     logFile,
     notes: [
       versionOf([binary, "--version"]),
-      `streaming_replication mode, load_balance_mode on (session level, primary weight 0), num_init_children ${opts.numInitChildren} (reserved_connections 1), max_pool 1, pool_hba scram-sha-256 (md5 for pggate_md5) with TEXT pool_passwd`,
+      `streaming_replication mode over the primary and ${replicas.length} replica(s), load_balance_mode on (session level, primary weight ${primaryWeight}), num_init_children ${opts.numInitChildren} (reserved_connections 1), max_pool 1, pool_hba scram-sha-256 (md5 for pggate_md5) with TEXT pool_passwd`,
       lb,
     ],
   };
@@ -413,11 +421,16 @@ export interface PggateOptions {
   metrics: boolean;
   poolSize: number;
   name?: string;
+  /** How many of the cluster's replicas go into nodes.replicas (default all). */
+  replicas?: number;
+  /** routing.read_your_writes (default: PgGate's own default, session). */
+  readYourWrites?: "off" | "session" | "user" | "global";
 }
 
 export async function startPggate(ctx: StartContext, opts: PggateOptions): Promise<RunningSystem> {
   if (!existsSync(ctx.pggateBinary)) throw new Error(`${ctx.pggateBinary} is missing (bun run build)`);
-  const { primary, replicas, authUser, authQuery } = ctx.cluster;
+  const { primary, authUser, authQuery } = ctx.cluster;
+  const replicas = ctx.cluster.replicas.slice(0, opts.replicas ?? ctx.cluster.replicas.length);
   const [port, metricsPort] = freePorts(2);
   const d = ownedDir(join(ctx.workDir, opts.name ?? `pggate-${opts.id}`));
   const config = {
@@ -430,7 +443,7 @@ export async function startPggate(ctx: StartContext, opts: PggateOptions): Promi
     },
     pool: { mode: "transaction", size: opts.poolSize },
     auth: { mode: "auth_query", auth_user: authUser.user, auth_password: authUser.password, auth_query: authQuery },
-    routing: { read_write_split: opts.split },
+    routing: { read_write_split: opts.split, ...(opts.readYourWrites ? { read_your_writes: opts.readYourWrites } : {}) },
     log: { level: "warn" },
     shutdown_timeout_ms: 2000,
   };
@@ -447,9 +460,11 @@ export async function startPggate(ctx: StartContext, opts: PggateOptions): Promi
   const stop = () => stopTree(proc, proc.pid, "SIGTERM");
   await becomeReady(proc, port, ctx, logFile, stop);
   const notes = [
-    `pool.size ${opts.poolSize}, auth.mode auth_query, routing.read_write_split ${opts.split}, metrics.enabled ${opts.metrics}, nodes.tls.mode disable`,
+    `pool.size ${opts.poolSize}, auth.mode auth_query, routing.read_write_split ${opts.split}, metrics.enabled ${opts.metrics}, nodes.tls.mode disable` +
+      (opts.replicas !== undefined ? `, ${replicas.length} replica(s)` : "") +
+      (opts.readYourWrites ? `, routing.read_your_writes ${opts.readYourWrites}` : ""),
   ];
-  if (opts.split) {
+  if (opts.split && replicas.length > 0) {
     notes.push(
       (await readsReachReplica(port, ctx, 15_000))
         ? "checked: SELECT inet_server_port() through PgGate names a replica (reads reach a replica)"
