@@ -1,5 +1,7 @@
-// Chooses a replica for a read: smooth weighted round robin over replicas that are not banned.
-// A replica that failed is banned with exponential backoff; a success clears its record.
+// Chooses a replica for a read: the least loaded relative to its weight (reads in flight + 1,
+// divided by the weight), smooth weighted round robin among equals (an idle cluster spreads reads
+// by weight); replicas that are banned are skipped. A replica that failed is banned with
+// exponential backoff; a success clears its record.
 import type { NodeConfig } from "../config/types.ts";
 import { nodeName, type NodeTarget } from "../server/node-target.ts";
 
@@ -47,16 +49,27 @@ export class ReplicaBalancer {
     return false;
   }
 
-  /** Next replica by smooth weighted round robin among those passing `accept` (extra arguments avoid a closure per call). */
-  pick<A, B>(accept: (t: NodeTarget, a: A, b: B) => boolean, a: A, b: B): NodeTarget | null {
+  /**
+   * The replica for the next read among those passing `accept` (extra arguments avoid a closure
+   * per call): the lowest (load + 1) / weight, where `load` is its reads in flight; among equals
+   * the next by smooth weighted round robin. Round robin alone sends a replica its share whether
+   * or not it keeps up: a slower or busier replica queues reads while another idles (measured:
+   * two quota-bound replicas busy 78 % and 60 % of the time under round robin).
+   */
+  pick<A, B>(accept: (t: NodeTarget, a: A, b: B) => boolean, a: A, b: B, load: ((t: NodeTarget) => number) | null = null): NodeTarget | null {
     const now = Date.now();
     let total = 0;
     let best: ReplicaState | null = null;
+    let bestScore = Number.POSITIVE_INFINITY;
     for (const r of this.replicas) {
       if (r.weight <= 0 || r.bannedUntil > now || !accept(r.target, a, b)) continue;
       r.current += r.weight;
       total += r.weight;
-      if (!best || r.current > best.current) best = r;
+      const score = load === null ? 0 : (load(r.target) + 1) / r.weight;
+      if (!best || score < bestScore || (score === bestScore && r.current > best.current)) {
+        best = r;
+        bestScore = score;
+      }
     }
     if (!best) return null;
     best.current -= total;

@@ -18,6 +18,8 @@ export interface ClusterDeps {
   allHealth(): readonly NodeHealth[];
   /** Whether (node, user, database) has a connection or can open one (see PoolManager.reachable). */
   reachable(t: NodeTarget, user: string, database: string): boolean;
+  /** Server connections of (node, user, database) serving clients now (0 when there is no pool). */
+  busy(t: NodeTarget, user: string, database: string): number;
   /** The primary `t`'s WAL insert position read now, or null (see HealthMonitor.currentPosition). */
   currentPosition(t: NodeTarget): Promise<bigint | null>;
 }
@@ -110,8 +112,11 @@ export class Cluster {
   pickReplica(routing: RoutingConfig, user: string, database: string, floor: bigint | null = null): NodeTarget | null {
     this.pickUser = user;
     this.pickDatabase = database;
-    return this.balancer.pick(this.usableNow, routing, floor);
+    return this.balancer.pick(this.usableNow, routing, floor, this.readsInFlight);
   }
+
+  /** A replica's reads in flight for the picking (user, database): its pool's busy connections. */
+  private readonly readsInFlight = (t: NodeTarget): number => this.deps.busy(t, this.pickUser, this.pickDatabase);
 
   /** Whether every replica has replayed `floor`: then a client's floor no longer matters. */
   allReplicasPast(floor: bigint): boolean {

@@ -183,6 +183,10 @@ export class GatewayContext {
       allHealth: () => this.health.all(),
       reachable: (t, user, database) => this.pools.reachable(this.pools.pool(t, user, database)),
       currentPosition: (t) => this.health.currentPosition(t),
+      busy: (t, user, database) => {
+        const p = this.pools.find(t, user, database);
+        return p === undefined ? 0 : p.core.total - p.core.idleCount;
+      },
     });
     this.health.onChange = (h, what) => {
       const cluster = this.databases.clusterOf(h.target);

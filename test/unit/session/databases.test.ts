@@ -13,7 +13,7 @@ function config(obj: Record<string, unknown>): Config {
 }
 
 function registry(): Databases {
-  return new Databases({ health: () => undefined, allHealth: () => [], reachable: () => true, currentPosition: async () => null });
+  return new Databases({ health: () => undefined, allHealth: () => [], reachable: () => true, currentPosition: async () => null, busy: () => 0 });
 }
 
 describe("Databases", () => {
