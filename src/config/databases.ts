@@ -266,6 +266,7 @@ function routingOf(r: RoutingConfig): RoutingConfig {
     rywMaxWaitMs: r.rywMaxWaitMs,
     maxReplicaLagMs: r.maxReplicaLagMs,
     maxReplicaLagBytes: r.maxReplicaLagBytes,
+    primaryReadWeight: r.primaryReadWeight,
   };
 }
 

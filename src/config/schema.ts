@@ -270,6 +270,7 @@ export const SCHEMA = [
   int("routing.ryw_max_wait_ms", { default: 50, min: 0, max: 60000, reloadable: true, doc: "How long a read waits for a replica to replay the client's last write before using the primary." }),
   int("routing.max_replica_lag_ms", { default: 10000, min: 0, max: MAX_MS, reloadable: true, doc: "Replicas lagging more than this get no reads; 0 means no limit." }),
   int("routing.max_replica_lag_bytes", { default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, reloadable: true, doc: "Replicas behind by more WAL bytes than this get no reads; 0 means no limit." }),
+  int("routing.primary_read_weight", { default: 0, min: 0, max: 1000, reloadable: true, doc: "The primary's share of reads against the replicas' weights: 0 sends reads to replicas only (the primary when none can serve); 1 with two replicas of weight 1 spreads reads over all three nodes, as Pgpool-II's load balancing does." }),
 
   // health checks
   int("health.interval_ms", { default: 1000, min: 10, max: MAX_MS, reloadable: true, doc: "How often every node is checked (role, replay position, lag) on a dedicated connection." }),
@@ -314,6 +315,7 @@ export const DATABASE_ROUTING_KEYS = [
   "routing.ryw_max_wait_ms",
   "routing.max_replica_lag_ms",
   "routing.max_replica_lag_bytes",
+  "routing.primary_read_weight",
 ] as const satisfies readonly ConfigPath[];
 
 /** Fields of a `databases:` entry, for the reference. */

@@ -42,6 +42,8 @@ export interface RoutingConfig {
   readonly rywMaxWaitMs: number;
   readonly maxReplicaLagMs: number;
   readonly maxReplicaLagBytes: number;
+  /** The primary's read weight next to the replicas' (0: reads go to replicas). */
+  readonly primaryReadWeight: number;
 }
 
 /** A `databases:` entry (PgBouncer's [databases]): a client-visible name on a cluster. */

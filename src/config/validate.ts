@@ -323,6 +323,7 @@ class Validator extends ValueChecks {
       rywMaxWaitMs: this.get("routing.ryw_max_wait_ms"),
       maxReplicaLagMs: this.get("routing.max_replica_lag_ms"),
       maxReplicaLagBytes: this.get("routing.max_replica_lag_bytes"),
+      primaryReadWeight: this.get("routing.primary_read_weight"),
     };
     for (const v of Object.values(r)) if (v === undefined) return undefined;
     return r as RoutingConfig;
@@ -465,6 +466,7 @@ class Validator extends ValueChecks {
         rywMaxWaitMs: m("routing.ryw_max_wait_ms"),
         maxReplicaLagMs: m("routing.max_replica_lag_ms"),
         maxReplicaLagBytes: m("routing.max_replica_lag_bytes"),
+        primaryReadWeight: m("routing.primary_read_weight"),
       },
       health: {
         intervalMs: m("health.interval_ms"),

@@ -1,5 +1,5 @@
-// Chooses a replica for a read: the least loaded relative to its weight (reads in flight + 1,
-// divided by the weight), smooth weighted round robin among equals (an idle cluster spreads reads
+// Chooses a replica for a read: the least loaded relative to its weight (reads in flight divided
+// by the weight), smooth weighted round robin among equals (an idle cluster spreads reads
 // by weight); replicas that are banned are skipped. A replica that failed is banned with
 // exponential backoff; a success clears its record.
 import type { NodeConfig } from "../config/types.ts";
@@ -19,6 +19,8 @@ const BAN_MAX_MS = 30_000;
 
 export class ReplicaBalancer {
   private replicas: ReplicaState[] = [];
+  /** The primary as a read target (routing.primary_read_weight > 0); its weight comes with each pick. */
+  private primary: ReplicaState | null = null;
 
   /**
    * Installs the configured replicas, keeping the state of those that stay. Nodes of a cluster
@@ -51,21 +53,35 @@ export class ReplicaBalancer {
 
   /**
    * The replica for the next read among those passing `accept` (extra arguments avoid a closure
-   * per call): the lowest (load + 1) / weight, where `load` is its reads in flight; among equals
+   * per call): the lowest load / weight, where `load` is its reads in flight; among equals (all
+   * idle, say)
    * the next by smooth weighted round robin. Round robin alone sends a replica its share whether
    * or not it keeps up: a slower or busier replica queues reads while another idles (measured:
    * two quota-bound replicas busy 78 % and 60 % of the time under round robin).
    */
-  pick<A, B>(accept: (t: NodeTarget, a: A, b: B) => boolean, a: A, b: B, load: ((t: NodeTarget) => number) | null = null): NodeTarget | null {
+  pick<A, B>(
+    accept: (t: NodeTarget, a: A, b: B) => boolean,
+    a: A,
+    b: B,
+    load: ((t: NodeTarget) => number) | null = null,
+    /** With routing.primary_read_weight: the primary competes for the read with this weight. */
+    primary: { target: NodeTarget; weight: number } | null = null,
+  ): NodeTarget | null {
     const now = Date.now();
     let total = 0;
     let best: ReplicaState | null = null;
     let bestScore = Number.POSITIVE_INFINITY;
-    for (const r of this.replicas) {
+    let candidates: readonly ReplicaState[] = this.replicas;
+    if (primary !== null && primary.weight > 0) {
+      if (this.primary === null || this.primary.target !== primary.target) this.primary = { target: primary.target, weight: 0, current: 0, bannedUntil: 0, failures: 0 };
+      this.primary.weight = primary.weight;
+      candidates = [...this.replicas, this.primary];
+    }
+    for (const r of candidates) {
       if (r.weight <= 0 || r.bannedUntil > now || !accept(r.target, a, b)) continue;
       r.current += r.weight;
       total += r.weight;
-      const score = load === null ? 0 : (load(r.target) + 1) / r.weight;
+      const score = load === null ? 0 : load(r.target) / r.weight;
       if (!best || score < bestScore || (score === bestScore && r.current > best.current)) {
         best = r;
         bestScore = score;

@@ -108,11 +108,15 @@ export class Cluster {
     return this.balancer.any(this.usableNow, routing, null);
   }
 
-  /** A usable replica; with `floor`, only one known to have replayed WAL up to it. */
+  /**
+   * A usable replica; with `floor`, only one known to have replayed WAL up to it. With
+   * routing.primary_read_weight the primary competes too (the caller sends such a read there).
+   */
   pickReplica(routing: RoutingConfig, user: string, database: string, floor: bigint | null = null): NodeTarget | null {
     this.pickUser = user;
     this.pickDatabase = database;
-    return this.balancer.pick(this.usableNow, routing, floor, this.readsInFlight);
+    const withPrimary = routing.primaryReadWeight > 0 ? { target: this.primary, weight: routing.primaryReadWeight } : null;
+    return this.balancer.pick(this.usableNow, routing, floor, this.readsInFlight, withPrimary);
   }
 
   /** A replica's reads in flight for the picking (user, database): its pool's busy connections. */
@@ -128,7 +132,10 @@ export class Cluster {
   private pickUser = "";
   private pickDatabase = "";
   private readonly usableNow = (t: NodeTarget, routing: RoutingConfig, floor: bigint | null): boolean =>
-    this.replicaUsable(t, routing, this.pickUser, this.pickDatabase) && (floor === null || (this.deps.health(t)?.lsn ?? -1n) >= floor);
+    // The primary (a read target with routing.primary_read_weight) has every write: no floor, no lag.
+    t === this.primary
+      ? this.deps.health(t)?.up !== false
+      : this.replicaUsable(t, routing, this.pickUser, this.pickDatabase) && (floor === null || (this.deps.health(t)?.lsn ?? -1n) >= floor);
 
   /** Up per health checks, within the lag limits, and reachable with this user's credentials. */
   private replicaUsable(t: NodeTarget, routing: RoutingConfig, user: string, database: string): boolean {

@@ -20,6 +20,8 @@ export interface BatchSituation {
   sessionRoute: "auto" | "primary" | "replica";
   /** The replica picked for this read (only asked when wantsReplica() said so), or null. */
   replica: NodeTarget | null;
+  /** The pick was the primary itself (routing.primary_read_weight): the read runs there. */
+  replicaIsPrimary?: boolean;
   /** Whether this client keeps a read-your-writes floor that is set (a write was learnt). */
   floorSet: boolean;
   /** Asked only when the action was "consult_floor". */
@@ -76,6 +78,12 @@ export function nextAction(s: BatchSituation): BatchAction {
       ? route(s.cls, { split: s.split, sessionRoute: s.sessionRoute, replicaAvailable: s.replica !== null })
       : { target: "primary", reason: "unknown", pin: null };
   let replica = placement.target === "replica" ? s.replica : null;
+  // The balancer gave this read to the primary (routing.primary_read_weight): it has every write,
+  // so no floor applies.
+  if (placement.target === "replica" && s.replicaIsPrimary === true) {
+    placement = { target: "primary", reason: "read_balanced", pin: null };
+    replica = null;
+  }
   // A read after this client's write: only a replica that replayed the write may serve it. On an
   // attached primary connection the read simply stays there (it sees everything).
   if (placement.target === "replica" && s.floorSet && s.attached?.target !== "primary") {

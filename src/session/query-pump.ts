@@ -214,14 +214,16 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
   protected placeBatch(cls: Classification | null, count: number, complete: boolean): boolean {
     const routing = this.routing;
     const s = this.server;
+    // One replica choice per read batch: it decides availability and, if used, the node.
+    const picked = wantsReplica(cls, routing.readWriteSplit, this.retryOnPrimary, this.pinReason) ? this.cluster.pickReplica(routing, this.user, this.database) : null;
     const situation: BatchSituation = {
       cls,
       retryOnPrimary: this.retryOnPrimary,
       split: routing.readWriteSplit,
       noReplica: routing.noReplica,
       sessionRoute: this.sessionRoute,
-      // One replica choice per read batch: it decides availability and, if used, the node.
-      replica: wantsReplica(cls, routing.readWriteSplit, this.retryOnPrimary, this.pinReason) ? this.cluster.pickReplica(routing, this.user, this.database) : null,
+      replica: picked,
+      replicaIsPrimary: picked !== null && picked === this.cluster.primary,
       floorSet: this.rywTracking && this.floor.constrains,
       floor: "unknown",
       attached: s && this.serverTarget ? { target: this.serverTarget, busy: s.pendingReplies > 0 } : null,

@@ -37,6 +37,8 @@ export interface FloorHost {
 export interface FloorCluster {
   allReplicasPast(floor: bigint): boolean;
   pickReplica(routing: RoutingConfig, user: string, database: string, floor?: bigint | null): NodeTarget | null;
+  /** The write target: a pick may return it (routing.primary_read_weight). */
+  readonly primary: NodeTarget;
   /** Floors of routing.read_your_writes user / global. */
   readonly sharedFloors: SharedFloors;
   /** read_your_writes global: the primary's position at a read's start (see ReadIndex). */
@@ -166,12 +168,12 @@ export class WriteFloor {
       const scope = this.scope;
       if (scope !== null) cluster.sharedFloors.forget(scope, user, database, floor);
       this.stopWaiting();
-      return cluster.pickReplica(routing, user, database) ?? "primary";
+      return onReplica(cluster, cluster.pickReplica(routing, user, database));
     }
     const node = cluster.pickReplica(routing, user, database, floor);
     if (node) {
       this.stopWaiting();
-      return node;
+      return onReplica(cluster, node);
     }
     if (this.unflushed !== null && floor <= this.unflushed) {
       this.stopWaiting();
@@ -273,4 +275,9 @@ export class WriteFloor {
     if (report && scope !== null) this.host.cluster.sharedFloors.raise(scope, this.host.user, this.host.database, lsn, readAt);
     if (report) this.host.send(buildParameterStatus("pggate.write_lsn", formatLsn(this.lsn)));
   }
+}
+
+/** A pick as the floor reports it: the primary (routing.primary_read_weight) or none is "primary". */
+function onReplica(cluster: FloorCluster, node: NodeTarget | null): NodeTarget | "primary" {
+  return node === null || node === cluster.primary ? "primary" : node;
 }

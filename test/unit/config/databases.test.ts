@@ -21,6 +21,7 @@ const DEFAULT_ROUTING: RoutingConfig = {
   rywMaxWaitMs: 50,
   maxReplicaLagMs: 10000,
   maxReplicaLagBytes: 0,
+  primaryReadWeight: 0,
 };
 
 const EXAMPLE = `${TOP}databases:
@@ -321,7 +322,7 @@ describe("rejected: pool and routing in an entry", () => {
       "pggate.yaml:5:106: databases.a.routing.default_route: must be one of auto, primary, replica, got 1",
       "pggate.yaml:5:132: databases.a.routing.max_replica_lag_bytes: must be an integer between 0 and 9007199254740991, got -1",
       "pggate.yaml:6:19: databases.b.routing.no_replica: has no value, expected primary | error; remove the key to use the top-level routing.no_replica",
-      'pggate.yaml:7:17: databases.c.routing: must be a mapping with any of read_write_split, read_your_writes, default_route, no_replica, ryw_max_wait_ms, max_replica_lag_ms, max_replica_lag_bytes, got "off"',
+      'pggate.yaml:7:17: databases.c.routing: must be a mapping with any of read_write_split, read_your_writes, default_route, no_replica, ryw_max_wait_ms, max_replica_lag_ms, max_replica_lag_bytes, primary_read_weight, got "off"',
     ]);
   });
 
@@ -330,7 +331,7 @@ describe("rejected: pool and routing in an entry", () => {
       "pggate.yaml:5:19: databases.a.routing.write_functions: routing.write_functions is process-wide; set it at the top level",
       "pggate.yaml:5:41: databases.a.routing.read_functions: routing.read_functions is process-wide; set it at the top level",
       "pggate.yaml:5:62: databases.a.routing.read_write_spilt: unknown key; did you mean databases.a.routing.read_write_split?",
-      "pggate.yaml:5:86: databases.a.routing.frob: unknown key; allowed: read_write_split, read_your_writes, default_route, no_replica, ryw_max_wait_ms, max_replica_lag_ms, max_replica_lag_bytes",
+      "pggate.yaml:5:86: databases.a.routing.frob: unknown key; allowed: read_write_split, read_your_writes, default_route, no_replica, ryw_max_wait_ms, max_replica_lag_ms, max_replica_lag_bytes, primary_read_weight",
     ]);
   });
 });

@@ -92,6 +92,7 @@ describe("defaults", () => {
         rywMaxWaitMs: 50,
         maxReplicaLagMs: 10000,
         maxReplicaLagBytes: 0,
+        primaryReadWeight: 0,
       },
       health: { intervalMs: 1000, timeoutMs: 2000, failureThreshold: 2, successThreshold: 2, user: "", password: "", database: "postgres", primaryWaitMs: 10000 },
       retry: { connectAttempts: 3, backoffMs: 100 },
@@ -258,7 +259,7 @@ nodes_:
       "pggate.yaml:4:3: pool.szie: unknown key; did you mean pool.size?",
       "pggate.yaml:6:3: listen.maxClientConnections: unknown key; did you mean listen.max_client_connections?",
       "pggate.yaml:8:3: routing.max_client_connections: unknown key; did you mean listen.max_client_connections?",
-      "pggate.yaml:9:3: routing.frobnicate: unknown key; allowed under routing: read_write_split, read_your_writes, default_route, no_replica, write_functions, read_functions, ryw_max_wait_ms, max_replica_lag_ms, max_replica_lag_bytes",
+      "pggate.yaml:9:3: routing.frobnicate: unknown key; allowed under routing: read_write_split, read_your_writes, default_route, no_replica, write_functions, read_functions, ryw_max_wait_ms, max_replica_lag_ms, max_replica_lag_bytes, primary_read_weight",
     ]);
     expect(problems(`${MINIMAL}zzz: 1\n`)).toEqual([
       "pggate.yaml:3:1: zzz: unknown key; allowed at the top level: listen, metrics, nodes, databases, pool, auth, routing, health, retry, admin, limits, log, workers, shutdown_timeout_ms",

@@ -26,7 +26,7 @@ describe("ReplicaBalancer.pick", () => {
     for (let i = 0; i < 4; i++) expect(b.pick(all, 0, 0, (x) => load.get(x.port)!)!.port).toBe(t[1].port);
     const weighted = balancer([4, 1]);
     const w = new Map([[weighted.t[0].port, 3], [weighted.t[1].port, 1]]);
-    // (3+1)/4 = 1 < (1+1)/1 = 2: the heavier-weighted replica takes more load.
+    // 3/4 < 1/1: the heavier-weighted replica takes more load.
     expect(weighted.b.pick(all, 0, 0, (x) => w.get(x.port)!)!.port).toBe(weighted.t[0].port);
   });
 

@@ -56,6 +56,7 @@ function fakeConn(): { conn: ServerConn; answer(row: (string | null)[] | null): 
 function floorFor(mode: "session" | "user" | "global", shared: SharedFloors, replicaAt: { lsn: bigint }, primaryAt: { lsn: bigint | null } = { lsn: 0n }): WriteFloor {
   const replica = { name: "replica0" } as NodeTarget;
   const cluster: FloorCluster = {
+    primary: { name: "primary" } as NodeTarget,
     sharedFloors: shared,
     // Answers at once with the primary's position (the real one answers after a round trip).
     readIndex: { request: (cb) => (cb(primaryAt.lsn), () => {}) },

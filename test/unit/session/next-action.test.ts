@@ -107,3 +107,12 @@ describe("afterReadyForQuery", () => {
   ];
   for (const [name, over, expected] of rows) test(name, () => expect(afterReadyForQuery({ ...base, ...over })).toBe(expected as ReturnType<typeof afterReadyForQuery>));
 });
+
+describe("nextAction with routing.primary_read_weight", () => {
+  test("a read the balancer gave to the primary runs there (reason read_balanced), floors or not", () => {
+    const P: NodeTarget = { name: "primary", host: "127.0.0.1", port: 5432 };
+    expect(nextAction(sit({ replica: P, replicaIsPrimary: true }))).toEqual(acquire("primary", "read_balanced"));
+    expect(nextAction(sit({ replica: P, replicaIsPrimary: true, floorSet: true }))).toEqual(acquire("primary", "read_balanced"));
+    expect(nextAction(sit({ replica: P, replicaIsPrimary: true, attached: { target: "primary", busy: false } }))).toEqual(forward("primary", "read_balanced"));
+  });
+});
