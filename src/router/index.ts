@@ -28,4 +28,13 @@ export {
   type StatementRange,
   type Token,
 } from "./lexer.ts";
+export {
+  listenStatementsIn,
+  mentionsNotifyOrListen,
+  parseListenOnly,
+  quoteChannel,
+  startsWithListen,
+  type ListenOp,
+  type ListenStatement,
+} from "./listen.ts";
 export { mergeClassifications, route, type RouteContext, type RouteDecision, type Target } from "./decide.ts";
