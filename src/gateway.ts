@@ -301,6 +301,7 @@ export class Gateway {
     await Bun.sleep(100);
     this.metrics?.stop();
     this.ctx.pools.stop();
+    this.ctx.listenHubs.closeAll();
     // Kept lookup connections go too (they would otherwise linger until their idle timer).
     this.ctx.clearLookups();
     this.ctx.health.stop();

@@ -25,6 +25,8 @@ export const SqlState = {
   InvalidParameterValue: "22023",
   SyntaxError: "42601",
   InsufficientPrivilege: "42501",
+  InFailedSqlTransaction: "25P02",
+  NameTooLong: "42622",
 } as const;
 
 export type Severity = "FATAL" | "ERROR" | "WARNING" | "NOTICE";

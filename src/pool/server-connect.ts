@@ -1,4 +1,4 @@
-// Opening one pooled server connection: TCP (or TLS), startup as the pool's user and database,
+// Opening one pooled server connection (or the LISTEN hub's): TCP (or TLS), startup as the pool's user and database,
 // authentication with the credentials PgGate holds for that cluster, all within
 // nodes.connect_timeout_ms; the primary gets retries with backoff. No pool bookkeeping here.
 import type { ServerCredentials } from "../auth/credentials.ts";
@@ -16,17 +16,29 @@ export interface ConnectDeps {
   serverTls(node: NodeTarget): ServerTlsOptions;
 }
 
+/** Where a connection goes and as whom: a pool, or the LISTEN hub of a (cluster, database, user). */
+export interface ConnectTarget {
+  readonly node: NodeTarget;
+  readonly user: string;
+  readonly dbname: string;
+}
+
 /**
  * Opens and authenticates a connection for `pool`. The primary gets retry.connect_attempts
  * tries with exponential backoff and jitter; a replica gets one, since a read can go elsewhere
  * at once.
  */
 export async function connectForPool(deps: ConnectDeps, pool: ServerPool): Promise<ServerConn> {
+  return connectServer(deps, pool);
+}
+
+/** As connectForPool, for any target; `extra` startup parameters (application_name) go with it. */
+export async function connectServer(deps: ConnectDeps, target: ConnectTarget, extra: ReadonlyMap<string, string> = new Map()): Promise<ServerConn> {
   const { connectAttempts, backoffMs } = deps.config.retry;
-  const attempts = deps.isPrimary(pool.node) ? connectAttempts : 1;
+  const attempts = deps.isPrimary(target.node) ? connectAttempts : 1;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await connectOnce(deps, pool);
+      return await connectOnce(deps, target, extra);
     } catch (e) {
       // Authentication problems will not fix themselves; only retry what looks transient.
       if (attempt >= attempts || e instanceof ServerError) throw e;
@@ -36,13 +48,14 @@ export async function connectForPool(deps: ConnectDeps, pool: ServerPool): Promi
   }
 }
 
-async function connectOnce(deps: ConnectDeps, pool: ServerPool): Promise<ServerConn> {
+async function connectOnce(deps: ConnectDeps, pool: ConnectTarget, extra: ReadonlyMap<string, string>): Promise<ServerConn> {
   const creds: ServerCredentials | undefined = deps.credentialsFor(pool.node).get(pool.user);
   if (!creds) throw new Error(`PgGate holds no credentials for user "${pool.user}"`);
   const cfg = deps.config;
   const params = new Map([
     ["user", pool.user],
     ["database", pool.dbname],
+    ...extra,
   ]);
   const started = Date.now();
   const conn = await ServerConn.connect(pool.node, params, deps.serverTls(pool.node), cfg.nodes.connectTimeoutMs, cfg.listen.maxMessageSize);

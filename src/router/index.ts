@@ -26,4 +26,13 @@ export {
   type Token,
 } from "./lexer.ts";
 export { splitStatements, stringValue, tokenText } from "./token-values.ts";
+export {
+  listenStatementsIn,
+  mentionsNotifyOrListen,
+  parseListenOnly,
+  quoteChannel,
+  startsWithListen,
+  type ListenOp,
+  type ListenStatement,
+} from "./listen.ts";
 export { mergeClassifications, route, type RouteContext, type RouteDecision, type Target } from "./decide.ts";

@@ -69,6 +69,11 @@ export class ServerConn implements LinkOwner, Settleable {
   retireAt = 0;
   /** Called when the connection closes while not attached to a client. */
   onIdleClose: (() => void) | null = null;
+  /**
+   * Takes every NotificationResponse, whatever else is in flight (a LISTEN hub's connection: they
+   * arrive between its own queries' replies too). The frame is a view valid during the call.
+   */
+  onNotification: ((buf: Uint8Array, start: number, end: number) => void) | null = null;
   /** Cancels aimed at this backend: the pool lends the connection again only once they are spent. */
   readonly cancels = new CancelFence(this);
   // Reply accounting: what the server still owes, learnt from the messages we sent.
@@ -555,6 +560,10 @@ export class ServerConn implements LinkOwner, Settleable {
   private onFrame(type: number, buf: Uint8Array, start: number, end: number): void {
     if (this.inbox) {
       this.inbox.push({ type, body: buf.subarray(start + 5, end) });
+      return;
+    }
+    if (type === Backend.NotificationResponse && this.onNotification !== null) {
+      this.onNotification(buf, start, end);
       return;
     }
     // Our own queries are answered in the order they were sent among the client's batches.

@@ -1,7 +1,7 @@
-// One client connection as the gateway sees it: the query pump (QueryPump) plus where its
-// server connections come from (acquire, waiting, failover holds) and what their replies mean
-// (ReadyForQuery, 25006 and node-failure replays, lost connections), cancel, and the handle
-// SHOW CLIENTS and metrics read.
+// One client connection as the gateway sees it: the query pump (QueryPump, LISTEN answered by
+// ListenPump) plus where its server connections come from (acquire, waiting, failover holds) and
+// what their replies mean (ReadyForQuery, 25006 and node-failure replays, lost connections),
+// cancel, and the handle SHOW CLIENTS and metrics read.
 import type { DatabaseEntry } from "./databases.ts";
 import { Backend, buildReadyForQuery, decodeErrorFields, ErrorField, TxStatus } from "../protocol/index.ts";
 import { encodePgError, error, fatal, type PgError, SqlState } from "../errors/index.ts";
@@ -14,11 +14,12 @@ import type { HeldFailure, NodeTarget, ServerConn, ServerConsumer } from "../ser
 import type { ClientHandle, GatewayContext } from "./context.ts";
 import { afterReadyForQuery } from "./next-action.ts";
 import { poolModeFor } from "../pool/pool-settings.ts";
-import { QueryPump } from "./query-pump.ts";
+import { ListenPump } from "./listen-pump.ts";
+import { notificationChannel } from "./listen-hub.ts";
 
 export type { ClientState } from "./session-core.ts";
 
-export class ClientSession extends QueryPump implements ServerConsumer, ClientHandle {
+export class ClientSession extends ListenPump implements ServerConsumer, ClientHandle {
   /** `unixPort`: set for a client on the Unix socket (see SessionCore.local). */
   constructor(socket: LinkSocket, ctx: GatewayContext, unixPort: number | null = null) {
     super(socket, ctx, unixPort);
@@ -34,6 +35,7 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
     this.statements.dispose();
     this.floorIfAny?.stopWaiting();
     this.schemaChangeOver();
+    this.listensObj?.dispose();
   }
 
   protected closeSummary(): { queries: number; pin?: string } {
@@ -149,6 +151,12 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
         else this.noteSchemaChange();
       }
       if (!s || s.pendingReplies > 0) return true;
+      const listens = this.listensObj;
+      // Between transactions again: queued notifications go right after this ReadyForQuery (a
+      // microtask: frames of this reply may still be on their way to the client), before its
+      // next batch is pumped. A committed transaction's LISTENs take effect first.
+      const holdForListen = this.txStatus === TxStatus.Idle && listens !== null && listens.hasPending && listens.endTransaction((ok) => this.listensApplied(ok, s));
+      if (this.txStatus === TxStatus.Idle && listens !== null && listens.queued > 0) queueMicrotask(() => listens.flush());
       if (this.inflightSince !== 0) {
         const seconds = (performance.now() - this.inflightSince) / 1000;
         this.inflightSince = 0;
@@ -169,6 +177,13 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
         transactionPooling: this.pinReason !== "session_mode",
         pinned: this.pinReason !== null,
       });
+      if (holdForListen && next !== "capture_floor") {
+        // Its ReadyForQuery waits for the hub (listensApplied); the connection is done with.
+        this.listenReplyHeld = true;
+        if (next === "release") this.releaseServer();
+        else if (next === "keep") this.transition("idle");
+        return false;
+      }
       if (next === "capture_floor") {
         // The client's ReadyForQuery waits for the write's WAL position: pggate.write_lsn must
         // precede it (a client reads what came before ReadyForQuery), and the floor must be in
@@ -178,16 +193,19 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
         this.floor.capture(s, () => {
           if (this.state === "closed") return;
           this.out.send(buildReadyForQuery(status));
-          if (this.server === s && s.pendingReplies === 0 && !this.isSticky()) this.releaseServer();
+          if (this.server === s && s.pendingReplies === 0 && !this.isSticky()) this.releaseAfterNotify(s);
           if (this.queue.length > 0) this.schedulePump();
         });
         return false;
-      } else if (next === "release") this.releaseServer();
+      } else if (next === "release") this.releaseAfterNotify(s);
       else if (next === "keep") this.transition("idle");
       else if (next === "pump") this.schedulePump();
       return true;
     }
     if (type === Backend.NotificationResponse) {
+      // The hub delivers the channels it listens to for this client: the backend's copy (after a
+      // LISTEN that ran there, see noteListens) would be a duplicate.
+      if (this.listensObj !== null && this.listensObj.subscribed > 0 && this.listensObj.has(notificationChannel(buf, start, end))) return false;
       this.ownNotification(buf, start);
       return true;
     }
@@ -199,6 +217,7 @@ export class ClientSession extends QueryPump implements ServerConsumer, ClientHa
       this.pin("server_setting");
     }
     if (type === Backend.ErrorResponse) {
+      this.listensObj?.noteError();
       const f = decodeErrorFields(buf, start + 5, end);
       // A FATAL the client receives from the server is the end of its session: when the
       // connection then closes, nothing more is said (a second error event crashes drivers).

@@ -24,6 +24,7 @@ import { log } from "../log/index.ts";
 import { PauseState } from "./pause.ts";
 import { Databases, type DatabaseEntry } from "./databases.ts";
 import { AcceptedTexts } from "./accepted-texts.ts";
+import { ListenHubs } from "./listen-hub.ts";
 
 /** Process-level actions the admin console may take (implemented by the Gateway). */
 export interface GatewayControl {
@@ -170,6 +171,8 @@ export class GatewayContext {
   readonly health: HealthMonitor;
   /** PAUSE: databases (or all) whose new transactions wait. */
   readonly paused = new PauseState();
+  /** The LISTEN hubs, one listening connection per (cluster, database, user). */
+  readonly listenHubs: ListenHubs = new ListenHubs(this);
   router: Router;
 
   constructor(config: Config) {
@@ -197,10 +200,12 @@ export class GatewayContext {
         // A node that stopped answering (health checks time out) leaves nobody waiting on it.
         for (const c of [...this.clients]) c.nodeDown(h.target);
         this.pools.drainNode(h.target);
+        this.listenHubs.nodeDown(h.target);
       }
       // A node object a reload just replaced (health syncs on its next round) finds no cluster: ask them all.
       if (cluster) cluster.electPrimary();
       else for (const c of this.databases.allClusters()) c.electPrimary();
+      this.listenHubs.followPrimaries();
     };
     this.router = this.buildRouter();
     this.applyConfig(config);

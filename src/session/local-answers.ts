@@ -1,7 +1,8 @@
 // Requests PgGate answers itself, without a server: SET pggate.route / pggate.min_lsn (not
 // forwarded: the server would reject the unknown parameter), and SQL DEALLOCATE of the client's
-// protocol-level statements, by simple Query or as a whole extended batch. Pure: parses and
-// validates, the session applies the result and sends the replies.
+// protocol-level statements, by simple Query or as a whole extended batch (localBatch, whose
+// shape LISTEN answers reuse). Pure: parses and validates, the session applies the result and
+// sends the replies.
 import { error, SqlState, type PgError } from "../errors/index.ts";
 import { parseLsn } from "../health/lsn.ts";
 import { BodyReader, decodeQuery, Frontend } from "../protocol/index.ts";
@@ -40,19 +41,23 @@ export function parseDeallocate(sql: string): { all: true } | { name: string } |
 /** What DEALLOCATE names: every statement, or one (folded as PostgreSQL folds it). */
 export type DeallocateTarget = { all: true } | { name: string };
 
-/** A message of a local DEALLOCATE batch, in the order PostgreSQL answers them. */
-export type DeallocateStep = "parse" | "describe_statement" | "bind" | "describe_portal" | "execute";
+/** A message of a batch PgGate answers itself, in the order PostgreSQL answers them. */
+export type LocalStep = "parse" | "describe_statement" | "bind" | "describe_portal" | "execute";
+/** Kept under its first name: DEALLOCATE was the first batch answered this way. */
+export type DeallocateStep = LocalStep;
 
-/** A batch that is one DEALLOCATE and nothing else: a Query, or Parse … Sync of the unnamed statement. */
-export interface DeallocateBatch {
-  target: DeallocateTarget;
+/** A batch that is one statement PgGate answers and nothing else: a Query, or Parse … Sync of the unnamed statement. */
+export interface LocalBatch<T> {
+  target: T;
   /** Extended protocol: the messages before the Sync; empty for a simple Query. */
-  steps: DeallocateStep[];
-  /** Whether the statement runs (a Query, or an Execute in the batch): only then is anything deallocated. */
+  steps: LocalStep[];
+  /** Whether the statement runs (a Query, or an Execute in the batch): only then does it take effect. */
   executes: boolean;
   /** The unnamed Parse's body after its name (query, parameter types): the client's unnamed statement now. */
   parsed: Uint8Array | null;
 }
+
+export type DeallocateBatch = LocalBatch<DeallocateTarget>;
 
 const DEALLOCATE = "deallocate";
 
@@ -70,39 +75,53 @@ export function startsWithDeallocate(buf: Uint8Array, at: number, end: number): 
 }
 
 /**
- * Whether the first frame of a batch may start a DEALLOCATE batch (a Query of DEALLOCATE, or a
- * Parse of the unnamed statement with that text): the session then waits for the whole batch.
+ * Whether the first frame of a batch may start a local batch whose text `startsWith` recognises
+ * (a Query, or a Parse of the unnamed statement): the session then waits for the whole batch.
  */
-export function mayStartDeallocate(type: number, buf: Uint8Array, start: number, end: number): boolean {
-  if (type === Frontend.Query) return startsWithDeallocate(buf, start + 5, end);
+export function mayStartLocal(type: number, buf: Uint8Array, start: number, end: number, startsWith: (buf: Uint8Array, at: number, end: number) => boolean): boolean {
+  if (type === Frontend.Query) return startsWith(buf, start + 5, end);
   // The unnamed statement's name is the empty string: its NUL comes first.
-  if (type === Frontend.Parse) return end - start > 6 && buf[start + 5] === 0 && startsWithDeallocate(buf, start + 6, end);
+  if (type === Frontend.Parse) return end - start > 6 && buf[start + 5] === 0 && startsWith(buf, start + 6, end);
   return false;
+}
+
+/** Whether the first frame of a batch may start a DEALLOCATE batch (see mayStartLocal). */
+export function mayStartDeallocate(type: number, buf: Uint8Array, start: number, end: number): boolean {
+  return mayStartLocal(type, buf, start, end, startsWithDeallocate);
 }
 
 /**
  * The first `count` frames (a complete batch) as one DEALLOCATE, or null when a server must see
- * them. Extended: Parse of the unnamed statement with no parameter types, then any Describe of
- * the unnamed statement, at most one Bind of it into the unnamed portal without parameters (as
+ * them (see localBatch).
+ */
+export function deallocateBatch(frames: readonly QueuedFrame[], count: number): DeallocateBatch | null {
+  return localBatch(frames, count, parseDeallocate);
+}
+
+/**
+ * The first `count` frames (a complete batch) as one statement that `parse` recognises, or null
+ * when a server must see them. Simple: one Query (`parse` decides what its text may hold).
+ * Extended: Parse of the unnamed statement with no parameter types, then any Describe of the
+ * unnamed statement, at most one Bind of it into the unnamed portal without parameters (as
  * libpq's PQsendQueryParams and psycopg send it), Describe of that portal, at most one Execute of
  * it, and the Sync. Anything else in the batch — another statement, a named portal, a Flush — and
  * the whole batch goes to the server as it is.
  */
-export function deallocateBatch(frames: readonly QueuedFrame[], count: number): DeallocateBatch | null {
+export function localBatch<T>(frames: readonly QueuedFrame[], count: number, parse: (sql: string) => T | null): LocalBatch<T> | null {
   if (count < 1) return null;
   const first = frames[0];
   if (first.type === Frontend.Query) {
     if (count !== 1) return null;
-    const target = parseDeallocate(decodeQuery(first.buf, first.start + 5, first.end));
+    const target = parse(decodeQuery(first.buf, first.start + 5, first.end));
     return target === null ? null : { target, steps: [], executes: true, parsed: null };
   }
   if (first.type !== Frontend.Parse || frames[count - 1].type !== Frontend.Sync) return null;
   const p = new BodyReader(first.buf, first.start + 5, first.end);
   if (p.cstring() !== "") return null;
   const parsed = first.buf.slice(first.end - p.remaining, first.end);
-  const target = parseDeallocate(p.cstring());
+  const target = parse(p.cstring());
   if (target === null || p.int16() !== 0) return null;
-  const steps: DeallocateStep[] = ["parse"];
+  const steps: LocalStep[] = ["parse"];
   let bound = false;
   let executes = false;
   for (let i = 1; i < count - 1; i++) {

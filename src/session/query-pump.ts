@@ -15,7 +15,9 @@ import type { NodeTarget, ServerConn } from "../server/server-conn.ts";
 import { ServerAttachment } from "./attachment.ts";
 import { acceptPrepareOnly, BatchQueue, classifyBatch, MAX_INSPECTED_MESSAGE, type QueuedFrame } from "./batch.ts";
 import type { GatewayContext } from "./context.ts";
-import { deallocateBatch, mayStartDeallocate, parsePggateSet, type DeallocateBatch } from "./local-answers.ts";
+import { deallocateBatch, mayStartDeallocate, parsePggateSet, type DeallocateBatch, type LocalBatch } from "./local-answers.ts";
+import type { ClientListens } from "./client-listens.ts";
+import { mayStartListen } from "./listen-answers.ts";
 import { StartupResets } from "./startup-resets.ts";
 import { nextAction, wantsReplica, type BatchSituation } from "./next-action.ts";
 import { QUEUE_HIGH_WATER, SessionCore, WAIT_PAUSE_BYTES } from "./session-core.ts";
@@ -116,6 +118,15 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
    */
   private shapeHeld: QueuedFrame[] | null = null;
 
+  /** Its LISTENs (through its hub): made on the first LISTEN or UNLISTEN (see ListenPump). */
+  protected listensObj: ClientListens | null = null;
+
+  /**
+   * A committed transaction's new channels are not LISTENed by the hub yet: the client's
+   * ReadyForQuery waits (as does its next batch), so a NOTIFY it causes afterwards reaches it.
+   */
+  protected listenReplyHeld = false;
+
   /** Where forwarded statement messages go: made on the first (idle clients hold no closure). */
   private transmitFn: ((buf: Uint8Array, start: number, end: number) => void) | null = null;
   protected get transmitOut(): (buf: Uint8Array, start: number, end: number) => void {
@@ -146,7 +157,12 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
     // Fast path: inside a transaction, a pinned session or a COPY, bytes go straight through.
     // Not while a batch waits for a statement's shape: what follows may be a new batch, routed anew.
     // A DEALLOCATE that may be answered here is queued instead, whole (see answerDeallocate).
-    if (this.queue.length === 0 && this.shapeHeld === null && this.isSticky() && (this.openBatch || !mayStartDeallocate(type, buf, start, end))) {
+    if (
+      this.queue.length === 0 &&
+      this.shapeHeld === null &&
+      this.isSticky() &&
+      (this.openBatch || (!mayStartDeallocate(type, buf, start, end) && !(mayStartListen(type, buf, start, end) && this.listenAnswered)))
+    ) {
       const sql = this.stickySql(type, buf, start, end);
       this.noteSticky(type, sql, buf, start, end);
       this.transmit(type, buf, start, end);
@@ -178,10 +194,15 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
       // floor of the write before it (still being learnt); nor can a batch be routed while the
       // one before it waits for a statement's shape (its Sync is still held).
       if (this.replay || this.floor.pending || this.shapeHeld !== null) break;
+      // Nor may anything overtake a LISTEN whose answer waits for the hub.
+      if (this.listenReplyHeld || this.listensObj?.holding) break;
       const q = this.queue.frames;
       const dealloc = this.openBatch ? "forward" : this.answerDeallocate();
       if (dealloc === "wait") break;
       if (dealloc === "answered") continue;
+      const listen = this.openBatch ? "forward" : this.answerListen();
+      if (listen === "wait") break;
+      if (listen === "answered") continue;
       if (this.isSticky()) {
         const n = this.queue.batchLength();
         for (let i = 0; i < n; i++) this.noteSticky(q[i].type, this.stickySql(q[i].type, q[i].buf, q[i].start, q[i].end), q[i].buf, q[i].start, q[i].end);
@@ -230,6 +251,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
       paused: this.ctx.isPaused(this.database),
       pinned: this.pinReason,
     };
+    if (cls !== null && cls.txn !== null) this.listensObj?.noteTxn(cls.txn);
     let action = nextAction(situation);
     if (action.kind === "consult_floor") {
       const f = this.floor.choose();
@@ -366,6 +388,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
     // Query and Parse are always classified (through the route cache): DDL must be seen.
     if (!watchPins && !watchWrites && type === Frontend.Bind) return;
     const cls = this.ctx.router.classify(sql, this.database);
+    if (cls.txn !== null) this.listensObj?.noteTxn(cls.txn);
     if (cls.schema) this.noteSchemaChange();
     if (watchPins && cls.pin) this.pin(cls.pin);
     if (watchWrites && mayWrite(cls)) this.floor.wrote = true;
@@ -432,6 +455,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
       this.run.flush();
       s.dropStaleStatements();
     }
+    if (type === Frontend.Query || type === Frontend.Parse) this.noteListens(type, buf, start, end, s);
     switch (type) {
       case Frontend.Query:
       case Frontend.FunctionCall:
@@ -561,7 +585,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
     if (s !== null && s.pendingReplies > 0) return "wait";
     const outcome = this.deallocate(batch, s);
     if (outcome === "forward") return "forward";
-    this.sendDeallocateReplies(batch, outcome);
+    this.sendLocalReplies(batch, outcome instanceof PgError ? outcome : [buildCommandComplete(outcome.tag)]);
     this.dropQueued(len);
     // Nothing else holds the connection now: transaction pooling gives it back.
     if (s !== null && this.pinReason === null && !this.isSticky()) this.releaseServer();
@@ -591,12 +615,13 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
   }
 
   /**
-   * PostgreSQL's replies to a DEALLOCATE batch, in message order: ParseComplete, for a Describe
-   * of the statement ParameterDescription (no parameters) and NoData, BindComplete, NoData for a
-   * Describe of the portal, then the Execute's CommandComplete or error (after which the rest is
-   * skipped), and ReadyForQuery (protocol docs, 55.2.3 Extended Query).
+   * PostgreSQL's replies to a batch answered here (DEALLOCATE, LISTEN), in message order:
+   * ParseComplete, for a Describe of the statement ParameterDescription (no parameters) and
+   * NoData, BindComplete, NoData for a Describe of the portal, then the Execute's results
+   * (notices, CommandComplete) or error (after which the rest is skipped), and ReadyForQuery
+   * (protocol docs, 55.2.3 Extended Query). A simple Query gets its results or error alone.
    */
-  private sendDeallocateReplies(batch: DeallocateBatch, outcome: { tag: string } | PgError): void {
+  protected sendLocalReplies(batch: LocalBatch<unknown>, outcome: Uint8Array[] | PgError): void {
     if (batch.parsed !== null) this.statements.replaceUnnamed(batch.parsed);
     const steps = batch.parsed === null ? (["execute"] as const) : batch.steps;
     for (const step of steps) {
@@ -609,7 +634,7 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
       else if (outcome instanceof PgError) {
         this.out.send(encodePgError(outcome));
         break;
-      } else this.out.send(buildCommandComplete(outcome.tag));
+      } else for (const f of outcome) this.out.send(f);
     }
     this.out.send(buildReadyForQuery(this.txStatus));
   }
@@ -662,5 +687,11 @@ export abstract class QueryPump extends SessionCore implements FloorHost, Statem
 
   /** Attaches a connection for `target`; false when the client now waits for one. */
   protected abstract acquire(target: Target, replica?: NodeTarget | null): boolean;
+  /** Whether LISTEN / UNLISTEN batches are answered by PgGate for this client (see ListenPump). */
+  protected abstract get listenAnswered(): boolean;
+  /** Answers the LISTEN / UNLISTEN batch at the head of the queue, if it is one (see ListenPump). */
+  protected abstract answerListen(): "answered" | "wait" | "forward";
+  /** A Query or Parse on its way to `s`: what it says about NOTIFY and LISTEN (see ListenPump). */
+  protected abstract noteListens(type: number, buf: Uint8Array, start: number, end: number, s: ServerConn): void;
   abstract floorWaitOver(): void;
 }

@@ -121,7 +121,6 @@ describe("session state set inside a transaction pins, as it would on a dedicate
   for (const [what, sql, check] of [
     ["SQL PREPARE", "PREPARE iso_p AS SELECT 1", "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name = 'iso_p'"],
     ["CREATE TEMP TABLE", "CREATE TEMP TABLE iso_t (x int)", "SELECT count(*)::int AS n FROM pg_class WHERE relname = 'iso_t' AND relpersistence = 't'"],
-    ["LISTEN", "LISTEN iso_chan", "SELECT count(*)::int AS n FROM pg_listening_channels() c WHERE c = 'iso_chan'"],
     ["a session advisory lock", "SELECT pg_advisory_lock(4242)", "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND pid = pg_backend_pid()"],
   ] as const) {
     test(`${what} inside a transaction stays visible to its client and never to the next one`, async () => {
@@ -144,6 +143,50 @@ describe("session state set inside a transaction pins, as it would on a dedicate
       }
     });
   }
+});
+
+describe("LISTEN inside a transaction (issue 26 item 3: held by the listening connection, not pinned)", () => {
+  let one: RunningGateway;
+  beforeAll(() => {
+    one = startGateway({ auth: { mode: "auth_query" }, pool: { size: 1 } });
+  });
+  afterAll(() => one.stop());
+
+  test("the client gets the channel's notifications; the pooled backend and the next client show and get none of it", async () => {
+    const a = client(one.port);
+    const other = client(one.port);
+    await a.connect();
+    await other.connect();
+    const gotA: string[] = [];
+    a.on("notification", (n) => gotA.push(n.payload ?? ""));
+    try {
+      await a.query("BEGIN");
+      await a.query("LISTEN iso_chan");
+      await a.query("COMMIT");
+      const check = "/* pggate:primary */ SELECT count(*)::int AS n FROM pg_listening_channels() c WHERE c = 'iso_chan'";
+      // The channel is the listening connection's, not the pooled backend's (README: What a client can observe).
+      expect((await a.query(check)).rows[0].n).toBe(0);
+      await other.query("NOTIFY iso_chan, 'for a'");
+      for (let i = 0; i < 100 && gotA.length === 0; i++) await Bun.sleep(20);
+      expect(gotA).toEqual(["for a"]);
+    } finally {
+      await a.end();
+    }
+    const b = client(one.port);
+    await b.connect();
+    const gotB: string[] = [];
+    b.on("notification", (n) => gotB.push(n.payload ?? ""));
+    try {
+      expect((await b.query("/* pggate:primary */ SELECT count(*)::int AS n FROM pg_listening_channels() c WHERE c = 'iso_chan'")).rows[0].n).toBe(0);
+      await other.query("NOTIFY iso_chan, 'for nobody'");
+      await Bun.sleep(200);
+      await b.query("SELECT 1");
+      expect(gotB).toEqual([]);
+    } finally {
+      await b.end();
+      await other.end();
+    }
+  });
 });
 
 describe("state the router cannot see", () => {
