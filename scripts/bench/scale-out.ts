@@ -124,6 +124,14 @@ export async function runScaleOut(ctx: StartContext, groups: CpuGroups, opts: Sc
       start: () => startPggate(ctx, { id: "E", split: true, metrics: false, poolSize: opts.poolSize, replicas: k, name: `pggate-scale-${k}` }),
     });
   }
+  // The primary in the read rotation too (routing.primary_read_weight 1), as Pgpool-II's
+  // "primary + replicas" rows do.
+  for (let k = 1; k <= maxReplicas; k++) {
+    configs.push({
+      key: `P${k}`, system: "pggate", label: "PgGate (split, primary_read_weight 1)", replicas: k,
+      start: () => startPggate(ctx, { id: "E", split: true, metrics: false, poolSize: opts.poolSize, replicas: k, primaryReadWeight: 1, name: `pggate-scale-p${k}` }),
+    });
+  }
 
   const running = new Map<string, { sys: RunningSystem; group: CpuGroup | null }>();
   try {
@@ -273,6 +281,11 @@ export function scaleOutTable(r: ScaleOutReport): string[] {
   out.push(`| **PgGate split** (reads on replicas) | ${ks.map((k) => `**${tpsCell(find(`E${k}`))}**`).join(" | ")} |`);
   out.push(`| PgGate ÷ PgBouncer | ${ks.map((k) => ratio(find(`E${k}`)?.tps, find("B")?.tps)).join(" | ")} |`);
   out.push(`| PgGate ÷ Pgpool-II (primary + replicas) | ${ks.map((k) => ratio(find(`E${k}`)?.tps, find(`C${k}`)?.tps)).join(" | ")} |`);
+  if (ks.some((k) => find(`P${k}`))) {
+    out.push(`| **PgGate split, primary_read_weight 1** (primary + replicas) | ${ks.map((k) => (find(`P${k}`) ? `**${tpsCell(find(`P${k}`))}**` : "–")).join(" | ")} |`);
+    out.push(`| PgGate (primary + replicas) ÷ PgBouncer | ${ks.map((k) => (find(`P${k}`) ? ratio(find(`P${k}`)?.tps, find("B")?.tps) : "–")).join(" | ")} |`);
+    out.push(`| PgGate (primary + replicas) ÷ Pgpool-II (primary + replicas) | ${ks.map((k) => (find(`P${k}`) ? ratio(find(`P${k}`)?.tps, find(`C${k}`)?.tps) : "–")).join(" | ")} |`);
+  }
   return out;
 }
 

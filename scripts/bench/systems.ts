@@ -425,6 +425,8 @@ export interface PggateOptions {
   replicas?: number;
   /** routing.read_your_writes (default: PgGate's own default, session). */
   readYourWrites?: "off" | "session" | "user" | "global";
+  /** routing.primary_read_weight (default 0: reads on replicas only). */
+  primaryReadWeight?: number;
 }
 
 export async function startPggate(ctx: StartContext, opts: PggateOptions): Promise<RunningSystem> {
@@ -443,7 +445,11 @@ export async function startPggate(ctx: StartContext, opts: PggateOptions): Promi
     },
     pool: { mode: "transaction", size: opts.poolSize },
     auth: { mode: "auth_query", auth_user: authUser.user, auth_password: authUser.password, auth_query: authQuery },
-    routing: { read_write_split: opts.split, ...(opts.readYourWrites ? { read_your_writes: opts.readYourWrites } : {}) },
+    routing: {
+      read_write_split: opts.split,
+      ...(opts.readYourWrites ? { read_your_writes: opts.readYourWrites } : {}),
+      ...(opts.primaryReadWeight ? { primary_read_weight: opts.primaryReadWeight } : {}),
+    },
     log: { level: "warn" },
     shutdown_timeout_ms: 2000,
   };
