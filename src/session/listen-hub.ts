@@ -151,14 +151,8 @@ export class ListenHub {
    */
   private fail(why: string): void {
     if (this.state === "closed") return;
-    this.state = "closed";
-    this.cancelLinger();
-    this.hubs.forget(this);
-    const conn = this.conn;
-    this.conn = null;
+    const conn = this.detach();
     if (conn) {
-      conn.onIdleClose = null;
-      conn.onNotification = null;
       conn.destroy();
       log.warn("listen_lost", { server: conn.id, node: conn.node.name, user: this.user, db: this.dbname, channels: this.channels.size, why });
     }
@@ -179,6 +173,11 @@ export class ListenHub {
   /** Closes the connection without telling anyone (no subscribers left, or PgGate shuts down). */
   close(): void {
     if (this.state === "closed") return;
+    this.detach()?.terminate();
+  }
+
+  /** Ends the hub: out of the registry, its connection unhooked and handed to the caller to close. */
+  private detach(): ServerConn | null {
     this.state = "closed";
     this.cancelLinger();
     this.hubs.forget(this);
@@ -187,8 +186,8 @@ export class ListenHub {
     if (conn) {
       conn.onIdleClose = null;
       conn.onNotification = null;
-      conn.terminate();
     }
+    return conn;
   }
 
   /**

@@ -9,6 +9,7 @@ import { startCluster, type Cluster } from "../../scripts/cluster.ts";
 import { configFromObject } from "../../src/config/index.ts";
 import { Gateway } from "../../src/gateway.ts";
 import { freePort, run, scratchPath, waitForPort, waitUntil } from "./harness.ts";
+import { freeze, thaw } from "./freeze.ts";
 
 let c: Cluster;
 
@@ -115,24 +116,6 @@ describe("replicas", () => {
   }, 60_000);
 });
 
-/** SIGSTOPs a node's postmaster and every process under it (a hung host); returns them for thaw(). */
-async function freeze(dataDir: string): Promise<number[]> {
-  const postmaster = Number((await Bun.file(`${dataDir}/postmaster.pid`).text()).split("\n")[0]);
-  const children = (await run(["pgrep", "-P", String(postmaster)])).stdout.split("\n").filter(Boolean).map(Number);
-  const pids = [postmaster, ...children];
-  for (const pid of pids) process.kill(pid, "SIGSTOP");
-  return pids;
-}
-
-function thaw(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, "SIGCONT");
-    } catch {
-      // gone meanwhile
-    }
-  }
-}
 
 describe("hung nodes (SIGSTOP: the socket stays open, nothing answers)", () => {
   test("a replica frozen for 20 s under pgbench -S -c 10: zero failed transactions, no transaction waits longer than health.timeout_ms × failure_threshold + 1 s", async () => {

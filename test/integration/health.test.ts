@@ -6,7 +6,8 @@ import pg from "pg";
 import { startCluster, type Cluster } from "../../scripts/cluster.ts";
 import { configFromObject } from "../../src/config/index.ts";
 import { Gateway } from "../../src/gateway.ts";
-import { run, waitUntil } from "./harness.ts";
+import { freeze, thaw } from "./freeze.ts";
+import { waitUntil } from "./harness.ts";
 
 let c: Cluster;
 
@@ -34,24 +35,6 @@ function client(port: number, who: "scram" | "md5" | "plain" = "scram", password
   return cl;
 }
 
-/** SIGSTOPs a node's postmaster and every process under it (a hung host); returns them for thaw(). */
-async function freeze(dataDir: string): Promise<number[]> {
-  const postmaster = Number((await Bun.file(`${dataDir}/postmaster.pid`).text()).split("\n")[0]);
-  const children = (await run(["pgrep", "-P", String(postmaster)])).stdout.split("\n").filter(Boolean).map(Number);
-  const pids = [postmaster, ...children];
-  for (const pid of pids) process.kill(pid, "SIGSTOP");
-  return pids;
-}
-
-function thaw(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, "SIGCONT");
-    } catch {
-      // gone meanwhile
-    }
-  }
-}
 
 beforeAll(async () => {
   // Synchronous commits: a read after a write waits for a replica to replay it (not the primary at once).
