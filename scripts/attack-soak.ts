@@ -168,10 +168,23 @@ try {
     }
   };
 
+  // The same probe straight to the primary: what a login costs on this machine under this load
+  // without any proxy (the cores are shared by everything here).
+  const directLogins: number[] = [];
+  const directProbe = async (): Promise<void> => {
+    while (running()) {
+      const t0 = performance.now();
+      const p = Bun.spawn(["psql", `host=127.0.0.1 port=${cluster.primary.port} user=${user} dbname=app connect_timeout=10`, "-Atc", "SELECT 1"], { env: { ...process.env, PGPASSWORD: password }, stdout: "pipe", stderr: "pipe" });
+      await new Response(p.stdout as ReadableStream).text();
+      if ((await p.exited) === 0) directLogins.push(performance.now() - t0);
+      await Bun.sleep(1000);
+    }
+  };
+
   const progress = setInterval(() => {
     console.log(`  t+${Math.round(seconds - (stopAt - Date.now()) / 1000)} s: RSS ${gates.map((g) => `${g.name} ${rssMb(g.pid()).toFixed(0)} MB`).join(", ")}; parses ${parses}, silent held ${silent.size}, junk startups ${junk}`);
   }, 30_000);
-  await Promise.all([...gates.map((g) => statementAttack(g)), ...gates.map((g, i) => realLogins(g, i))]);
+  await Promise.all([...gates.map((g) => statementAttack(g)), ...gates.map((g, i) => realLogins(g, i)), directProbe()]);
   clearInterval(junkTimer);
   clearInterval(progress);
   for (const s of silent) s.destroy();
@@ -187,6 +200,8 @@ try {
       `${g.name}: RSS ${base[i].toFixed(0)} -> peak ${peak[i].toFixed(0)} MB (+${(peak[i] - base[i]).toFixed(0)} MB); real logins ${l.length}, median ${l[l.length >> 1]?.toFixed(0)} ms, max ${l[l.length - 1]?.toFixed(0)} ms; pgbench ${tps} TPS, failed transactions ${failed} (exit ${results[i].code})`,
     );
   });
+  const d = directLogins.sort((x, y) => x - y);
+  console.log(`direct to the primary (same probe, no proxy): logins ${d.length}, median ${d[d.length >> 1]?.toFixed(0)} ms, max ${d[d.length - 1]?.toFixed(0)} ms`);
   console.log(`attacks: ${parses} rejected 4 MB Parses, ${junk} junk-database startups, 1,000 silent startups held throughout; real login failures: ${loginFailures}`);
   for (const g of gates) g.proc.kill("SIGKILL");
 } finally {
