@@ -188,7 +188,12 @@ try {
   clearInterval(junkTimer);
   clearInterval(progress);
   for (const s of silent) s.destroy();
-  const results = await Promise.all(benches.map(async (b) => ({ out: await new Response(b.stdout as ReadableStream).text(), code: await b.exited })));
+  const results = await Promise.all(
+    benches.map(async (b) => ({ out: await new Response(b.stdout as ReadableStream).text(), err: await new Response(b.stderr as ReadableStream).text(), code: await b.exited })),
+  );
+  results.forEach((r, i) => {
+    if (r.code !== 0) console.log(`pgbench through ${gates[i].name} exited ${r.code}: ${r.err.trim().split("\n").slice(-5).join(" | ")}`);
+  });
   clearInterval(sampler);
 
   console.log(`\nattack soak, ${seconds} s, limits.max_buffered_bytes ${BUDGET / 2 ** 20} MiB`);
