@@ -67,6 +67,8 @@ export interface HealthDeps {
   /** What PgGate may log in with on `node`'s cluster, per user (only the health role's entry is read). */
   credentialsFor(node: NodeTarget): ReadonlyMap<string, ServerCredentials>;
   serverTls(node: NodeTarget): ServerTlsOptions;
+  /** Whether any pooled connection to `node` received data after `since` (performance.now()). */
+  heardFrom(node: NodeTarget, since: number): boolean;
 }
 
 export class HealthMonitor {
@@ -289,13 +291,19 @@ export class HealthMonitor {
 
   private async check(h: NodeHealth): Promise<void> {
     h.checking = true;
+    const startedAt = performance.now();
     try {
       await within(this.probe(h), this.ctx.config.health.timeoutMs, "health check");
       this.succeeded(h);
     } catch (e) {
       h.conn?.destroy();
       h.conn = null;
-      this.failed(h, (e as Error).message);
+      // A check that could not finish while clients' connections to the node kept getting answers
+      // means a busy node (or a starved PgGate), not a hung one: a frozen node answers nobody. On a
+      // saturated host a fresh probe connection (a backend fork) can take seconds, and marking the
+      // primary down for it failed every client's query.
+      if (this.ctx.heardFrom(h.target, startedAt)) this.succeeded(h);
+      else this.failed(h, (e as Error).message);
     } finally {
       h.checking = false;
       h.lastCheckAt = Date.now();

@@ -381,6 +381,12 @@ export class PoolManager {
   // --- nodes.max_connections: one budget across the pools of a node ---------------------------
 
   /** The pools of `node` (by address: a reloaded config may hold another object for it). */
+  /** Whether any connection of `node`'s pools received data after `since` (performance.now()). */
+  heardFrom(node: NodeTarget, since: number): boolean {
+    for (const p of this.poolsOf(node)) for (const c of p.members) if (c.lastDataAt > since) return true;
+    return false;
+  }
+
   private poolsOf(node: NodeTarget): ServerPool[] {
     const out: ServerPool[] = [];
     for (const p of this.pools.values()) if (p.node.host === node.host && p.node.port === node.port) out.push(p);

@@ -65,6 +65,8 @@ export class ServerConn implements LinkOwner, Settleable {
   /** The same for its pool (per-pool metrics). */
   poolStats: PoolCounters | null = null;
   lastUsedAt = Date.now();
+  /** When the server last sent anything (performance.now()): proof of life for the health checks. */
+  lastDataAt = 0;
   /** When max lifetime (with jitter) retires this connection; 0 = never. */
   retireAt = 0;
   /** Called when the connection closes while not attached to a client. */
@@ -517,6 +519,7 @@ export class ServerConn implements LinkOwner, Settleable {
   // --- LinkOwner -------------------------------------------------------------------------
 
   onData(chunk: Uint8Array): void {
+    this.lastDataAt = performance.now();
     if (this.stats) this.stats.bytesIn += chunk.length;
     if (this.poolStats) this.poolStats.bytesIn += chunk.length;
     if (this.pendingByte) {

@@ -275,6 +275,10 @@ export class GatewayContext {
   }
 
   /** What PgGate may use to open connections to `t`'s cluster, per user. */
+  heardFrom(t: NodeTarget, since: number): boolean {
+    return this.pools.heardFrom(t, since);
+  }
+
   credentialsFor(t: NodeTarget): ReadonlyMap<string, ServerCredentials> {
     return this.databases.clusterOf(t)?.credentials ?? NO_CREDENTIALS;
   }
