@@ -376,8 +376,10 @@ export async function loginClient(
     }
     const reported = new Map(server.params);
     // The login's connection joins the pool only if the pool needs it: with an idle connection
-    // there already, keeping it would leave a backend per login idling (PgBouncer keeps one).
-    if (pool.core.idleCount > 0 && pool.core.idleCount >= ctx.config.pool.minIdle) {
+    // there already, keeping it would leave a backend per login idling (PgBouncer keeps one). Only
+    // where PgGate can open another itself: a relayed SCRAM or MD5 login without auth.auth_user
+    // leaves it no credentials, and its relay connections are all the pool can ever have.
+    if (creds.kind !== "none" && pool.core.idleCount > 0 && pool.core.idleCount >= ctx.config.pool.minIdle) {
       slot?.release();
       server.terminate();
     } else if (slot) slot.adopt(server);

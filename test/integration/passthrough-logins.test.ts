@@ -3,7 +3,8 @@
 // without it, each login is still relayed, but its connection is closed unless the pool needs it.
 import { describe, expect, test } from "bun:test";
 import { log } from "../../src/log/index.ts";
-import { cluster, psql, run, startGateway } from "./harness.ts";
+import { writeFileSync } from "node:fs";
+import { cluster, psql, run, scratchPath, startGateway } from "./harness.ts";
 
 /** Sessions the primary has established for database app (a backend fork each). */
 async function sessions(): Promise<number> {
@@ -39,9 +40,9 @@ describe("passthrough logins and backends", () => {
     }, 60_000);
   }
 
-  test("without auth.auth_user: each login is relayed, but its connection is closed when the pool has an idle one (sv_idle stays ~1)", async () => {
+  test("without auth.auth_user, a cleartext login (PgGate learns the password): its relay connection is closed when the pool has an idle one (sv_idle stays ~1)", async () => {
     const g = startGateway({ auth: { mode: "passthrough", auth_user: "", auth_password: "" }, routing: { read_write_split: false } });
-    const u = cluster().users.scram;
+    const u = cluster().users.plain;
     try {
       for (let i = 0; i < 40; i++) expect(await psql(g.port, u, "SELECT 1")).toBe("1");
       await Bun.sleep(300);
@@ -71,4 +72,23 @@ describe("passthrough logins and backends", () => {
       await g.stop();
     }
   });
+
+  test("without auth.auth_user, SCRAM logins: their relay connections stay in the pool (PgGate could not open another), and pgbench never waits on a connect it cannot make", async () => {
+    const g = startGateway({ auth: { mode: "passthrough", auth_user: "", auth_password: "" }, routing: { read_write_split: false } });
+    const u = cluster().users.scram;
+    try {
+      for (let i = 0; i < 6; i++) expect(await psql(g.port, u, "SELECT 1")).toBe("1");
+      await Bun.sleep(300);
+      // Each login's relay connection was kept: the pool can serve 4 concurrent clients without
+      // opening a connection (which it has no credentials for).
+      expect(await idleOnPrimary(u.user)).toBeGreaterThanOrEqual(4);
+      const script = scratchPath("select1.sql");
+      writeFileSync(script, "SELECT 1;\n");
+      const bench = await run(["pgbench", "-n", "-f", script, "-c", "4", "-T", "2", `host=127.0.0.1 port=${g.port} user=${u.user} dbname=app sslmode=disable`], { PGPASSWORD: u.password }, 60_000);
+      expect(bench.stdout).toMatch(/number of failed transactions: 0 \(/);
+      expect(bench.code).toBe(0);
+    } finally {
+      await g.stop();
+    }
+  }, 60_000);
 });
