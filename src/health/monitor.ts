@@ -298,11 +298,12 @@ export class HealthMonitor {
     } catch (e) {
       h.conn?.destroy();
       h.conn = null;
-      // A check that could not finish while clients' connections to the node kept getting answers
-      // means a busy node (or a starved PgGate), not a hung one: a frozen node answers nobody. On a
-      // saturated host a fresh probe connection (a backend fork) can take seconds, and marking the
-      // primary down for it failed every client's query.
-      if (this.ctx.heardFrom(h.target, startedAt)) this.succeeded(h);
+      // A check that could not finish in time while clients' connections to the node kept getting
+      // answers means a busy node (or a starved PgGate), not a hung one: a frozen node answers
+      // nobody. On a saturated host a fresh probe connection (a backend fork) can take seconds, and
+      // marking the primary down for it failed every client's query. A refused or broken check is
+      // a failure whatever arrived meanwhile (a dying node's FATALs are data too).
+      if (e instanceof CheckTimeout && this.ctx.heardFrom(h.target, startedAt)) this.succeeded(h);
       else this.failed(h, (e as Error).message);
     } finally {
       h.checking = false;
@@ -437,10 +438,15 @@ export class HealthMonitor {
 }
 
 /** `p`, or a rejection after `ms` (the work itself is not stopped: the caller closes what it used). */
+/** A check that did not finish in time (as opposed to one the node refused or broke). */
+class CheckTimeout extends Error {
+  override readonly name = "CheckTimeout";
+}
+
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new CheckTimeout(`${what} timed out after ${ms} ms`)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -383,7 +383,7 @@ export class PoolManager {
   /** The pools of `node` (by address: a reloaded config may hold another object for it). */
   /** Whether any connection of `node`'s pools received data after `since` (performance.now()). */
   heardFrom(node: NodeTarget, since: number): boolean {
-    for (const p of this.poolsOf(node)) for (const c of p.members) if (c.lastDataAt > since) return true;
+    for (const p of this.poolsOf(node)) for (const c of p.members) if (c.lastDataAt > since && !c.isClosed) return true;
     return false;
   }
 
