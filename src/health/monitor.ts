@@ -349,6 +349,11 @@ export class HealthMonitor {
     }
     const primary = this.primaryLsnOf(h.target);
     h.lagBytes = h.role === "replica" && primary !== null && h.lsn !== null ? Math.max(0, Number(primary - h.lsn)) : h.role === "primary" ? 0 : null;
+    // A replica that replayed everything the primary had is not behind, however long ago its last
+    // replayed transaction was: that time only says how long the primary has been idle. (Right
+    // after a replica restarts, its WAL receiver is not connected yet, the query above cannot see
+    // receive = replay, and an idle primary made it look seconds "behind" for a while.)
+    if (h.role === "replica" && primary !== null && h.lsn !== null && h.lsn >= recordBoundary(primary)) h.lagSeconds = 0;
   }
 
   /**
