@@ -64,20 +64,21 @@ export class ReplicaBalancer {
     a: A,
     b: B,
     load: ((t: NodeTarget) => number) | null = null,
-    /** With routing.primary_read_weight: the primary competes for the read with this weight. */
-    primary: { target: NodeTarget; weight: number } | null = null,
+    /** With routing.primary_read_weight > 0: the primary competes for the read with that weight. */
+    primary: NodeTarget | null = null,
+    primaryWeight = 0,
   ): NodeTarget | null {
     const now = Date.now();
     let total = 0;
     let best: ReplicaState | null = null;
     let bestScore = Number.POSITIVE_INFINITY;
-    let candidates: readonly ReplicaState[] = this.replicas;
-    if (primary !== null && primary.weight > 0) {
-      if (this.primary === null || this.primary.target !== primary.target) this.primary = { target: primary.target, weight: 0, current: 0, bannedUntil: 0, failures: 0 };
-      this.primary.weight = primary.weight;
-      candidates = [...this.replicas, this.primary];
-    }
-    for (const r of candidates) {
+    const withPrimary = primary !== null && primaryWeight > 0;
+    if (withPrimary && (this.primary === null || this.primary.target !== primary)) this.primary = { target: primary, weight: 0, current: 0, bannedUntil: 0, failures: 0 };
+    if (withPrimary) this.primary!.weight = primaryWeight;
+    // The replicas, then the primary when it competes: no array built per read.
+    const n = this.replicas.length + (withPrimary ? 1 : 0);
+    for (let i = 0; i < n; i++) {
+      const r = i < this.replicas.length ? this.replicas[i] : this.primary!;
       if (r.weight <= 0 || r.bannedUntil > now || !accept(r.target, a, b)) continue;
       r.current += r.weight;
       total += r.weight;

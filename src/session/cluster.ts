@@ -115,8 +115,7 @@ export class Cluster {
   pickReplica(routing: RoutingConfig, user: string, database: string, floor: bigint | null = null): NodeTarget | null {
     this.pickUser = user;
     this.pickDatabase = database;
-    const withPrimary = routing.primaryReadWeight > 0 ? { target: this.primary, weight: routing.primaryReadWeight } : null;
-    return this.balancer.pick(this.usableNow, routing, floor, this.readsInFlight, withPrimary);
+    return this.balancer.pick(this.usableNow, routing, floor, this.readsInFlight, this.primary, routing.primaryReadWeight);
   }
 
   /** A replica's reads in flight for the picking (user, database): its pool's busy connections. */
